@@ -1,0 +1,239 @@
+package mp
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	goruntime "runtime"
+)
+
+// resolve finds the registered Spec for a target: a function value found by
+// its code pointer, or a value (or pointer to a value) of a type target.
+func resolve(target any) (*Spec, error) {
+	if target == nil {
+		return nil, fmt.Errorf("%w: Target is nil", ErrNotRegistered)
+	}
+	v := reflect.ValueOf(target)
+	reg.mu.RLock()
+	defer reg.mu.RUnlock()
+	if v.Kind() == reflect.Func {
+		if v.IsNil() {
+			return nil, fmt.Errorf("%w: Target is a nil function", ErrNotRegistered)
+		}
+		if s, ok := reg.byFunc[v.Pointer()]; ok {
+			return s, nil
+		}
+		name := "a function literal or method value"
+		if f := goruntime.FuncForPC(v.Pointer()); f != nil {
+			name = f.Name()
+		}
+		return nil, fmt.Errorf("%w: %s is not an mpgen target: annotate the top-level function with //mp:target and run go generate in its package", ErrNotRegistered, name)
+	}
+	t := v.Type()
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if s, ok := reg.byType[t]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("%w: type %v is not an mpgen target: annotate its declaration with //mp:target (it needs a Run method) and run go generate in its package", ErrNotRegistered, reflect.TypeOf(target))
+}
+
+// bind matches positional and keyword arguments to the spec's parameters,
+// Python style, and converts each to its parameter's type. It returns one
+// value per parameter.
+func bind(s *Spec, target any, args []any, kwargs map[string]any) ([]reflect.Value, error) {
+	if s.Type != nil {
+		if len(args) != 0 || len(kwargs) != 0 {
+			return nil, &ArgError{Target: s.Name, Msg: "a type target takes no Args or Kwargs: its exported fields are its arguments"}
+		}
+		v := reflect.ValueOf(target)
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return nil, &ArgError{Target: s.Name, Msg: "Target is a nil pointer"}
+			}
+			v = v.Elem()
+		}
+		return []reflect.Value{v}, nil
+	}
+	n := len(s.Params)
+	fixed := n
+	if s.Variadic {
+		fixed = n - 1
+	}
+	if !s.Variadic && len(args) > n {
+		return nil, &ArgError{Target: s.Name, Msg: fmt.Sprintf("takes %d positional arguments but %d were given", n, len(args))}
+	}
+	out := make([]reflect.Value, n)
+	set := make([]bool, n)
+	for i, a := range args {
+		if i >= fixed { // the rest go into the variadic slice
+			break
+		}
+		v, err := convert(s, s.Params[i], i, a)
+		if err != nil {
+			return nil, err
+		}
+		out[i], set[i] = v, true
+	}
+	if s.Variadic && len(args) > fixed {
+		p := s.Params[fixed]
+		sl := reflect.MakeSlice(p.Type, 0, len(args)-fixed)
+		for j, a := range args[fixed:] {
+			v, err := convert(s, Param{Name: fmt.Sprintf("%s[%d]", p.Name, j), Type: p.Type.Elem()}, fixed+j, a)
+			if err != nil {
+				return nil, err
+			}
+			sl = reflect.Append(sl, v)
+		}
+		out[fixed], set[fixed] = sl, true
+	}
+	for name, a := range kwargs {
+		i := paramIndex(s, name)
+		if i < 0 {
+			return nil, &ArgError{Target: s.Name, Param: name, Msg: fmt.Sprintf("unexpected keyword argument (parameters: %s)", joinLines(paramNames(s)))}
+		}
+		if set[i] {
+			return nil, &ArgError{Target: s.Name, Param: name, Msg: "given both by position and by keyword"}
+		}
+		v, err := convert(s, s.Params[i], i, a)
+		if err != nil {
+			return nil, err
+		}
+		out[i], set[i] = v, true
+	}
+	var missing []string
+	for i, ok := range set {
+		if ok {
+			continue
+		}
+		if s.Variadic && i == fixed {
+			out[i] = reflect.Zero(s.Params[i].Type)
+			continue
+		}
+		missing = append(missing, paramLabel(s.Params[i], i))
+	}
+	if len(missing) > 0 {
+		return nil, &ArgError{Target: s.Name, Msg: fmt.Sprintf("missing %d required argument(s): %s", len(missing), joinLines(missing))}
+	}
+	return out, nil
+}
+
+func paramIndex(s *Spec, name string) int {
+	if name == "" || name == "_" {
+		return -1
+	}
+	for i, p := range s.Params {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func paramNames(s *Spec) []string {
+	names := make([]string, len(s.Params))
+	for i, p := range s.Params {
+		names[i] = paramLabel(p, i)
+	}
+	return names
+}
+
+func paramLabel(p Param, i int) string {
+	if p.Name == "" || p.Name == "_" {
+		return fmt.Sprintf("#%d", i)
+	}
+	return p.Name
+}
+
+// convert makes a the value of parameter p: assignable values as they are,
+// nil for nilable types, and numbers converted when no information is lost
+// (so an untyped constant like 3 fits an int64 or float64 parameter).
+func convert(s *Spec, p Param, i int, a any) (reflect.Value, error) {
+	if a == nil {
+		switch p.Type.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+			return reflect.Zero(p.Type), nil
+		}
+		return reflect.Value{}, &ArgError{Target: s.Name, Param: paramLabel(p, i), Msg: fmt.Sprintf("nil cannot be used as %v", p.Type)}
+	}
+	v := reflect.ValueOf(a)
+	if v.Type().AssignableTo(p.Type) {
+		return v, nil
+	}
+	if isNumber(v.Kind()) && isNumber(p.Type.Kind()) && v.Type().ConvertibleTo(p.Type) {
+		c := v.Convert(p.Type)
+		if c.Convert(v.Type()).Equal(v) {
+			return c, nil
+		}
+		return reflect.Value{}, &ArgError{Target: s.Name, Param: paramLabel(p, i), Msg: fmt.Sprintf("%v(%v) does not fit in %v", v.Type(), a, p.Type)}
+	}
+	return reflect.Value{}, &ArgError{Target: s.Name, Param: paramLabel(p, i), Msg: fmt.Sprintf("must be %v, got %v", p.Type, v.Type())}
+}
+
+func isNumber(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Complex128 && k != reflect.Uintptr
+}
+
+// encodeArgs serializes bound arguments with codec c.
+func encodeArgs(s *Spec, c Codec, vals []reflect.Value) ([]encodedValue, error) {
+	out := make([]encodedValue, len(vals))
+	for i, v := range vals {
+		ev, err := encodeValue(c, v)
+		if err != nil {
+			return nil, &ArgError{Target: s.Name, Param: paramLabel(s.Params[i], i), Msg: fmt.Sprintf("cannot be encoded with the %s codec: %v", c.Name(), err)}
+		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+func encodeValue(c Codec, v reflect.Value) (encodedValue, error) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		if v.IsNil() {
+			return encodedValue{}, nil
+		}
+	}
+	data, err := c.Marshal(v.Interface())
+	if err != nil {
+		return encodedValue{}, err
+	}
+	return encodedValue{present: true, data: data}, nil
+}
+
+// wireArgs decodes serialized arguments for generated code in the child.
+type wireArgs struct {
+	codec Codec
+	args  []encodedValue
+}
+
+func (w *wireArgs) Decode(i int, v any) error {
+	if i < 0 || i >= len(w.args) {
+		return fmt.Errorf("argument %d missing: the call carries %d", i, len(w.args))
+	}
+	if !w.args[i].present {
+		return nil // the zero value
+	}
+	if err := w.codec.Unmarshal(w.args[i].data, v); err != nil {
+		return fmt.Errorf("decode argument %d: %w", i, err)
+	}
+	return nil
+}
+
+// localArgs hands bound values to generated code in the same process
+// (Process.Run), without serializing them.
+type localArgs []reflect.Value
+
+func (l localArgs) Decode(i int, v any) error {
+	if i < 0 || i >= len(l) {
+		return fmt.Errorf("argument %d missing", i)
+	}
+	reflect.ValueOf(v).Elem().Set(l[i])
+	return nil
+}
+
+// callLocal runs a spec in this process with recover left to the caller.
+func callLocal(ctx context.Context, s *Spec, vals []reflect.Value) (any, error) {
+	return s.Call(ctx, localArgs(vals))
+}

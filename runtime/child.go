@@ -1,0 +1,176 @@
+package mp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// envMarker names the environment variable that tells a re-executed binary
+// it is a child. It only says where to look: nothing runs until the parent's
+// handshake on the inherited descriptor checks out.
+const envMarker = "MPGEN_CHILD"
+
+// childFD is the descriptor of the control channel in the child
+// (ExtraFiles[0]).
+const childFD = 3
+
+// handshakeTimeout bounds the wait for the parent's hello and call.
+const handshakeTimeout = 30 * time.Second
+
+// Exit codes of a child process.
+const (
+	exitOK         = 0
+	exitFailed     = 1 // the target returned an error or panicked
+	exitBadStartup = 2 // marker without a valid handshake, or a protocol failure
+)
+
+var guardInstalled atomic.Bool
+
+// Guard is the main guard. Generated code calls it from the init function of
+// package main, after every other package is initialised and before main
+// runs. In the parent it only records that the guard is there (Start refuses
+// to spawn without it, so a missing guard can never fork-bomb). In a child
+// it authenticates the parent's handshake, runs the target, reports its
+// outcome and exits: it never returns.
+//
+// In a test binary, call it first thing in TestMain:
+//
+//	func TestMain(m *testing.M) { mp.Guard(); os.Exit(m.Run()) }
+func Guard() {
+	guardInstalled.Store(true)
+	marker, ok := os.LookupEnv(envMarker)
+	if !ok {
+		return
+	}
+	// Our own children get their marker from us; nothing else we start
+	// should see it.
+	os.Unsetenv(envMarker)
+	os.Exit(runChild(marker))
+}
+
+func childFail(format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "mpgen: "+format+"\n", args...)
+	return exitBadStartup
+}
+
+// runChild is the child's life: handshake, call, outcome. It returns the
+// exit code.
+func runChild(marker string) int {
+	fd, err := strconv.Atoi(strings.TrimPrefix(marker, "fd="))
+	if err != nil || !strings.HasPrefix(marker, "fd=") || fd != childFD {
+		return childFail("%s=%q is not a valid child marker; this program was not started by mpgen: unset %s to run it normally", envMarker, marker, envMarker)
+	}
+	conn, err := controlConn(fd)
+	if err != nil {
+		return childFail("%s is set but descriptor %d is not an mpgen control channel (%v): this program was not started by mpgen; unset %s to run it normally", envMarker, fd, err, envMarker)
+	}
+	// conn is never closed here: the exit closes it, and watchParent must
+	// not mistake our own close for the parent's end.
+	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+
+	f, err := readFrame(conn, 64<<10)
+	if err != nil || f.kind != kindHello {
+		return childFail("no valid handshake from the parent on descriptor %d (%v): this program was not started by mpgen", fd, describeFrameErr(f, err))
+	}
+	h, err := decodeHello(f.body)
+	if err != nil {
+		return childFail("%v: refusing to run", err)
+	}
+	if h.childPid != os.Getpid() || h.parentPid != os.Getppid() {
+		return childFail("handshake is for process %d (parent %d), not this one (%d, parent %d): refusing to run", h.childPid, h.parentPid, os.Getpid(), os.Getppid())
+	}
+	becomeChild(h)
+	SetMaxFrameSize(h.maxFrame)
+
+	f, err = readFrame(conn, MaxFrameSize())
+	if err != nil || f.kind != kindCall {
+		return childFail("no call from the parent: %v", describeFrameErr(f, err))
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	call, err := decodeCall(f.body)
+	if err != nil {
+		return childFail("%v", err)
+	}
+	spec := lookupName(call.target)
+	codec, codecOK := lookupCodec(call.codec)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go watchParent(conn, cancel)
+	terminated := onTerminate(cancel, spec != nil && spec.Context)
+
+	var kind frameKind
+	var body []byte
+	switch {
+	case spec == nil:
+		kind, body = kindError, (&errorMsg{message: fmt.Sprintf("mp: target %q is not registered in the child: was the binary replaced while the parent ran?", call.target), typ: "*errors.errorString"}).encode()
+	case !codecOK:
+		kind, body = kindError, (&errorMsg{message: fmt.Sprintf("mp: codec %q is not registered in the child", call.codec), typ: "*errors.errorString"}).encode()
+	default:
+		kind, body = invoke(ctx, spec, codec, call)
+	}
+	if err := writeFrame(conn, kind, f.id, body); err != nil {
+		return childFail("send the outcome of %s: %v", call.target, err)
+	}
+	if terminated.Load() {
+		dieOfTerminate()
+	}
+	if kind == kindResult {
+		return exitOK
+	}
+	return exitFailed
+}
+
+func describeFrameErr(f frame, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "unexpected " + f.kind.String() + " frame"
+}
+
+// watchParent reads the control channel for the child's whole life. A
+// cancel frame cancels the call's context; end of file means the parent is
+// gone, and a child never outlives its parent.
+func watchParent(conn net.Conn, cancel context.CancelFunc) {
+	for {
+		f, err := readFrame(conn, 1<<20)
+		if err != nil {
+			cancel()
+			os.Exit(exitFailed)
+		}
+		if f.kind == kindCancel {
+			cancel()
+		}
+	}
+}
+
+// invoke runs the target and encodes its outcome as a frame.
+func invoke(ctx context.Context, spec *Spec, codec Codec, call *callMsg) (kind frameKind, body []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			kind = kindPanic
+			body = (&panicMsg{value: fmt.Sprint(r), typ: fmt.Sprintf("%T", r), stack: string(debug.Stack())}).encode()
+		}
+	}()
+	res, err := spec.Call(ctx, &wireArgs{codec: codec, args: call.args})
+	if err != nil {
+		return kindError, describeError(codec, err).encode()
+	}
+	var ev encodedValue
+	if spec.Result != nil && res != nil {
+		ev, err = encodeValue(codec, reflect.ValueOf(res))
+		if err != nil {
+			m := &errorMsg{message: fmt.Sprintf("mp: encode the result of %s with the %s codec: %v", spec.Name, codec.Name(), err), typ: "*errors.errorString"}
+			return kindError, m.encode()
+		}
+	}
+	return kindResult, encodeResult(ev)
+}

@@ -1,0 +1,236 @@
+package mp
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+)
+
+// protocolVersion is the version of the parent/child protocol. A child
+// refuses a hello of any other version.
+const protocolVersion = 1
+
+const helloMagic = "mpgen-hello"
+
+// hello is the parent's handshake, the first frame on the control channel.
+// It names the child (by pid) and its parent, carries the authkey and the
+// child's identity, and ends with an HMAC-SHA256 under the authkey of
+// everything before it. The child checks that the pids are its own and its
+// parent's, so a recorded hello cannot be replayed into another process.
+type hello struct {
+	nonce      []byte
+	parentPid  int
+	childPid   int
+	authkey    []byte
+	ident      []int
+	name       string
+	daemon     bool
+	parentName string
+	maxFrame   int64
+}
+
+func (h *hello) encode() []byte {
+	var b wbuf
+	b.string(helloMagic)
+	b.uvarint(protocolVersion)
+	b.bytes(h.nonce)
+	b.uvarint(uint64(h.parentPid))
+	b.uvarint(uint64(h.childPid))
+	b.bytes(h.authkey)
+	b.uvarint(uint64(len(h.ident)))
+	for _, n := range h.ident {
+		b.uvarint(uint64(n))
+	}
+	b.string(h.name)
+	b.bool(h.daemon)
+	b.string(h.parentName)
+	b.uvarint(uint64(h.maxFrame))
+	mac := hmac.New(sha256.New, h.authkey)
+	mac.Write(b)
+	b.bytes(mac.Sum(nil))
+	return b
+}
+
+var errBadHello = errors.New("bad handshake")
+
+func decodeHello(body []byte) (*hello, error) {
+	r := rbuf{b: body}
+	if m := r.string(); r.err == nil && m != helloMagic {
+		return nil, fmt.Errorf("%w: not an mpgen hello", errBadHello)
+	}
+	if v := r.uvarint(); r.err == nil && v != protocolVersion {
+		return nil, fmt.Errorf("%w: protocol version %d, this binary speaks %d", errBadHello, v, protocolVersion)
+	}
+	h := &hello{}
+	h.nonce = r.bytes()
+	h.parentPid = int(r.uvarint())
+	h.childPid = int(r.uvarint())
+	h.authkey = r.bytes()
+	n := r.count(1)
+	for i := 0; i < n; i++ {
+		h.ident = append(h.ident, int(r.uvarint()))
+	}
+	h.name = r.string()
+	h.daemon = r.bool()
+	h.parentName = r.string()
+	h.maxFrame = int64(r.uvarint())
+	signed := len(body) - len(r.b)
+	sum := r.bytes()
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadHello, err)
+	}
+	if len(h.nonce) < 16 || len(h.authkey) < 16 {
+		return nil, fmt.Errorf("%w: nonce or authkey too short", errBadHello)
+	}
+	mac := hmac.New(sha256.New, h.authkey)
+	mac.Write(body[:signed])
+	if !hmac.Equal(mac.Sum(nil), sum) {
+		return nil, fmt.Errorf("%w: MAC does not match", errBadHello)
+	}
+	return h, nil
+}
+
+// callMsg asks a child to run a target.
+type callMsg struct {
+	target string
+	codec  string
+	args   []encodedValue
+}
+
+// encodedValue is one serialized value; a nil pointer, slice or map travels
+// as absent and arrives as the zero value.
+type encodedValue struct {
+	present bool
+	data    []byte
+}
+
+func (b *wbuf) value(v encodedValue) {
+	b.bool(v.present)
+	if v.present {
+		b.bytes(v.data)
+	}
+}
+
+func (r *rbuf) value() encodedValue {
+	v := encodedValue{present: r.bool()}
+	if v.present {
+		v.data = r.bytes()
+	}
+	return v
+}
+
+func (c *callMsg) encode() []byte {
+	var b wbuf
+	b.string(c.target)
+	b.string(c.codec)
+	b.uvarint(uint64(len(c.args)))
+	for _, a := range c.args {
+		b.value(a)
+	}
+	return b
+}
+
+func decodeCall(body []byte) (*callMsg, error) {
+	r := rbuf{b: body}
+	c := &callMsg{target: r.string(), codec: r.string()}
+	n := r.count(1)
+	if n > 0 {
+		c.args = make([]encodedValue, 0, n)
+	}
+	for i := 0; i < n; i++ {
+		c.args = append(c.args, r.value())
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("call frame: %w", err)
+	}
+	return c, nil
+}
+
+func encodeResult(v encodedValue) []byte {
+	var b wbuf
+	b.value(v)
+	return b
+}
+
+func decodeResult(body []byte) (encodedValue, error) {
+	r := rbuf{b: body}
+	v := r.value()
+	if err := r.done(); err != nil {
+		return encodedValue{}, fmt.Errorf("result frame: %w", err)
+	}
+	return v, nil
+}
+
+// errorMsg carries an error a target returned: its message, its dynamic
+// type, the registered sentinels it matches (errors.Is) and registered error
+// types found in its chain (errors.As), serialized.
+type errorMsg struct {
+	message   string
+	typ       string
+	sentinels []string
+	typed     []typedError
+}
+
+type typedError struct {
+	name string
+	data []byte
+}
+
+func (e *errorMsg) encode() []byte {
+	var b wbuf
+	b.string(e.message)
+	b.string(e.typ)
+	b.uvarint(uint64(len(e.sentinels)))
+	for _, s := range e.sentinels {
+		b.string(s)
+	}
+	b.uvarint(uint64(len(e.typed)))
+	for _, t := range e.typed {
+		b.string(t.name)
+		b.bytes(t.data)
+	}
+	return b
+}
+
+func decodeError(body []byte) (*errorMsg, error) {
+	r := rbuf{b: body}
+	e := &errorMsg{message: r.string(), typ: r.string()}
+	n := r.count(1)
+	for i := 0; i < n; i++ {
+		e.sentinels = append(e.sentinels, r.string())
+	}
+	n = r.count(2)
+	for i := 0; i < n; i++ {
+		e.typed = append(e.typed, typedError{name: r.string(), data: r.bytes()})
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("error frame: %w", err)
+	}
+	return e, nil
+}
+
+// panicMsg carries a panic in a target: the value as text, its type and the
+// child's stack.
+type panicMsg struct {
+	value string
+	typ   string
+	stack string
+}
+
+func (p *panicMsg) encode() []byte {
+	var b wbuf
+	b.string(p.value)
+	b.string(p.typ)
+	b.string(p.stack)
+	return b
+}
+
+func decodePanic(body []byte) (*panicMsg, error) {
+	r := rbuf{b: body}
+	p := &panicMsg{value: r.string(), typ: r.string(), stack: r.string()}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("panic frame: %w", err)
+	}
+	return p, nil
+}

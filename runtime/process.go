@@ -1,0 +1,578 @@
+package mp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultKillDelay is how long Terminate waits after the graceful signal
+// before it kills a child that is still running.
+const DefaultKillDelay = 5 * time.Second
+
+// Process runs a target in a child process: Python's
+// multiprocessing.Process, shaped like os/exec.Cmd. Set the exported fields,
+// then call Start and Join:
+//
+//	p := &mp.Process{Target: work, Args: []any{"work_1"}}
+//	if err := p.Start(); err != nil { ... }
+//	err := p.Join() // the target's error, panic or abnormal exit, or nil
+//
+// Target is a top-level function annotated with //mp:target, or a value (or
+// pointer) of a type annotated with //mp:target whose Run method is the body
+// and whose exported fields travel to the child. The exported fields must not
+// be changed after Start. A Process is safe for concurrent use by multiple
+// goroutines once started.
+type Process struct {
+	// Target is the function or type-target value to run.
+	Target any
+	// Args are the positional arguments, matched in order to the target's
+	// parameters (a leading context.Context parameter is not counted: the
+	// child supplies it).
+	Args []any
+	// Kwargs are keyword arguments, matched by parameter name.
+	Kwargs map[string]any
+	// Name is the process's name; Start sets "Process-N" when it is empty.
+	Name string
+	// Daemon marks a daemon process, which may not start children of its
+	// own. Every child, daemon or not, ends when its parent does.
+	Daemon bool
+	// AuthKey, when set, replaces the inherited authentication key for
+	// the child (see AuthKey).
+	AuthKey []byte
+	// Stdout and Stderr receive the child's output. Unlike os/exec.Cmd,
+	// nil means inherit this process's stdout and stderr, as Python does.
+	Stdout, Stderr io.Writer
+	// Codec serializes arguments and the result; nil means GobCodec.
+	Codec Codec
+	// KillDelay is how long Terminate waits before killing a child that
+	// has not ended; 0 means DefaultKillDelay.
+	KillDelay time.Duration
+
+	mu       sync.Mutex
+	state    procState
+	spec     *Spec
+	codec    Codec
+	cmd      *exec.Cmd
+	done     chan struct{}
+	killer   *time.Timer
+	stopCtx  func() bool
+	exitCode int
+	result   any
+	err      error
+	seq      int64
+}
+
+type procState int
+
+const (
+	stateNew procState = iota
+	stateStarted
+	stateEnded
+	stateClosed
+)
+
+// NewProcess returns a Process for target with positional args, for the
+// common case; set other fields on the result before Start.
+func NewProcess(target any, args ...any) *Process {
+	return &Process{Target: target, Args: args}
+}
+
+// Start starts the child process and returns without waiting for it
+// (Python's start()). Every check happens before a process is made: the
+// main guard, the target's registration, the arguments' number, names and
+// types, and their encoding.
+func (p *Process) Start() error { return p.StartContext(context.Background()) }
+
+// StartContext is Start with a context: when ctx is done before the child
+// ends, the child is terminated as by Terminate.
+func (p *Process) StartContext(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.state {
+	case stateClosed:
+		return ErrClosed
+	case stateStarted, stateEnded:
+		return ErrStarted
+	}
+	if !guardInstalled.Load() {
+		return ErrNoGuard
+	}
+	if CurrentProcess().Daemon {
+		return ErrDaemonChildren
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	spec, err := resolve(p.Target)
+	if err != nil {
+		return err
+	}
+	vals, err := bind(spec, p.Target, p.Args, p.Kwargs)
+	if err != nil {
+		return err
+	}
+	codec := p.Codec
+	if codec == nil {
+		codec = GobCodec{}
+	}
+	if _, ok := lookupCodec(codec.Name()); !ok {
+		return fmt.Errorf("mp: codec %q is not registered: call mp.RegisterCodec from an init function so the child has it too", codec.Name())
+	}
+	args, err := encodeArgs(spec, codec, vals)
+	if err != nil {
+		return err
+	}
+	ident := nextIdent()
+	if p.Name == "" {
+		p.Name = identName(ident)
+	}
+	key := p.AuthKey
+	if len(key) == 0 {
+		key = AuthKey()
+	}
+	if len(key) < 16 {
+		return fmt.Errorf("mp: AuthKey must be at least 16 bytes, got %d", len(key))
+	}
+	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).encode()
+
+	cmd, conn, err := spawn(p.Stdout, p.Stderr)
+	if err != nil {
+		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
+	}
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	h := hello{
+		nonce:      nonce,
+		parentPid:  os.Getpid(),
+		childPid:   cmd.Process.Pid,
+		authkey:    key,
+		ident:      ident,
+		name:       p.Name,
+		daemon:     p.Daemon,
+		parentName: CurrentProcess().Name,
+		maxFrame:   MaxFrameSize(),
+	}
+	msg := appendFrame(nil, kindHello, 0, h.encode())
+	msg = appendFrame(msg, kindCall, 1, call)
+
+	p.spec, p.codec, p.cmd = spec, codec, cmd
+	p.state = stateStarted
+	p.doneChan()
+	children.Lock()
+	childSeq++
+	p.seq = childSeq
+	children.m[p] = struct{}{}
+	children.Unlock()
+	if ctx.Done() != nil {
+		p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Terminate() })
+	}
+	go p.supervise(conn, msg)
+	return nil
+}
+
+var childSeq int64 // guarded by children's mutex
+
+// outcome is what the conversation with the child produced.
+type outcome struct {
+	got    bool // an outcome frame arrived
+	result any
+	err    error // the target's error or panic, or a protocol error
+}
+
+// supervise talks to the child and reaps it: it sends the hello and the
+// call, reads the outcome, waits for the exit and then publishes everything
+// and closes the sentinel.
+func (p *Process) supervise(conn net.Conn, msg []byte) {
+	talked := make(chan outcome, 1)
+	go func() { talked <- p.converse(conn, msg) }()
+
+	waitErr := p.cmd.Wait()
+	// The child is gone; whatever it sent is already buffered in the
+	// socket. Bound the read so a descriptor leaked to a grandchild can
+	// never hang us.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	out := <-talked
+	conn.Close()
+
+	code, sig := exitStatus(p.cmd.ProcessState)
+	var err error
+	switch {
+	case out.got || (out.err != nil && !isEOF(out.err)):
+		err = out.err
+	case code != 0:
+		err = &ExitError{Target: p.spec.Name, Code: code, Signal: sig}
+	case waitErr != nil && !errors.As(waitErr, new(*exec.ExitError)):
+		err = fmt.Errorf("mp: wait for %s: %w", p.spec.Name, waitErr)
+	}
+
+	children.Lock()
+	delete(children.m, p)
+	children.Unlock()
+
+	p.mu.Lock()
+	p.exitCode, p.result, p.err = code, out.result, err
+	p.state = stateEnded
+	if p.killer != nil {
+		p.killer.Stop()
+	}
+	if p.stopCtx != nil {
+		p.stopCtx()
+	}
+	close(p.done)
+	p.mu.Unlock()
+}
+
+// isEOF reports whether err only says that the child's end of the channel
+// is gone (it exited or was killed, possibly with our frames unread, which
+// a Unix socket reports as a reset), so its exit status tells the story.
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// converse sends msg and reads frames until the target's outcome.
+func (p *Process) converse(conn net.Conn, msg []byte) outcome {
+	if _, err := conn.Write(msg); err != nil {
+		// The child died before reading its call; its exit status says why.
+		return outcome{err: io.EOF}
+	}
+	for {
+		f, err := readFrame(conn, MaxFrameSize())
+		if err != nil {
+			if !isEOF(err) {
+				_ = p.cmd.Process.Kill() // the channel is garbled: stop the child
+				return outcome{err: &ProtocolError{Op: "read from child " + p.spec.Name, Err: err}}
+			}
+			return outcome{err: err}
+		}
+		out, ok := p.decodeOutcome(f)
+		if ok {
+			return out
+		}
+	}
+}
+
+// decodeOutcome turns a result, error or panic frame into an outcome.
+func (p *Process) decodeOutcome(f frame) (outcome, bool) {
+	protoErr := func(err error) (outcome, bool) {
+		_ = p.cmd.Process.Kill()
+		return outcome{got: true, err: &ProtocolError{Op: "decode " + f.kind.String() + " from " + p.spec.Name, Err: err}}, true
+	}
+	switch f.kind {
+	case kindResult:
+		ev, err := decodeResult(f.body)
+		if err != nil {
+			return protoErr(err)
+		}
+		if p.spec.Result == nil {
+			return outcome{got: true}, true
+		}
+		v := reflect.New(p.spec.Result)
+		if ev.present {
+			if err := p.codec.Unmarshal(ev.data, v.Interface()); err != nil {
+				return protoErr(fmt.Errorf("decode result: %w", err))
+			}
+		}
+		return outcome{got: true, result: v.Elem().Interface()}, true
+	case kindError:
+		m, err := decodeError(f.body)
+		if err != nil {
+			return protoErr(err)
+		}
+		return outcome{got: true, err: rebuildError(p.spec.Name, p.codec, m)}, true
+	case kindPanic:
+		m, err := decodePanic(f.body)
+		if err != nil {
+			return protoErr(err)
+		}
+		return outcome{got: true, err: &PanicError{Target: p.spec.Name, Value: m.value, Type: m.typ, Stack: m.stack}}, true
+	}
+	return protoErr(fmt.Errorf("unexpected %v frame", f.kind))
+}
+
+// doneChan returns the sentinel channel, making it on first use.
+// p.mu must be held.
+func (p *Process) doneChan() chan struct{} {
+	if p.done == nil {
+		p.done = make(chan struct{})
+	}
+	return p.done
+}
+
+// Run runs the target in the calling process, as Python's run(): the
+// arguments are bound and checked as by Start but not serialized, and a
+// panic in the target propagates. It returns the target's error and keeps
+// its result for Result.
+func (p *Process) Run() error {
+	spec, err := resolve(p.Target)
+	if err != nil {
+		return err
+	}
+	vals, err := bind(spec, p.Target, p.Args, p.Kwargs)
+	if err != nil {
+		return err
+	}
+	res, err := callLocal(context.Background(), spec, vals)
+	p.mu.Lock()
+	p.result, p.err = res, err
+	p.mu.Unlock()
+	return err
+}
+
+// Join waits for the child to end and returns its outcome: nil when the
+// target returned normally (or the child exited with code 0), a
+// *RemoteError for an error it returned, a *PanicError for a panic, an
+// *ExitError when the child died without an outcome (os.Exit, a fatal
+// runtime error, a signal), or a *ProtocolError. Join may be called any
+// number of times, from any goroutine.
+func (p *Process) Join() error { return p.JoinContext(context.Background()) }
+
+// JoinTimeout is Join that gives up after d, returning an error that
+// matches context.DeadlineExceeded; the child keeps running.
+func (p *Process) JoinTimeout(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return p.JoinContext(ctx)
+}
+
+// JoinContext is Join that gives up when ctx is done, returning ctx.Err();
+// the child keeps running.
+func (p *Process) JoinContext(ctx context.Context) error {
+	p.mu.Lock()
+	if p.state == stateNew {
+		p.mu.Unlock()
+		return ErrNotStarted
+	}
+	done := p.doneChan()
+	p.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Result returns the target's result and error once the process has ended
+// (after Join, or Run). It returns ErrNotStarted or ErrRunning before that.
+func (p *Process) Result() (any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.state {
+	case stateNew:
+		if p.result != nil || p.err != nil { // after Run
+			return p.result, p.err
+		}
+		return nil, ErrNotStarted
+	case stateStarted:
+		return nil, ErrRunning
+	}
+	return p.result, p.err
+}
+
+// IsAlive reports whether the child has started and not yet ended.
+func (p *Process) IsAlive() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state == stateStarted
+}
+
+// Pid returns the child's process id, or 0 before Start.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// ExitCode returns the child's exit code and true once it has ended, or
+// false while it runs or before Start (Python's None). Codes follow
+// Python: 0 success, 1 the target returned an error or panicked, the code
+// given to os.Exit, or -N when signal N killed the child.
+func (p *Process) ExitCode() (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != stateEnded && p.state != stateClosed {
+		return 0, false
+	}
+	return p.exitCode, true
+}
+
+// Sentinel returns a channel that is closed when the child ends, for use in
+// select (Python's sentinel). It may be called before Start.
+func (p *Process) Sentinel() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.doneChan()
+}
+
+// Terminate asks the child to stop: SIGTERM (the child's context is
+// cancelled; a target without a context ends at once, as in Python), then
+// SIGKILL if it has not ended after KillDelay. It returns at once; Join
+// waits. Terminating an ended process does nothing.
+func (p *Process) Terminate() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.signalable(); err != nil || p.state == stateEnded {
+		return err
+	}
+	if err := terminate(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("mp: terminate %s: %w", p.Name, err)
+	}
+	if p.killer == nil {
+		d := p.KillDelay
+		if d <= 0 {
+			d = DefaultKillDelay
+		}
+		proc := p.cmd.Process
+		p.killer = time.AfterFunc(d, func() { _ = proc.Kill() })
+	}
+	return nil
+}
+
+// Kill stops the child at once with SIGKILL (TerminateProcess on Windows).
+func (p *Process) Kill() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.signalable(); err != nil || p.state == stateEnded {
+		return err
+	}
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("mp: kill %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+func (p *Process) signalable() error {
+	switch p.state {
+	case stateNew:
+		return ErrNotStarted
+	case stateClosed:
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close releases the Process (Python's close()). It fails with ErrRunning
+// while the child runs. After Close, methods that need the child return
+// ErrClosed; the result, exit code and name stay readable.
+func (p *Process) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == stateStarted {
+		return ErrRunning
+	}
+	p.state = stateClosed
+	return nil
+}
+
+// Info describes the child as a snapshot.
+func (p *Process) Info() Info {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := Info{Name: p.Name, Daemon: p.Daemon}
+	if p.cmd != nil && p.cmd.Process != nil {
+		i.Pid = p.cmd.Process.Pid
+	}
+	return i
+}
+
+// String describes the process as Python's repr does, e.g.
+// <Process name='Process-1' pid=1234 parent=1200 stopped exitcode=0>.
+func (p *Process) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "<Process name='%s'", p.Name)
+	if p.cmd != nil && p.cmd.Process != nil {
+		fmt.Fprintf(&b, " pid=%d parent=%d", p.cmd.Process.Pid, os.Getpid())
+	}
+	switch p.state {
+	case stateNew:
+		b.WriteString(" initial")
+	case stateStarted:
+		b.WriteString(" started")
+	case stateEnded:
+		fmt.Fprintf(&b, " stopped exitcode=%d", p.exitCode)
+	case stateClosed:
+		b.WriteString(" closed")
+	}
+	if p.Daemon {
+		b.WriteString(" daemon")
+	}
+	b.WriteString(">")
+	return b.String()
+}
+
+// rebuildError turns an error frame into a *RemoteError whose chain holds
+// the registered sentinels and typed errors of the original.
+func rebuildError(target string, codec Codec, m *errorMsg) error {
+	e := &RemoteError{Target: target, Message: m.message, Type: m.typ}
+	reg.mu.RLock()
+	defer reg.mu.RUnlock()
+	for _, name := range m.sentinels {
+		if s, ok := reg.errs[name]; ok {
+			e.wrapped = append(e.wrapped, s)
+		}
+	}
+	for _, t := range m.typed {
+		typ, ok := reg.errTs[t.name]
+		if !ok {
+			continue
+		}
+		v := reflect.New(typ)
+		if err := codec.Unmarshal(t.data, v.Interface()); err != nil {
+			continue
+		}
+		if ev, ok := v.Elem().Interface().(error); ok {
+			e.wrapped = append(e.wrapped, ev)
+		}
+	}
+	return e
+}
+
+// describeError is the child's half of rebuildError.
+func describeError(codec Codec, err error) *errorMsg {
+	m := &errorMsg{message: err.Error(), typ: fmt.Sprintf("%T", err)}
+	reg.mu.RLock()
+	defer reg.mu.RUnlock()
+	for name, s := range reg.errs {
+		if errors.Is(err, s) {
+			m.sentinels = append(m.sentinels, name)
+		}
+	}
+	sort.Strings(m.sentinels)
+	names := make([]string, 0, len(reg.errTs))
+	for name := range reg.errTs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := reflect.New(reg.errTs[name])
+		if !errors.As(err, v.Interface()) {
+			continue
+		}
+		data, merr := codec.Marshal(v.Elem().Interface())
+		if merr != nil {
+			continue
+		}
+		m.typed = append(m.typed, typedError{name: name, data: data})
+	}
+	return m
+}

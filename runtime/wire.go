@@ -1,0 +1,224 @@
+package mp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync/atomic"
+)
+
+// The wire: every message between a parent and a child is one frame,
+//
+//	uint32 length | uint8 kind | uint64 call id | body (length-9 bytes)
+//
+// all integers big-endian. The frame format knows nothing of the transport
+// (a socketpair today, a message bus tomorrow) and the call id lets one
+// channel carry many calls. Bodies are built from uvarints and
+// length-prefixed byte strings (see wbuf and rbuf), never from a codec, so
+// a frame can be validated without reflection or allocation surprises.
+
+// frameKind says what a frame carries.
+type frameKind uint8
+
+const (
+	kindHello  frameKind = 1 // parent -> child: handshake (hello)
+	kindCall   frameKind = 2 // parent -> child: run a target (callMsg)
+	kindResult frameKind = 3 // child -> parent: the target returned (payload of the result)
+	kindError  frameKind = 4 // child -> parent: the target returned an error (errorMsg)
+	kindPanic  frameKind = 5 // child -> parent: the target panicked (panicMsg)
+	kindCancel frameKind = 6 // parent -> child: cancel the call's context
+)
+
+func (k frameKind) String() string {
+	switch k {
+	case kindHello:
+		return "hello"
+	case kindCall:
+		return "call"
+	case kindResult:
+		return "result"
+	case kindError:
+		return "error"
+	case kindPanic:
+		return "panic"
+	case kindCancel:
+		return "cancel"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+const frameHeaderLen = 4 + 1 + 8
+
+// DefaultMaxFrameSize is the largest frame a process accepts unless
+// SetMaxFrameSize says otherwise: 1 GiB.
+const DefaultMaxFrameSize = 1 << 30
+
+var maxFrameSize atomic.Int64
+
+func init() { maxFrameSize.Store(DefaultMaxFrameSize) }
+
+// SetMaxFrameSize sets the largest frame (one encoded call, result or error)
+// this process will read; a longer frame is refused before any memory is
+// allocated for it, and the call fails with a *ProtocolError. n <= 0 restores
+// DefaultMaxFrameSize. A child inherits the limit of its parent.
+func SetMaxFrameSize(n int64) {
+	if n <= 0 || n > math.MaxUint32 {
+		n = DefaultMaxFrameSize
+	}
+	maxFrameSize.Store(n)
+}
+
+// MaxFrameSize returns the limit set by SetMaxFrameSize.
+func MaxFrameSize() int64 { return maxFrameSize.Load() }
+
+// errFrameTooLarge is wrapped by readFrame when a length exceeds the limit.
+var errFrameTooLarge = errors.New("frame too large")
+
+type frame struct {
+	kind frameKind
+	id   uint64
+	body []byte
+}
+
+// appendFrame appends the encoded frame to dst.
+func appendFrame(dst []byte, kind frameKind, id uint64, body []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(1+8+len(body)))
+	dst = append(dst, byte(kind))
+	dst = binary.BigEndian.AppendUint64(dst, id)
+	return append(dst, body...)
+}
+
+// writeFrame writes one frame in a single Write call.
+func writeFrame(w io.Writer, kind frameKind, id uint64, body []byte) error {
+	if int64(len(body))+9 > math.MaxUint32 {
+		return fmt.Errorf("%w: %d bytes", errFrameTooLarge, len(body))
+	}
+	_, err := w.Write(appendFrame(make([]byte, 0, frameHeaderLen+len(body)), kind, id, body))
+	return err
+}
+
+// readFrame reads one frame, refusing lengths over max before allocating.
+// It returns io.EOF only when the stream ends cleanly between frames.
+func readFrame(r io.Reader, max int64) (frame, error) {
+	var hdr [frameHeaderLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return frame{}, fmt.Errorf("truncated frame header: %w", err)
+		}
+		return frame{}, err
+	}
+	n := int64(binary.BigEndian.Uint32(hdr[:4]))
+	if n < 9 {
+		return frame{}, fmt.Errorf("frame length %d is shorter than its header", n)
+	}
+	if n > max {
+		return frame{}, fmt.Errorf("%w: %d bytes, limit %d (see SetMaxFrameSize)", errFrameTooLarge, n, max)
+	}
+	f := frame{kind: frameKind(hdr[4]), id: binary.BigEndian.Uint64(hdr[5:])}
+	f.body = make([]byte, n-9)
+	if _, err := io.ReadFull(r, f.body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return frame{}, fmt.Errorf("truncated %v frame: %w", f.kind, err)
+	}
+	return f, nil
+}
+
+// wbuf builds a frame body.
+type wbuf []byte
+
+func (b *wbuf) uvarint(v uint64) { *b = binary.AppendUvarint(*b, v) }
+func (b *wbuf) bytes(p []byte)   { b.uvarint(uint64(len(p))); *b = append(*b, p...) }
+func (b *wbuf) string(s string)  { b.uvarint(uint64(len(s))); *b = append(*b, s...) }
+func (b *wbuf) bool(v bool) {
+	if v {
+		*b = append(*b, 1)
+	} else {
+		*b = append(*b, 0)
+	}
+}
+
+// rbuf reads a frame body. The first error sticks; every later read
+// returns zero values, so decoders check err once at the end.
+type rbuf struct {
+	b   []byte
+	err error
+}
+
+var errShortBody = errors.New("frame body ends early")
+
+func (r *rbuf) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+func (r *rbuf) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail(errShortBody)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *rbuf) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail(errShortBody)
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *rbuf) string() string { return string(r.bytes()) }
+
+func (r *rbuf) bool() bool {
+	if r.err != nil {
+		return false
+	}
+	if len(r.b) == 0 {
+		r.fail(errShortBody)
+		return false
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	if v > 1 {
+		r.fail(fmt.Errorf("bad bool byte %d", v))
+	}
+	return v == 1
+}
+
+// count reads a uvarint element count and bounds it by what the rest of the
+// body could hold (each element takes at least min bytes).
+func (r *rbuf) count(min int) int {
+	n := r.uvarint()
+	if r.err != nil {
+		return 0
+	}
+	if n > uint64(len(r.b)/min) {
+		r.fail(fmt.Errorf("count %d exceeds the frame body", n))
+		return 0
+	}
+	return int(n)
+}
+
+// done reports the sticky error, or an error if bytes are left over.
+func (r *rbuf) done() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d unexpected bytes at the end of the frame body", len(r.b))
+	}
+	return r.err
+}
