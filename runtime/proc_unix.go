@@ -68,6 +68,9 @@ func spawn(stdout, stderr io.Writer) (*exec.Cmd, net.Conn, error) {
 		Stdout:     stdout,
 		Stderr:     stderr,
 		ExtraFiles: []*os.File{childFile},
+		// When Stdout or Stderr is not a file, a grandchild holding the
+		// pipe must not keep Wait from returning after the child exits.
+		WaitDelay: 5 * time.Second,
 	}
 	if err := cmd.Start(); err != nil {
 		conn.Close()

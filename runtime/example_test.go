@@ -1,0 +1,55 @@
+package mp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mpgen/mpgen/internal/targets"
+	mp "github.com/mpgen/mpgen/runtime"
+)
+
+// Start a target in a child process, Python style, and read its result.
+// targets.Echo is `//mp:target func Echo(s string) string`.
+func Example() {
+	p := &mp.Process{Target: targets.Echo, Kwargs: map[string]any{"s": "hello from a child"}}
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	err := p.Join()
+	res, _ := p.Result()
+	code, _ := p.ExitCode()
+	fmt.Println(res, err, code)
+	// Output: hello from a child <nil> 0
+}
+
+// The typed form: the compiler checks the target's signature and the result
+// type. targets.Square is `//mp:target func Square(ctx context.Context, x int) (int, error)`.
+func ExampleGo1() {
+	ctx := context.Background()
+	job, err := mp.Go1(ctx, targets.Square, 12)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	n, err := job.Wait(ctx)
+	fmt.Println(n, err)
+	// Output: 144 <nil>
+}
+
+// A returned error keeps its identity across the process boundary.
+func ExampleRemoteError() {
+	p := mp.NewProcess(targets.Fail, "on purpose")
+	_ = p.Start()
+	err := p.Join()
+	var re *mp.RemoteError
+	fmt.Println(errors.As(err, &re), errors.Is(err, targets.ErrBoom))
+	fmt.Println(err)
+	code, _ := p.ExitCode()
+	fmt.Println("exit code", code)
+	// Output:
+	// true true
+	// fail on purpose: boom
+	// exit code 1
+}
