@@ -1,0 +1,31 @@
+// Command mpgen generates the code that lets a Go program run its functions
+// in child processes with github.com/mpgen/mpgen/runtime.
+//
+// Mark a top-level function, or a type whose Run method is the body, with
+// a //mp:target line in its doc comment, and run mpgen in the package, and
+// in package main, which gets the main guard even without targets of its own:
+//
+//	//go:generate go run github.com/mpgen/mpgen/cmd/mpgen
+//
+// Usage:
+//
+//	mpgen [-check] [-v] [-tags list] [-output file] [packages]
+//
+// mpgen writes one file per package (zz_mpgen.go unless -output says
+// otherwise), only when its content changes, and removes an earlier one from a
+// package that no longer needs it. With -check it writes nothing: it lists
+// the generated files that are out of date on standard output and exits 1 if
+// there are any. Problems in the packages are reported all at once, as
+// file:line:col: message, sorted by position.
+//
+// Exit codes: 0 success, 1 bad input or (with -check) stale files, 2 usage.
+package main
+
+import (
+	"context"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}

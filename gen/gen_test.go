@@ -1,0 +1,222 @@
+package gen
+
+import (
+	"context"
+	"fmt"
+	"go/types"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const fixtureDir = "../testdata/gen/fixture"
+
+// generate runs Generate on patterns in dir and fails the test on errors
+// that concern no package.
+func generate(t *testing.T, dir string, opts *Options, patterns ...string) []Result {
+	t.Helper()
+	results, errs := Generate(context.Background(), dir, nil, patterns, opts)
+	if len(errs) > 0 {
+		t.Fatalf("Generate(%s, %q): %v", dir, patterns, errs)
+	}
+	return results
+}
+
+// describe renders a target on one line, for comparisons.
+func describe(t Target) string {
+	q := func(p *types.Package) string { return p.Name() }
+	var params []string
+	for _, p := range t.Params {
+		params = append(params, strings.TrimSpace(p.Name+" "+types.TypeString(p.Type, q)))
+	}
+	s := fmt.Sprintf("%s %s %s at %s:%d (%s)", t.Kind, t.Ident, t.Name, filepath.Base(t.Pos.Filename), t.Pos.Line, strings.Join(params, ", "))
+	if t.Context {
+		s += " ctx"
+	}
+	if t.Variadic {
+		s += " variadic"
+	}
+	if t.Result != nil {
+		s += " -> " + types.TypeString(t.Result, q)
+	}
+	if t.Error {
+		s += " error"
+	}
+	return s
+}
+
+func TestTargets(t *testing.T) {
+	tests := []struct {
+		dir  string
+		want []string
+	}{{
+		dir: "../testdata/gen/funcs",
+		want: []string{
+			"func noop main.noop at main.go:16 ()",
+			"func fail main.fail at main.go:19 () error",
+			"func answer main.answer at main.go:22 () -> int",
+			"func lookup main.lookup at main.go:27 (key string) -> geo.Point error",
+			"func tick main.tick at main.go:30 () ctx error",
+			"func wait main.wait at main.go:33 (d time.Duration, at time.Time) ctx",
+			"func sum sum at main.go:36 (xs []int) variadic -> int",
+			"func logf logs/write-v2 at main.go:39 (format string, args []geo.Unit) ctx variadic error",
+			"func shapes main.shapes at main.go:42 (p *geo.Point, boxes map[string]geo.Box[geo.Point], grid [3][]complex128, raw []byte, l oddname.Label, opt struct{N int \"json:\\\"n\\\"\"}) -> map[geo.Unit]bool error",
+			"func local main.local at main.go:49 (c main.Config, int, temp main.Celsius, r rune) -> *main.Config",
+			"func unnamed main.unnamed at main.go:66 (string, int)",
+		},
+	}, {
+		dir: "../testdata/gen/types",
+		want: []string{
+			"type Greeter main.Greeter at main.go:15 (main.Greeter) ctx error",
+			"type Counter counter at main.go:22 (main.Counter) -> int",
+			"type Fetch main.Fetch at main.go:30 (main.Fetch) ctx -> []byte error",
+			"type Ticks main.Ticks at main.go:40 (main.Ticks)",
+			"type Loud main.Loud at main.go:47 (main.Loud) ctx error",
+			"type Span main.Span at main.go:57 (main.Span) -> time.Duration error",
+		},
+	}, {
+		dir: "../testdata/gen/lib",
+		want: []string{
+			"func Resize github.com/mpgen/mpgen/testdata/gen/lib.Resize at lib.go:13 (path string, width int) ctx error",
+			"func stat lib.stat at lib.go:16 (name string) -> fs.FileMode error",
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.dir), func(t *testing.T) {
+			t.Parallel()
+			results := generate(t, tt.dir, nil, ".")
+			if len(results) != 1 || len(results[0].Errs) > 0 {
+				t.Fatalf("want one result without errors, got %+v", results)
+			}
+			var got []string
+			for _, target := range results[0].Targets {
+				got = append(got, describe(target))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("targets:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(tt.want, "\n      "))
+			}
+		})
+	}
+}
+
+// errorLines returns the errors of each result, keyed by the last element
+// of its package path, with absolute paths below dir made relative to it.
+func errorLines(t *testing.T, dir string, results []Result) map[string][]string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, r := range results {
+		key := r.PkgPath[strings.LastIndex(r.PkgPath, "/")+1:]
+		for _, e := range r.Errs {
+			got[key] = append(got[key], strings.ReplaceAll(e.Error(), abs+string(filepath.Separator), ""))
+		}
+	}
+	return got
+}
+
+func TestDuplicateNames(t *testing.T) {
+	dir := filepath.Join(fixtureDir, "dup")
+	results := generate(t, dir, nil, "./...")
+	got := errorLines(t, dir, results)
+	want := map[string][]string{
+		"b":    {`b/b.go:5:6: mp:target Work: the name "shared" is taken by Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
+		"cmd2": {`cmd2/main.go:11:6: mp:target other: the name "shared" is taken by Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("errors:\n got: %q\nwant: %q", got, want)
+	}
+	for _, r := range results {
+		if (len(r.Errs) > 0) != (r.Content == nil) {
+			t.Errorf("%s: %d errors and %d bytes of content; want content exactly when there is no error", r.PkgPath, len(r.Errs), len(r.Content))
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := filepath.Join(fixtureDir, "broken")
+	got := errorLines(t, dir, generate(t, dir, nil, "."))
+	// The type error once (not again in the go command's build output),
+	// and the directive errors, which need no types, as well.
+	want := map[string][]string{"broken": {
+		"broken.go:5:26: undefined: undefinedName",
+		"broken.go:7:1: unknown directive //mp:taget; mpgen's only directive is //mp:target",
+	}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("errors:\n got: %q\nwant: %q", got, want)
+	}
+}
+
+func TestTags(t *testing.T) {
+	dir := filepath.Join(fixtureDir, "tagged")
+	for _, tt := range []struct {
+		tags []string
+		want []string
+	}{
+		{nil, []string{"main.always"}},
+		{[]string{"other", "mpgenextra"}, []string{"main.extra", "main.always"}}, // in file order
+	} {
+		results := generate(t, dir, &Options{Tags: tt.tags}, ".")
+		var got []string
+		for _, target := range results[0].Targets {
+			got = append(got, target.Name)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("tags %q: targets %q, want %q", tt.tags, got, tt.want)
+		}
+	}
+}
+
+func TestOutputOption(t *testing.T) {
+	dir := "../testdata/gen/bad"
+	lateInit := func(results []Result) int {
+		n := 0
+		for _, e := range results[0].Errs {
+			if strings.Contains(e.Error(), "would run after the mpgen guard") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := lateInit(generate(t, dir, nil, ".")); n != 1 {
+		t.Errorf("default output: %d late init errors, want 1", n)
+	}
+	// zzz_late.go sorts before zzzz.go: its init runs before the guard.
+	results := generate(t, dir, &Options{Output: "zzzz.go"}, ".")
+	if n := lateInit(results); n != 0 {
+		t.Errorf("output zzzz.go: %d late init errors, want 0", n)
+	}
+	if got := filepath.Base(results[0].OutputPath); got != "zzzz.go" {
+		t.Errorf("OutputPath %s, want zzzz.go", got)
+	}
+}
+
+func TestGenerateFails(t *testing.T) {
+	for _, tt := range []struct {
+		name, dir string
+		opts      *Options
+		patterns  []string
+		want      string
+	}{
+		{"bad output", ".", &Options{Output: "sub/x.go"}, []string{"."}, `invalid output file name "sub/x.go"`},
+		{"test output", ".", &Options{Output: "x_test.go"}, []string{"."}, `invalid output file name "x_test.go"`},
+		{"missing dir", "no/such/dir", nil, []string{"."}, "no such file or directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			results, errs := Generate(context.Background(), tt.dir, nil, tt.patterns, tt.opts)
+			if results != nil || len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) {
+				t.Errorf("Generate = %v, %v; want no results and one error containing %q", results, errs, tt.want)
+			}
+		})
+	}
+}
+
+func TestFilePatterns(t *testing.T) {
+	results := generate(t, "../testdata/gen/guard", nil, "main.go")
+	if len(results) != 1 || len(results[0].Errs) != 1 || !strings.Contains(results[0].Errs[0].Error(), "mpgen works on packages, not on lists of files") {
+		t.Fatalf("got %+v, want one result with the files error", results)
+	}
+}
