@@ -89,6 +89,10 @@ func runChild(marker string) int {
 	}
 	becomeChild(h)
 	SetMaxFrameSize(h.maxFrame)
+	if h.worker {
+		_ = conn.SetReadDeadline(time.Time{})
+		return serveWorker(conn)
+	}
 
 	f, err = readFrame(conn, MaxFrameSize())
 	if err != nil || f.kind != kindCall {
@@ -100,23 +104,13 @@ func runChild(marker string) int {
 		return childFail("%v", err)
 	}
 	spec := lookupName(call.target)
-	codec, codecOK := lookupCodec(call.codec)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go watchParent(conn, cancel)
 	terminated := onTerminate(cancel, spec != nil && spec.Context)
 
-	var kind frameKind
-	var body []byte
-	switch {
-	case spec == nil:
-		kind, body = kindError, (&errorMsg{message: fmt.Sprintf("mp: target %q is not registered in the child: was the binary replaced while the parent ran?", call.target), typ: "*errors.errorString"}).encode()
-	case !codecOK:
-		kind, body = kindError, (&errorMsg{message: fmt.Sprintf("mp: codec %q is not registered in the child", call.codec), typ: "*errors.errorString"}).encode()
-	default:
-		kind, body = invoke(ctx, spec, codec, call)
-	}
+	kind, body := runCall(ctx, call)
 	if err := writeFrame(conn, kind, f.id, body); err != nil {
 		return childFail("send the outcome of %s: %v", call.target, err)
 	}
@@ -127,6 +121,44 @@ func runChild(marker string) int {
 		return exitOK
 	}
 	return exitFailed
+}
+
+// lookupCall finds the spec and codec a call names, or an error frame body
+// that explains why it cannot run.
+func lookupCall(target, codecName string) (*Spec, Codec, []byte) {
+	spec := lookupName(target)
+	if spec == nil {
+		return nil, nil, failureBody(fmt.Sprintf("mp: target %q is not registered in the child: was the binary replaced while the parent ran?", target))
+	}
+	codec, ok := lookupCodec(codecName)
+	if !ok {
+		return nil, nil, failureBody(fmt.Sprintf("mp: codec %q is not registered in the child", codecName))
+	}
+	return spec, codec, nil
+}
+
+func failureBody(msg string) []byte {
+	return (&errorMsg{message: msg, typ: "*errors.errorString"}).encode()
+}
+
+// runCall runs one call frame's target and encodes its outcome.
+func runCall(ctx context.Context, call *callMsg) (frameKind, []byte) {
+	spec, codec, fail := lookupCall(call.target, call.codec)
+	if fail != nil {
+		return kindError, fail
+	}
+	res, kind, body := invoke(ctx, spec, codec, &wireArgs{codec: codec, args: call.args})
+	if kind != kindResult {
+		return kind, body
+	}
+	var ev encodedValue
+	if spec.Result != nil && res != nil {
+		var err error
+		if ev, err = encodeValue(codec, reflect.ValueOf(res)); err != nil {
+			return kindError, failureBody(fmt.Sprintf("mp: encode the result of %s with the %s codec: %v", spec.Name, codec.Name(), err))
+		}
+	}
+	return kindResult, encodeResult(ev)
 }
 
 func describeFrameErr(f frame, err error) string {
@@ -152,25 +184,18 @@ func watchParent(conn net.Conn, cancel context.CancelFunc) {
 	}
 }
 
-// invoke runs the target and encodes its outcome as a frame.
-func invoke(ctx context.Context, spec *Spec, codec Codec, call *callMsg) (kind frameKind, body []byte) {
+// invoke runs the target on args. On success it returns the result and
+// kindResult; on an error or a panic, the frame kind and body to send.
+func invoke(ctx context.Context, spec *Spec, codec Codec, args ArgDecoder) (res any, kind frameKind, body []byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			kind = kindPanic
+			res, kind = nil, kindPanic
 			body = (&panicMsg{value: fmt.Sprint(r), typ: fmt.Sprintf("%T", r), stack: string(debug.Stack())}).encode()
 		}
 	}()
-	res, err := spec.Call(ctx, &wireArgs{codec: codec, args: call.args})
+	res, err := spec.Call(ctx, args)
 	if err != nil {
-		return kindError, describeError(codec, err).encode()
+		return nil, kindError, describeError(codec, err).encode()
 	}
-	var ev encodedValue
-	if spec.Result != nil && res != nil {
-		ev, err = encodeValue(codec, reflect.ValueOf(res))
-		if err != nil {
-			m := &errorMsg{message: fmt.Sprintf("mp: encode the result of %s with the %s codec: %v", spec.Name, codec.Name(), err), typ: "*errors.errorString"}
-			return kindError, m.encode()
-		}
-	}
-	return kindResult, encodeResult(ev)
+	return res, kindResult, nil
 }

@@ -28,6 +28,7 @@ type hello struct {
 	daemon     bool
 	parentName string
 	maxFrame   int64
+	worker     bool // serve calls until the channel closes (a Pool worker)
 }
 
 func (h *hello) encode() []byte {
@@ -46,6 +47,7 @@ func (h *hello) encode() []byte {
 	b.bool(h.daemon)
 	b.string(h.parentName)
 	b.uvarint(uint64(h.maxFrame))
+	b.bool(h.worker)
 	mac := hmac.New(sha256.New, h.authkey)
 	mac.Write(b)
 	b.bytes(mac.Sum(nil))
@@ -75,6 +77,7 @@ func decodeHello(body []byte) (*hello, error) {
 	h.daemon = r.bool()
 	h.parentName = r.string()
 	h.maxFrame = int64(r.uvarint())
+	h.worker = r.bool()
 	signed := len(body) - len(r.b)
 	sum := r.bytes()
 	if err := r.done(); err != nil {
@@ -233,4 +236,111 @@ func decodePanic(body []byte) (*panicMsg, error) {
 		return nil, fmt.Errorf("panic frame: %w", err)
 	}
 	return p, nil
+}
+
+// batchMsg asks a worker to run one target over many argument lists (a
+// chunk of Pool.Map). With one serialized parameter the arguments travel as
+// one encoded slice of that parameter's type (slice set); otherwise as n
+// lists of encoded arguments (tuples set).
+type batchMsg struct {
+	target string
+	codec  string
+	n      int
+	slice  encodedValue
+	tuples [][]encodedValue
+}
+
+func (m *batchMsg) encode() []byte {
+	var b wbuf
+	b.string(m.target)
+	b.string(m.codec)
+	b.uvarint(uint64(m.n))
+	b.bool(m.tuples != nil)
+	if m.tuples == nil {
+		b.value(m.slice)
+		return b
+	}
+	for _, t := range m.tuples {
+		b.uvarint(uint64(len(t)))
+		for _, a := range t {
+			b.value(a)
+		}
+	}
+	return b
+}
+
+func decodeBatch(body []byte) (*batchMsg, error) {
+	r := rbuf{b: body}
+	m := &batchMsg{target: r.string(), codec: r.string()}
+	m.n = int(r.uvarint())
+	if r.bool() {
+		n := r.count(1)
+		if r.err == nil && n != m.n {
+			r.fail(fmt.Errorf("batch of %d carries %d argument lists", m.n, n))
+		}
+		m.tuples = make([][]encodedValue, 0, n)
+		for i := 0; i < n && r.err == nil; i++ {
+			k := r.count(1)
+			t := make([]encodedValue, 0, k)
+			for j := 0; j < k; j++ {
+				t = append(t, r.value())
+			}
+			m.tuples = append(m.tuples, t)
+		}
+	} else {
+		m.slice = r.value()
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("batch frame: %w", err)
+	}
+	return m, nil
+}
+
+// batchResultMsg carries the outcomes of a batch: the results as one
+// encoded slice (zero values where a call failed) and the failures.
+type batchResultMsg struct {
+	results  encodedValue
+	failures []batchFailure
+}
+
+type batchFailure struct {
+	index int
+	kind  frameKind // kindError or kindPanic
+	body  []byte    // an errorMsg or panicMsg encoding
+}
+
+func (m *batchResultMsg) encode() []byte {
+	var b wbuf
+	b.value(m.results)
+	b.uvarint(uint64(len(m.failures)))
+	for _, f := range m.failures {
+		b.uvarint(uint64(f.index))
+		*(&b) = append(b, byte(f.kind))
+		b.bytes(f.body)
+	}
+	return b
+}
+
+func decodeBatchResult(body []byte) (*batchResultMsg, error) {
+	r := rbuf{b: body}
+	m := &batchResultMsg{results: r.value()}
+	n := r.count(3)
+	for i := 0; i < n && r.err == nil; i++ {
+		f := batchFailure{index: int(r.uvarint())}
+		if len(r.b) == 0 {
+			r.fail(errShortBody)
+			break
+		}
+		f.kind = frameKind(r.b[0])
+		r.b = r.b[1:]
+		f.body = r.bytes()
+		if f.kind != kindError && f.kind != kindPanic {
+			r.fail(fmt.Errorf("batch failure of kind %v", f.kind))
+		}
+		m.failures = append(m.failures, f)
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("batch result frame: %w", err)
+	}
+	return m, nil
 }

@@ -147,24 +147,10 @@ func (p *Process) StartContext(ctx context.Context) error {
 	}
 	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).encode()
 
-	cmd, conn, err := spawn(p.Stdout, p.Stderr)
+	cmd, conn, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr})
 	if err != nil {
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
 	}
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	h := hello{
-		nonce:      nonce,
-		parentPid:  os.Getpid(),
-		childPid:   cmd.Process.Pid,
-		authkey:    key,
-		ident:      ident,
-		name:       p.Name,
-		daemon:     p.Daemon,
-		parentName: CurrentProcess().Name,
-		maxFrame:   MaxFrameSize(),
-	}
-	msg := appendFrame(nil, kindHello, 0, h.encode())
 	msg = appendFrame(msg, kindCall, 1, call)
 
 	p.spec, p.codec, p.cmd = spec, codec, cmd
@@ -183,6 +169,40 @@ func (p *Process) StartContext(ctx context.Context) error {
 }
 
 var childSeq int64 // guarded by children's mutex
+
+// childSpec is what launch needs to know about a new child.
+type childSpec struct {
+	name           string
+	ident          []int
+	daemon         bool
+	authkey        []byte
+	stdout, stderr io.Writer
+	worker         bool
+}
+
+// launch starts a child and returns it, the parent's end of its control
+// channel, and the hello frame to send first.
+func launch(c childSpec) (*exec.Cmd, net.Conn, []byte, error) {
+	cmd, conn, err := spawn(c.stdout, c.stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	h := hello{
+		nonce:      nonce,
+		parentPid:  os.Getpid(),
+		childPid:   cmd.Process.Pid,
+		authkey:    c.authkey,
+		ident:      c.ident,
+		name:       c.name,
+		daemon:     c.daemon,
+		parentName: CurrentProcess().Name,
+		maxFrame:   MaxFrameSize(),
+		worker:     c.worker,
+	}
+	return cmd, conn, appendFrame(nil, kindHello, 0, h.encode()), nil
+}
 
 // outcome is what the conversation with the child produced.
 type outcome struct {
@@ -266,40 +286,48 @@ func (p *Process) converse(conn net.Conn, msg []byte) outcome {
 
 // decodeOutcome turns a result, error or panic frame into an outcome.
 func (p *Process) decodeOutcome(f frame) (outcome, bool) {
-	protoErr := func(err error) (outcome, bool) {
-		_ = p.cmd.Process.Kill()
-		return outcome{got: true, err: &ProtocolError{Op: "decode " + f.kind.String() + " from " + p.spec.Name, Err: err}}, true
+	res, err, perr := outcomeOf(p.spec, p.codec, f.kind, f.body)
+	if perr != nil {
+		_ = p.cmd.Process.Kill() // the channel is garbled: stop the child
+		return outcome{got: true, err: &ProtocolError{Op: "decode " + f.kind.String() + " from " + p.spec.Name, Err: perr}}, true
 	}
-	switch f.kind {
+	return outcome{got: true, result: res, err: err}, true
+}
+
+// outcomeOf decodes a result, error or panic frame body of a call of spec:
+// the result, the target's error (a *RemoteError or *PanicError), or a
+// protocol error when the frame is malformed or of another kind.
+func outcomeOf(spec *Spec, codec Codec, kind frameKind, body []byte) (res any, err error, protoErr error) {
+	switch kind {
 	case kindResult:
-		ev, err := decodeResult(f.body)
-		if err != nil {
-			return protoErr(err)
+		ev, perr := decodeResult(body)
+		if perr != nil {
+			return nil, nil, perr
 		}
-		if p.spec.Result == nil {
-			return outcome{got: true}, true
+		if spec.Result == nil {
+			return nil, nil, nil
 		}
-		v := reflect.New(p.spec.Result)
+		v := reflect.New(spec.Result)
 		if ev.present {
-			if err := p.codec.Unmarshal(ev.data, v.Interface()); err != nil {
-				return protoErr(fmt.Errorf("decode result: %w", err))
+			if perr := codec.Unmarshal(ev.data, v.Interface()); perr != nil {
+				return nil, nil, fmt.Errorf("decode result: %w", perr)
 			}
 		}
-		return outcome{got: true, result: v.Elem().Interface()}, true
+		return v.Elem().Interface(), nil, nil
 	case kindError:
-		m, err := decodeError(f.body)
-		if err != nil {
-			return protoErr(err)
+		m, perr := decodeError(body)
+		if perr != nil {
+			return nil, nil, perr
 		}
-		return outcome{got: true, err: rebuildError(p.spec.Name, p.codec, m)}, true
+		return nil, rebuildError(spec.Name, codec, m), nil
 	case kindPanic:
-		m, err := decodePanic(f.body)
-		if err != nil {
-			return protoErr(err)
+		m, perr := decodePanic(body)
+		if perr != nil {
+			return nil, nil, perr
 		}
-		return outcome{got: true, err: &PanicError{Target: p.spec.Name, Value: m.value, Type: m.typ, Stack: m.stack}}, true
+		return nil, &PanicError{Target: spec.Name, Value: m.value, Type: m.typ, Stack: m.stack}, nil
 	}
-	return protoErr(fmt.Errorf("unexpected %v frame", f.kind))
+	return nil, nil, fmt.Errorf("unexpected %v frame", kind)
 }
 
 // doneChan returns the sentinel channel, making it on first use.

@@ -23,12 +23,14 @@ import (
 type frameKind uint8
 
 const (
-	kindHello  frameKind = 1 // parent -> child: handshake (hello)
-	kindCall   frameKind = 2 // parent -> child: run a target (callMsg)
-	kindResult frameKind = 3 // child -> parent: the target returned (payload of the result)
-	kindError  frameKind = 4 // child -> parent: the target returned an error (errorMsg)
-	kindPanic  frameKind = 5 // child -> parent: the target panicked (panicMsg)
-	kindCancel frameKind = 6 // parent -> child: cancel the call's context
+	kindHello       frameKind = 1 // parent -> child: handshake (hello)
+	kindCall        frameKind = 2 // parent -> child: run a target (callMsg)
+	kindResult      frameKind = 3 // child -> parent: the target returned (payload of the result)
+	kindError       frameKind = 4 // child -> parent: the target returned an error (errorMsg)
+	kindPanic       frameKind = 5 // child -> parent: the target panicked (panicMsg)
+	kindCancel      frameKind = 6 // parent -> child: cancel the call's context
+	kindBatch       frameKind = 7 // parent -> worker: run a target over many arguments (batchMsg)
+	kindBatchResult frameKind = 8 // worker -> parent: the outcomes of a batch (batchResultMsg)
 )
 
 func (k frameKind) String() string {
@@ -45,6 +47,10 @@ func (k frameKind) String() string {
 		return "panic"
 	case kindCancel:
 		return "cancel"
+	case kindBatch:
+		return "batch"
+	case kindBatchResult:
+		return "batch result"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

@@ -8,12 +8,15 @@ import (
 	mpruntime "github.com/mpgen/mpgen/runtime"
 )
 
+// These constants fail to compile when this file and the linked mpgen runtime disagree on the
+// generated-code version: re-run `go generate` with the mpgen of the runtime's module version.
 const _ = mpruntime.EnforceVersion(1 - mpruntime.MinVersion)
 const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
 
 func init() {
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "main.work",
+		Pos:    "main.go:34",
 		Func:   work,
 		Params: []mpruntime.Param{mpruntime.P[string]("name")},
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
@@ -27,6 +30,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "main.Worker",
+		Pos:    "main.go:46",
 		Type:   mpruntime.TypeOf[Worker](),
 		Params: []mpruntime.Param{mpruntime.P[Worker]("")},
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {

@@ -1,0 +1,774 @@
+package mp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors of a Pool.
+var (
+	// ErrPoolClosed: work was submitted after Close or Terminate.
+	ErrPoolClosed = errors.New("mp: pool is closed")
+	// ErrPoolTerminated: the call was pending when Terminate stopped the pool.
+	ErrPoolTerminated = errors.New("mp: pool terminated")
+)
+
+// TimeoutError reports a pool call that ran past its deadline: the worker
+// running it was killed and replaced. It matches context.DeadlineExceeded.
+type TimeoutError struct {
+	Target string
+	After  time.Duration // how long the call had been running
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("mp: %s timed out after %v; its worker was killed and replaced", e.Target, e.After.Round(time.Millisecond))
+}
+
+// Is makes errors.Is(err, context.DeadlineExceeded) true.
+func (e *TimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Pool is a set of warm worker processes that run many calls of any
+// registered target (Python's multiprocessing.Pool). Each worker is a child
+// serving calls over its control channel, one at a time. A worker that
+// crashes fails exactly the call it was running, with an *ExitError, and is
+// replaced; calls queued behind it go to other workers. A Pool is safe for
+// concurrent use.
+type Pool struct {
+	cfg   poolConfig
+	tasks chan *task
+	quit  chan struct{} // closed by Terminate
+
+	mu       sync.Mutex
+	workers  map[*poolWorker]struct{}
+	closed   bool
+	ended    chan struct{} // closed when the last worker exits after Close/Terminate
+	spawnErr error
+
+	ids           atomic.Uint64
+	wseq          atomic.Int64
+	pendingStarts atomic.Int64 // workers being started in the background
+}
+
+type poolConfig struct {
+	workers     int
+	init        any
+	initArgs    []any
+	maxTasks    int
+	idle        time.Duration
+	maxRSS      int64
+	taskTimeout time.Duration
+	codec       Codec
+	stdout      io.Writer
+	stderr      io.Writer
+}
+
+// PoolOption configures NewPool.
+type PoolOption func(*poolConfig)
+
+// Workers sets the number of worker processes (default: the CPUs this
+// process may use, runtime.GOMAXPROCS(0), which honours cgroup limits).
+func Workers(n int) PoolOption { return func(c *poolConfig) { c.workers = n } }
+
+// Initializer runs target with args once in each worker when it starts
+// (Python's initializer/initargs). A worker whose initializer fails is not
+// used; NewPool returns the error.
+func Initializer(target any, args ...any) PoolOption {
+	return func(c *poolConfig) { c.init, c.initArgs = target, args }
+}
+
+// MaxTasksPerChild replaces a worker after it has served n calls or
+// chunks (Python's maxtasksperchild). 0 means never.
+func MaxTasksPerChild(n int) PoolOption { return func(c *poolConfig) { c.maxTasks = n } }
+
+// IdleTimeout stops a worker that has had nothing to do for d; the pool
+// starts workers again when work arrives. 0 means never.
+func IdleTimeout(d time.Duration) PoolOption { return func(c *poolConfig) { c.idle = d } }
+
+// MaxRSS replaces a worker, after the call it is running, once its resident
+// memory exceeds bytes (Linux; ignored elsewhere). 0 means no limit.
+func MaxRSS(bytes int64) PoolOption { return func(c *poolConfig) { c.maxRSS = bytes } }
+
+// TaskTimeout bounds every call: a call running longer is failed with a
+// *TimeoutError and its worker is killed and replaced. A context deadline
+// on a single call does the same.
+func TaskTimeout(d time.Duration) PoolOption { return func(c *poolConfig) { c.taskTimeout = d } }
+
+// PoolCodec sets the codec of the pool's calls (default GobCodec).
+func PoolCodec(codec Codec) PoolOption { return func(c *poolConfig) { c.codec = codec } }
+
+// PoolOutput redirects the workers' stdout and stderr (default: inherited).
+func PoolOutput(stdout, stderr io.Writer) PoolOption {
+	return func(c *poolConfig) { c.stdout, c.stderr = stdout, stderr }
+}
+
+// NewPool starts the workers and returns when they are ready to serve
+// calls (and their initializers have run). ctx bounds the start only.
+func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
+	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: GobCodec{}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.workers < 1 {
+		return nil, fmt.Errorf("mp: NewPool: Workers(%d): need at least one worker", cfg.workers)
+	}
+	if !guardInstalled.Load() {
+		return nil, ErrNoGuard
+	}
+	if CurrentProcess().Daemon {
+		return nil, ErrDaemonChildren
+	}
+	p := &Pool{
+		cfg:     cfg,
+		tasks:   make(chan *task, 1<<16),
+		quit:    make(chan struct{}),
+		workers: map[*poolWorker]struct{}{},
+		ended:   make(chan struct{}),
+	}
+	var initCall []byte
+	if cfg.init != nil {
+		spec, err := resolve(cfg.init)
+		if err != nil {
+			return nil, fmt.Errorf("mp: Initializer: %w", err)
+		}
+		vals, err := bind(spec, cfg.init, cfg.initArgs, nil)
+		if err != nil {
+			return nil, err
+		}
+		args, err := encodeArgs(spec, cfg.codec, vals)
+		if err != nil {
+			return nil, err
+		}
+		initCall = (&callMsg{target: spec.Name, codec: cfg.codec.Name(), args: args}).encode()
+	}
+	p.cfg.init = initCall // keep the encoded call
+	type started struct {
+		w   *poolWorker
+		err error
+	}
+	ch := make(chan started, cfg.workers)
+	for i := 0; i < cfg.workers; i++ {
+		go func() {
+			w, err := p.startWorker(ctx)
+			ch <- started{w, err}
+		}()
+	}
+	var errs []error
+	for i := 0; i < cfg.workers; i++ {
+		s := <-ch
+		if s.err != nil {
+			errs = append(errs, s.err)
+			continue
+		}
+		p.mu.Lock()
+		p.workers[s.w] = struct{}{}
+		p.mu.Unlock()
+		go s.w.feed()
+	}
+	if len(errs) > 0 {
+		p.Terminate()
+		_ = p.Join()
+		return nil, fmt.Errorf("mp: NewPool: %w", errors.Join(errs...))
+	}
+	return p, nil
+}
+
+// Size returns the number of live workers.
+func (p *Pool) Size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.workers)
+}
+
+// Pids returns the process ids of the live workers.
+func (p *Pool) Pids() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pids := make([]int, 0, len(p.workers))
+	for w := range p.workers {
+		pids = append(pids, w.cmd.Process.Pid)
+	}
+	return pids
+}
+
+// Close stops the pool from taking new work (Python's close()); queued and
+// running calls complete, then the workers exit. Join waits for that.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
+	close(p.tasks) // feeders drain what is queued, then retire
+	p.checkEnded()
+}
+
+// Terminate stops every worker now (Python's terminate()); calls still
+// pending fail with ErrPoolTerminated.
+func (p *Pool) Terminate() {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.tasks)
+	}
+	select {
+	case <-p.quit:
+	default:
+		close(p.quit)
+	}
+	ws := make([]*poolWorker, 0, len(p.workers))
+	for w := range p.workers {
+		ws = append(ws, w)
+	}
+	p.checkEnded()
+	p.mu.Unlock()
+	for t := range p.tasks { // fail what was never sent
+		t.finish(nil, ErrPoolTerminated)
+	}
+	for _, w := range ws {
+		w.kill()
+	}
+}
+
+// Join waits until every worker has exited; call Close or Terminate first.
+func (p *Pool) Join() error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if !closed {
+		return errors.New("mp: Pool.Join before Close or Terminate")
+	}
+	<-p.ended
+	return nil
+}
+
+// checkEnded closes p.ended once the pool is closed and has no workers.
+// p.mu must be held.
+func (p *Pool) checkEnded() {
+	if p.closed && len(p.workers) == 0 {
+		select {
+		case <-p.ended:
+		default:
+			close(p.ended)
+		}
+	}
+}
+
+// submit queues t, failing it when the pool is closed.
+func (p *Pool) submit(t *task) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		t.finish(nil, ErrPoolClosed)
+		return
+	}
+	p.ensureWorkers()
+	p.mu.Unlock()
+	t.timeout = p.cfg.taskTimeout
+	t.watch()
+	p.tasks <- t
+}
+
+// ensureWorkers starts workers up to the configured number (after idle
+// retirements or crashes). p.mu must be held.
+func (p *Pool) ensureWorkers() {
+	for n := len(p.workers) + p.starting(); n < p.cfg.workers; n++ {
+		p.pendingStarts.Add(1)
+		go p.replace()
+	}
+}
+
+func (p *Pool) starting() int { return int(p.pendingStarts.Load()) }
+
+// replace starts one worker in the background.
+func (p *Pool) replace() {
+	defer p.pendingStarts.Add(-1)
+	w, err := p.startWorker(context.Background())
+	p.mu.Lock()
+	if err != nil {
+		p.spawnErr = err
+		stranded := len(p.workers) == 0 && p.starting() == 1
+		p.mu.Unlock()
+		if stranded { // nobody will serve the queue: fail it
+			p.drainWith(fmt.Errorf("mp: pool cannot start a worker: %w", err))
+		}
+		return
+	}
+	if p.closed {
+		p.mu.Unlock()
+		w.retire()
+		return
+	}
+	p.workers[w] = struct{}{}
+	p.mu.Unlock()
+	go w.feed()
+}
+
+func (p *Pool) drainWith(err error) {
+	for {
+		select {
+		case t, ok := <-p.tasks:
+			if !ok {
+				return
+			}
+			t.finish(nil, err)
+		default:
+			return
+		}
+	}
+}
+
+// removeWorker forgets w and replaces it unless the pool is closing.
+func (p *Pool) removeWorker(w *poolWorker, replace bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.workers, w)
+	if replace && !p.closed {
+		p.ensureWorkers()
+	}
+	p.checkEnded()
+}
+
+// startWorker launches a worker, runs its initializer and waits until it
+// is ready.
+func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
+	n := p.wseq.Add(1)
+	cmd, conn, msg, err := launch(childSpec{
+		name:    fmt.Sprintf("PoolWorker-%d", n),
+		ident:   nextIdent(),
+		daemon:  true,
+		authkey: AuthKey(),
+		stdout:  p.cfg.stdout,
+		stderr:  p.cfg.stderr,
+		worker:  true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	w := &poolWorker{pool: p, cmd: cmd, conn: conn, pending: map[uint64]*task{}, dead: make(chan struct{})}
+	inflight := 4
+	if p.cfg.taskTimeout > 0 {
+		inflight = 1 // a call's clock starts when it is sent
+	}
+	w.slots = make(chan struct{}, inflight)
+	if init, ok := p.cfg.init.([]byte); ok {
+		msg = appendFrame(msg, kindCall, 0, init)
+	}
+	if _, err := conn.Write(msg); err != nil {
+		w.kill()
+		w.reap()
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	if _, ok := p.cfg.init.([]byte); ok {
+		if err := w.awaitInit(ctx); err != nil {
+			w.kill()
+			w.reap()
+			return nil, err
+		}
+	}
+	go w.read()
+	return w, nil
+}
+
+// task is one call or chunk sent to a worker.
+type task struct {
+	spec    *Spec
+	codec   Codec
+	kind    frameKind // kindCall or kindBatch
+	body    []byte
+	n       int // items in a batch
+	ctx     context.Context
+	timeout time.Duration
+
+	once   sync.Once
+	done   chan struct{}
+	result any // a call's result, or a batch's *batchOutcome
+	err    error
+	stop   func() bool
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	worker *poolWorker
+	id     uint64
+	sentAt time.Time
+}
+
+func newTask(ctx context.Context, spec *Spec, codec Codec, kind frameKind, body []byte, n int) *task {
+	return &task{spec: spec, codec: codec, kind: kind, body: body, n: n, ctx: ctx, done: make(chan struct{})}
+}
+
+func (t *task) finish(res any, err error) {
+	t.once.Do(func() {
+		t.result, t.err = res, err
+		t.mu.Lock()
+		stop, cancel := t.stop, t.cancel
+		t.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		if cancel != nil {
+			cancel()
+		}
+		close(t.done)
+	})
+}
+
+func (t *task) finished() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// watch arranges for the task's context to cancel or time it out.
+func (t *task) watch() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Done() == nil {
+		return
+	}
+	ctx := t.ctx
+	t.stop = context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		w, id, sent := t.worker, t.id, t.sentAt
+		t.mu.Unlock()
+		if w == nil { // still queued: the feeder will skip it
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				t.finish(nil, &TimeoutError{Target: t.spec.Name})
+			} else {
+				t.finish(nil, ctx.Err())
+			}
+			return
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.finish(nil, &TimeoutError{Target: t.spec.Name, After: time.Since(sent)})
+			w.timedOut(id)
+			return
+		}
+		t.finish(nil, ctx.Err())
+		w.send(kindCancel, id, nil)
+	})
+}
+
+// poolWorker is the parent's side of one worker process.
+type poolWorker struct {
+	pool *Pool
+	cmd  *exec.Cmd
+	conn net.Conn
+
+	wmu   sync.Mutex // serializes writes
+	slots chan struct{}
+
+	mu         sync.Mutex
+	pending    map[uint64]*task
+	order      []uint64 // pending ids, oldest first
+	served     int
+	retiring   bool
+	timedOutID uint64
+	dead       chan struct{}
+	lastRSS    time.Time
+}
+
+func (w *poolWorker) kill() { _ = w.cmd.Process.Kill() }
+
+func (w *poolWorker) reap() {
+	_ = w.cmd.Wait()
+	w.conn.Close()
+}
+
+// awaitInit reads the initializer's outcome.
+func (w *poolWorker) awaitInit(ctx context.Context) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = w.conn.SetReadDeadline(dl)
+	}
+	defer w.conn.SetReadDeadline(time.Time{})
+	f, err := readFrame(w.conn, MaxFrameSize())
+	if err != nil {
+		return fmt.Errorf("worker initializer: %w", err)
+	}
+	if f.kind == kindResult {
+		return nil
+	}
+	spec := &Spec{Name: "initializer"}
+	_, terr, perr := outcomeOf(spec, w.pool.cfg.codec, f.kind, f.body)
+	if perr != nil {
+		return &ProtocolError{Op: "worker initializer", Err: perr}
+	}
+	return fmt.Errorf("worker initializer failed: %w", terr)
+}
+
+// feed takes tasks from the pool's queue while the worker has free slots.
+func (w *poolWorker) feed() {
+	p := w.pool
+	var idle <-chan time.Time
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.dead:
+			return
+		}
+		var timer *time.Timer
+		if p.cfg.idle > 0 {
+			timer = time.NewTimer(p.cfg.idle)
+			idle = timer.C
+		}
+		select {
+		case t, ok := <-p.tasks:
+			if timer != nil {
+				timer.Stop()
+			}
+			if !ok { // closed: finish what is pending, then go
+				w.retire()
+				return
+			}
+			if t.finished() { // cancelled while queued
+				<-w.slots
+				continue
+			}
+			if !w.start(t) {
+				<-w.slots
+				p.tasks <- t // never reached the worker: let another take it
+				return
+			}
+			if w.shouldRetire() {
+				w.retire()
+				return
+			}
+		case <-idle:
+			w.retire()
+			return
+		case <-w.dead:
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		}
+	}
+}
+
+// start sends t to the worker; false when the worker is gone.
+func (w *poolWorker) start(t *task) bool {
+	w.mu.Lock()
+	select {
+	case <-w.dead:
+		w.mu.Unlock()
+		return false
+	default:
+	}
+	id := w.pool.ids.Add(1)
+	w.pending[id] = t
+	w.order = append(w.order, id)
+	w.mu.Unlock()
+	t.mu.Lock()
+	t.worker, t.id, t.sentAt = w, id, time.Now()
+	var stop func() bool
+	if t.timeout > 0 && t.cancel == nil {
+		// The clock of a pool-wide TaskTimeout starts now: watch a
+		// context with that deadline instead of the caller's.
+		stop = t.stop
+		t.ctx, t.cancel = context.WithTimeout(t.ctx, t.timeout)
+	}
+	t.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if t.timeout > 0 {
+		t.watch()
+	}
+	if err := w.send(t.kind, id, t.body); err != nil {
+		w.kill() // the reader sees the end and settles the pending calls
+	}
+	return true
+}
+
+func (w *poolWorker) send(kind frameKind, id uint64, body []byte) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return writeFrame(w.conn, kind, id, body)
+}
+
+func (w *poolWorker) shouldRetire() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.retiring
+}
+
+// retire closes the worker's channel once its pending calls are done; the
+// worker then exits on end of file.
+func (w *poolWorker) retire() {
+	w.mu.Lock()
+	w.retiring = true
+	empty := len(w.pending) == 0
+	w.mu.Unlock()
+	if empty {
+		w.closeWrite()
+	}
+}
+
+func (w *poolWorker) closeWrite() {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if uc, ok := w.conn.(*net.UnixConn); ok {
+		_ = uc.CloseWrite()
+		return
+	}
+	w.conn.Close()
+}
+
+// timedOut kills the worker because call id ran past its deadline.
+func (w *poolWorker) timedOut(id uint64) {
+	w.mu.Lock()
+	w.timedOutID = id
+	w.mu.Unlock()
+	w.kill()
+}
+
+// read delivers the worker's outcomes; when the worker ends it settles
+// every pending call: the oldest one (the call that was running) fails with
+// the worker's exit status, the others never started and are queued again.
+func (w *poolWorker) read() {
+	p := w.pool
+	var protoErr error
+	for {
+		f, err := readFrame(w.conn, MaxFrameSize())
+		if err != nil {
+			if !isEOF(err) {
+				protoErr = err
+				w.kill()
+			}
+			break
+		}
+		w.mu.Lock()
+		t := w.pending[f.id]
+		delete(w.pending, f.id)
+		if len(w.order) > 0 && w.order[0] == f.id {
+			w.order = w.order[1:]
+		}
+		w.served++
+		if p.cfg.maxTasks > 0 && w.served >= p.cfg.maxTasks {
+			w.retiring = true
+		}
+		retiring, empty := w.retiring, len(w.pending) == 0
+		w.mu.Unlock()
+		if t != nil {
+			t.settle(f)
+		}
+		<-w.slots
+		if !retiring && p.cfg.maxRSS > 0 && w.overRSS() {
+			w.mu.Lock()
+			w.retiring = true
+			empty = len(w.pending) == 0
+			w.mu.Unlock()
+			retiring = true
+		}
+		if retiring && empty {
+			w.closeWrite()
+		}
+	}
+	w.mu.Lock()
+	close(w.dead)
+	pend := w.pending
+	order := w.order
+	w.pending = nil
+	timedOut := w.timedOutID
+	w.mu.Unlock()
+
+	_ = w.cmd.Wait()
+	w.conn.Close()
+	code, sig := exitStatus(w.cmd.ProcessState)
+	for i, id := range order {
+		t := pend[id]
+		if t == nil {
+			continue
+		}
+		switch {
+		case id == timedOut || t.finished():
+		case i == 0 && protoErr != nil:
+			t.finish(nil, &ProtocolError{Op: "read from worker", Err: protoErr})
+		case i == 0:
+			t.finish(nil, &ExitError{Target: t.spec.Name, Code: code, Signal: sig})
+		default:
+			t.mu.Lock()
+			t.worker = nil
+			t.mu.Unlock()
+			p.requeue(t)
+		}
+	}
+	w.mu.Lock()
+	crashed := !w.retiring
+	w.mu.Unlock()
+	p.removeWorker(w, crashed)
+}
+
+// requeue puts a task that never ran back in the queue, or fails it when
+// the pool has closed.
+func (p *Pool) requeue(t *task) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.quit:
+		t.finish(nil, ErrPoolTerminated)
+		return
+	default:
+	}
+	if p.closed {
+		// The queue is closed to new work, but this call was accepted:
+		// run it on a fresh worker of its own.
+		go p.runOrphan(t)
+		return
+	}
+	p.tasks <- t
+}
+
+// runOrphan runs a requeued call after Close on a dedicated worker.
+func (p *Pool) runOrphan(t *task) {
+	w, err := p.startWorker(context.Background())
+	if err != nil {
+		t.finish(nil, err)
+		return
+	}
+	p.mu.Lock()
+	p.workers[w] = struct{}{}
+	p.mu.Unlock()
+	w.slots <- struct{}{}
+	w.start(t)
+	w.retire()
+}
+
+// settle decodes a task's outcome frame.
+func (t *task) settle(f frame) {
+	if f.kind == kindBatchResult {
+		m, err := decodeBatchResult(f.body)
+		if err != nil {
+			t.finish(nil, &ProtocolError{Op: "decode batch result", Err: err})
+			return
+		}
+		t.finish(m, nil)
+		return
+	}
+	res, err, perr := outcomeOf(t.spec, t.codec, f.kind, f.body)
+	if perr != nil {
+		err = &ProtocolError{Op: "decode outcome of " + t.spec.Name, Err: perr}
+	}
+	t.finish(res, err)
+}
+
+// overRSS reports whether the worker's resident memory passed the cap; it
+// reads /proc at most every 100 ms.
+func (w *poolWorker) overRSS() bool {
+	if time.Since(w.lastRSS) < 100*time.Millisecond {
+		return false
+	}
+	w.lastRSS = time.Now()
+	rss, ok := processRSS(w.cmd.Process.Pid)
+	return ok && rss > w.pool.cfg.maxRSS
+}

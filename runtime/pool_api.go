@@ -1,0 +1,421 @@
+package mp
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"reflect"
+)
+
+// Future is the pending result of a call submitted to a Pool (Python's
+// AsyncResult, concurrent.futures.Future).
+type Future[R any] struct {
+	t *task
+}
+
+// Get waits for the call and returns its result (Python's get). When ctx
+// ends first it returns ctx.Err() and the call goes on.
+func (f *Future[R]) Get(ctx context.Context) (R, error) {
+	var zero R
+	select {
+	case <-f.t.done:
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	if f.t.err != nil {
+		return zero, f.t.err
+	}
+	if f.t.result == nil {
+		return zero, nil
+	}
+	return f.t.result.(R), nil
+}
+
+// Done returns a channel closed when the call has finished.
+func (f *Future[R]) Done() <-chan struct{} { return f.t.done }
+
+// Ready reports whether the call has finished (Python's ready).
+func (f *Future[R]) Ready() bool { return f.t.finished() }
+
+// Successful reports whether the call finished without error (Python's
+// successful; false while it runs).
+func (f *Future[R]) Successful() bool { return f.t.finished() && f.t.err == nil }
+
+// prepare resolves and binds a call for the pool.
+func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*Spec, []byte, error) {
+	spec, err := resolve(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, err := bind(spec, target, args, kwargs)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, err := encodeArgs(spec, p.cfg.codec, vals)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, (&callMsg{target: spec.Name, codec: p.cfg.codec.Name(), args: enc}).encode(), nil
+}
+
+func failed[R any](err error) *Future[R] {
+	t := &task{done: make(chan struct{})}
+	t.finish(nil, err)
+	return &Future[R]{t: t}
+}
+
+// ApplyAsync submits target(args..., kwargs...) and returns at once
+// (Python's apply_async). Argument errors are reported by the Future.
+// Cancelling ctx cancels the call's context in its worker; a ctx deadline
+// that passes while the call runs kills the worker (see TimeoutError).
+func (p *Pool) ApplyAsync(ctx context.Context, target any, args []any, kwargs map[string]any) *Future[any] {
+	spec, body, err := p.prepare(target, args, kwargs)
+	if err != nil {
+		return failed[any](err)
+	}
+	t := newTask(ctx, spec, p.cfg.codec, kindCall, body, 1)
+	p.submit(t)
+	return &Future[any]{t: t}
+}
+
+// Apply runs target(args..., kwargs...) on a worker and waits for its
+// result (Python's apply).
+func (p *Pool) Apply(ctx context.Context, target any, args []any, kwargs map[string]any) (any, error) {
+	return p.ApplyAsync(ctx, target, args, kwargs).Get(ctx)
+}
+
+// Submit is ApplyAsync with a result typed R, checked against the target's
+// registered result type before anything is sent.
+func Submit[R any](ctx context.Context, p *Pool, target any, args ...any) *Future[R] {
+	spec, body, err := p.prepare(target, args, nil)
+	if err == nil {
+		err = checkResult[R](spec)
+	}
+	if err != nil {
+		return failed[R](err)
+	}
+	t := newTask(ctx, spec, p.cfg.codec, kindCall, body, 1)
+	p.submit(t)
+	return &Future[R]{t: t}
+}
+
+func checkResult[R any](spec *Spec) error {
+	rt := reflect.TypeFor[R]()
+	switch {
+	case spec.Result == nil && (rt == reflect.TypeFor[struct{}]() || rt.Kind() == reflect.Interface):
+	case spec.Result != nil && spec.Result.AssignableTo(rt):
+	default:
+		return &ArgError{Target: spec.Name, Msg: fmt.Sprintf("result type is %v, not %v", typeName(spec.Result), rt)}
+	}
+	return nil
+}
+
+// MapOption configures Map, IMap, IMapUnordered and Starmap.
+type MapOption func(*mapConfig)
+
+type mapConfig struct {
+	chunk    int
+	progress func(done, total int)
+	window   int
+}
+
+// Chunksize sets how many items travel to a worker in one message. The
+// default is Python's rule, len(items)/(4*workers) rounded up, so tiny
+// tasks are cheap; 1 sends every item on its own.
+func Chunksize(n int) MapOption { return func(c *mapConfig) { c.chunk = n } }
+
+// Progress calls fn(done, total) as items complete, from one goroutine at
+// a time (for a progress bar).
+func Progress(fn func(done, total int)) MapOption { return func(c *mapConfig) { c.progress = fn } }
+
+// InFlight bounds how many chunks IMap and IMapUnordered keep submitted at
+// once (default 4 per worker).
+func InFlight(n int) MapOption { return func(c *mapConfig) { c.window = n } }
+
+func (p *Pool) mapConfig(n int, opts []MapOption) mapConfig {
+	c := mapConfig{}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.chunk <= 0 {
+		w := p.cfg.workers
+		c.chunk = (n + 4*w - 1) / (4 * w)
+		if c.chunk < 1 {
+			c.chunk = 1
+		}
+	}
+	if c.window <= 0 {
+		c.window = 4 * p.cfg.workers
+	}
+	return c
+}
+
+// Outcome is one item's result in IMap and IMapUnordered.
+type Outcome[R any] struct {
+	Index int // position of the item in the input
+	Value R
+	Err   error
+}
+
+// mapper runs the chunks of one Map-like call.
+type mapper[T, R any] struct {
+	ctx   context.Context
+	pool  *Pool
+	spec  *Spec
+	items []T
+	cfg   mapConfig
+	done  int
+}
+
+func newMapper[T, R any](ctx context.Context, p *Pool, target any, items []T, opts []MapOption) (*mapper[T, R], error) {
+	spec, err := resolve(target)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Type != nil || len(spec.Params) != 1 || spec.Variadic {
+		return nil, &ArgError{Target: spec.Name, Msg: "Map needs a function target of exactly one parameter; use Starmap for more"}
+	}
+	if pt, it := spec.Params[0].Type, reflect.TypeFor[T](); pt != it {
+		return nil, &ArgError{Target: spec.Name, Param: paramLabel(spec.Params[0], 0), Msg: fmt.Sprintf("items are %v, the parameter is %v", it, pt)}
+	}
+	if err := checkResult[R](spec); err != nil {
+		return nil, err
+	}
+	return &mapper[T, R]{ctx: ctx, pool: p, spec: spec, items: items, cfg: p.mapConfig(len(items), opts)}, nil
+}
+
+// submit sends the chunk starting at item lo.
+func (m *mapper[T, R]) submit(lo int) (*task, int, error) {
+	hi := min(lo+m.cfg.chunk, len(m.items))
+	data, err := m.pool.cfg.codec.Marshal(m.items[lo:hi])
+	if err != nil {
+		return nil, hi, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
+	}
+	body := (&batchMsg{target: m.spec.Name, codec: m.pool.cfg.codec.Name(), n: hi - lo, slice: encodedValue{present: true, data: data}}).encode()
+	t := newTask(m.ctx, m.spec, m.pool.cfg.codec, kindBatch, body, hi-lo)
+	m.pool.submit(t)
+	return t, hi, nil
+}
+
+// collect waits for a chunk and returns one outcome per item.
+func (m *mapper[T, R]) collect(t *task, lo int) []Outcome[R] {
+	out := make([]Outcome[R], t.n)
+	for i := range out {
+		out[i].Index = lo + i
+	}
+	<-t.done
+	if t.err != nil {
+		for i := range out {
+			out[i].Err = t.err
+		}
+	} else if br, ok := t.result.(*batchResultMsg); ok {
+		m.unpack(br, out)
+	}
+	m.done += t.n
+	if m.cfg.progress != nil {
+		m.cfg.progress(m.done, len(m.items))
+	}
+	return out
+}
+
+func (m *mapper[T, R]) unpack(br *batchResultMsg, out []Outcome[R]) {
+	codec := m.pool.cfg.codec
+	if m.spec.Result != nil && br.results.present {
+		sv := reflect.New(reflect.SliceOf(m.spec.Result))
+		if err := codec.Unmarshal(br.results.data, sv.Interface()); err != nil {
+			for i := range out {
+				out[i].Err = &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}
+			}
+			return
+		}
+		s := sv.Elem()
+		if s.Len() != len(out) {
+			for i := range out {
+				out[i].Err = &ProtocolError{Op: "decode results of " + m.spec.Name, Err: fmt.Errorf("%d results for %d items", s.Len(), len(out))}
+			}
+			return
+		}
+		if direct, ok := sv.Interface().(*[]R); ok {
+			for i, v := range *direct {
+				out[i].Value = v
+			}
+		} else {
+			for i := range out {
+				out[i].Value = s.Index(i).Interface().(R)
+			}
+		}
+	}
+	for _, f := range br.failures {
+		if f.index < 0 || f.index >= len(out) {
+			continue
+		}
+		_, err, perr := outcomeOf(m.spec, codec, f.kind, f.body)
+		if perr != nil {
+			err = &ProtocolError{Op: "decode failure of " + m.spec.Name, Err: perr}
+		}
+		out[f.index].Err = err
+	}
+}
+
+// TaskError reports which item of a Map failed.
+type TaskError struct {
+	Index int
+	Err   error
+}
+
+func (e *TaskError) Error() string { return fmt.Sprintf("mp: item %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the item's error.
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// Map runs target on every item on the pool's workers and returns the
+// results in order (Python's Pool.map). If items fail, the results of the
+// others are still returned, and the error is a *TaskError for the first
+// failed item.
+func Map[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...MapOption) ([]R, error) {
+	m, err := newMapper[T, R](ctx, p, target, items, opts)
+	if err != nil {
+		return nil, err
+	}
+	type chunk struct {
+		t  *task
+		lo int
+	}
+	var chunks []chunk
+	for lo := 0; lo < len(items); {
+		t, hi, err := m.submit(lo)
+		if err != nil {
+			return nil, err
+		}
+		chunks = append(chunks, chunk{t, lo})
+		lo = hi
+	}
+	res := make([]R, len(items))
+	var first error
+	for _, c := range chunks {
+		for _, o := range m.collect(c.t, c.lo) {
+			res[o.Index] = o.Value
+			if o.Err != nil && first == nil {
+				first = &TaskError{Index: o.Index, Err: o.Err}
+			}
+		}
+	}
+	return res, first
+}
+
+// IMap is Map that yields results in order as they become available
+// (Python's imap), keeping at most InFlight chunks submitted. Stopping the
+// loop early cancels nothing already running but submits no more.
+func IMap[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...MapOption) iter.Seq[Outcome[R]] {
+	return imap[T, R](ctx, p, target, items, opts, true)
+}
+
+// IMapUnordered is IMap in completion order (Python's imap_unordered);
+// Outcome.Index tells which item each result belongs to.
+func IMapUnordered[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...MapOption) iter.Seq[Outcome[R]] {
+	return imap[T, R](ctx, p, target, items, opts, false)
+}
+
+func imap[T, R any](ctx context.Context, p *Pool, target any, items []T, opts []MapOption, ordered bool) iter.Seq[Outcome[R]] {
+	return func(yield func(Outcome[R]) bool) {
+		m, err := newMapper[T, R](ctx, p, target, items, opts)
+		if err != nil {
+			yield(Outcome[R]{Index: -1, Err: err})
+			return
+		}
+		type chunk struct {
+			t  *task
+			lo int
+		}
+		var inflight []chunk
+		next := 0
+		fill := func() bool {
+			for next < len(items) && len(inflight) < m.cfg.window {
+				t, hi, err := m.submit(next)
+				if err != nil {
+					yield(Outcome[R]{Index: next, Err: err})
+					return false
+				}
+				inflight = append(inflight, chunk{t, next})
+				next = hi
+			}
+			return true
+		}
+		for {
+			if !fill() || len(inflight) == 0 {
+				return
+			}
+			pick := 0
+			if !ordered {
+				pick = firstDone(inflight, func(c chunk) <-chan struct{} { return c.t.done })
+			}
+			c := inflight[pick]
+			inflight = append(inflight[:pick], inflight[pick+1:]...)
+			for _, o := range m.collect(c.t, c.lo) {
+				if !yield(o) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// firstDone waits for any of the chunks and returns its index.
+func firstDone[C any](cs []C, done func(C) <-chan struct{}) int {
+	cases := make([]reflect.SelectCase, len(cs))
+	for i, c := range cs {
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(done(c))}
+	}
+	i, _, _ := reflect.Select(cases)
+	return i
+}
+
+// Starmap runs target with each argument list (Python's starmap), in
+// chunks, and returns the results in order; errors as for Map.
+func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, opts ...MapOption) ([]R, error) {
+	spec, err := resolve(target)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkResult[R](spec); err != nil {
+		return nil, err
+	}
+	cfg := p.mapConfig(len(argLists), opts)
+	m := &mapper[struct{}, R]{ctx: ctx, pool: p, spec: spec, cfg: cfg, items: make([]struct{}, len(argLists))}
+	codec := p.cfg.codec
+	type chunk struct {
+		t  *task
+		lo int
+	}
+	var chunks []chunk
+	for lo := 0; lo < len(argLists); lo += cfg.chunk {
+		hi := min(lo+cfg.chunk, len(argLists))
+		tuples := make([][]encodedValue, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			vals, err := bind(spec, target, argLists[i], nil)
+			if err != nil {
+				return nil, &TaskError{Index: i, Err: err}
+			}
+			enc, err := encodeArgs(spec, codec, vals)
+			if err != nil {
+				return nil, &TaskError{Index: i, Err: err}
+			}
+			tuples = append(tuples, enc)
+		}
+		body := (&batchMsg{target: spec.Name, codec: codec.Name(), n: hi - lo, tuples: tuples}).encode()
+		t := newTask(ctx, spec, codec, kindBatch, body, hi-lo)
+		p.submit(t)
+		chunks = append(chunks, chunk{t, lo})
+	}
+	res := make([]R, len(argLists))
+	var first error
+	for _, c := range chunks {
+		for _, o := range m.collect(c.t, c.lo) {
+			res[o.Index] = o.Value
+			if o.Err != nil && first == nil {
+				first = &TaskError{Index: o.Index, Err: o.Err}
+			}
+		}
+	}
+	return res, first
+}

@@ -1,0 +1,154 @@
+package mp
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"sync"
+)
+
+// serveWorker is the life of a Pool worker: it runs call and batch frames
+// one at a time, in order, until the parent closes the channel (or dies).
+// Results are buffered and flushed whenever no further call is queued, so
+// a pipelined stream of small calls costs few writes.
+func serveWorker(conn net.Conn) int {
+	br := bufio.NewReaderSize(conn, 256<<10)
+	bw := bufio.NewWriterSize(conn, 256<<10)
+	ctx, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
+	terminated := onTerminate(cancelAll, true)
+
+	jobs := make(chan frame, 4096)
+	var mu sync.Mutex
+	queued := map[uint64]bool{}
+	running := map[uint64]context.CancelFunc{}
+	cancelled := map[uint64]bool{}
+	go func() {
+		for {
+			f, err := readFrame(br, MaxFrameSize())
+			if err != nil {
+				// The parent retired us or is gone: either way, stop now.
+				cancelAll()
+				if isEOF(err) {
+					os.Exit(exitOK)
+				}
+				os.Exit(childFail("worker: %v", err))
+			}
+			mu.Lock()
+			switch f.kind {
+			case kindCall, kindBatch:
+				queued[f.id] = true
+				mu.Unlock()
+				jobs <- f
+				continue
+			case kindCancel:
+				if c := running[f.id]; c != nil {
+					c()
+				} else if queued[f.id] {
+					cancelled[f.id] = true
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	for f := range jobs {
+		cctx, cancel := context.WithCancel(ctx)
+		mu.Lock()
+		delete(queued, f.id)
+		if cancelled[f.id] {
+			delete(cancelled, f.id)
+			cancel()
+		}
+		running[f.id] = cancel
+		mu.Unlock()
+
+		kind, body := serveFrame(cctx, f)
+
+		mu.Lock()
+		delete(running, f.id)
+		mu.Unlock()
+		cancel()
+		if _, err := bw.Write(appendFrame(nil, kind, f.id, body)); err != nil {
+			return exitFailed
+		}
+		if len(jobs) == 0 {
+			if err := bw.Flush(); err != nil {
+				return exitFailed
+			}
+		}
+		if terminated.Load() {
+			_ = bw.Flush()
+			dieOfTerminate()
+		}
+	}
+	return exitOK
+}
+
+func serveFrame(ctx context.Context, f frame) (frameKind, []byte) {
+	if f.kind == kindBatch {
+		m, err := decodeBatch(f.body)
+		if err != nil {
+			return kindError, failureBody("mp: " + err.Error())
+		}
+		return runBatch(ctx, m)
+	}
+	call, err := decodeCall(f.body)
+	if err != nil {
+		return kindError, failureBody("mp: " + err.Error())
+	}
+	return runCall(ctx, call)
+}
+
+// runBatch runs a target over every argument list of a batch, in order,
+// and encodes all results as one slice.
+func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
+	spec, codec, fail := lookupCall(m.target, m.codec)
+	if fail != nil {
+		return kindError, fail
+	}
+	var argsAt func(i int) ArgDecoder
+	if m.tuples == nil {
+		if len(spec.Params) != 1 {
+			return kindError, failureBody(fmt.Sprintf("mp: batch of %s needs a target of one parameter", spec.Name))
+		}
+		sv := reflect.New(reflect.SliceOf(spec.Params[0].Type))
+		if m.slice.present {
+			if err := codec.Unmarshal(m.slice.data, sv.Interface()); err != nil {
+				return kindError, failureBody(fmt.Sprintf("mp: decode the arguments of %s: %v", spec.Name, err))
+			}
+		}
+		items := sv.Elem()
+		if items.Len() != m.n {
+			return kindError, failureBody(fmt.Sprintf("mp: batch of %d carries %d arguments", m.n, items.Len()))
+		}
+		argsAt = func(i int) ArgDecoder { return localArgs{items.Index(i)} }
+	} else {
+		argsAt = func(i int) ArgDecoder { return &wireArgs{codec: codec, args: m.tuples[i]} }
+	}
+	var results reflect.Value
+	if spec.Result != nil {
+		results = reflect.MakeSlice(reflect.SliceOf(spec.Result), m.n, m.n)
+	}
+	out := &batchResultMsg{}
+	for i := 0; i < m.n; i++ {
+		res, kind, body := invoke(ctx, spec, codec, argsAt(i))
+		if kind != kindResult {
+			out.failures = append(out.failures, batchFailure{index: i, kind: kind, body: body})
+			continue
+		}
+		if results.IsValid() && res != nil {
+			results.Index(i).Set(reflect.ValueOf(res))
+		}
+	}
+	if results.IsValid() {
+		ev, err := encodeValue(codec, results)
+		if err != nil {
+			return kindError, failureBody(fmt.Sprintf("mp: encode the results of %s with the %s codec: %v", spec.Name, codec.Name(), err))
+		}
+		out.results = ev
+	}
+	return kindBatchResult, out.encode()
+}
