@@ -220,3 +220,16 @@ func TestFilePatterns(t *testing.T) {
 		t.Fatalf("got %+v, want one result with the files error", results)
 	}
 }
+
+// TestStaleFiles loads packages whose generated files, or whose imports'
+// generated files, are stale: they do not compile, and must not matter.
+func TestStaleFiles(t *testing.T) {
+	dir := filepath.Join(fixtureDir, "staledep")
+	for _, pattern := range []string{"./app", "./lib", "./..."} {
+		for _, r := range generate(t, dir, nil, pattern) {
+			if len(r.Errs) > 0 || r.Content == nil {
+				t.Errorf("pattern %s, package %s: errors %v, %d bytes of content; want content and no error", pattern, r.PkgPath, r.Errs, len(r.Content))
+			}
+		}
+	}
+}

@@ -28,18 +28,22 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedImports |
 // A previous output may be stale (it names a target that was renamed since)
 // or missing, and neither may stop the package from loading: that would be
 // the chicken-and-egg problem of generators whose output the input needs. So
-// a first, cheap listing finds mpgen's files among the packages' files, and
-// the real load replaces each with an empty file of the same package through
-// an overlay. An overlay rather than a parser hook, because go/packages also
-// compiles the packages (go list -export) and that build must not see the
-// stale file either.
+// a first, cheap listing finds mpgen's files among the files of the packages
+// and of their dependencies outside the standard library, and the real load
+// replaces each with an empty file of the same package through an overlay.
+// An overlay rather than a parser hook, because go/packages also compiles the
+// packages and their dependencies (go list -export), and that build must not
+// see a stale file either: else a main package could not be generated
+// before the library it imports, and go generate ./... would stop there. No
+// package refers to what a generated file declares, so blanking one changes
+// nothing else.
 //
 // The error is non-nil only when the go command itself failed; problems with
 // the packages are in their Errors.
 func load(ctx context.Context, dir string, env []string, patterns []string, opts *Options) ([]*packages.Package, error) {
 	cfg := &packages.Config{
 		Context:    ctx,
-		Mode:       packages.NeedName | packages.NeedFiles,
+		Mode:       packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedDeps | packages.NeedModule,
 		Dir:        dir,
 		Env:        env,
 		BuildFlags: buildFlags(opts.Tags),
@@ -71,22 +75,27 @@ func buildFlags(tags []string) []string {
 	return []string{"-tags=" + strings.Join(tags, ",")}
 }
 
-// blankOurFiles returns an overlay that replaces each file mpgen generated
-// in pkgs with a file holding only the header and the package clause.
+// blankOurFiles returns an overlay that replaces each file mpgen generated,
+// in pkgs and their dependencies outside the standard library, with a file
+// holding only the header and the package clause.
 func blankOurFiles(pkgs []*packages.Package) (map[string][]byte, error) {
 	overlay := map[string][]byte{}
-	for _, pkg := range pkgs {
+	var err error
+	packages.Visit(pkgs, nil, func(pkg *packages.Package) {
+		if err != nil || pkg.Module == nil || pkg.Name == "" {
+			return // the standard library has no files of ours
+		}
 		for _, name := range pkg.GoFiles {
-			ours, err := isOurFile(name)
-			if err != nil {
-				return nil, err
+			var ours bool
+			if ours, err = isOurFile(name); err != nil {
+				return
 			}
-			if ours && pkg.Name != "" {
+			if ours {
 				overlay[name] = []byte(header + "\n\npackage " + pkg.Name + "\n")
 			}
 		}
-	}
-	return overlay, nil
+	})
+	return overlay, err
 }
 
 // isOurFile reports whether the file at path starts with mpgen's header. A

@@ -39,53 +39,14 @@ type renderer struct {
 	err   error // first internal error
 }
 
-// render returns the gofmt'd source of the generated file for u.
+// render returns the formatted source of the generated file for u.
 func render(u *unit) ([]byte, error) {
 	r := &renderer{unit: u, names: newNames(u.pkg)}
-	// Name every import before any local, so that no local shadows one.
-	r.names.use(runtimePath, "mpruntime")
-	if len(u.targets) > 0 {
-		r.names.use("context", "context")
-	}
-	for _, t := range u.targets {
-		for _, p := range t.Params {
-			r.names.useType(p.Type)
-		}
-		if t.Result != nil {
-			r.names.useType(t.Result)
-		}
-	}
-	for _, t := range u.errTypes {
-		r.names.useType(t)
-	}
-
-	f := jen.NewFilePathName(u.pkg.Path(), u.pkg.Name())
-	f.HeaderComment(header)
-	f.ImportAlias(runtimePath, r.names.imports[runtimePath])
-	r.names.declare(f)
-	f.Comment("These constants fail to compile when this file and the linked mpgen runtime disagree on the")
-	f.Comment("generated-code version: re-run `go generate` with the mpgen of the runtime's module version.")
-	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(jen.Lit(version).Op("-").Add(r.rt("MinVersion")))
-	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(r.rt("MaxVersion").Op("-").Lit(version))
-	f.Line()
-	f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
-		for _, t := range u.targets {
-			g.Add(r.rt("Register")).Call(r.rt("Spec").Values(r.spec(t)...))
-		}
-		for _, v := range u.sentinels {
-			g.Add(r.rt("RegisterError")).Call(jen.Lit(u.prefix+"."+v.Name()), jen.Id(v.Name()))
-		}
-		for _, t := range u.errTypes {
-			g.Add(r.rt("RegisterErrorType")).Types(r.typ(t)).Call(jen.Lit(u.prefix + "." + typeName(t)))
-		}
-		if u.guard {
-			g.Add(r.rt("Guard")).Call()
-		}
-	})
+	r.nameImports()
+	f := r.file()
 	if r.err != nil {
 		return nil, r.err
 	}
-
 	f.NoFormat = true
 	var raw bytes.Buffer
 	if err := f.Render(&raw); err != nil {
@@ -98,6 +59,53 @@ func render(u *unit) ([]byte, error) {
 		return nil, fmt.Errorf("internal error: the generated code for %s does not parse, please report it: %w\n%s", u.pkg.Path(), err, numbered(raw.Bytes()))
 	}
 	return src, nil
+}
+
+// nameImports names every package the file imports, before any local
+// variable is named, so that no local shadows an import.
+func (r *renderer) nameImports() {
+	r.names.use(runtimePath, "mpruntime")
+	if len(r.targets) > 0 {
+		r.names.use("context", "context")
+	}
+	for _, t := range r.targets {
+		for _, p := range t.Params {
+			r.names.useType(p.Type)
+		}
+		if t.Result != nil {
+			r.names.useType(t.Result)
+		}
+	}
+	for _, t := range r.errTypes {
+		r.names.useType(t)
+	}
+}
+
+// file builds the generated file.
+func (r *renderer) file() *jen.File {
+	f := jen.NewFilePathName(r.pkg.Path(), r.pkg.Name())
+	f.HeaderComment(header)
+	r.names.declare(f)
+	f.Comment("These constants fail to compile when this file and the linked mpgen runtime disagree on the")
+	f.Comment("generated-code version: re-run `go generate` with the mpgen of the runtime's module version.")
+	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(jen.Lit(version).Op("-").Add(r.rt("MinVersion")))
+	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(r.rt("MaxVersion").Op("-").Lit(version))
+	f.Line()
+	f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
+		for _, t := range r.targets {
+			g.Add(r.rt("Register")).Call(r.rt("Spec").Values(r.spec(t)...))
+		}
+		for _, v := range r.sentinels {
+			g.Add(r.rt("RegisterError")).Call(jen.Lit(r.prefix+"."+v.Name()), jen.Id(v.Name()))
+		}
+		for _, t := range r.errTypes {
+			g.Add(r.rt("RegisterErrorType")).Types(r.typ(t)).Call(jen.Lit(r.prefix + "." + typeName(t)))
+		}
+		if r.guard {
+			g.Add(r.rt("Guard")).Call()
+		}
+	})
+	return f
 }
 
 // rt refers to name in the runtime package.
