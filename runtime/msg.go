@@ -260,6 +260,7 @@ func (m *batchMsg) encode() []byte {
 		b.value(m.slice)
 		return b
 	}
+	b.uvarint(uint64(len(m.tuples)))
 	for _, t := range m.tuples {
 		b.uvarint(uint64(len(t)))
 		for _, a := range t {

@@ -52,6 +52,7 @@ type Pool struct {
 	ended    chan struct{} // closed when the last worker exits after Close/Terminate
 	spawnErr error
 
+	initCall      []byte // the encoded initializer call, if any
 	ids           atomic.Uint64
 	wseq          atomic.Int64
 	pendingStarts atomic.Int64 // workers being started in the background
@@ -148,7 +149,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		}
 		initCall = (&callMsg{target: spec.Name, codec: cfg.codec.Name(), args: args}).encode()
 	}
-	p.cfg.init = initCall // keep the encoded call
+	p.initCall = initCall
 	type started struct {
 		w   *poolWorker
 		err error
@@ -359,15 +360,15 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		inflight = 1 // a call's clock starts when it is sent
 	}
 	w.slots = make(chan struct{}, inflight)
-	if init, ok := p.cfg.init.([]byte); ok {
-		msg = appendFrame(msg, kindCall, 0, init)
+	if p.initCall != nil {
+		msg = appendFrame(msg, kindCall, 0, p.initCall)
 	}
 	if _, err := conn.Write(msg); err != nil {
 		w.kill()
 		w.reap()
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	if _, ok := p.cfg.init.([]byte); ok {
+	if p.initCall != nil {
 		if err := w.awaitInit(ctx); err != nil {
 			w.kill()
 			w.reap()
@@ -473,6 +474,7 @@ type poolWorker struct {
 	order      []uint64 // pending ids, oldest first
 	served     int
 	retiring   bool
+	recycle    bool // retiring to be replaced (MaxTasksPerChild, MaxRSS)
 	timedOutID uint64
 	dead       chan struct{}
 	lastRSS    time.Time
@@ -536,7 +538,7 @@ func (w *poolWorker) feed() {
 			}
 			if !w.start(t) {
 				<-w.slots
-				p.tasks <- t // never reached the worker: let another take it
+				p.requeue(t) // never reached the worker: let another take it
 				return
 			}
 			if w.shouldRetire() {
@@ -555,7 +557,7 @@ func (w *poolWorker) feed() {
 	}
 }
 
-// start sends t to the worker; false when the worker is gone.
+// start sends t to the worker; false when the worker is gone or retiring.
 func (w *poolWorker) start(t *task) bool {
 	w.mu.Lock()
 	select {
@@ -563,6 +565,10 @@ func (w *poolWorker) start(t *task) bool {
 		w.mu.Unlock()
 		return false
 	default:
+	}
+	if w.retiring {
+		w.mu.Unlock()
+		return false
 	}
 	id := w.pool.ids.Add(1)
 	w.pending[id] = t
@@ -655,7 +661,7 @@ func (w *poolWorker) read() {
 		}
 		w.served++
 		if p.cfg.maxTasks > 0 && w.served >= p.cfg.maxTasks {
-			w.retiring = true
+			w.retiring, w.recycle = true, true
 		}
 		retiring, empty := w.retiring, len(w.pending) == 0
 		w.mu.Unlock()
@@ -665,7 +671,7 @@ func (w *poolWorker) read() {
 		<-w.slots
 		if !retiring && p.cfg.maxRSS > 0 && w.overRSS() {
 			w.mu.Lock()
-			w.retiring = true
+			w.retiring, w.recycle = true, true
 			empty = len(w.pending) == 0
 			w.mu.Unlock()
 			retiring = true
@@ -704,9 +710,9 @@ func (w *poolWorker) read() {
 		}
 	}
 	w.mu.Lock()
-	crashed := !w.retiring
+	replace := !w.retiring || w.recycle // crashed, or recycled (not idle)
 	w.mu.Unlock()
-	p.removeWorker(w, crashed)
+	p.removeWorker(w, replace)
 }
 
 // requeue puts a task that never ran back in the queue, or fails it when

@@ -13,3 +13,10 @@ func stop(t *testing.T, pid int) {
 		t.Fatal(err)
 	}
 }
+
+func kill9(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}

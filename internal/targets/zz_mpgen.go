@@ -9,14 +9,164 @@ import (
 	mpruntime "github.com/mpgen/mpgen/runtime"
 )
 
+// These constants fail to compile when this file and the linked mpgen runtime disagree on the
+// generated-code version: re-run `go generate` with the mpgen of the runtime's module version.
 const _ = mpruntime.EnforceVersion(1 - mpruntime.MinVersion)
 const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
 
 func init() {
 	mpruntime.Register(mpruntime.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Noop",
-		Func:   Noop,
-		Params: []mpruntime.Param{},
+		Name:   "github.com/mpgen/mpgen/internal/targets.ByteLen",
+		Pos:    "bench.go:7",
+		Func:   ByteLen,
+		Params: []mpruntime.Param{mpruntime.P[[]byte]("data")},
+		Result: mpruntime.TypeOf[int](),
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 []byte
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			r := ByteLen(a0)
+			return r, nil
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Identity",
+		Pos:    "pool.go:12",
+		Func:   Identity,
+		Params: []mpruntime.Param{mpruntime.P[int]("x")},
+		Result: mpruntime.TypeOf[int](),
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 int
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			r := Identity(a0)
+			return r, nil
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FailOdd",
+		Pos:    "pool.go:17",
+		Func:   FailOdd,
+		Params: []mpruntime.Param{mpruntime.P[int]("x")},
+		Result: mpruntime.TypeOf[int](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 int
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return FailOdd(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.InitWorker",
+		Pos:    "pool.go:30",
+		Func:   InitWorker,
+		Params: []mpruntime.Param{mpruntime.P[string]("tag")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, InitWorker(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.WorkerTag",
+		Pos:    "pool.go:41",
+		Func:   WorkerTag,
+		Result: mpruntime.TypeOf[string](),
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			r := WorkerTag()
+			return r, nil
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Grow",
+		Pos:    "pool.go:46",
+		Func:   Grow,
+		Params: []mpruntime.Param{mpruntime.P[int]("n")},
+		Result: mpruntime.TypeOf[int](),
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 int
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			r := Grow(a0)
+			return r, nil
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.TouchFile",
+		Pos:    "reliability.go:23",
+		Func:   TouchFile,
+		Params: []mpruntime.Param{mpruntime.P[string]("path")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, TouchFile(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FDs",
+		Pos:    "reliability.go:47",
+		Func:   FDs,
+		Result: mpruntime.TypeOf[[]FD](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			return FDs()
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Spew",
+		Pos:    "reliability.go:108",
+		Func:   Spew,
+		Params: []mpruntime.Param{mpruntime.P[int]("n")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 int
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, Spew(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Garble",
+		Pos:  "reliability.go:148",
+		Func: Garble,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("mode"),
+			mpruntime.P[time.Duration]("d"),
+			mpruntime.P[bool]("exit"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 bool
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, Garble(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
+		Pos:  "targets.go:36",
+		Func: Noop,
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
 			Noop()
 			return nil, nil
@@ -24,6 +174,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Echo",
+		Pos:    "targets.go:41",
 		Func:   Echo,
 		Params: []mpruntime.Param{mpruntime.P[string]("s")},
 		Result: mpruntime.TypeOf[string](),
@@ -32,13 +183,18 @@ func init() {
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			return Echo(a0), nil
+			r := Echo(a0)
+			return r, nil
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Add",
-		Func:   Add,
-		Params: []mpruntime.Param{mpruntime.P[int]("a"), mpruntime.P[int]("b")},
+		Name: "github.com/mpgen/mpgen/internal/targets.Add",
+		Pos:  "targets.go:46",
+		Func: Add,
+		Params: []mpruntime.Param{
+			mpruntime.P[int]("a"),
+			mpruntime.P[int]("b"),
+		},
 		Result: mpruntime.TypeOf[int](),
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
 			var a0 int
@@ -49,13 +205,18 @@ func init() {
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return Add(a0, a1), nil
+			r := Add(a0, a1)
+			return r, nil
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
-		Name:     "github.com/mpgen/mpgen/internal/targets.Sum",
-		Func:     Sum,
-		Params:   []mpruntime.Param{mpruntime.P[string]("label"), mpruntime.P[[]int]("xs")},
+		Name: "github.com/mpgen/mpgen/internal/targets.Sum",
+		Pos:  "targets.go:51",
+		Func: Sum,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("label"),
+			mpruntime.P[[]int]("xs"),
+		},
 		Variadic: true,
 		Result:   mpruntime.TypeOf[string](),
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
@@ -67,11 +228,13 @@ func init() {
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return Sum(a0, a1...), nil
+			r := Sum(a0, a1...)
+			return r, nil
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Fail",
+		Pos:    "targets.go:62",
 		Func:   Fail,
 		Params: []mpruntime.Param{mpruntime.P[string]("msg")},
 		Error:  true,
@@ -85,6 +248,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FailTyped",
+		Pos:    "targets.go:67",
 		Func:   FailTyped,
 		Params: []mpruntime.Param{mpruntime.P[int]("code")},
 		Result: mpruntime.TypeOf[int](),
@@ -99,6 +263,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Panic",
+		Pos:    "targets.go:74",
 		Func:   Panic,
 		Params: []mpruntime.Param{mpruntime.P[string]("msg")},
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
@@ -112,15 +277,17 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.NilDeref",
+		Pos:    "targets.go:79",
 		Func:   NilDeref,
-		Params: []mpruntime.Param{},
 		Result: mpruntime.TypeOf[int](),
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			return NilDeref(), nil
+			r := NilDeref()
+			return r, nil
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Exit",
+		Pos:    "targets.go:87",
 		Func:   Exit,
 		Params: []mpruntime.Param{mpruntime.P[int]("code")},
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
@@ -134,6 +301,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Overflow",
+		Pos:    "targets.go:93",
 		Func:   Overflow,
 		Params: []mpruntime.Param{mpruntime.P[int]("n")},
 		Result: mpruntime.TypeOf[int](),
@@ -142,11 +310,13 @@ func init() {
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			return Overflow(a0), nil
+			r := Overflow(a0)
+			return r, nil
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Sleep",
+		Pos:     "targets.go:104",
 		Func:    Sleep,
 		Context: true,
 		Params:  []mpruntime.Param{mpruntime.P[time.Duration]("d")},
@@ -161,6 +331,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.SleepNoCtx",
+		Pos:    "targets.go:116",
 		Func:   SleepNoCtx,
 		Params: []mpruntime.Param{mpruntime.P[time.Duration]("d")},
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
@@ -174,6 +345,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Roundtrip",
+		Pos:    "targets.go:137",
 		Func:   Roundtrip,
 		Params: []mpruntime.Param{mpruntime.P[Payload]("p")},
 		Result: mpruntime.TypeOf[Payload](),
@@ -182,20 +354,23 @@ func init() {
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			return Roundtrip(a0), nil
+			r := Roundtrip(a0)
+			return r, nil
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Whoami",
+		Pos:    "targets.go:151",
 		Func:   Whoami,
-		Params: []mpruntime.Param{},
 		Result: mpruntime.TypeOf[Who](),
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			return Whoami(), nil
+			r := Whoami()
+			return r, nil
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Nested",
+		Pos:     "targets.go:165",
 		Func:    Nested,
 		Context: true,
 		Params:  []mpruntime.Param{mpruntime.P[int]("n")},
@@ -210,9 +385,13 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Print",
-		Func:   Print,
-		Params: []mpruntime.Param{mpruntime.P[string]("out"), mpruntime.P[string]("errs")},
+		Name: "github.com/mpgen/mpgen/internal/targets.Print",
+		Pos:  "targets.go:188",
+		Func: Print,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("out"),
+			mpruntime.P[string]("errs"),
+		},
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
@@ -228,8 +407,8 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.OpenFDs",
+		Pos:    "targets.go:196",
 		Func:   OpenFDs,
-		Params: []mpruntime.Param{},
 		Result: mpruntime.TypeOf[[]int](),
 		Error:  true,
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
@@ -238,6 +417,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Square",
+		Pos:     "targets.go:214",
 		Func:    Square,
 		Context: true,
 		Params:  []mpruntime.Param{mpruntime.P[int]("x")},
@@ -252,11 +432,13 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Greeter",
-		Type:   mpruntime.TypeOf[Greeter](),
-		Params: []mpruntime.Param{mpruntime.P[Greeter]("")},
-		Result: mpruntime.TypeOf[string](),
-		Error:  true,
+		Name:    "github.com/mpgen/mpgen/internal/targets.Greeter",
+		Pos:     "targets.go:220",
+		Type:    mpruntime.TypeOf[Greeter](),
+		Context: true,
+		Params:  []mpruntime.Param{mpruntime.P[Greeter]("")},
+		Result:  mpruntime.TypeOf[string](),
+		Error:   true,
 		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
 			var v Greeter
 			if err := args.Decode(0, &v); err != nil {
@@ -267,6 +449,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.SpawnSleepers",
+		Pos:     "targets.go:241",
 		Func:    SpawnSleepers,
 		Context: true,
 		Params:  []mpruntime.Param{mpruntime.P[int]("n")},

@@ -1,0 +1,318 @@
+package mp_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mpgen/mpgen/internal/targets"
+	mp "github.com/mpgen/mpgen/runtime"
+)
+
+func newPool(t *testing.T, opts ...mp.PoolOption) *mp.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := mp.NewPool(ctx, opts...)
+	if err != nil {
+		t.Fatalf("NewPool: %v", err)
+	}
+	t.Cleanup(func() {
+		p.Terminate()
+		if err := p.Join(); err != nil {
+			t.Errorf("Join: %v", err)
+		}
+	})
+	return p
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestPoolApplyAndFutures(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(2))
+	if p.Size() != 2 || len(p.Pids()) != 2 {
+		t.Fatalf("pool size %d", p.Size())
+	}
+	res, err := p.Apply(ctx, targets.Add, []any{2}, map[string]any{"b": 40})
+	if err != nil || res != 42 {
+		t.Fatalf("Apply = %v, %v", res, err)
+	}
+	f := mp.Submit[string](ctx, p, targets.Echo, "async")
+	if v, err := f.Get(ctx); err != nil || v != "async" || !f.Ready() || !f.Successful() {
+		t.Fatalf("Submit.Get = %q, %v", v, err)
+	}
+	bad := mp.Submit[int](ctx, p, targets.Echo, "x")
+	var ae *mp.ArgError
+	if _, err := bad.Get(ctx); !errors.As(err, &ae) {
+		t.Fatalf("Submit with the wrong result type = %v", err)
+	}
+	fe := p.ApplyAsync(ctx, targets.Fail, []any{"in pool"}, nil)
+	<-fe.Done()
+	if _, err := fe.Get(ctx); !errors.Is(err, targets.ErrBoom) || fe.Successful() {
+		t.Fatalf("pool error = %v", err)
+	}
+	fp := p.ApplyAsync(ctx, targets.Panic, []any{"in pool"}, nil)
+	var pe *mp.PanicError
+	if _, err := fp.Get(ctx); !errors.As(err, &pe) || !strings.Contains(pe.Stack, "targets.Panic") {
+		t.Fatalf("pool panic = %v", err)
+	}
+	// A panic is an error result, not a crash: the workers are the same.
+	if p.Size() != 2 {
+		t.Fatalf("pool size after panic %d", p.Size())
+	}
+}
+
+func TestPoolMapFamily(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(2))
+	items := make([]int, 1000)
+	for i := range items {
+		items[i] = i * 3
+	}
+	for _, chunk := range []int{0, 1, 7, 5000} {
+		var last atomic.Int64
+		got, err := mp.Map[int, int](ctx, p, targets.Identity, items, mp.Chunksize(chunk), mp.Progress(func(done, total int) {
+			if total != len(items) || done < int(last.Load()) {
+				t.Errorf("progress %d/%d after %d", done, total, last.Load())
+			}
+			last.Store(int64(done))
+		}))
+		if err != nil || !slices.Equal(got, items) {
+			t.Fatalf("Map chunk %d: err %v, equal %v", chunk, err, slices.Equal(got, items))
+		}
+		if last.Load() != int64(len(items)) {
+			t.Fatalf("progress ended at %d", last.Load())
+		}
+	}
+
+	var ordered []int
+	for o := range mp.IMap[int, int](ctx, p, targets.Identity, items, mp.Chunksize(10), mp.InFlight(3)) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		ordered = append(ordered, o.Value)
+	}
+	if !slices.Equal(ordered, items) {
+		t.Fatal("IMap out of order or incomplete")
+	}
+	seen := make([]bool, len(items))
+	for o := range mp.IMapUnordered[int, int](ctx, p, targets.Identity, items, mp.Chunksize(10)) {
+		if o.Err != nil || o.Value != items[o.Index] || seen[o.Index] {
+			t.Fatalf("IMapUnordered outcome %+v", o)
+		}
+		seen[o.Index] = true
+	}
+	if slices.Contains(seen, false) {
+		t.Fatal("IMapUnordered lost items")
+	}
+	// Stopping early is fine.
+	n := 0
+	for range mp.IMap[int, int](ctx, p, targets.Identity, items, mp.Chunksize(1)) {
+		if n++; n == 5 {
+			break
+		}
+	}
+
+	sums, err := mp.Starmap[int](ctx, p, targets.Add, [][]any{{1, 2}, {3, 4}, {5, 6}}, mp.Chunksize(2))
+	if err != nil || !slices.Equal(sums, []int{3, 7, 11}) {
+		t.Fatalf("Starmap = %v, %v", sums, err)
+	}
+
+	got, err := mp.Map[int, int](ctx, p, targets.FailOdd, []int{0, 2, 3, 4, 5})
+	var te *mp.TaskError
+	if !errors.As(err, &te) || te.Index != 2 || !errors.Is(err, targets.ErrBoom) {
+		t.Fatalf("Map with failures = %v", err)
+	}
+	if got[1] != 2 || got[3] != 4 {
+		t.Fatalf("results of the items that passed are lost: %v", got)
+	}
+	if _, err := mp.Map[string, string](ctx, p, targets.Identity, []string{"x"}); !errors.As(err, new(*mp.ArgError)) {
+		t.Fatalf("Map with the wrong item type = %v", err)
+	}
+}
+
+func TestPoolInitializerAndRecycling(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1), mp.Initializer(targets.InitWorker, "ready"), mp.MaxTasksPerChild(2))
+	var pids []string
+	for range 5 {
+		v, err := mp.Submit[string](ctx, p, targets.WorkerTag).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tag, pid, _ := strings.Cut(v, "@")
+		if tag != "ready" {
+			t.Fatalf("initializer did not run in worker: %q", v)
+		}
+		pids = append(pids, pid)
+	}
+	if pids[0] != pids[1] || pids[1] == pids[2] || pids[2] != pids[3] || pids[3] == pids[4] {
+		t.Fatalf("maxtasksperchild 2 should recycle every 2 calls: %v", pids)
+	}
+
+	_, err := mp.NewPool(ctx, mp.Workers(1), mp.Initializer(targets.InitWorker, ""))
+	if err == nil || !strings.Contains(err.Error(), "empty tag") {
+		t.Fatalf("NewPool with a failing initializer = %v", err)
+	}
+}
+
+func TestPoolSurvivesCrashes(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(2))
+	for _, tc := range []struct {
+		target any
+		args   []any
+		code   int
+	}{
+		{targets.Exit, []any{7}, 7},
+		{targets.Overflow, []any{0}, 2},
+	} {
+		_, err := p.Apply(ctx, tc.target, tc.args, nil)
+		var ee *mp.ExitError
+		if !errors.As(err, &ee) || ee.Code != tc.code {
+			t.Fatalf("crash = %v, want exit code %d", err, tc.code)
+		}
+	}
+	// Kill a worker from outside while it runs a call.
+	f := p.ApplyAsync(ctx, targets.SleepNoCtx, []any{time.Hour}, nil)
+	time.Sleep(300 * time.Millisecond)
+	killed := p.Pids()
+	for _, pid := range killed {
+		kill9(t, pid)
+	}
+	var ee *mp.ExitError
+	if _, err := f.Get(ctx); !errors.As(err, &ee) || ee.Signal != "SIGKILL" {
+		t.Fatalf("call on a killed worker = %v", err)
+	}
+	// A worker killed while idle is noticed at once and replaced; a call
+	// sent in the instant before that would count as the one it ran.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && (p.Size() != 2 || slices.ContainsFunc(p.Pids(), func(pid int) bool { return slices.Contains(killed, pid) })) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The pool replaced its workers and still works.
+	if v, err := p.Apply(ctx, targets.Echo, []any{"still here"}, nil); err != nil || v != "still here" {
+		t.Fatalf("pool after crashes: %v, %v", v, err)
+	}
+	got, err := mp.Map[int, int](ctx, p, targets.Identity, []int{1, 2, 3})
+	if err != nil || !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("Map after crashes: %v %v", got, err)
+	}
+}
+
+func TestPoolTimeoutAndCancel(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1))
+	before := p.Pids()
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err := p.Apply(tctx, targets.SleepNoCtx, []any{time.Hour}, nil)
+	var te *mp.TimeoutError
+	if !errors.As(err, &te) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("timed-out call = %v", err)
+	}
+	if v, err := p.Apply(ctx, targets.Echo, []any{"after timeout"}, nil); err != nil || v != "after timeout" {
+		t.Fatalf("pool after a timeout: %v, %v", v, err)
+	}
+	if after := p.Pids(); slices.Equal(before, after) {
+		t.Fatalf("the timed-out worker was not replaced: %v", after)
+	}
+
+	// TaskTimeout applies to every call.
+	q := newPool(t, mp.Workers(1), mp.TaskTimeout(200*time.Millisecond))
+	if _, err := q.Apply(ctx, targets.SleepNoCtx, []any{time.Hour}, nil); !errors.As(err, &te) {
+		t.Fatalf("TaskTimeout call = %v", err)
+	}
+	if v, err := q.Apply(ctx, targets.Add, []any{1, 1}, nil); err != nil || v != 2 {
+		t.Fatalf("after TaskTimeout: %v, %v", v, err)
+	}
+
+	// Cancelling a call's context cancels it in its worker.
+	cctx, ccancel := context.WithCancel(ctx)
+	f := p.ApplyAsync(cctx, targets.Sleep, []any{time.Hour}, nil)
+	time.Sleep(200 * time.Millisecond)
+	pids := p.Pids()
+	ccancel()
+	if _, err := f.Get(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call = %v", err)
+	}
+	if v, err := p.Apply(ctx, targets.Echo, []any{"after cancel"}, nil); err != nil || v != "after cancel" {
+		t.Fatalf("pool after cancel: %v, %v", v, err)
+	}
+	if !slices.Equal(pids, p.Pids()) {
+		t.Fatal("a cancelled call should not cost the worker")
+	}
+}
+
+func TestPoolCloseTerminateIdle(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(2))
+	fs := make([]*mp.Future[any], 6)
+	for i := range fs {
+		fs[i] = p.ApplyAsync(ctx, targets.Add, []any{i, i}, nil)
+	}
+	p.Close()
+	if _, err := p.Apply(ctx, targets.Noop, nil, nil); !errors.Is(err, mp.ErrPoolClosed) {
+		t.Fatalf("Apply after Close = %v", err)
+	}
+	if err := p.Join(); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range fs {
+		if v, err := f.Get(ctx); err != nil || v != 2*i {
+			t.Fatalf("call %d queued before Close: %v, %v", i, v, err)
+		}
+	}
+	if p.Size() != 0 {
+		t.Fatalf("%d workers left after Join", p.Size())
+	}
+
+	q := newPool(t, mp.Workers(1))
+	f := q.ApplyAsync(ctx, targets.SleepNoCtx, []any{time.Hour}, nil)
+	time.Sleep(100 * time.Millisecond)
+	q.Terminate()
+	if _, err := f.Get(ctx); err == nil {
+		t.Fatal("a running call survived Terminate")
+	}
+	if err := q.Join(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := newPool(t, mp.Workers(1), mp.IdleTimeout(200*time.Millisecond))
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Size() != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.Size() != 0 {
+		t.Fatal("idle worker did not retire")
+	}
+	if v, err := r.Apply(ctx, targets.Echo, []any{"woken"}, nil); err != nil || v != "woken" {
+		t.Fatalf("pool after idle retirement: %v, %v", v, err)
+	}
+}
+
+func TestPoolMaxRSS(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1), mp.MaxRSS(64<<20))
+	first, err := mp.Submit[int](ctx, p, targets.Grow, 128).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	second, err := mp.Submit[int](ctx, p, targets.Grow, 1).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first == second {
+		t.Fatalf("worker %d passed the RSS cap but was not replaced", first)
+	}
+}
