@@ -101,7 +101,7 @@ func (r *run) analyze(pkg *packages.Package) Result {
 		res.OutputPath = filepath.Join(pkg.Dir, r.opts.Output)
 	}
 	if pkg.PkgPath == "command-line-arguments" {
-		res.Errs = append(res.Errs, fmt.Errorf("mpgen works on packages, not on lists of files: name the package's directory or import path instead"))
+		res.Errs = append(res.Errs, &Error{Msg: "mpgen works on packages, not on lists of files: name the package's directory or import path instead"})
 		return res
 	}
 	res.Errs = loadErrors(pkg, r.dir, r.seen)

@@ -117,16 +117,3 @@ var (
 		t.Errorf("other.hidden: got %v, want %q", f, want)
 	}
 }
-
-func TestRenderInternalError(t *testing.T) {
-	pkg := types.NewPackage("example.com/p", "p")
-	u := &unit{pkg: pkg, prefix: pkg.Path(), targets: []Target{{
-		Name: "p.f", Ident: "f", Kind: FuncTarget,
-		Params: []Param{{Name: "ch", Type: types.NewChan(types.SendRecv, types.Typ[types.Int])}},
-	}}}
-	_, err := render(u)
-	want := "internal error: cannot spell type chan int (*types.Chan) in generated code; please report it"
-	if fmt.Sprint(err) != want {
-		t.Errorf("render: %v, want %q", err, want)
-	}
-}

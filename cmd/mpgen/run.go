@@ -17,7 +17,7 @@ import (
 // Exit codes.
 const (
 	exitOK    = 0
-	exitFail  = 1 // bad input, stale files with -check, or a file that could not be written
+	exitFail  = 1 // bad input, stale files with -check, or a file not written
 	exitUsage = 2
 )
 
@@ -71,12 +71,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, err := range errs {
 		logger.Print(err)
 	}
-	code := exitOK
-	if len(errs) > 0 {
-		code = exitFail
+	ok := len(errs) == 0
+	if *check {
+		ok = checkFiles(results, stdout, logger) && ok
+	} else {
+		ok = writeFiles(results, *verbose, logger) && ok
 	}
+	if !ok {
+		return exitFail
+	}
+	return exitOK
+}
 
-	stale := 0
+// checkFiles lists on stdout the generated files of the packages without
+// errors that are out of date, and reports whether there are none.
+func checkFiles(results []gen.Result, stdout io.Writer, logger *log.Logger) bool {
+	stale, ok := 0, true
 	for _, r := range results {
 		if len(r.Errs) > 0 {
 			continue
@@ -84,42 +94,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		changed, err := r.Stale()
 		if err != nil {
 			logger.Print(err)
-			code = exitFail
-			continue
+			ok = false
 		}
-		switch {
-		case *check && changed:
+		if changed {
 			fmt.Fprintln(stdout, relative(r.OutputPath))
 			stale++
-		case *check:
-		case !changed:
-			if *verbose {
-				logger.Printf("%s is up to date", relative(r.OutputPath))
-			}
-		default:
-			if err := r.Commit(); err != nil {
-				logger.Print(err)
-				code = exitFail
-				continue
-			}
-			if *verbose {
-				verb := "wrote"
-				if r.Content == nil {
-					verb = "removed"
-				}
-				logger.Printf("%s %s", verb, relative(r.OutputPath))
-			}
 		}
 	}
 	switch {
 	case stale == 1:
 		logger.Print("1 generated file is out of date: run go generate")
-		code = exitFail
 	case stale > 1:
 		logger.Printf("%d generated files are out of date: run go generate", stale)
-		code = exitFail
 	}
-	return code
+	return ok && stale == 0
+}
+
+// writeFiles commits the results without errors, and reports whether every
+// commit succeeded.
+func writeFiles(results []gen.Result, verbose bool, logger *log.Logger) bool {
+	ok := true
+	for _, r := range results {
+		if len(r.Errs) > 0 {
+			continue
+		}
+		changed, err := r.Stale()
+		if err == nil && changed {
+			err = r.Commit()
+		}
+		switch {
+		case err != nil:
+			logger.Print(err)
+			ok = false
+		case !verbose:
+		case changed && r.Content == nil:
+			logger.Printf("removed %s", relative(r.OutputPath))
+		case changed:
+			logger.Printf("wrote %s", relative(r.OutputPath))
+		case r.Content != nil:
+			logger.Printf("%s is up to date", relative(r.OutputPath))
+		}
+	}
+	return ok
 }
 
 // splitTags splits a -tags value, comma-separated as go build takes it.
