@@ -2,7 +2,9 @@ package mp
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"reflect"
@@ -77,6 +79,9 @@ func runChild(marker string) int {
 	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
 
 	f, err := readFrame(conn, 64<<10)
+	if errors.Is(err, io.EOF) {
+		return childFail("no valid handshake from the parent on descriptor 3 (EOF): the channel closed before any handshake (did the parent exit?); not running anything")
+	}
 	if err != nil || f.kind != kindHello {
 		return childFail("no valid handshake from the parent on descriptor %d (%v): this program was not started by mpgen", fd, describeFrameErr(f, err))
 	}

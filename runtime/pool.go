@@ -254,7 +254,7 @@ func (p *Pool) Join() error {
 // checkEnded closes p.ended once the pool is closed and has no workers.
 // p.mu must be held.
 func (p *Pool) checkEnded() {
-	if p.closed && len(p.workers) == 0 {
+	if p.closed && len(p.workers) == 0 && p.starting() == 0 {
 		select {
 		case <-p.ended:
 		default:
@@ -291,25 +291,24 @@ func (p *Pool) starting() int { return int(p.pendingStarts.Load()) }
 
 // replace starts one worker in the background.
 func (p *Pool) replace() {
-	defer p.pendingStarts.Add(-1)
 	w, err := p.startWorker(context.Background())
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pendingStarts.Add(-1)
 	if err != nil {
 		p.spawnErr = err
-		stranded := len(p.workers) == 0 && p.starting() == 1
-		p.mu.Unlock()
-		if stranded { // nobody will serve the queue: fail it
-			p.drainWith(fmt.Errorf("mp: pool cannot start a worker: %w", err))
+		if len(p.workers) == 0 && p.starting() == 0 {
+			// Nobody will serve the queue: fail what waits in it.
+			go p.drainWith(fmt.Errorf("mp: pool cannot start a worker: %w", err))
 		}
-		return
-	}
-	if p.closed {
-		p.mu.Unlock()
-		w.retire()
+		p.checkEnded()
 		return
 	}
 	p.workers[w] = struct{}{}
-	p.mu.Unlock()
+	if p.closed {
+		go w.retire() // Join waits for it to exit
+		return
+	}
 	go w.feed()
 }
 

@@ -33,13 +33,14 @@ func spawn(stdout, stderr io.Writer) (*exec.Cmd, net.Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	syscall.ForkLock.RLock()
+	syscall.ForkLock.Lock()
+	closeOnExecAll()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err == nil {
 		syscall.CloseOnExec(fds[0])
 		syscall.CloseOnExec(fds[1])
 	}
-	syscall.ForkLock.RUnlock()
+	syscall.ForkLock.Unlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}

@@ -17,6 +17,10 @@ import (
 	"time"
 )
 
+// channelLossGrace is how long a child whose control channel ended without
+// an outcome has to exit before it is killed.
+const channelLossGrace = 2 * time.Second
+
 // DefaultKillDelay is how long Terminate waits after the graceful signal
 // before it kills a child that is still running.
 const DefaultKillDelay = 5 * time.Second
@@ -217,13 +221,38 @@ type outcome struct {
 func (p *Process) supervise(conn net.Conn, msg []byte) {
 	talked := make(chan outcome, 1)
 	go func() { talked <- p.converse(conn, msg) }()
+	waited := make(chan error, 1)
+	go func() { waited <- p.cmd.Wait() }()
 
-	waitErr := p.cmd.Wait()
-	// The child is gone; whatever it sent is already buffered in the
-	// socket. Bound the read so a descriptor leaked to a grandchild can
-	// never hang us.
-	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	out := <-talked
+	var out outcome
+	var waitErr error
+	select {
+	case waitErr = <-waited:
+		// The child is gone; whatever it sent is already buffered in the
+		// socket. Bound the read so a descriptor leaked to a grandchild
+		// can never hang us.
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		out = <-talked
+	case out = <-talked:
+		if out.got {
+			waitErr = <-waited
+			break
+		}
+		// The channel ended without an outcome. An exiting child closes
+		// it a moment before it is reaped; one that closed it and lives on
+		// can never report, so it is stopped.
+		select {
+		case waitErr = <-waited:
+		case <-time.After(channelLossGrace):
+			// Once reaped, the child is only waiting for its output
+			// pipes to drain (bounded by WaitDelay): leave it be.
+			if err := p.cmd.Process.Signal(syscall.Signal(0)); !errors.Is(err, os.ErrProcessDone) {
+				_ = p.cmd.Process.Kill()
+				out = outcome{got: true, err: &ProtocolError{Op: "child " + p.spec.Name, Err: errors.New("closed its control channel without a result and did not exit; killed")}}
+			}
+			waitErr = <-waited
+		}
+	}
 	conn.Close()
 
 	code, sig := exitStatus(p.cmd.ProcessState)
@@ -231,6 +260,9 @@ func (p *Process) supervise(conn net.Conn, msg []byte) {
 	switch {
 	case out.got || (out.err != nil && !isEOF(out.err)):
 		err = out.err
+	case code == 0 && errors.Is(out.err, io.ErrUnexpectedEOF):
+		// It exited cleanly, yet its last frame was cut short.
+		err = &ProtocolError{Op: "read from child " + p.spec.Name, Err: out.err}
 	case code != 0:
 		err = &ExitError{Target: p.spec.Name, Code: code, Signal: sig}
 	case waitErr != nil && !errors.As(waitErr, new(*exec.ExitError)):

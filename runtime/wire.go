@@ -123,14 +123,42 @@ func readFrame(r io.Reader, max int64) (frame, error) {
 		return frame{}, fmt.Errorf("%w: %d bytes, limit %d (see SetMaxFrameSize)", errFrameTooLarge, n, max)
 	}
 	f := frame{kind: frameKind(hdr[4]), id: binary.BigEndian.Uint64(hdr[5:])}
-	f.body = make([]byte, n-9)
-	if _, err := io.ReadFull(r, f.body); err != nil {
+	body, err := readBody(r, int(n-9))
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return frame{}, fmt.Errorf("truncated %v frame: %w", f.kind, err)
 	}
+	f.body = body
 	return f, nil
+}
+
+// eagerBody is the body size allocated at once; a larger body grows as its
+// bytes arrive, so a lying length costs no more memory than was sent.
+const eagerBody = 1 << 20
+
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n <= eagerBody {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	b := make([]byte, 0, eagerBody)
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = append(b, make([]byte, min(cap(b), n-len(b)))...)[:len(b)]
+		}
+		m, err := r.Read(b[len(b):min(cap(b), n)])
+		b = b[:len(b)+m]
+		if err != nil {
+			if len(b) == n {
+				break
+			}
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // wbuf builds a frame body.
