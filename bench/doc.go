@@ -1,0 +1,5 @@
+// Package bench holds mpgen's benchmarks: the cost of starting and joining
+// a child process, set against the floor of re-executing the same binary,
+// and (under python/) the peer scripts for Python's multiprocessing. Run
+// them all, with a summary, with bench/run; see BENCHMARKS.md.
+package bench
