@@ -17,6 +17,12 @@ import (
 	"time"
 )
 
+// Limits that keep the handshake within the child's 64 KiB hello limit.
+const (
+	maxAuthKey = 1024
+	maxName    = 4096
+)
+
 // channelLossGrace is how long a child whose control channel ended without
 // an outcome has to exit before it is killed.
 const channelLossGrace = 2 * time.Second
@@ -146,8 +152,11 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if len(key) == 0 {
 		key = AuthKey()
 	}
-	if len(key) < 16 {
-		return fmt.Errorf("mp: AuthKey must be at least 16 bytes, got %d", len(key))
+	if len(key) < 16 || len(key) > maxAuthKey {
+		return fmt.Errorf("mp: AuthKey must be 16 to %d bytes, got %d", maxAuthKey, len(key))
+	}
+	if len(p.Name) > maxName {
+		return fmt.Errorf("mp: Name must be at most %d bytes, got %d", maxName, len(p.Name))
 	}
 	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).encode()
 
