@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"reflect"
 	"runtime/debug"
@@ -71,6 +70,7 @@ func runChild(marker string) int {
 		return childFail("%s=%q is not a valid child marker; this program was not started by mpgen: unset %s to run it normally", envMarker, marker, envMarker)
 	}
 	conn, err := controlConn(fd)
+	closeInherited()
 	if err != nil {
 		return childFail("%s is set but descriptor %d is not an mpgen control channel (%v): this program was not started by mpgen; unset %s to run it normally", envMarker, fd, err, envMarker)
 	}
@@ -176,7 +176,7 @@ func describeFrameErr(f frame, err error) string {
 // watchParent reads the control channel for the child's whole life. A
 // cancel frame cancels the call's context; end of file means the parent is
 // gone, and a child never outlives its parent.
-func watchParent(conn net.Conn, cancel context.CancelFunc) {
+func watchParent(conn *os.File, cancel context.CancelFunc) {
 	for {
 		f, err := readFrame(conn, 1<<20)
 		if err != nil {

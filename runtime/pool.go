@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"os"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -341,7 +341,7 @@ func (p *Pool) removeWorker(w *poolWorker, replace bool) {
 // is ready.
 func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 	n := p.wseq.Add(1)
-	cmd, conn, msg, err := launch(childSpec{
+	cmd, conn, outs, msg, err := launch(childSpec{
 		name:    fmt.Sprintf("PoolWorker-%d", n),
 		ident:   nextIdent(),
 		daemon:  true,
@@ -353,7 +353,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &poolWorker{pool: p, cmd: cmd, conn: conn, pending: map[uint64]*task{}, dead: make(chan struct{})}
+	w := &poolWorker{pool: p, cmd: cmd, conn: conn, outs: outs, pending: map[uint64]*task{}, dead: make(chan struct{})}
 	inflight := 4
 	if p.cfg.taskTimeout > 0 {
 		inflight = 1 // a call's clock starts when it is sent
@@ -463,7 +463,8 @@ func (t *task) watch() {
 type poolWorker struct {
 	pool *Pool
 	cmd  *exec.Cmd
-	conn net.Conn
+	conn *os.File
+	outs *outputs
 
 	wmu   sync.Mutex // serializes writes
 	slots chan struct{}
@@ -484,6 +485,7 @@ func (w *poolWorker) kill() { _ = w.cmd.Process.Kill() }
 func (w *poolWorker) reap() {
 	_ = w.cmd.Wait()
 	w.conn.Close()
+	w.outs.wait(outputWait)
 }
 
 // awaitInit reads the initializer's outcome.
@@ -622,11 +624,7 @@ func (w *poolWorker) retire() {
 func (w *poolWorker) closeWrite() {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	if uc, ok := w.conn.(*net.UnixConn); ok {
-		_ = uc.CloseWrite()
-		return
-	}
-	w.conn.Close()
+	shutdownWrite(w.conn)
 }
 
 // timedOut kills the worker because call id ran past its deadline.
@@ -689,6 +687,7 @@ func (w *poolWorker) read() {
 
 	_ = w.cmd.Wait()
 	w.conn.Close()
+	w.outs.wait(outputWait)
 	code, sig := exitStatus(w.cmd.ProcessState)
 	for i, id := range order {
 		t := pend[id]

@@ -5,19 +5,31 @@ package mp
 import (
 	"errors"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"sync/atomic"
+	"time"
 )
 
-// errWindows says what is missing off Unix (Windows): an inheritable duplex
-// control channel (a socketpair on Unix).
-var errWindows = errors.New("starting child processes is not supported on this platform yet (mpgen needs a Unix socketpair)")
+// errUnsupported says what is missing off Unix (Windows): an inheritable
+// duplex control channel (a socketpair on Unix).
+var errUnsupported = errors.New("starting child processes is not supported on this platform yet (mpgen needs a Unix socketpair)")
 
-func spawn(stdout, stderr io.Writer) (*exec.Cmd, net.Conn, error) { return nil, nil, errWindows }
+const outputWait = 5 * time.Second
 
-func controlConn(fd int) (net.Conn, error) { return nil, errWindows }
+type outputs struct{}
+
+func (o *outputs) wait(time.Duration) {}
+
+func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
+	return nil, nil, nil, errUnsupported
+}
+
+func controlConn(fd int) (*os.File, error) { return nil, errUnsupported }
+
+func closeInherited() {}
+
+func shutdownWrite(f *os.File) { f.Close() }
 
 func terminate(p *os.Process) error { return p.Kill() }
 

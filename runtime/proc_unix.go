@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,63 +25,141 @@ func selfExe() (string, error) {
 	return os.Executable()
 }
 
+// outputWait is how long a child's output may keep flowing after it exits
+// (a grandchild may hold the pipe) before the parent stops copying it.
+const outputWait = 5 * time.Second
+
 // spawn starts the program's own binary as a child with the control
 // channel on descriptor 3 and the marker in its environment, and returns
-// the parent's end of the channel.
-func spawn(stdout, stderr io.Writer) (*exec.Cmd, net.Conn, error) {
+// the parent's end of the channel and the child's output copiers.
+func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
 	exe, err := selfExe()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	syscall.ForkLock.Lock()
-	closeOnExecAll()
+	syscall.ForkLock.RLock()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err == nil {
 		syscall.CloseOnExec(fds[0])
 		syscall.CloseOnExec(fds[1])
 	}
-	syscall.ForkLock.Unlock()
+	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
+		return nil, nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
-	parentFile := os.NewFile(uintptr(fds[0]), "mpgen-control")
-	childFile := os.NewFile(uintptr(fds[1]), "mpgen-control-child")
-	defer childFile.Close()
-	conn, err := net.FileConn(parentFile)
-	parentFile.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("control channel: %w", err)
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		return nil, nil, nil, fmt.Errorf("control channel: %w", err)
 	}
-	if stdout == nil {
-		stdout = os.Stdout
+	conn := os.NewFile(uintptr(fds[0]), "mpgen-control") // pollable: deadlines work
+	childEnd := os.NewFile(uintptr(fds[1]), "mpgen-control-child")
+	defer childEnd.Close()
+
+	out := &outputs{}
+	outFile, err := out.file(stdout, os.Stdout)
+	if err == nil {
+		var errFile *os.File
+		if errFile, err = out.file(stderr, os.Stderr); err == nil {
+			env := append(os.Environ(), envMarker+"=fd=3")
+			if _, set := os.LookupEnv("GORACE"); raceEnabled && !set {
+				env = append(env, "GORACE=atexit_sleep_ms=0")
+			}
+			cmd := &exec.Cmd{
+				Path:       exe,
+				Args:       []string{os.Args[0]},
+				Env:        env,
+				Stdout:     outFile,
+				Stderr:     errFile,
+				ExtraFiles: []*os.File{childEnd},
+			}
+			if err = cmd.Start(); err == nil {
+				out.started()
+				return cmd, conn, out, nil
+			}
+		}
 	}
-	if stderr == nil {
-		stderr = os.Stderr
-	}
-	env := append(os.Environ(), envMarker+"=fd=3")
-	if _, set := os.LookupEnv("GORACE"); raceEnabled && !set {
-		env = append(env, "GORACE=atexit_sleep_ms=0")
-	}
-	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{os.Args[0]},
-		Env:        env,
-		Stdout:     stdout,
-		Stderr:     stderr,
-		ExtraFiles: []*os.File{childFile},
-		// When Stdout or Stderr is not a file, a grandchild holding the
-		// pipe must not keep Wait from returning after the child exits.
-		WaitDelay: 5 * time.Second,
-	}
-	if err := cmd.Start(); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	return cmd, conn, nil
+	out.abandon()
+	conn.Close()
+	return nil, nil, nil, err
 }
 
-// controlConn opens the inherited control channel in the child.
-func controlConn(fd int) (net.Conn, error) {
+// outputs copies a child's output to writers that are not files. Unlike
+// os/exec's copiers, a copier stuck in a writer that never returns cannot
+// keep Join from returning: after the child has exited, wait gives up after
+// a bound.
+type outputs struct {
+	writeEnds []*os.File // the child's ends, closed in the parent after Start
+	readEnds  []*os.File
+	done      []chan struct{}
+}
+
+// file returns what the child should get for w: w itself when it is a
+// file, def when w is nil, else the write end of a pipe copied into w.
+func (o *outputs) file(w io.Writer, def *os.File) (*os.File, error) {
+	if w == nil {
+		return def, nil
+	}
+	if f, ok := w.(*os.File); ok {
+		return f, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	o.writeEnds = append(o.writeEnds, pw)
+	o.readEnds = append(o.readEnds, pr)
+	o.done = append(o.done, done)
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(w, pr)
+	}()
+	return pw, nil
+}
+
+// started closes the parent's copies of the child's pipe ends.
+func (o *outputs) started() {
+	for _, f := range o.writeEnds {
+		f.Close()
+	}
+}
+
+// abandon releases everything after a failed start.
+func (o *outputs) abandon() {
+	o.started()
+	for _, f := range o.readEnds {
+		f.Close()
+	}
+}
+
+// wait lets the copiers finish for up to d, then closes the pipes (so a
+// grandchild holding them gets EPIPE) and stops waiting.
+func (o *outputs) wait(d time.Duration) {
+	if o == nil || len(o.done) == 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for _, done := range o.done {
+		select {
+		case <-done:
+		case <-timer.C:
+			for _, f := range o.readEnds {
+				f.Close()
+			}
+			return
+		}
+	}
+	for _, f := range o.readEnds {
+		f.Close()
+	}
+}
+
+// controlConn opens the inherited control channel in the child. The
+// descriptor must be a socket without close-on-exec, which proves that it
+// was inherited rather than opened by this program's own initialisation.
+func controlConn(fd int) (*os.File, error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, err
@@ -89,9 +167,56 @@ func controlConn(fd int) (net.Conn, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
 		return nil, errors.New("not a socket")
 	}
-	f := os.NewFile(uintptr(fd), "mpgen-control")
-	defer f.Close()
-	return net.FileConn(f) // a close-on-exec duplicate
+	flags, err := fdFlags(fd)
+	if err != nil {
+		return nil, err
+	}
+	if flags&syscall.FD_CLOEXEC != 0 {
+		return nil, errors.New("a socket this program opened itself, not one it inherited")
+	}
+	syscall.CloseOnExec(fd) // our own children must not inherit it
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "mpgen-control"), nil
+}
+
+func fdFlags(fd int) (int, error) {
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// closeInherited closes, in a child, every descriptor above the control
+// channel that lacks close-on-exec: such descriptors were inherited from
+// the parent by accident (Go opens everything close-on-exec), and a child
+// should hold only stdio and its control channel, as with Python's
+// close_fds=True.
+func closeInherited() {
+	d, err := os.Open("/dev/fd")
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd <= childFD {
+			continue
+		}
+		if flags, err := fdFlags(fd); err == nil && flags&syscall.FD_CLOEXEC == 0 {
+			syscall.Close(fd)
+		}
+	}
+}
+
+// shutdownWrite tells the peer that nothing more will be sent.
+func shutdownWrite(f *os.File) {
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_WR) })
+	}
 }
 
 // terminate sends the graceful stop signal.
@@ -134,15 +259,15 @@ func signalName(s syscall.Signal) string {
 // arrived.
 func onTerminate(cancel func(), hasContext bool) *atomic.Bool {
 	var got atomic.Bool
+	if !hasContext {
+		return &got // the default action already ends us with -SIGTERM
+	}
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
 	go func() {
 		<-ch
 		got.Store(true)
 		cancel()
-		if !hasContext {
-			dieOfTerminate()
-		}
 	}()
 	return &got
 }

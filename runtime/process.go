@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"reflect"
@@ -160,7 +159,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	}
 	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).encode()
 
-	cmd, conn, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr})
+	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr})
 	if err != nil {
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
 	}
@@ -177,7 +176,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if ctx.Done() != nil {
 		p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Terminate() })
 	}
-	go p.supervise(conn, msg)
+	go p.supervise(conn, outs, msg)
 	return nil
 }
 
@@ -195,10 +194,10 @@ type childSpec struct {
 
 // launch starts a child and returns it, the parent's end of its control
 // channel, and the hello frame to send first.
-func launch(c childSpec) (*exec.Cmd, net.Conn, []byte, error) {
-	cmd, conn, err := spawn(c.stdout, c.stderr)
+func launch(c childSpec) (*exec.Cmd, *os.File, *outputs, []byte, error) {
+	cmd, conn, outs, err := spawn(c.stdout, c.stderr)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
@@ -214,7 +213,7 @@ func launch(c childSpec) (*exec.Cmd, net.Conn, []byte, error) {
 		maxFrame:   MaxFrameSize(),
 		worker:     c.worker,
 	}
-	return cmd, conn, appendFrame(nil, kindHello, 0, h.encode()), nil
+	return cmd, conn, outs, appendFrame(nil, kindHello, 0, h.encode()), nil
 }
 
 // outcome is what the conversation with the child produced.
@@ -227,7 +226,7 @@ type outcome struct {
 // supervise talks to the child and reaps it: it sends the hello and the
 // call, reads the outcome, waits for the exit and then publishes everything
 // and closes the sentinel.
-func (p *Process) supervise(conn net.Conn, msg []byte) {
+func (p *Process) supervise(conn *os.File, outs *outputs, msg []byte) {
 	talked := make(chan outcome, 1)
 	go func() { talked <- p.converse(conn, msg) }()
 	waited := make(chan error, 1)
@@ -263,6 +262,7 @@ func (p *Process) supervise(conn net.Conn, msg []byte) {
 		}
 	}
 	conn.Close()
+	outs.wait(outputWait)
 
 	code, sig := exitStatus(p.cmd.ProcessState)
 	var err error
@@ -300,11 +300,11 @@ func (p *Process) supervise(conn net.Conn, msg []byte) {
 // a Unix socket reports as a reset), so its exit status tells the story.
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // converse sends msg and reads frames until the target's outcome.
-func (p *Process) converse(conn net.Conn, msg []byte) outcome {
+func (p *Process) converse(conn *os.File, msg []byte) outcome {
 	if _, err := conn.Write(msg); err != nil {
 		// The child died before reading its call; its exit status says why.
 		return outcome{err: io.EOF}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"reflect"
 	"sync"
@@ -14,7 +13,7 @@ import (
 // one at a time, in order, until the parent closes the channel (or dies).
 // Results are buffered and flushed whenever no further call is queued, so
 // a pipelined stream of small calls costs few writes.
-func serveWorker(conn net.Conn) int {
+func serveWorker(conn *os.File) int {
 	br := bufio.NewReaderSize(conn, 256<<10)
 	bw := bufio.NewWriterSize(conn, 256<<10)
 	ctx, cancelAll := context.WithCancel(context.Background())
