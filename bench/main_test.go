@@ -18,6 +18,7 @@ const floorEnv = "MPGEN_BENCH_FLOOR"
 const (
 	floorExit       = "exit"       // exit(0) at once
 	floorSocketpair = "socketpair" // one exchange on descriptor 3 (see floorServe), then exit(0)
+	floorLoop       = "loop"       // exchanges on descriptor 3 until end of file (see floorServeLoop)
 )
 
 // floorEchoMax is the largest payload a socketpair floor child echoes back
@@ -31,6 +32,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	case floorSocketpair:
 		os.Exit(floorServe(os.NewFile(3, "floor-socketpair")))
+	case floorLoop:
+		os.Exit(floorServeLoop(os.NewFile(3, "floor-loop")))
 	default:
 		os.Exit(2)
 	}
