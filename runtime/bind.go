@@ -195,6 +195,9 @@ func encodeValue(c Codec, v reflect.Value) (encodedValue, error) {
 			return encodedValue{}, nil
 		}
 	}
+	if isBytes(v.Type()) {
+		return encodedValue{present: true, raw: true, data: v.Bytes()}, nil
+	}
 	data, err := c.Marshal(v.Interface())
 	if err != nil {
 		return encodedValue{}, err
@@ -215,9 +218,28 @@ func (w *wireArgs) Decode(i int, v any) error {
 	if !w.args[i].present {
 		return nil // the zero value
 	}
+	if w.args[i].raw {
+		return setRaw(v, w.args[i].data)
+	}
 	if err := w.codec.Unmarshal(w.args[i].data, v); err != nil {
 		return fmt.Errorf("decode argument %d: %w", i, err)
 	}
+	return nil
+}
+
+// isBytes reports whether t is a byte slice (named or not), which travels
+// raw.
+func isBytes(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
+}
+
+// setRaw stores raw bytes in the byte slice that ptr points to.
+func setRaw(ptr any, data []byte) error {
+	rv := reflect.ValueOf(ptr)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || !isBytes(rv.Elem().Type()) {
+		return fmt.Errorf("raw bytes cannot be stored in %T", ptr)
+	}
+	rv.Elem().SetBytes(data)
 	return nil
 }
 

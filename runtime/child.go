@@ -94,8 +94,10 @@ func runChild(marker string) int {
 	}
 	becomeChild(h)
 	SetMaxFrameSize(h.maxFrame)
+	// The parent is authenticated: from here on a large call may take as
+	// long as it takes, and the parent's death still ends the read (EOF).
+	_ = conn.SetReadDeadline(time.Time{})
 	if h.worker {
-		_ = conn.SetReadDeadline(time.Time{})
 		return serveWorker(conn)
 	}
 
@@ -103,7 +105,6 @@ func runChild(marker string) int {
 	if err != nil || f.kind != kindCall {
 		return childFail("no call from the parent: %v", describeFrameErr(f, err))
 	}
-	_ = conn.SetReadDeadline(time.Time{})
 	call, err := decodeCall(f.body)
 	if err != nil {
 		return childFail("%v", err)
@@ -116,7 +117,7 @@ func runChild(marker string) int {
 	terminated := onTerminate(cancel, spec != nil && spec.Context)
 
 	kind, body := runCall(ctx, call)
-	if err := writeFrame(conn, kind, f.id, body); err != nil {
+	if err := writeFrames(conn, nil, kind, f.id, body); err != nil {
 		return childFail("send the outcome of %s: %v", call.target, err)
 	}
 	if terminated.Load() {
@@ -147,23 +148,23 @@ func failureBody(msg string) []byte {
 }
 
 // runCall runs one call frame's target and encodes its outcome.
-func runCall(ctx context.Context, call *callMsg) (frameKind, []byte) {
+func runCall(ctx context.Context, call *callMsg) (frameKind, payload) {
 	spec, codec, fail := lookupCall(call.target, call.codec)
 	if fail != nil {
-		return kindError, fail
+		return kindError, payload{fail}
 	}
 	res, kind, body := invoke(ctx, spec, codec, &wireArgs{codec: codec, args: call.args})
 	if kind != kindResult {
-		return kind, body
+		return kind, payload{body}
 	}
 	var ev encodedValue
 	if spec.Result != nil && res != nil {
 		var err error
 		if ev, err = encodeValue(codec, reflect.ValueOf(res)); err != nil {
-			return kindError, failureBody(fmt.Sprintf("mp: encode the result of %s with the %s codec: %v", spec.Name, codec.Name(), err))
+			return kindError, payload{failureBody(fmt.Sprintf("mp: encode the result of %s with the %s codec: %v", spec.Name, codec.Name(), err))}
 		}
 	}
-	return kindResult, encodeResult(ev)
+	return kindResult, resultPayload(ev)
 }
 
 func describeFrameErr(f frame, err error) string {

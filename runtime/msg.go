@@ -102,36 +102,94 @@ type callMsg struct {
 }
 
 // encodedValue is one serialized value; a nil pointer, slice or map travels
-// as absent and arrives as the zero value.
+// as absent and arrives as the zero value. A byte slice travels raw, without
+// the codec, and the receiver's value aliases the frame it arrived in.
 type encodedValue struct {
 	present bool
+	raw     bool
 	data    []byte
 }
 
+// The forms of an encodedValue on the wire.
+const (
+	formAbsent = 0
+	formCodec  = 1
+	formRaw    = 2
+)
+
+func (v encodedValue) form() byte {
+	switch {
+	case !v.present:
+		return formAbsent
+	case v.raw:
+		return formRaw
+	}
+	return formCodec
+}
+
 func (b *wbuf) value(v encodedValue) {
-	b.bool(v.present)
+	*b = append(*b, v.form())
 	if v.present {
 		b.bytes(v.data)
 	}
 }
 
 func (r *rbuf) value() encodedValue {
-	v := encodedValue{present: r.bool()}
-	if v.present {
-		v.data = r.bytes()
+	if r.err != nil {
+		return encodedValue{}
 	}
-	return v
+	if len(r.b) == 0 {
+		r.fail(errShortBody)
+		return encodedValue{}
+	}
+	form := r.b[0]
+	r.b = r.b[1:]
+	switch form {
+	case formAbsent:
+		return encodedValue{}
+	case formCodec, formRaw:
+		return encodedValue{present: true, raw: form == formRaw, data: r.bytes()}
+	}
+	r.fail(fmt.Errorf("bad value form %d", form))
+	return encodedValue{}
 }
 
-func (c *callMsg) encode() []byte {
-	var b wbuf
-	b.string(c.target)
-	b.string(c.codec)
-	b.uvarint(uint64(len(c.args)))
-	for _, a := range c.args {
-		b.value(a)
+// pieces builds a payload: small fields go into a shared buffer, a big
+// value's bytes become a piece of their own.
+type pieces struct {
+	out payload
+	cur wbuf
+}
+
+func (p *pieces) value(v encodedValue) {
+	if len(v.data) < bigPiece {
+		p.cur.value(v)
+		return
 	}
-	return b
+	p.cur = append(p.cur, v.form())
+	p.cur.uvarint(uint64(len(v.data)))
+	p.out = append(p.out, p.cur, v.data)
+	p.cur = nil
+}
+
+func (p *pieces) done() payload {
+	if len(p.cur) > 0 {
+		p.out = append(p.out, p.cur)
+	}
+	return p.out
+}
+
+func (c *callMsg) encode() []byte { return c.payload().bytes() }
+
+func (c *callMsg) payload() payload {
+	var p pieces
+	p.cur.string(c.target)
+	p.cur.string(c.codec)
+	p.cur.uvarint(uint64(len(c.args)))
+	for _, a := range c.args {
+		p.value(a)
+	}
+	return p.done()
 }
 
 func decodeCall(body []byte) (*callMsg, error) {
@@ -150,10 +208,12 @@ func decodeCall(body []byte) (*callMsg, error) {
 	return c, nil
 }
 
-func encodeResult(v encodedValue) []byte {
-	var b wbuf
-	b.value(v)
-	return b
+func encodeResult(v encodedValue) []byte { return resultPayload(v).bytes() }
+
+func resultPayload(v encodedValue) payload {
+	var p pieces
+	p.value(v)
+	return p.done()
 }
 
 func decodeResult(body []byte) (encodedValue, error) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,7 @@ type Pool struct {
 	ended    chan struct{} // closed when the last worker exits after Close/Terminate
 	spawnErr error
 
-	initCall      []byte // the encoded initializer call, if any
+	initCall      payload // the encoded initializer call, if any
 	ids           atomic.Uint64
 	wseq          atomic.Int64
 	pendingStarts atomic.Int64 // workers being started in the background
@@ -133,7 +134,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		workers: map[*poolWorker]struct{}{},
 		ended:   make(chan struct{}),
 	}
-	var initCall []byte
+	var initCall payload
 	if cfg.init != nil {
 		spec, err := resolve(cfg.init)
 		if err != nil {
@@ -147,7 +148,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		if err != nil {
 			return nil, err
 		}
-		initCall = (&callMsg{target: spec.Name, codec: cfg.codec.Name(), args: args}).encode()
+		initCall = (&callMsg{target: spec.Name, codec: cfg.codec.Name(), args: args}).payload()
 	}
 	p.initCall = initCall
 	type started struct {
@@ -360,9 +361,11 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 	}
 	w.slots = make(chan struct{}, inflight)
 	if p.initCall != nil {
-		msg = appendFrame(msg, kindCall, 0, p.initCall)
+		err = writeFrames(conn, msg, kindCall, 0, p.initCall)
+	} else {
+		_, err = conn.Write(msg)
 	}
-	if _, err := conn.Write(msg); err != nil {
+	if err != nil {
 		w.kill()
 		w.reap()
 		return nil, fmt.Errorf("start worker: %w", err)
@@ -383,7 +386,7 @@ type task struct {
 	spec    *Spec
 	codec   Codec
 	kind    frameKind // kindCall or kindBatch
-	body    []byte
+	body    payload
 	n       int // items in a batch
 	ctx     context.Context
 	timeout time.Duration
@@ -400,7 +403,7 @@ type task struct {
 	sentAt time.Time
 }
 
-func newTask(ctx context.Context, spec *Spec, codec Codec, kind frameKind, body []byte, n int) *task {
+func newTask(ctx context.Context, spec *Spec, codec Codec, kind frameKind, body payload, n int) *task {
 	return &task{spec: spec, codec: codec, kind: kind, body: body, n: n, ctx: ctx, done: make(chan struct{})}
 }
 
@@ -597,10 +600,10 @@ func (w *poolWorker) start(t *task) bool {
 	return true
 }
 
-func (w *poolWorker) send(kind frameKind, id uint64, body []byte) error {
+func (w *poolWorker) send(kind frameKind, id uint64, body payload) error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	return writeFrame(w.conn, kind, id, body)
+	return writeFrames(w.conn, nil, kind, id, body)
 }
 
 func (w *poolWorker) shouldRetire() bool {
@@ -653,8 +656,20 @@ func (w *poolWorker) read() {
 		w.mu.Lock()
 		t := w.pending[f.id]
 		delete(w.pending, f.id)
-		if len(w.order) > 0 && w.order[0] == f.id {
-			w.order = w.order[1:]
+		if i := slices.Index(w.order, f.id); i >= 0 {
+			w.order = slices.Delete(w.order, i, i+1)
+		}
+		if f.kind == kindRefused { // never started: run it elsewhere
+			w.retiring, w.recycle = true, true
+			w.mu.Unlock()
+			if t != nil {
+				t.mu.Lock()
+				t.worker = nil
+				t.mu.Unlock()
+				p.requeue(t)
+			}
+			<-w.slots
+			continue
 		}
 		w.served++
 		if p.cfg.maxTasks > 0 && w.served >= p.cfg.maxTasks {

@@ -42,7 +42,7 @@ func (f *Future[R]) Ready() bool { return f.t.finished() }
 func (f *Future[R]) Successful() bool { return f.t.finished() && f.t.err == nil }
 
 // prepare resolves and binds a call for the pool.
-func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*Spec, []byte, error) {
+func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*Spec, payload, error) {
 	spec, err := resolve(target)
 	if err != nil {
 		return nil, nil, err
@@ -55,7 +55,7 @@ func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*Spec, []
 	if err != nil {
 		return nil, nil, err
 	}
-	return spec, (&callMsg{target: spec.Name, codec: p.cfg.codec.Name(), args: enc}).encode(), nil
+	return spec, (&callMsg{target: spec.Name, codec: p.cfg.codec.Name(), args: enc}).payload(), nil
 }
 
 func failed[R any](err error) *Future[R] {
@@ -191,7 +191,7 @@ func (m *mapper[T, R]) submit(lo int) (*task, int, error) {
 	if err != nil {
 		return nil, hi, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
 	}
-	body := (&batchMsg{target: m.spec.Name, codec: m.pool.cfg.codec.Name(), n: hi - lo, slice: encodedValue{present: true, data: data}}).encode()
+	body := payload{(&batchMsg{target: m.spec.Name, codec: m.pool.cfg.codec.Name(), n: hi - lo, slice: encodedValue{present: true, data: data}}).encode()}
 	t := newTask(m.ctx, m.spec, m.pool.cfg.codec, kindBatch, body, hi-lo)
 	m.pool.submit(t)
 	return t, hi, nil
@@ -222,7 +222,11 @@ func (m *mapper[T, R]) unpack(br *batchResultMsg, out []Outcome[R]) {
 	codec := m.pool.cfg.codec
 	if m.spec.Result != nil && br.results.present {
 		sv := reflect.New(reflect.SliceOf(m.spec.Result))
-		if err := codec.Unmarshal(br.results.data, sv.Interface()); err != nil {
+		decode := codec.Unmarshal
+		if br.results.raw { // a slice of bytes travels raw
+			decode = func(data []byte, v any) error { return setRaw(v, data) }
+		}
+		if err := decode(br.results.data, sv.Interface()); err != nil {
 			for i := range out {
 				out[i].Err = &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}
 			}
@@ -402,7 +406,7 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 			}
 			tuples = append(tuples, enc)
 		}
-		body := (&batchMsg{target: spec.Name, codec: codec.Name(), n: hi - lo, tuples: tuples}).encode()
+		body := payload{(&batchMsg{target: spec.Name, codec: codec.Name(), n: hi - lo, tuples: tuples}).encode()}
 		t := newTask(ctx, spec, codec, kindBatch, body, hi-lo)
 		p.submit(t)
 		chunks = append(chunks, chunk{t, lo})

@@ -157,13 +157,12 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if len(p.Name) > maxName {
 		return fmt.Errorf("mp: Name must be at most %d bytes, got %d", maxName, len(p.Name))
 	}
-	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).encode()
+	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).payload()
 
 	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr})
 	if err != nil {
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
 	}
-	msg = appendFrame(msg, kindCall, 1, call)
 
 	p.spec, p.codec, p.cmd = spec, codec, cmd
 	p.state = stateStarted
@@ -176,7 +175,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if ctx.Done() != nil {
 		p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Terminate() })
 	}
-	go p.supervise(conn, outs, msg)
+	go p.supervise(conn, outs, msg, call)
 	return nil
 }
 
@@ -226,9 +225,9 @@ type outcome struct {
 // supervise talks to the child and reaps it: it sends the hello and the
 // call, reads the outcome, waits for the exit and then publishes everything
 // and closes the sentinel.
-func (p *Process) supervise(conn *os.File, outs *outputs, msg []byte) {
+func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call payload) {
 	talked := make(chan outcome, 1)
-	go func() { talked <- p.converse(conn, msg) }()
+	go func() { talked <- p.converse(conn, hello, call) }()
 	waited := make(chan error, 1)
 	go func() { waited <- p.cmd.Wait() }()
 
@@ -304,8 +303,8 @@ func isEOF(err error) bool {
 }
 
 // converse sends msg and reads frames until the target's outcome.
-func (p *Process) converse(conn *os.File, msg []byte) outcome {
-	if _, err := conn.Write(msg); err != nil {
+func (p *Process) converse(conn *os.File, hello []byte, call payload) outcome {
+	if err := writeFrames(conn, hello, kindCall, 1, call); err != nil {
 		// The child died before reading its call; its exit status says why.
 		return outcome{err: io.EOF}
 	}
@@ -349,7 +348,11 @@ func outcomeOf(spec *Spec, codec Codec, kind frameKind, body []byte) (res any, e
 			return nil, nil, nil
 		}
 		v := reflect.New(spec.Result)
-		if ev.present {
+		if ev.raw {
+			if perr := setRaw(v.Interface(), ev.data); perr != nil {
+				return nil, nil, perr
+			}
+		} else if ev.present {
 			if perr := codec.Unmarshal(ev.data, v.Interface()); perr != nil {
 				return nil, nil, fmt.Errorf("decode result: %w", perr)
 			}

@@ -915,7 +915,7 @@ func TestGarbledControlChannel(t *testing.T) {
 		{"too-large", false, "protocol", "frame too large"},
 		{"short", false, "protocol", "shorter than its header"},
 		{"junk-kind", false, "protocol", "unexpected kind(88) frame"},
-		{"bad-result", false, "protocol", "bad bool byte 7"},
+		{"bad-result", false, "protocol", "bad value form 7"},
 		{"too-large", true, "protocol", "frame too large"},
 		{"junk-kind", true, "protocol", "unexpected kind(88) frame"},
 		{"shutdown", false, "exit", "exited with code 1"},

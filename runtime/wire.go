@@ -31,6 +31,7 @@ const (
 	kindCancel      frameKind = 6 // parent -> child: cancel the call's context
 	kindBatch       frameKind = 7 // parent -> worker: run a target over many arguments (batchMsg)
 	kindBatchResult frameKind = 8 // worker -> parent: the outcomes of a batch (batchResultMsg)
+	kindRefused     frameKind = 9 // worker -> parent: the call was not started; run it elsewhere
 )
 
 func (k frameKind) String() string {
@@ -51,6 +52,8 @@ func (k frameKind) String() string {
 		return "batch"
 	case kindBatchResult:
 		return "batch result"
+	case kindRefused:
+		return "refused"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -96,13 +99,66 @@ func appendFrame(dst []byte, kind frameKind, id uint64, body []byte) []byte {
 	return append(dst, body...)
 }
 
-// writeFrame writes one frame in a single Write call.
+// writeFrame writes one frame whose body is in one piece.
 func writeFrame(w io.Writer, kind frameKind, id uint64, body []byte) error {
-	if int64(len(body))+9 > math.MaxUint32 {
-		return fmt.Errorf("%w: %d bytes", errFrameTooLarge, len(body))
+	return writeFrames(w, nil, kind, id, payload{body})
+}
+
+// payload is a frame body in pieces, so that a large raw value is written
+// from where it lies instead of being copied into one buffer first.
+type payload [][]byte
+
+func (p payload) size() int {
+	n := 0
+	for _, b := range p {
+		n += len(b)
 	}
-	_, err := w.Write(appendFrame(make([]byte, 0, frameHeaderLen+len(body)), kind, id, body))
-	return err
+	return n
+}
+
+// bytes joins the pieces.
+func (p payload) bytes() []byte {
+	out := make([]byte, 0, p.size())
+	for _, b := range p {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// bigPiece is the size from which a piece is written on its own.
+const bigPiece = 64 << 10
+
+// writeFrames writes prefix (whole frames already encoded, may be nil) and
+// then one frame whose body is body, coalescing small pieces into as few
+// writes as possible and writing big ones without copying them.
+func writeFrames(w io.Writer, prefix []byte, kind frameKind, id uint64, body payload) error {
+	n := body.size()
+	if int64(n)+9 > math.MaxUint32 {
+		return fmt.Errorf("%w: %d bytes", errFrameTooLarge, n)
+	}
+	buf := make([]byte, 0, len(prefix)+frameHeaderLen+min(n, bigPiece))
+	buf = append(buf, prefix...)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(1+8+n))
+	buf = append(buf, byte(kind))
+	buf = binary.BigEndian.AppendUint64(buf, id)
+	for _, b := range body {
+		if len(b) < bigPiece {
+			buf = append(buf, b...)
+			continue
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		buf = buf[:0]
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	if len(buf) > 0 {
+		_, err := w.Write(buf)
+		return err
+	}
+	return nil
 }
 
 // readFrame reads one frame, refusing lengths over max before allocating.

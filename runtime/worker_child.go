@@ -16,6 +16,9 @@ import (
 func serveWorker(conn *os.File) int {
 	br := bufio.NewReaderSize(conn, 256<<10)
 	bw := bufio.NewWriterSize(conn, 256<<10)
+	// SIGTERM cancels the running call's context; the worker reports that
+	// call's outcome, refuses the calls queued behind it (the parent runs
+	// them elsewhere) and dies of the signal.
 	ctx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
 	terminated := onTerminate(cancelAll, true)
@@ -70,33 +73,47 @@ func serveWorker(conn *os.File) int {
 		delete(running, f.id)
 		mu.Unlock()
 		cancel()
-		if _, err := bw.Write(appendFrame(nil, kind, f.id, body)); err != nil {
+		if err := writeFrames(bw, nil, kind, f.id, body); err != nil {
 			return exitFailed
+		}
+		if terminated.Load() {
+			refuseQueued(bw, jobs)
+			dieOfTerminate()
 		}
 		if len(jobs) == 0 {
 			if err := bw.Flush(); err != nil {
 				return exitFailed
 			}
 		}
-		if terminated.Load() {
-			_ = bw.Flush()
-			dieOfTerminate()
-		}
 	}
 	return exitOK
 }
 
-func serveFrame(ctx context.Context, f frame) (frameKind, []byte) {
+// refuseQueued answers every queued call with a refusal and flushes.
+func refuseQueued(bw *bufio.Writer, jobs chan frame) {
+	for {
+		select {
+		case f := <-jobs:
+			_ = writeFrames(bw, nil, kindRefused, f.id, nil)
+		default:
+			_ = bw.Flush()
+			return
+		}
+	}
+}
+
+func serveFrame(ctx context.Context, f frame) (frameKind, payload) {
 	if f.kind == kindBatch {
 		m, err := decodeBatch(f.body)
 		if err != nil {
-			return kindError, failureBody("mp: " + err.Error())
+			return kindError, payload{failureBody("mp: " + err.Error())}
 		}
-		return runBatch(ctx, m)
+		kind, body := runBatch(ctx, m)
+		return kind, payload{body}
 	}
 	call, err := decodeCall(f.body)
 	if err != nil {
-		return kindError, failureBody("mp: " + err.Error())
+		return kindError, payload{failureBody("mp: " + err.Error())}
 	}
 	return runCall(ctx, call)
 }
