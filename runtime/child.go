@@ -101,7 +101,7 @@ func runChild(marker string) int {
 		return serveWorker(conn)
 	}
 
-	f, err = readFrame(conn, MaxFrameSize())
+	f, err = readPeerFrame(conn, MaxFrameSize())
 	if err != nil || f.kind != kindCall {
 		return childFail("no call from the parent: %v", describeFrameErr(f, err))
 	}

@@ -497,7 +497,7 @@ func (w *poolWorker) awaitInit(ctx context.Context) error {
 		_ = w.conn.SetReadDeadline(dl)
 	}
 	defer w.conn.SetReadDeadline(time.Time{})
-	f, err := readFrame(w.conn, MaxFrameSize())
+	f, err := readPeerFrame(w.conn, MaxFrameSize())
 	if err != nil {
 		return fmt.Errorf("worker initializer: %w", err)
 	}
@@ -645,7 +645,7 @@ func (w *poolWorker) read() {
 	p := w.pool
 	var protoErr error
 	for {
-		f, err := readFrame(w.conn, MaxFrameSize())
+		f, err := readPeerFrame(w.conn, MaxFrameSize())
 		if err != nil {
 			if !isEOF(err) {
 				protoErr = err

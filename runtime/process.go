@@ -309,7 +309,7 @@ func (p *Process) converse(conn *os.File, hello []byte, call payload) outcome {
 		return outcome{err: io.EOF}
 	}
 	for {
-		f, err := readFrame(conn, MaxFrameSize())
+		f, err := readPeerFrame(conn, MaxFrameSize())
 		if err != nil {
 			if !isEOF(err) {
 				_ = p.cmd.Process.Kill() // the channel is garbled: stop the child

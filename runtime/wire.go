@@ -161,9 +161,17 @@ func writeFrames(w io.Writer, prefix []byte, kind frameKind, id uint64, body pay
 	return nil
 }
 
-// readFrame reads one frame, refusing lengths over max before allocating.
-// It returns io.EOF only when the stream ends cleanly between frames.
-func readFrame(r io.Reader, max int64) (frame, error) {
+// readFrame reads one frame from a peer that has not authenticated, refusing
+// lengths over max before allocating and growing the body only as its bytes
+// arrive. It returns io.EOF only when the stream ends cleanly between frames.
+func readFrame(r io.Reader, max int64) (frame, error) { return readFrameFrom(r, max, false) }
+
+// readPeerFrame reads one frame from an authenticated peer (our own parent
+// or child): the body, bounded by max, is allocated at once, which saves a
+// copy of every large value.
+func readPeerFrame(r io.Reader, max int64) (frame, error) { return readFrameFrom(r, max, true) }
+
+func readFrameFrom(r io.Reader, max int64, trusted bool) (frame, error) {
 	var hdr [frameHeaderLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -179,7 +187,7 @@ func readFrame(r io.Reader, max int64) (frame, error) {
 		return frame{}, fmt.Errorf("%w: %d bytes, limit %d (see SetMaxFrameSize)", errFrameTooLarge, n, max)
 	}
 	f := frame{kind: frameKind(hdr[4]), id: binary.BigEndian.Uint64(hdr[5:])}
-	body, err := readBody(r, int(n-9))
+	body, err := readBody(r, int(n-9), trusted)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
@@ -194,8 +202,8 @@ func readFrame(r io.Reader, max int64) (frame, error) {
 // bytes arrive, so a lying length costs no more memory than was sent.
 const eagerBody = 1 << 20
 
-func readBody(r io.Reader, n int) ([]byte, error) {
-	if n <= eagerBody {
+func readBody(r io.Reader, n int, trusted bool) ([]byte, error) {
+	if trusted || n <= eagerBody {
 		b := make([]byte, n)
 		_, err := io.ReadFull(r, b)
 		return b, err

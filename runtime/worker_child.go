@@ -30,7 +30,7 @@ func serveWorker(conn *os.File) int {
 	cancelled := map[uint64]bool{}
 	go func() {
 		for {
-			f, err := readFrame(br, MaxFrameSize())
+			f, err := readPeerFrame(br, MaxFrameSize())
 			if err != nil {
 				// The parent retired us or is gone: either way, stop now.
 				cancelAll()
