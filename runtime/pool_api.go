@@ -423,3 +423,36 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 	}
 	return res, first
 }
+
+// Cancel cancels the call if no worker has taken it yet (Python's
+// Future.cancel): Get then returns context.Canceled. It reports whether the
+// call was cancelled; a running or finished call is not (cancel its
+// context to stop a running one).
+func (f *Future[R]) Cancel() bool {
+	f.t.mu.Lock()
+	queued := f.t.worker == nil
+	f.t.mu.Unlock()
+	if !queued || f.t.finished() {
+		return false
+	}
+	f.t.finish(nil, context.Canceled)
+	return f.t.err == context.Canceled
+}
+
+// Shutdown is the executor's shutdown: it closes the pool to new work,
+// optionally cancels the calls no worker has taken yet (cancel_futures),
+// and waits until the workers have exited or ctx is done.
+func (p *Pool) Shutdown(ctx context.Context, cancelPending bool) error {
+	p.Close()
+	if cancelPending {
+		for t := range p.tasks {
+			t.finish(nil, context.Canceled)
+		}
+	}
+	select {
+	case <-p.ended:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

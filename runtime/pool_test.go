@@ -316,3 +316,47 @@ func TestPoolMaxRSS(t *testing.T) {
 		t.Fatalf("worker %d passed the RSS cap but was not replaced", first)
 	}
 }
+
+func TestPoolExecutorForm(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1))
+	running := p.ApplyAsync(ctx, targets.SleepNoCtx, []any{300 * time.Millisecond}, nil)
+	time.Sleep(100 * time.Millisecond) // the worker takes the first call
+	var queued []*mp.Future[any]
+	for i := range 20 {
+		queued = append(queued, p.ApplyAsync(ctx, targets.Add, []any{i, 1}, nil))
+	}
+	if !queued[19].Cancel() {
+		t.Fatal("Cancel of a queued call returned false")
+	}
+	if _, err := queued[19].Get(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled future: %v", err)
+	}
+	if running.Cancel() {
+		t.Fatal("Cancel of a running call returned true")
+	}
+	if err := p.Shutdown(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := running.Get(ctx); err != nil {
+		t.Fatalf("the running call was lost by Shutdown: %v", err)
+	}
+	cancelled, done := 0, 0
+	for _, f := range queued {
+		v, err := f.Get(ctx)
+		switch {
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		case err == nil && v != nil:
+			done++
+		default:
+			t.Fatalf("future after Shutdown: %v, %v", v, err)
+		}
+	}
+	if cancelled == 0 || cancelled+done != len(queued) {
+		t.Fatalf("Shutdown(cancel pending): %d cancelled, %d done of %d", cancelled, done, len(queued))
+	}
+	if _, err := p.Apply(ctx, targets.Noop, nil, nil); !errors.Is(err, mp.ErrPoolClosed) {
+		t.Fatalf("Apply after Shutdown = %v", err)
+	}
+}
