@@ -281,10 +281,6 @@ func Map[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...
 	if err != nil {
 		return nil, err
 	}
-	type chunk struct {
-		t  *task
-		lo int
-	}
 	var chunks []chunk
 	for lo := 0; lo < len(items); {
 		t, hi, err := m.submit(lo)
@@ -294,7 +290,19 @@ func Map[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...
 		chunks = append(chunks, chunk{t, lo})
 		lo = hi
 	}
-	res := make([]R, len(items))
+	return m.gather(chunks)
+}
+
+// chunk is one submitted batch and the index of its first item.
+type chunk struct {
+	t  *task
+	lo int
+}
+
+// gather waits for every chunk and returns the results in order, with a
+// *TaskError for the first failed item.
+func (m *mapper[T, R]) gather(chunks []chunk) ([]R, error) {
+	res := make([]R, len(m.items))
 	var first error
 	for _, c := range chunks {
 		for _, o := range m.collect(c.t, c.lo) {
@@ -326,10 +334,6 @@ func imap[T, R any](ctx context.Context, p *Pool, target any, items []T, opts []
 		if err != nil {
 			yield(Outcome[R]{Index: -1, Err: err})
 			return
-		}
-		type chunk struct {
-			t  *task
-			lo int
 		}
 		var inflight []chunk
 		next := 0
@@ -387,10 +391,6 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 	cfg := p.mapConfig(len(argLists), opts)
 	m := &mapper[struct{}, R]{ctx: ctx, pool: p, spec: spec, cfg: cfg, items: make([]struct{}, len(argLists))}
 	codec := p.cfg.codec
-	type chunk struct {
-		t  *task
-		lo int
-	}
 	var chunks []chunk
 	for lo := 0; lo < len(argLists); lo += cfg.chunk {
 		hi := min(lo+cfg.chunk, len(argLists))
@@ -411,17 +411,7 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 		p.submit(t)
 		chunks = append(chunks, chunk{t, lo})
 	}
-	res := make([]R, len(argLists))
-	var first error
-	for _, c := range chunks {
-		for _, o := range m.collect(c.t, c.lo) {
-			res[o.Index] = o.Value
-			if o.Err != nil && first == nil {
-				first = &TaskError{Index: o.Index, Err: o.Err}
-			}
-		}
-	}
-	return res, first
+	return m.gather(chunks)
 }
 
 // Cancel cancels the call if no worker has taken it yet (Python's
