@@ -31,6 +31,138 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.MapRace",
+		Pos:    "faults.go:28",
+		Func:   MapRace,
+		Params: []mpruntime.Param{mpruntime.P[time.Duration]("d")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 time.Duration
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, MapRace(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.AllocBeyondLimit",
+		Pos:  "faults.go:52",
+		Func: AllocBeyondLimit,
+		Params: []mpruntime.Param{
+			mpruntime.P[int]("limitMiB"),
+			mpruntime.P[int]("allocMiB"),
+		},
+		Result: mpruntime.TypeOf[int](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 int
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return AllocBeyondLimit(a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Announce",
+		Pos:     "faults.go:69",
+		Func:    Announce,
+		Context: true,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("msg"),
+			mpruntime.P[time.Duration]("d"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, Announce(ctx, a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.AnnounceNoCtx",
+		Pos:  "faults.go:85",
+		Func: AnnounceNoCtx,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("msg"),
+			mpruntime.P[time.Duration]("d"),
+		},
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			AnnounceNoCtx(a0, a1)
+			return nil, nil
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Stubborn",
+		Pos:  "faults.go:95",
+		Func: Stubborn,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("msg"),
+			mpruntime.P[time.Duration]("d"),
+		},
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			Stubborn(a0, a1)
+			return nil, nil
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.ExeImage",
+		Pos:    "faults.go:112",
+		Func:   ExeImage,
+		Result: mpruntime.TypeOf[Image](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			return ExeImage()
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.AwaitOpen",
+		Pos:  "faults.go:139",
+		Func: AwaitOpen,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("path"),
+			mpruntime.P[int]("n"),
+		},
+		Result: mpruntime.TypeOf[int](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return AwaitOpen(a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Identity",
 		Pos:    "pool.go:12",
 		Func:   Identity,
