@@ -1,0 +1,527 @@
+//go:build linux
+
+package mp_test
+
+// Fault tests of the Pool with real workers: every way a call or a worker
+// can end badly (a crash, a fatal runtime error, an allocation beyond a
+// memory limit, SIGKILL or SIGTERM from outside, a timeout, a cancelled
+// context, Terminate, a failing initializer, a full descriptor table) ends
+// in a typed error within a bound, and leaves the parent with no descriptor,
+// goroutine or child process more than before.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mpgen/mpgen/internal/targets"
+	mp "github.com/mpgen/mpgen/runtime"
+)
+
+// knownBug skips a test that reproduces an open bug, unless MPGEN_BUGS=1
+// asks for the known bugs to be run.
+func knownBug(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("MPGEN_BUGS") != "1" {
+		t.Skip("BUG: " + msg + " (run with MPGEN_BUGS=1 to reproduce)")
+	}
+}
+
+// endPool terminates and joins p within a bound.
+func endPool(t *testing.T, p *mp.Pool) {
+	t.Helper()
+	p.Terminate()
+	done := make(chan error, 1)
+	go func() { done <- p.Join() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Pool.Join: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Pool.Join did not return within 30 s of Terminate")
+	}
+}
+
+// getBounded waits for f within d and fails the test if it does not end.
+func getBounded[R any](t *testing.T, f *mp.Future[R], d time.Duration) (R, error) {
+	t.Helper()
+	select {
+	case <-f.Done():
+	case <-time.After(d):
+		t.Fatalf("call still pending after %v", d)
+	}
+	return f.Get(context.Background())
+}
+
+// waitReplaced waits until the pool has n workers, none of them in gone.
+func waitReplaced(t *testing.T, p *mp.Pool, n int, gone []int) {
+	t.Helper()
+	if !eventually(20*time.Second, func() bool {
+		pids := p.Pids()
+		return len(pids) == n && !slices.ContainsFunc(pids, func(pid int) bool { return slices.Contains(gone, pid) })
+	}) {
+		t.Fatalf("workers %v, want %d new ones (the old were %v)", p.Pids(), n, gone)
+	}
+}
+
+// stillServes fails the test unless the pool runs calls correctly.
+func stillServes(t *testing.T, ctx context.Context, p *mp.Pool) {
+	t.Helper()
+	items := []int{1, 2, 3, 4, 5, 6, 7, 8}
+	got, err := mp.Map[int, int](ctx, p, targets.Identity, items, mp.Chunksize(1))
+	if err != nil || !slices.Equal(got, items) {
+		t.Fatalf("Map on the pool after the fault: %v, %v", got, err)
+	}
+}
+
+// warmPool runs a pool once, so that whatever the first use of the pool
+// code sets up for good is in place before a snapshot.
+func warmPool(t *testing.T) {
+	t.Helper()
+	p := newPool(t, mp.Workers(1))
+	stillServes(t, testCtx(t), p)
+	endPool(t, p)
+}
+
+// Each fault path of a pool, then Terminate and Join, leaves nothing
+// behind in the parent.
+func TestPoolFaultPathsLeakNothing(t *testing.T) {
+	warmPool(t)
+	var report []string
+	// body gets a pipe for the workers' stdout, on which targets say
+	// they are running, made before the snapshot.
+	run := func(name string, body func(t *testing.T, out *os.File, ready func(n int, d time.Duration) []string)) {
+		t.Run(name, func(t *testing.T) {
+			out, ready := readyPipe(t)
+			before := snapshot(t)
+			t0 := time.Now()
+			body(t, out, ready)
+			l := before.check(t, 10*time.Second)
+			report = append(report, fmt.Sprintf("%s (%v): %v left", name, time.Since(t0).Round(time.Millisecond), l))
+		})
+	}
+
+	run("crashes", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx := testCtx(t)
+		var stderr syncBuffer // the crashes' messages
+		p := newPool(t, mp.Workers(2), mp.PoolOutput(nil, &stderr))
+		for _, tc := range []struct {
+			target any
+			args   []any
+			code   int
+		}{
+			{targets.Exit, []any{7}, 7},
+			{targets.Overflow, []any{0}, 2},
+			{targets.MapRace, []any{20 * time.Second}, 2},
+			{targets.AllocBeyondLimit, []any{64, 1024}, 2},
+		} {
+			old := p.Pids()
+			_, err := getBounded(t, p.ApplyAsync(ctx, tc.target, tc.args, nil), 30*time.Second)
+			var ee *mp.ExitError
+			if !errors.As(err, &ee) || ee.Code != tc.code {
+				t.Fatalf("%T: %v, want an *ExitError with code %d", tc.target, err, tc.code)
+			}
+			// The one worker that crashed is replaced; the other stays.
+			if !eventually(20*time.Second, func() bool {
+				pids := p.Pids()
+				kept := 0
+				for _, pid := range pids {
+					if slices.Contains(old, pid) {
+						kept++
+					}
+				}
+				return len(pids) == 2 && kept == 1
+			}) {
+				t.Fatalf("after a crash: workers %v, were %v", p.Pids(), old)
+			}
+		}
+		stillServes(t, ctx, p)
+		endPool(t, p)
+	})
+
+	run("SIGKILL from outside", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx := testCtx(t)
+		p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+		old := p.Pids()
+		f := p.ApplyAsync(ctx, targets.AnnounceNoCtx, []any{"ready", time.Hour}, nil)
+		queued := p.ApplyAsync(ctx, targets.Echo, []any{"queued behind"}, nil)
+		ready(1, 30*time.Second)
+		kill9(t, old[0])
+		_, err := getBounded(t, f, 30*time.Second)
+		var ee *mp.ExitError
+		if !errors.As(err, &ee) || ee.Signal != "SIGKILL" {
+			t.Fatalf("the call on the killed worker: %v, want an *ExitError for SIGKILL", err)
+		}
+		// The call queued behind it never ran: it goes to the replacement.
+		if v, err := getBounded(t, queued, 30*time.Second); err != nil || v != "queued behind" {
+			t.Fatalf("the call queued behind: %v, %v", v, err)
+		}
+		waitReplaced(t, p, 1, old)
+		stillServes(t, ctx, p)
+		endPool(t, p)
+	})
+
+	run("SIGTERM from outside", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx := testCtx(t)
+		p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+		old := p.Pids()
+		f := p.ApplyAsync(ctx, targets.Announce, []any{"ready", time.Hour}, nil)
+		ready(1, 30*time.Second)
+		if err := syscall.Kill(old[0], syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		// The worker cancels the running call's context, reports, and
+		// dies of the signal.
+		_, err := getBounded(t, f, 30*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "context canceled") {
+			t.Fatalf("the call on the terminated worker: %v, want its cancelled context", err)
+		}
+		waitReplaced(t, p, 1, old)
+		stillServes(t, ctx, p)
+		endPool(t, p)
+	})
+
+	run("timeouts", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx := testCtx(t)
+		p := newPool(t, mp.Workers(1), mp.TaskTimeout(300*time.Millisecond))
+		old := p.Pids()
+		t0 := time.Now()
+		_, err := getBounded(t, p.ApplyAsync(ctx, targets.SleepNoCtx, []any{time.Hour}, nil), 30*time.Second)
+		var te *mp.TimeoutError
+		if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a call past TaskTimeout: %v, want a *TimeoutError", err)
+		}
+		if d := time.Since(t0); d > 10*time.Second {
+			t.Errorf("a call with a 300 ms TaskTimeout failed after %v", d)
+		}
+		waitReplaced(t, p, 1, old)
+		stillServes(t, ctx, p)
+
+		q := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+		old = q.Pids()
+		dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err = getBounded(t, q.ApplyAsync(dctx, targets.Stubborn, []any{"x", time.Hour}, nil), 30*time.Second)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a call past its context's deadline: %v", err)
+		}
+		waitReplaced(t, q, 1, old)
+		stillServes(t, ctx, q)
+		endPool(t, p)
+		endPool(t, q)
+	})
+
+	run("cancel", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx := testCtx(t)
+		p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+		old := p.Pids()
+		cctx, cancel := context.WithCancel(ctx)
+		running := p.ApplyAsync(cctx, targets.Announce, []any{"ready", time.Hour}, nil)
+		var queued []*mp.Future[any]
+		for i := 0; i < 10; i++ {
+			queued = append(queued, p.ApplyAsync(cctx, targets.Echo, []any{"never"}, nil))
+		}
+		ready(1, 30*time.Second)
+		cancel()
+		for i, f := range append([]*mp.Future[any]{running}, queued...) {
+			if _, err := getBounded(t, f, 30*time.Second); !errors.Is(err, context.Canceled) {
+				t.Fatalf("call %d after the cancel: %v, want context.Canceled", i, err)
+			}
+		}
+		stillServes(t, ctx, p)
+		if !slices.Equal(p.Pids(), old) {
+			t.Errorf("cancelling calls cost the worker: %v, were %v", p.Pids(), old)
+		}
+		endPool(t, p)
+	})
+
+	run("terminate", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx := testCtx(t)
+		p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+		fs := []*mp.Future[any]{p.ApplyAsync(ctx, targets.Stubborn, []any{"ready", time.Hour}, nil)}
+		ready(1, 30*time.Second)
+		for i := 0; i < 20; i++ {
+			fs = append(fs, p.ApplyAsync(ctx, targets.SleepNoCtx, []any{time.Hour}, nil))
+		}
+		t0 := time.Now()
+		endPool(t, p)
+		for i, f := range fs {
+			_, err := getBounded(t, f, 10*time.Second)
+			var ee *mp.ExitError
+			if !errors.Is(err, mp.ErrPoolTerminated) && !errors.As(err, &ee) {
+				t.Errorf("call %d after Terminate: %v, want ErrPoolTerminated or an *ExitError", i, err)
+			}
+		}
+		if d := time.Since(t0); d > 15*time.Second {
+			t.Errorf("Terminate and Join took %v", d)
+		}
+		if _, err := p.Apply(ctx, targets.Noop, nil, nil); !errors.Is(err, mp.ErrPoolClosed) {
+			t.Errorf("Apply after Terminate: %v", err)
+		}
+	})
+
+	run("close with queued work", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx := testCtx(t)
+		p := newPool(t, mp.Workers(2))
+		var fs []*mp.Future[int]
+		for i := 0; i < 50; i++ {
+			fs = append(fs, mp.Submit[int](ctx, p, targets.Identity, i))
+		}
+		p.Close()
+		done := make(chan error, 1)
+		go func() { done <- p.Join() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("Join after Close did not return")
+		}
+		for i, f := range fs {
+			if v, err := f.Get(ctx); err != nil || v != i {
+				t.Fatalf("call %d queued before Close: %v, %v", i, v, err)
+			}
+		}
+	})
+
+	run("failing initializer", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p, err := mp.NewPool(ctx, mp.Workers(3), mp.Initializer(targets.InitWorker, ""))
+		if err == nil {
+			endPool(t, p)
+			t.Fatal("NewPool with a failing initializer succeeded")
+		}
+		if !strings.Contains(err.Error(), "empty tag") {
+			t.Fatalf("NewPool = %v, want the initializer's error", err)
+		}
+		p, err = mp.NewPool(ctx, mp.Workers(2), mp.Initializer(targets.Exit, 5))
+		if err == nil {
+			endPool(t, p)
+			t.Fatal("NewPool with an initializer that exits succeeded")
+		}
+	})
+
+	for _, line := range report {
+		t.Log(line)
+	}
+}
+
+// A pool worker that runs out of memory is replaced like any crashed
+// worker; the call gets an *ExitError with the fatal error's exit code.
+func TestPoolWorkerOutOfMemory(t *testing.T) {
+	ctx := testCtx(t)
+	var stderr syncBuffer
+	p := newPool(t, mp.Workers(1), mp.PoolOutput(nil, &stderr))
+	old := p.Pids()
+	_, err := getBounded(t, mp.Submit[int](ctx, p, targets.AllocBeyondLimit, 64, 4096), 30*time.Second)
+	var ee *mp.ExitError
+	if !errors.As(err, &ee) || ee.Code != 2 {
+		t.Fatalf("a worker out of memory: %v, want an *ExitError with code 2", err)
+	}
+	if !strings.Contains(stderr.String(), "fatal error:") {
+		t.Errorf("the worker's stderr lacks the fatal error:\n%.2000s", stderr.String())
+	}
+	waitReplaced(t, p, 1, old)
+	stillServes(t, ctx, p)
+}
+
+// The pool's parent runs out of descriptors (in a helper process):
+// NewPool fails at once with an error matching EMFILE; a pool whose worker
+// dies meanwhile fails the calls it cannot place instead of hanging, and
+// serves again once descriptors free up.
+func TestPoolFDExhaustion(t *testing.T) {
+	relayHelperLog(t, runHelper(t, os.Args[0], "pool-fds"), "pool_faults_test.go")
+}
+
+func helperPoolFDExhaustion(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1))
+	stillServes(t, ctx, p)
+	fds := newFDLister(t)
+	hoard := lowerFDLimit(t, 256)
+
+	before := fds.list(t)
+	t0 := time.Now()
+	nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	q, err := mp.NewPool(nctx, mp.Workers(2))
+	if err == nil {
+		endPool(t, q)
+		t.Fatal("NewPool succeeded with the descriptor table full")
+	}
+	if !errors.Is(err, syscall.EMFILE) {
+		t.Fatalf("NewPool = %v, want an error matching EMFILE", err)
+	}
+	if after := fds.list(t); !slices.Equal(before, after) {
+		t.Fatalf("a failed NewPool changed the open descriptors from\n%v\nto\n%v", before, after)
+	}
+	t.Logf("NewPool failed in %v: %v", time.Since(t0).Round(time.Microsecond), err)
+
+	// The only worker dies; no replacement can start.
+	kill9(t, p.Pids()[0])
+	if !eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
+		t.Fatalf("the killed worker is still counted, or a replacement started: %v", p.Pids())
+	}
+	// Take back the descriptors the dead worker's channel freed.
+	for {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			break
+		}
+		hoard = append(hoard, f)
+	}
+	fast := 0
+	for i := 0; i < 3; i++ {
+		t0 = time.Now()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = p.Apply(cctx, targets.Echo, []any{"nobody to run it"}, nil)
+		cancel()
+		switch {
+		case err == nil:
+			t.Fatal("a call succeeded on a pool that cannot start a worker")
+		case errors.Is(err, context.DeadlineExceeded):
+			// The race of TestPoolNoWorkerCallHangs, hit about once in
+			// 400 calls: known, reproduced there, not failed here.
+			t.Logf("call %d hung until its context's deadline (known bug, see TestPoolNoWorkerCallHangs)", i)
+			continue
+		case !errors.Is(err, syscall.EMFILE):
+			t.Fatalf("call %d = %v, want an error matching EMFILE", i, err)
+		}
+		fast++
+		t.Logf("call %d on a pool that cannot start a worker failed in %v: %v", i, time.Since(t0).Round(time.Microsecond), err)
+	}
+	if fast == 0 {
+		t.Fatal("no call failed fast on a pool that cannot start a worker")
+	}
+
+	// Descriptors free up: the pool starts a worker and serves again.
+	for _, f := range hoard {
+		f.Close()
+	}
+	stillServes(t, ctx, p)
+	if p.Size() != 1 {
+		t.Fatalf("pool size %d after recovery, want 1", p.Size())
+	}
+}
+
+// BUG reproduction: a call submitted to a pool that has no worker and
+// cannot start one (here: no descriptors left) must fail at once with the
+// start error. Pool.submit starts a replacement and then queues the call;
+// when the replacement fails first, replace drains the queue before the
+// call is in it, and the call waits until its context ends (forever for
+// context.Background) or until another submission drains it.
+func TestPoolNoWorkerCallHangs(t *testing.T) {
+	knownBug(t, "Pool.submit races with replace's drainWith: a call queued just after a failed worker start waits until its context ends")
+	relayHelperLog(t, runHelper(t, os.Args[0], "pool-nostart"), "pool_faults_test.go")
+}
+
+func helperPoolNoWorker(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1))
+	lowerFDLimit(t, 256)
+	kill9(t, p.Pids()[0])
+	if !eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
+		t.Fatalf("the killed worker is still counted: %v", p.Pids())
+	}
+	const n = 20000 // the race is hit about once in 400 to 4000 calls
+	hung := 0
+	for i := 0; i < n; i++ {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := p.Apply(cctx, targets.Echo, []any{"nobody to run it"}, nil)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			hung++
+		} else if !errors.Is(err, syscall.EMFILE) {
+			t.Fatalf("call %d = %v, want an error matching EMFILE", i, err)
+		}
+	}
+	if hung > 0 {
+		t.Errorf("%d of %d calls on a pool that cannot start a worker hung until their context's deadline", hung, n)
+	}
+}
+
+// A worker that gets SIGTERM while calls are queued behind the running
+// one (a worker takes up to four at a time) finishes the running call and
+// dies of the signal; the calls behind it never ran, and go to the
+// replacement worker. (Fixed in 0583df8, where the worker refuses its
+// queued calls before it dies; this is its regression test.)
+func TestPoolSIGTERMRequeuesQueuedCalls(t *testing.T) {
+	ctx := testCtx(t)
+	out, ready := readyPipe(t)
+	p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+	f := p.ApplyAsync(ctx, targets.Announce, []any{"ready", time.Hour}, nil)
+	queued := p.ApplyAsync(ctx, targets.Echo, []any{"queued behind"}, nil)
+	ready(1, 30*time.Second)
+	if err := syscall.Kill(p.Pids()[0], syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := getBounded(t, f, 30*time.Second); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("the running call: %v, want its cancelled context", err)
+	}
+	if v, err := getBounded(t, queued, 30*time.Second); err != nil || v != "queued behind" {
+		t.Fatalf("the call queued behind, which never ran: %v, %v; want it run by the replacement worker", v, err)
+	}
+}
+
+// BUG reproduction: an initializer that kills its worker (os.Exit, a
+// crash) makes NewPool fail with "worker initializer: EOF", which says
+// neither that the worker died nor how; every other death of a child is
+// an *ExitError with its exit code.
+func TestPoolInitializerCrashIsTyped(t *testing.T) {
+	knownBug(t, "NewPool reports an initializer that kills its worker as \"worker initializer: EOF\", not as an *ExitError")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := mp.NewPool(ctx, mp.Workers(1), mp.Initializer(targets.Exit, 5))
+	if err == nil {
+		endPool(t, p)
+		t.Fatal("NewPool with an initializer that exits succeeded")
+	}
+	var ee *mp.ExitError
+	if !errors.As(err, &ee) || ee.Code != 5 {
+		t.Fatalf("NewPool = %v; want an *ExitError with code 5", err)
+	}
+}
+
+// BUG reproduction: a worker that crashes fails exactly the call it was
+// running, and the calls it had finished keep their results. The worker
+// buffers the results of finished calls while more calls are queued behind
+// them, so a crash (os.Exit, a fatal error, SIGKILL) loses the results of
+// calls that completed; the parent then blames the oldest of them for the
+// crash, and sends the call that crashed to another worker, which it
+// crashes too.
+func TestPoolCrashBlamesTheRightCall(t *testing.T) {
+	knownBug(t, "a worker's crash loses the buffered results of the calls it finished: an innocent call gets the *ExitError and the crashing call is retried on another worker")
+	ctx := testCtx(t)
+	var stderr syncBuffer
+	p := newPool(t, mp.Workers(1), mp.PoolOutput(nil, &stderr))
+	first := p.Pids()
+	// The sleep keeps the worker busy while the other calls arrive, so
+	// they queue behind it in the worker (it takes four at a time).
+	sleep := p.ApplyAsync(ctx, targets.SleepNoCtx, []any{200 * time.Millisecond}, nil)
+	two := p.ApplyAsync(ctx, targets.Identity, []any{2}, nil)
+	crash := p.ApplyAsync(ctx, targets.Exit, []any{7}, nil)
+	four := p.ApplyAsync(ctx, targets.Identity, []any{4}, nil)
+	if _, err := getBounded(t, sleep, 30*time.Second); err != nil {
+		t.Errorf("the call that finished before the crash: %v", err)
+	}
+	if v, err := getBounded(t, two, 30*time.Second); err != nil || v != 2 {
+		t.Errorf("the second call, finished before the crash: %v, %v", v, err)
+	}
+	var ee *mp.ExitError
+	if _, err := getBounded(t, crash, 30*time.Second); !errors.As(err, &ee) || ee.Code != 7 || !strings.HasSuffix(ee.Target, ".Exit") {
+		t.Errorf("the crashing call: %v, want its *ExitError with code 7", err)
+	}
+	if v, err := getBounded(t, four, 30*time.Second); err != nil || v != 4 {
+		t.Errorf("the call queued behind the crash: %v, %v", v, err)
+	}
+	waitReplaced(t, p, 1, first)
+}
