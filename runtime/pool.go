@@ -277,6 +277,15 @@ func (p *Pool) submit(t *task) {
 	t.timeout = p.cfg.taskTimeout
 	t.watch()
 	p.tasks <- t
+	// A replacement that failed before the call was queued drained an
+	// empty queue: whichever of this check and replace's runs last sees it.
+	p.mu.Lock()
+	stranded := len(p.workers) == 0 && p.starting() == 0 && p.spawnErr != nil
+	err := p.spawnErr
+	p.mu.Unlock()
+	if stranded {
+		p.drainWith(fmt.Errorf("mp: pool cannot start a worker: %w", err))
+	}
 }
 
 // ensureWorkers starts workers up to the configured number (after idle
@@ -305,6 +314,7 @@ func (p *Pool) replace() {
 		p.checkEnded()
 		return
 	}
+	p.spawnErr = nil
 	p.workers[w] = struct{}{}
 	if p.closed {
 		go w.retire() // Join waits for it to exit
@@ -499,6 +509,9 @@ func (w *poolWorker) awaitInit(ctx context.Context) error {
 	defer w.conn.SetReadDeadline(time.Time{})
 	f, err := readPeerFrame(w.conn, MaxFrameSize())
 	if err != nil {
+		if isEOF(err) { // the worker died: say how
+			return fmt.Errorf("worker initializer: %w", w.deathOf("initializer"))
+		}
 		return fmt.Errorf("worker initializer: %w", err)
 	}
 	if f.kind == kindResult {
@@ -510,6 +523,24 @@ func (w *poolWorker) awaitInit(ctx context.Context) error {
 		return &ProtocolError{Op: "worker initializer", Err: perr}
 	}
 	return fmt.Errorf("worker initializer failed: %w", terr)
+}
+
+// deathOf waits briefly for a worker whose channel ended and describes its
+// exit as an *ExitError; a worker still alive after the wait is killed.
+func (w *poolWorker) deathOf(target string) error {
+	done := make(chan struct{})
+	go func() {
+		_ = w.cmd.Wait() // reap, which a later reap() tolerates
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(channelLossGrace):
+		w.kill()
+		<-done
+	}
+	code, sig := exitStatus(w.cmd.ProcessState)
+	return &ExitError{Target: target, Code: code, Signal: sig}
 }
 
 // feed takes tasks from the pool's queue while the worker has free slots.

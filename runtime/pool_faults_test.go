@@ -24,15 +24,6 @@ import (
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
-// knownBug skips a test that reproduces an open bug, unless MPGEN_BUGS=1
-// asks for the known bugs to be run.
-func knownBug(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("MPGEN_BUGS") != "1" {
-		t.Skip("BUG: " + msg + " (run with MPGEN_BUGS=1 to reproduce)")
-	}
-}
-
 // endPool terminates and joins p within a bound.
 func endPool(t *testing.T, p *mp.Pool) {
 	t.Helper()
@@ -420,7 +411,6 @@ func helperPoolFDExhaustion(t *testing.T) {
 // call is in it, and the call waits until its context ends (forever for
 // context.Background) or until another submission drains it.
 func TestPoolNoWorkerCallHangs(t *testing.T) {
-	knownBug(t, "Pool.submit races with replace's drainWith: a call queued just after a failed worker start waits until its context ends")
 	relayHelperLog(t, runHelper(t, os.Args[0], "pool-nostart"), "pool_faults_test.go")
 }
 
@@ -477,7 +467,6 @@ func TestPoolSIGTERMRequeuesQueuedCalls(t *testing.T) {
 // neither that the worker died nor how; every other death of a child is
 // an *ExitError with its exit code.
 func TestPoolInitializerCrashIsTyped(t *testing.T) {
-	knownBug(t, "NewPool reports an initializer that kills its worker as \"worker initializer: EOF\", not as an *ExitError")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := mp.NewPool(ctx, mp.Workers(1), mp.Initializer(targets.Exit, 5))
@@ -499,7 +488,6 @@ func TestPoolInitializerCrashIsTyped(t *testing.T) {
 // crash, and sends the call that crashed to another worker, which it
 // crashes too.
 func TestPoolCrashBlamesTheRightCall(t *testing.T) {
-	knownBug(t, "a worker's crash loses the buffered results of the calls it finished: an innocent call gets the *ExitError and the crashing call is retried on another worker")
 	ctx := testCtx(t)
 	var stderr syncBuffer
 	p := newPool(t, mp.Workers(1), mp.PoolOutput(nil, &stderr))

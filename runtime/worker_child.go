@@ -80,10 +80,12 @@ func serveWorker(conn *os.File) int {
 			refuseQueued(bw, jobs)
 			dieOfTerminate()
 		}
-		if len(jobs) == 0 {
-			if err := bw.Flush(); err != nil {
-				return exitFailed
-			}
+		// Flush every outcome before the next call starts: if that call
+		// kills the process, the results already computed are not lost,
+		// and the parent's rule that the oldest pending call was the one
+		// running holds.
+		if err := bw.Flush(); err != nil {
+			return exitFailed
 		}
 	}
 	return exitOK
