@@ -226,6 +226,9 @@ func TestHostileBrokenPackages(t *testing.T) {
 		want:  []string{"main.go:6:29: mp:target T0000: parameter c has type chan int", "main.go:6003:29: mp:target T1999: parameter c has type chan int"},
 		count: 2000,
 	}} {
+		if raceEnabled && tc.count > 0 {
+			continue // slow under the race detector, and about scale, not races
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := hostileModule(t, goodModule)
@@ -415,7 +418,10 @@ func main() {
 // (none from /* */ comments), a file that parses, and, unless -short, a
 // program that builds and runs every kind of odd target in a child.
 func TestHostileOddPackages(t *testing.T) {
-	const hugeN = 2000
+	hugeN := 2000
+	if raceEnabled {
+		hugeN = 200 // the generator's own speed is not what -race checks
+	}
 	dir := hostileModule(t, oddModule(hugeN))
 	root, err := filepath.Abs("..")
 	if err != nil {
