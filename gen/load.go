@@ -132,6 +132,7 @@ func hasHeader(src []byte) bool {
 // compiles the package for export data), repeated in one block of text.
 func loadErrors(pkg *packages.Package, dir string, seen map[*packages.Package]bool) []error {
 	var errs []error
+	said := map[string]bool{}
 	packages.Visit([]*packages.Package{pkg}, func(p *packages.Package) bool {
 		if seen[p] {
 			return false
@@ -139,18 +140,28 @@ func loadErrors(pkg *packages.Package, dir string, seen map[*packages.Package]bo
 		seen[p] = true
 		return true
 	}, func(p *packages.Package) {
+		// go list and the parser report the same problem: say each thing
+		// once, and leave out position-less errors when positioned ones
+		// say more. (An import cycle reaches every package of the cycle;
+		// each keeps it, so none is written, and the command prints it
+		// once.)
 		positioned := false
 		for _, e := range p.Errors {
-			if e.Kind == packages.ParseError || e.Kind == packages.TypeError {
+			if parsePos(e.Pos, dir).Filename != "" {
 				positioned = true
 			}
 		}
 		for _, e := range p.Errors {
 			pos := parsePos(e.Pos, dir)
-			if positioned && e.Kind == packages.ListError && pos.Filename == "" {
+			if positioned && pos.Filename == "" {
 				continue
 			}
-			errs = append(errs, &Error{Pos: pos, Msg: e.Msg})
+			ge := &Error{Pos: pos, Msg: e.Msg}
+			if said[ge.Error()] || said[e.Msg] {
+				continue
+			}
+			said[ge.Error()], said[e.Msg] = true, true
+			errs = append(errs, ge)
 		}
 	})
 	return errs

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // Commit writes r.Content to r.OutputPath, only if the file on disk differs,
@@ -37,8 +38,39 @@ func (r Result) Commit() error {
 	if bytes.Equal(old, r.Content) {
 		return nil
 	}
-	if err := os.WriteFile(r.OutputPath, r.Content, 0o666); err != nil {
+	if err := writeAtomic(r.OutputPath, r.Content); err != nil {
 		return fmt.Errorf("writing the output: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic replaces path with content so that a failure half-way (a
+// full disk, a quota) leaves the previous file whole: it writes a hidden
+// temporary file in the same directory (the go command ignores names that
+// start with "."), then renames it over path.
+func writeAtomic(path string, content []byte) error {
+	mode := fs.FileMode(0o666) // the umask applies
+	if info, err := os.Stat(path); err == nil {
+		mode = info.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(content)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	return nil
 }

@@ -68,8 +68,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		errs = append(errs, r.Errs...)
 	}
 	gen.SortErrors(errs)
+	printed := map[string]bool{} // an import cycle is every cycle member's error
 	for _, err := range errs {
-		logger.Print(err)
+		if msg := err.Error(); !printed[msg] {
+			printed[msg] = true
+			logger.Print(msg)
+		}
 	}
 	ok := len(errs) == 0
 	if *check {
