@@ -198,6 +198,9 @@ func encodeValue(c Codec, v reflect.Value) (encodedValue, error) {
 	if isBytes(v.Type()) {
 		return encodedValue{present: true, raw: true, data: v.Bytes()}, nil
 	}
+	if fastKind(v.Type()) {
+		return encodedValue{present: true, fast: true, data: encodeFast(v)}, nil
+	}
 	data, err := c.Marshal(v.Interface())
 	if err != nil {
 		return encodedValue{}, err
@@ -215,13 +218,7 @@ func (w *wireArgs) Decode(i int, v any) error {
 	if i < 0 || i >= len(w.args) {
 		return fmt.Errorf("argument %d missing: the call carries %d", i, len(w.args))
 	}
-	if !w.args[i].present {
-		return nil // the zero value
-	}
-	if w.args[i].raw {
-		return setRaw(v, w.args[i].data)
-	}
-	if err := w.codec.Unmarshal(w.args[i].data, v); err != nil {
+	if err := decodeValue(w.codec, w.args[i], v); err != nil {
 		return fmt.Errorf("decode argument %d: %w", i, err)
 	}
 	return nil

@@ -106,7 +106,8 @@ type callMsg struct {
 // the codec, and the receiver's value aliases the frame it arrived in.
 type encodedValue struct {
 	present bool
-	raw     bool
+	raw     bool // raw bytes
+	fast    bool // the basic form (fastval.go)
 	data    []byte
 }
 
@@ -115,6 +116,7 @@ const (
 	formAbsent = 0
 	formCodec  = 1
 	formRaw    = 2
+	formFast   = 3
 )
 
 func (v encodedValue) form() byte {
@@ -123,6 +125,8 @@ func (v encodedValue) form() byte {
 		return formAbsent
 	case v.raw:
 		return formRaw
+	case v.fast:
+		return formFast
 	}
 	return formCodec
 }
@@ -147,8 +151,8 @@ func (r *rbuf) value() encodedValue {
 	switch form {
 	case formAbsent:
 		return encodedValue{}
-	case formCodec, formRaw:
-		return encodedValue{present: true, raw: form == formRaw, data: r.bytes()}
+	case formCodec, formRaw, formFast:
+		return encodedValue{present: true, raw: form == formRaw, fast: form == formFast, data: r.bytes()}
 	}
 	r.fail(fmt.Errorf("bad value form %d", form))
 	return encodedValue{}

@@ -187,11 +187,11 @@ func newMapper[T, R any](ctx context.Context, p *Pool, target any, items []T, op
 // submit sends the chunk starting at item lo.
 func (m *mapper[T, R]) submit(lo int) (*task, int, error) {
 	hi := min(lo+m.cfg.chunk, len(m.items))
-	data, err := m.pool.cfg.codec.Marshal(m.items[lo:hi])
+	ev, err := encodeValue(m.pool.cfg.codec, reflect.ValueOf(m.items[lo:hi]))
 	if err != nil {
 		return nil, hi, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
 	}
-	body := payload{(&batchMsg{target: m.spec.Name, codec: m.pool.cfg.codec.Name(), n: hi - lo, slice: encodedValue{present: true, data: data}}).encode()}
+	body := payload{(&batchMsg{target: m.spec.Name, codec: m.pool.cfg.codec.Name(), n: hi - lo, slice: ev}).encode()}
 	t := newTask(m.ctx, m.spec, m.pool.cfg.codec, kindBatch, body, hi-lo)
 	m.pool.submit(t)
 	return t, hi, nil
@@ -222,11 +222,7 @@ func (m *mapper[T, R]) unpack(br *batchResultMsg, out []Outcome[R]) {
 	codec := m.pool.cfg.codec
 	if m.spec.Result != nil && br.results.present {
 		sv := reflect.New(reflect.SliceOf(m.spec.Result))
-		decode := codec.Unmarshal
-		if br.results.raw { // a slice of bytes travels raw
-			decode = func(data []byte, v any) error { return setRaw(v, data) }
-		}
-		if err := decode(br.results.data, sv.Interface()); err != nil {
+		if err := decodeValue(codec, br.results, sv.Interface()); err != nil {
 			for i := range out {
 				out[i].Err = &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}
 			}

@@ -348,14 +348,8 @@ func outcomeOf(spec *Spec, codec Codec, kind frameKind, body []byte) (res any, e
 			return nil, nil, nil
 		}
 		v := reflect.New(spec.Result)
-		if ev.raw {
-			if perr := setRaw(v.Interface(), ev.data); perr != nil {
-				return nil, nil, perr
-			}
-		} else if ev.present {
-			if perr := codec.Unmarshal(ev.data, v.Interface()); perr != nil {
-				return nil, nil, fmt.Errorf("decode result: %w", perr)
-			}
+		if perr := decodeValue(codec, ev, v.Interface()); perr != nil {
+			return nil, nil, fmt.Errorf("decode result: %w", perr)
 		}
 		return v.Elem().Interface(), nil, nil
 	case kindError:

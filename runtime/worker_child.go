@@ -134,7 +134,7 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		}
 		sv := reflect.New(reflect.SliceOf(spec.Params[0].Type))
 		if m.slice.present {
-			if err := codec.Unmarshal(m.slice.data, sv.Interface()); err != nil {
+			if err := decodeValue(codec, m.slice, sv.Interface()); err != nil {
 				return kindError, failureBody(fmt.Sprintf("mp: decode the arguments of %s: %v", spec.Name, err))
 			}
 		}
@@ -142,13 +142,15 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		if items.Len() != m.n {
 			return kindError, failureBody(fmt.Sprintf("mp: batch of %d carries %d arguments", m.n, items.Len()))
 		}
-		argsAt = func(i int) ArgDecoder { return localArgs{items.Index(i)} }
+		argsAt = itemDecoder(items)
 	} else {
 		argsAt = func(i int) ArgDecoder { return &wireArgs{codec: codec, args: m.tuples[i]} }
 	}
 	var results reflect.Value
+	store := func(int, any) {}
 	if spec.Result != nil {
 		results = reflect.MakeSlice(reflect.SliceOf(spec.Result), m.n, m.n)
+		store = resultStore(results)
 	}
 	out := &batchResultMsg{}
 	for i := 0; i < m.n; i++ {
@@ -157,8 +159,8 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 			out.failures = append(out.failures, batchFailure{index: i, kind: kind, body: body})
 			continue
 		}
-		if results.IsValid() && res != nil {
-			results.Index(i).Set(reflect.ValueOf(res))
+		if res != nil {
+			store(i, res)
 		}
 	}
 	if results.IsValid() {
@@ -169,4 +171,69 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		out.results = ev
 	}
 	return kindBatchResult, out.encode()
+}
+
+// itemDecoder returns the arguments of each item of a batch. The common
+// unnamed element types are handed over without reflection: a chunk of tiny
+// tasks costs little more than the tasks.
+func itemDecoder(items reflect.Value) func(i int) ArgDecoder {
+	switch s := items.Interface().(type) {
+	case []int:
+		return typedItems(s)
+	case []int64:
+		return typedItems(s)
+	case []float64:
+		return typedItems(s)
+	case []string:
+		return typedItems(s)
+	}
+	return func(i int) ArgDecoder { return localArgs{items.Index(i)} }
+}
+
+// itemArgs is the one argument of item i of a batch of T.
+type itemArgs[T any] struct {
+	s []T
+	i int
+}
+
+func (a *itemArgs[T]) Decode(i int, v any) error {
+	if p, ok := v.(*T); ok && i == 0 {
+		*p = a.s[a.i]
+		return nil
+	}
+	return localArgs{reflect.ValueOf(a.s[a.i])}.Decode(i, v)
+}
+
+func typedItems[T any](s []T) func(i int) ArgDecoder {
+	a := &itemArgs[T]{s: s}
+	return func(i int) ArgDecoder {
+		a.i = i
+		return a
+	}
+}
+
+// resultStore returns a function that stores result i in results, without
+// reflection for the common unnamed types.
+func resultStore(results reflect.Value) func(i int, res any) {
+	switch s := results.Interface().(type) {
+	case []int:
+		return typedStore(s, results)
+	case []int64:
+		return typedStore(s, results)
+	case []float64:
+		return typedStore(s, results)
+	case []string:
+		return typedStore(s, results)
+	}
+	return func(i int, res any) { results.Index(i).Set(reflect.ValueOf(res)) }
+}
+
+func typedStore[R any](s []R, results reflect.Value) func(i int, res any) {
+	return func(i int, res any) {
+		if r, ok := res.(R); ok {
+			s[i] = r
+			return
+		}
+		results.Index(i).Set(reflect.ValueOf(res))
+	}
 }
