@@ -1,5 +1,7 @@
 // Package bench holds mpgen's benchmarks: the cost of starting and joining
-// a child process, set against the floor of re-executing the same binary,
+// a child process, set against the floor of re-executing the same binary;
+// the Pool's throughput, per-call latency, large arguments, start-up and
+// memory (pool_test.go), set against a raw socketpair and bare processes;
 // and (under python/) the peer scripts for Python's multiprocessing. Run
 // them all, with a summary, with bench/run; see BENCHMARKS.md.
 package bench
