@@ -1,6 +1,7 @@
 package mp
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -675,8 +676,9 @@ func (w *poolWorker) timedOut(id uint64) {
 func (w *poolWorker) read() {
 	p := w.pool
 	var protoErr error
+	br := bufio.NewReaderSize(w.conn, 64<<10) // a header and a small body in one read
 	for {
-		f, err := readPeerFrame(w.conn, MaxFrameSize())
+		f, err := readPeerFrame(br, MaxFrameSize())
 		if err != nil {
 			if !isEOF(err) {
 				protoErr = err

@@ -197,64 +197,83 @@ func (m *mapper[T, R]) submit(lo int) (*task, int, error) {
 	return t, hi, nil
 }
 
-// collect waits for a chunk and returns one outcome per item.
-func (m *mapper[T, R]) collect(t *task, lo int) []Outcome[R] {
-	out := make([]Outcome[R], t.n)
-	for i := range out {
-		out[i].Index = lo + i
+// chunkResult is a finished chunk: its values (nil for a target without a
+// result), the errors of the items that failed, or one error for all.
+type chunkResult[R any] struct {
+	vals []R
+	errs map[int]error // by index within the chunk
+	all  error
+}
+
+func (c chunkResult[R]) err(i int) error {
+	if c.all != nil {
+		return c.all
 	}
+	return c.errs[i]
+}
+
+// wait waits for a chunk, reports progress and decodes its results.
+func (m *mapper[T, R]) wait(t *task) chunkResult[R] {
 	<-t.done
-	if t.err != nil {
-		for i := range out {
-			out[i].Err = t.err
-		}
-	} else if br, ok := t.result.(*batchResultMsg); ok {
-		m.unpack(br, out)
-	}
 	m.done += t.n
 	if m.cfg.progress != nil {
 		m.cfg.progress(m.done, len(m.items))
 	}
-	return out
-}
-
-func (m *mapper[T, R]) unpack(br *batchResultMsg, out []Outcome[R]) {
+	if t.err != nil {
+		return chunkResult[R]{all: t.err}
+	}
+	br, ok := t.result.(*batchResultMsg)
+	if !ok {
+		return chunkResult[R]{all: &ProtocolError{Op: "chunk of " + m.spec.Name, Err: fmt.Errorf("no batch result")}}
+	}
+	var c chunkResult[R]
 	codec := m.pool.cfg.codec
 	if m.spec.Result != nil && br.results.present {
 		sv := reflect.New(reflect.SliceOf(m.spec.Result))
 		if err := decodeValue(codec, br.results, sv.Interface()); err != nil {
-			for i := range out {
-				out[i].Err = &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}
-			}
-			return
+			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}}
 		}
 		s := sv.Elem()
-		if s.Len() != len(out) {
-			for i := range out {
-				out[i].Err = &ProtocolError{Op: "decode results of " + m.spec.Name, Err: fmt.Errorf("%d results for %d items", s.Len(), len(out))}
-			}
-			return
+		if s.Len() != t.n {
+			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: fmt.Errorf("%d results for %d items", s.Len(), t.n)}}
 		}
 		if direct, ok := sv.Interface().(*[]R); ok {
-			for i, v := range *direct {
-				out[i].Value = v
-			}
+			c.vals = *direct
 		} else {
-			for i := range out {
-				out[i].Value = s.Index(i).Interface().(R)
+			c.vals = make([]R, t.n)
+			for i := range c.vals {
+				c.vals[i] = s.Index(i).Interface().(R)
 			}
 		}
 	}
 	for _, f := range br.failures {
-		if f.index < 0 || f.index >= len(out) {
+		if f.index < 0 || f.index >= t.n {
 			continue
 		}
 		_, err, perr := outcomeOf(m.spec, codec, f.kind, f.body)
 		if perr != nil {
 			err = &ProtocolError{Op: "decode failure of " + m.spec.Name, Err: perr}
 		}
-		out[f.index].Err = err
+		if c.errs == nil {
+			c.errs = map[int]error{}
+		}
+		c.errs[f.index] = err
 	}
+	return c
+}
+
+// collect waits for a chunk and returns one outcome per item (for IMap).
+func (m *mapper[T, R]) collect(t *task, lo int) []Outcome[R] {
+	c := m.wait(t)
+	out := make([]Outcome[R], t.n)
+	for i := range out {
+		out[i].Index = lo + i
+		if c.vals != nil {
+			out[i].Value = c.vals[i]
+		}
+		out[i].Err = c.err(i)
+	}
+	return out
 }
 
 // TaskError reports which item of a Map failed.
@@ -299,16 +318,27 @@ type chunk struct {
 // *TaskError for the first failed item.
 func (m *mapper[T, R]) gather(chunks []chunk) ([]R, error) {
 	res := make([]R, len(m.items))
-	var first error
-	for _, c := range chunks {
-		for _, o := range m.collect(c.t, c.lo) {
-			res[o.Index] = o.Value
-			if o.Err != nil && first == nil {
-				first = &TaskError{Index: o.Index, Err: o.Err}
+	var first *TaskError
+	for _, ch := range chunks {
+		c := m.wait(ch.t)
+		copy(res[ch.lo:], c.vals)
+		if first != nil {
+			continue
+		}
+		if c.all != nil {
+			first = &TaskError{Index: ch.lo, Err: c.all}
+			continue
+		}
+		for i, err := range c.errs { // the lowest failed index of the chunk
+			if first == nil || ch.lo+i < first.Index {
+				first = &TaskError{Index: ch.lo + i, Err: err}
 			}
 		}
 	}
-	return res, first
+	if first != nil {
+		return res, first
+	}
+	return res, nil
 }
 
 // IMap is Map that yields results in order as they become available
