@@ -70,7 +70,6 @@ func runChild(marker string) int {
 		return childFail("%s=%q is not a valid child marker; this program was not started by mpgen: unset %s to run it normally", envMarker, marker, envMarker)
 	}
 	conn, err := controlConn(fd)
-	closeInherited()
 	if err != nil {
 		return childFail("%s is set but descriptor %d is not an mpgen control channel (%v): this program was not started by mpgen; unset %s to run it normally", envMarker, fd, err, envMarker)
 	}
@@ -92,6 +91,7 @@ func runChild(marker string) int {
 	if h.childPid != os.Getpid() || h.parentPid != os.Getppid() {
 		return childFail("handshake is for process %d (parent %d), not this one (%d, parent %d): refusing to run", h.childPid, h.parentPid, os.Getpid(), os.Getppid())
 	}
+	closeInherited(h.inherited)
 	becomeChild(h)
 	SetMaxFrameSize(h.maxFrame)
 	// The parent is authenticated: from here on a large call may take as

@@ -28,7 +28,8 @@ type hello struct {
 	daemon     bool
 	parentName string
 	maxFrame   int64
-	worker     bool // serve calls until the channel closes (a Pool worker)
+	worker     bool  // serve calls until the channel closes (a Pool worker)
+	inherited  []int // descriptors the parent holds without close-on-exec
 }
 
 func (h *hello) encode() []byte {
@@ -48,6 +49,10 @@ func (h *hello) encode() []byte {
 	b.string(h.parentName)
 	b.uvarint(uint64(h.maxFrame))
 	b.bool(h.worker)
+	b.uvarint(uint64(len(h.inherited)))
+	for _, fd := range h.inherited {
+		b.uvarint(uint64(fd))
+	}
 	mac := hmac.New(sha256.New, h.authkey)
 	mac.Write(b)
 	b.bytes(mac.Sum(nil))
@@ -78,6 +83,10 @@ func decodeHello(body []byte) (*hello, error) {
 	h.parentName = r.string()
 	h.maxFrame = int64(r.uvarint())
 	h.worker = r.bool()
+	n = r.count(1)
+	for i := 0; i < n; i++ {
+		h.inherited = append(h.inherited, int(r.uvarint()))
+	}
 	signed := len(body) - len(r.b)
 	sum := r.bytes()
 	if err := r.done(); err != nil {

@@ -27,7 +27,9 @@ func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
 
 func controlConn(fd int) (*os.File, error) { return nil, errUnsupported }
 
-func closeInherited() {}
+func inheritableFDs() []int { return nil }
+
+func closeInherited(fds []int) {}
 
 func shutdownWrite(f *os.File) { f.Close() }
 

@@ -189,21 +189,46 @@ func fdFlags(fd int) (int, error) {
 	return int(r), nil
 }
 
-// closeInherited closes, in a child, every descriptor above the control
-// channel that lacks close-on-exec: such descriptors were inherited from
-// the parent by accident (Go opens everything close-on-exec), and a child
-// should hold only stdio and its control channel, as with Python's
-// close_fds=True.
-func closeInherited() {
-	d, err := os.Open("/dev/fd")
+// inheritableFDs lists the descriptors above stderr that this process holds
+// without close-on-exec: a child inherits them by accident (Go opens
+// everything close-on-exec; these come from raw system calls or from our
+// own parent). The parent lists them while the new child initialises, and
+// the child closes them (closeInherited), so a child holds only stdio and
+// its control channel, as with Python's close_fds=True, and the parent's
+// own descriptors are left alone.
+func inheritableFDs() []int {
+	dir, err := syscall.Open("/dev/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return
+		return nil
 	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, name := range names {
-		fd, err := strconv.Atoi(name)
-		if err != nil || fd <= childFD {
+	var fds []int
+	buf := make([]byte, 4096)
+	for {
+		n, err := syscall.ReadDirent(dir, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		_, _, names := syscall.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			fd, err := strconv.Atoi(name)
+			if err != nil || fd <= 2 || fd == dir {
+				continue
+			}
+			if flags, err := fdFlags(fd); err == nil && flags&syscall.FD_CLOEXEC == 0 {
+				fds = append(fds, fd)
+			}
+		}
+	}
+	syscall.Close(dir)
+	return fds
+}
+
+// closeInherited closes, in a child, the descriptors the parent listed that
+// are open here without close-on-exec, which proves they were inherited
+// (everything this program opened itself is close-on-exec).
+func closeInherited(fds []int) {
+	for _, fd := range fds {
+		if fd <= childFD {
 			continue
 		}
 		if flags, err := fdFlags(fd); err == nil && flags&syscall.FD_CLOEXEC == 0 {

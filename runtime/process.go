@@ -211,6 +211,7 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *outputs, []byte, error) {
 		parentName: CurrentProcess().Name,
 		maxFrame:   MaxFrameSize(),
 		worker:     c.worker,
+		inherited:  inheritableFDs(), // while the child initialises
 	}
 	return cmd, conn, outs, appendFrame(nil, kindHello, 0, h.encode()), nil
 }
