@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"testing"
@@ -46,24 +47,35 @@ func TestMain(m *testing.M) {
 // as a child must, and answer with the payload itself when it is small or
 // with its 8-byte length otherwise. It returns the exit code.
 func floorServe(f *os.File) int {
+	code, _ := floorEchoOne(f, f)
+	return code
+}
+
+// floorEchoOne reads one message from r and answers it on w. It returns 0
+// and nil after an answer, 0 and io.EOF at a clean end of input, or the
+// exit code of a failure.
+func floorEchoOne(r io.Reader, w io.Writer) (int, error) {
 	var hdr [8]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		return 3
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.EOF {
+			return 0, err
+		}
+		return 3, err
 	}
 	n := binary.BigEndian.Uint64(hdr[:])
 	if n > 1<<30 {
-		return 3
+		return 3, errors.New("message too long")
 	}
 	payload := make([]byte, n)
-	if _, err := io.ReadFull(f, payload); err != nil {
-		return 3
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 3, err
 	}
 	reply := payload
 	if n > floorEchoMax {
 		reply = hdr[:]
 	}
-	if _, err := f.Write(reply); err != nil {
-		return 4
+	if _, err := w.Write(reply); err != nil {
+		return 4, err
 	}
-	return 0
+	return 0, nil
 }

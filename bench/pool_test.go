@@ -510,28 +510,9 @@ func (c *loopChild) roundTrip(msg []byte) error {
 // end of file. It returns the exit code.
 func floorServeLoop(f *os.File) int {
 	r := bufio.NewReaderSize(f, 64<<10)
-	var hdr [8]byte
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if err == io.EOF {
-				return 0
-			}
-			return 3
-		}
-		n := binary.BigEndian.Uint64(hdr[:])
-		if n > 1<<30 {
-			return 3
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return 3
-		}
-		reply := payload
-		if n > floorEchoMax {
-			reply = hdr[:]
-		}
-		if _, err := f.Write(reply); err != nil {
-			return 4
+		if code, err := floorEchoOne(r, f); err != nil {
+			return code
 		}
 	}
 }
