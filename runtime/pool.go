@@ -112,8 +112,10 @@ func PoolOutput(stdout, stderr io.Writer) PoolOption {
 	return func(c *poolConfig) { c.stdout, c.stderr = stdout, stderr }
 }
 
-// NewPool starts the workers and returns when they are ready to serve
-// calls (and their initializers have run). ctx bounds the start only.
+// NewPool starts the workers and returns once they are started; calls
+// submitted before a worker has initialised wait for it. With an
+// Initializer, NewPool returns only after every worker's initializer has
+// run, and returns its error if one fails. ctx bounds the start only.
 func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: GobCodec{}}
 	for _, o := range opts {
