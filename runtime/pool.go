@@ -800,6 +800,16 @@ func (p *Pool) runOrphan(t *task) {
 
 // settle decodes a task's outcome frame.
 func (t *task) settle(f frame) {
+	t.mu.Lock()
+	ctx := t.ctx
+	t.mu.Unlock()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Cancelled before its outcome arrived: the caller asked for the
+		// call to stop, whatever the worker managed meanwhile (the
+		// context's own callback may not have run yet).
+		t.finish(nil, context.Canceled)
+		return
+	}
 	if f.kind == kindBatchResult {
 		m, err := decodeBatchResult(f.body)
 		if err != nil {
