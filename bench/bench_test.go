@@ -32,15 +32,7 @@ func BenchmarkFloor(b *testing.B) {
 	needSpawn(b)
 	var s samples
 	for b.Loop() {
-		t0 := time.Now()
-		cmd, err := floorCmd(floorExit)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("floor child: %v", err)
-		}
-		s = append(s, time.Since(t0))
+		s = append(s, runFloorChild(b))
 	}
 	report(b, s)
 }
@@ -199,19 +191,7 @@ func startJoin(b *testing.B, newProc func() *mp.Process, check func(any) error) 
 // ratio (mpgen-p50-ms / floor-p50-ms); ns/op is the cost of the pair.
 func BenchmarkStartJoinVsFloor(b *testing.B) {
 	needSpawn(b)
-	var floor, noop samples
-	runFloor := func() {
-		t0 := time.Now()
-		cmd, err := floorCmd(floorExit)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("floor child: %v", err)
-		}
-		floor = append(floor, time.Since(t0))
-	}
-	runNoop := func() {
+	pairedLoop(b, "ms", func(int) time.Duration { return runFloorChild(b) }, func(int) time.Duration {
 		t0 := time.Now()
 		p := &mp.Process{Target: targets.Noop}
 		if err := p.Start(); err != nil {
@@ -220,21 +200,8 @@ func BenchmarkStartJoinVsFloor(b *testing.B) {
 		if err := p.Join(); err != nil {
 			b.Fatalf("Join: %v", err)
 		}
-		noop = append(noop, time.Since(t0))
-	}
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 { // alternate the order, so neither always goes first
-			runFloor()
-			runNoop()
-		} else {
-			runNoop()
-			runFloor()
-		}
-	}
-	f, n := floor.Quantile(0.5), noop.Quantile(0.5)
-	b.ReportMetric(ms(f), "floor-p50-ms")
-	b.ReportMetric(ms(n), "mpgen-p50-ms")
-	b.ReportMetric(float64(n)/float64(f), "ratio")
+		return time.Since(t0)
+	})
 }
 
 // BenchmarkSleep5 is the seed example of the design: five children that

@@ -208,40 +208,26 @@ func BenchmarkPoolApplyVsSocketpair(b *testing.B) {
 	c := newLoopChild(b)
 	ctx := context.Background()
 	msg := bytes.Repeat([]byte{0x5a}, rtSize)
-	var floor, apply samples
-	runFloor := func() {
+	runFloor := func(int) time.Duration {
 		t0 := time.Now()
 		if err := c.roundTrip(msg); err != nil {
 			b.Fatal(err)
 		}
-		floor = append(floor, time.Since(t0))
+		return time.Since(t0)
 	}
-	runApply := func(i int) {
+	runApply := func(i int) time.Duration {
 		t0 := time.Now()
 		res, err := p.Apply(ctx, targets.Identity, []any{i}, nil)
 		if err != nil || res != i {
 			b.Fatalf("Apply(Identity, %d) = %v, %v", i, res, err)
 		}
-		apply = append(apply, time.Since(t0))
+		return time.Since(t0)
 	}
 	for i := range 100 { // warm up
-		runFloor()
+		runFloor(i)
 		runApply(i)
 	}
-	floor, apply = floor[:0], apply[:0]
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 {
-			runFloor()
-			runApply(i)
-		} else {
-			runApply(i)
-			runFloor()
-		}
-	}
-	f, a := floor.Quantile(0.5), apply.Quantile(0.5)
-	b.ReportMetric(us(f), "floor-p50-us")
-	b.ReportMetric(us(a), "mpgen-p50-us")
-	b.ReportMetric(float64(a)/float64(f), "ratio")
+	pairedLoop(b, "us", runFloor, runApply)
 }
 
 // BenchmarkPoolStart measures a pool's start, against starting as many bare
@@ -299,40 +285,27 @@ func poolStartLoop(b *testing.B, opts ...mp.PoolOption) {
 func BenchmarkPoolStartVsFloor(b *testing.B) {
 	needSpawn(b)
 	n := defaultWorkers()
-	var floor, pool samples
-	runFloor := func() {
+	runFloor := func(int) time.Duration {
 		t0 := time.Now()
 		if err := startBare(n); err != nil {
 			b.Fatal(err)
 		}
-		floor = append(floor, time.Since(t0))
+		return time.Since(t0)
 	}
-	runPool := func() {
+	runPool := func(int) time.Duration {
 		t0 := time.Now()
 		p, err := mp.NewPool(context.Background(), mp.Initializer(targets.Noop))
 		d := time.Since(t0)
 		if err != nil {
 			b.Fatalf("NewPool: %v", err)
 		}
-		pool = append(pool, d)
 		p.Terminate()
 		if err := p.Join(); err != nil {
 			b.Fatalf("Join: %v", err)
 		}
+		return d
 	}
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 {
-			runFloor()
-			runPool()
-		} else {
-			runPool()
-			runFloor()
-		}
-	}
-	f, p := floor.Quantile(0.5), pool.Quantile(0.5)
-	b.ReportMetric(ms(f), "floor-p50-ms")
-	b.ReportMetric(ms(p), "mpgen-p50-ms")
-	b.ReportMetric(float64(p)/float64(f), "ratio")
+	pairedLoop(b, "ms", runFloor, runPool)
 	b.ReportMetric(float64(n), "workers")
 }
 

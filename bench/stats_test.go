@@ -32,3 +32,42 @@ func needSpawn(tb testing.TB) {
 		tb.Skip("starting child processes is not supported on this platform yet")
 	}
 }
+
+// pairedLoop runs floor and subject once each per iteration of b.Loop,
+// alternating which goes first so that neither always meets a warmer
+// machine, and reports both medians (in unit, "ms" or "us") and their
+// ratio. Each function returns the duration it measured.
+func pairedLoop(b *testing.B, unit string, floor, subject func(i int) time.Duration) {
+	var fs, ss samples
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			fs = append(fs, floor(i))
+			ss = append(ss, subject(i))
+		} else {
+			ss = append(ss, subject(i))
+			fs = append(fs, floor(i))
+		}
+	}
+	conv := ms
+	if unit == "us" {
+		conv = us
+	}
+	f, m := fs.Quantile(0.5), ss.Quantile(0.5)
+	b.ReportMetric(conv(f), "floor-p50-"+unit)
+	b.ReportMetric(conv(m), "mpgen-p50-"+unit)
+	b.ReportMetric(float64(m)/float64(f), "ratio")
+}
+
+// runFloorChild starts one floor child, waits for it and returns how long
+// that took.
+func runFloorChild(b *testing.B) time.Duration {
+	t0 := time.Now()
+	cmd, err := floorCmd(floorExit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("floor child: %v", err)
+	}
+	return time.Since(t0)
+}
