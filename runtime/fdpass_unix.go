@@ -11,8 +11,6 @@ import (
 	"syscall"
 )
 
-
-
 // rightsWriter sends files beside the first bytes written through it
 // (SCM_RIGHTS), then writes plainly. The receiver gets duplicates; the
 // sender keeps its files.
