@@ -10,6 +10,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -180,18 +183,40 @@ func pairedWarm(b *testing.B, unit string, floor, subject func(int) time.Duratio
 
 // BenchmarkQueueThroughput moves queueItems ints through a Queue[int]
 // between two processes, one batch per iteration (Python's
-// multiprocessing.Queue put/get). parent-to-child: the parent puts the
-// batch and -1, a warm SumBatches child gets them and puts the count and
-// sum on a second queue, which the parent gets; the span ends there.
+// multiprocessing.Queue put/get).
+//
+// parent-to-child: the parent puts the batch and -1, a warm SumBatches
+// child gets them and puts the count and sum on a second queue, which the
+// parent gets; the span ends there. Every iteration alternates it with the
+// floor: the parent writes each int as one 8-byte message on a raw
+// SOCK_SEQPACKET socketpair (the runtime's socket type, one message per
+// value as a Queue sends it) to a warm floor child that reads them with
+// blocking reads, summing, and answers -1 with the count and sum. It
+// reports floor-p50-ms, mpgen-p50-ms and ratio (mpgen / floor), items/s
+// and floor-items/s at the medians, and the CPU time per batch of parent
+// and child, for mpgen and (floor-...) for the floor.
+//
 // child-to-parent: the parent asks a warm ProduceBatches child for a batch
 // on a Pipe, the child puts the ints and -1, and the parent gets them all.
-// It reports p50-ms per batch, items/s at the median, and the CPU time of
-// parent and child per batch.
+// It reports p50-ms per batch, items/s at the median, and the CPU time per
+// batch of parent and child.
 func BenchmarkQueueThroughput(b *testing.B) {
 	needSpawn(b)
 	b.Run(fmt.Sprintf("parent-to-child-%dk", queueItems/1000), func(b *testing.B) {
+		fc := newSumFloorChild(b)
 		qc := newSumChild(b)
-		queueLoop(b, qc.proc.Pid(), func() error { return qc.batch(queueItems) })
+		floor := &cpuSpan{pid: fc.cmd.Process.Pid}
+		subject := &cpuSpan{pid: qc.proc.Pid()}
+		runFloor := floor.timed(b, func() error { return fc.batch(queueItems) })
+		runQueue := subject.timed(b, func() error { return qc.batch(queueItems) })
+		runFloor(0) // warm up
+		runQueue(0)
+		*floor, *subject = cpuSpan{pid: floor.pid}, cpuSpan{pid: subject.pid}
+		f, m := pairedLoop(b, "ms", runFloor, runQueue)
+		b.ReportMetric(float64(queueItems)/f.Seconds(), "floor-items/s")
+		b.ReportMetric(float64(queueItems)/m.Seconds(), "items/s")
+		floor.report(b, "floor-")
+		subject.report(b, "")
 	})
 	b.Run(fmt.Sprintf("child-to-parent-%dk", queueItems/1000), func(b *testing.B) {
 		pc := newProduceChild(b)
@@ -203,22 +228,114 @@ func queueLoop(b *testing.B, pid int, batch func() error) {
 	if err := batch(); err != nil { // warm up
 		b.Fatal(err)
 	}
+	cpu := &cpuSpan{pid: pid}
+	run := cpu.timed(b, batch)
 	var s samples
-	cpu := startCPU([]int{pid})
 	for b.Loop() {
+		s = append(s, run(0))
+	}
+	cpu.report(b, "")
+	report(b, s)
+	b.ReportMetric(float64(queueItems)/s.Quantile(0.5).Seconds(), "items/s")
+}
+
+// cpuSpan adds up the CPU time (user and system, from /proc; Linux only)
+// that this process and one child use during the calls of a function.
+type cpuSpan struct {
+	pid         int
+	self, child time.Duration
+	n           int
+	bad         bool
+}
+
+// timed returns a pairedLoop function that calls f, fails b if f fails,
+// and adds the CPU time the call took to c.
+func (c *cpuSpan) timed(b *testing.B, f func() error) func(int) time.Duration {
+	pid := strconv.Itoa(c.pid)
+	return func(int) time.Duration {
+		s0, err1 := procCPU("self")
+		c0, err2 := procCPU(pid)
 		t0 := time.Now()
-		err := batch()
-		s = append(s, time.Since(t0))
+		err := f()
+		d := time.Since(t0)
+		s1, err3 := procCPU("self")
+		c1, err4 := procCPU(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			c.bad = true
+		}
+		c.self, c.child, c.n = c.self+s1-s0, c.child+c1-c0, c.n+1
+		return d
 	}
-	if self, child, ok := cpu.read(); ok && cpu.ok && len(s) > 0 {
-		b.ReportMetric(ms(self-cpu.self)/float64(len(s)), "parent-cpu-ms")
-		b.ReportMetric(ms(child-cpu.workers)/float64(len(s)), "child-cpu-ms")
+}
+
+// report adds <prefix>parent-cpu-ms and <prefix>child-cpu-ms, per call.
+func (c *cpuSpan) report(b *testing.B, prefix string) {
+	if c.bad || c.n == 0 {
+		return
 	}
-	report(b, s)
-	b.ReportMetric(float64(queueItems)/s.Quantile(0.5).Seconds(), "items/s")
+	b.ReportMetric(ms(c.self)/float64(c.n), prefix+"parent-cpu-ms")
+	b.ReportMetric(ms(c.child)/float64(c.n), prefix+"child-cpu-ms")
+}
+
+// sumFloorChild is a warm floor child in floorSum mode (see floorServeSum)
+// and the parent's end of its SOCK_SEQPACKET socketpair.
+type sumFloorChild struct {
+	cmd  *exec.Cmd
+	conn *os.File
+}
+
+func newSumFloorChild(tb testing.TB) *sumFloorChild {
+	tb.Helper()
+	conn, child, err := seqpacketpair()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd, err := floorCmd(floorSum)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{child}
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
+		conn.Close()
+		tb.Fatalf("start sum child: %v", err)
+	}
+	tb.Cleanup(func() {
+		conn.Close() // the child exits on end of file
+		if err := cmd.Wait(); err != nil {
+			tb.Errorf("sum child: %v", err)
+		}
+	})
+	return &sumFloorChild{cmd: cmd, conn: conn}
+}
+
+// batch sends 0..n-1 and -1, one message each, and checks the count and
+// sum the child answers.
+func (c *sumFloorChild) batch(n int) error {
+	var msg [8]byte
+	for i := range n + 1 {
+		v := uint64(i)
+		if i == n {
+			v = ^uint64(0)
+		}
+		binary.BigEndian.PutUint64(msg[:], v)
+		if _, err := c.conn.Write(msg[:]); err != nil {
+			return err
+		}
+	}
+	var reply [16]byte
+	if k, err := c.conn.Read(reply[:]); err != nil || k != 16 {
+		return fmt.Errorf("sum child answered %d bytes: %v", k, err)
+	}
+	got := [2]int{int(binary.BigEndian.Uint64(reply[:8])), int(binary.BigEndian.Uint64(reply[8:]))}
+	if want := [2]int{n, n * (n - 1) / 2}; got != want {
+		return fmt.Errorf("sum child got (count, sum) %v, want %v", got, want)
+	}
+	return nil
 }
 
 // sumChild is a warm SumBatches child and the two queues it serves.
@@ -355,6 +472,12 @@ func TestSharingBenchPieces(t *testing.T) {
 	pp := newPipeChild[targets.Ping](t, targets.EchoPing)
 	if err := echoPing(pp.conn, targets.Ping{S: "ping", I: 42, F: 3.14}); err != nil {
 		t.Fatal(err)
+	}
+	fc := newSumFloorChild(t)
+	for _, n := range []int{0, 1, 1000} {
+		if err := fc.batch(n); err != nil {
+			t.Fatalf("batch of %d to the sum floor child: %v", n, err)
+		}
 	}
 	sc := newSumChild(t)
 	for _, n := range []int{0, 1, 1000} {
