@@ -2,6 +2,8 @@
 // a child process, set against the floor of re-executing the same binary;
 // the Pool's throughput, per-call latency, large arguments, start-up and
 // memory (pool_test.go), set against a raw socketpair and bare processes;
-// and (under python/) the peer scripts for Python's multiprocessing. Run
+// the Pipe round trip, large messages and Queue throughput (sharing_test.go),
+// set against a raw socketpair and a raw SOCK_SEQPACKET socketpair; and
+// (under python/) the peer scripts for Python's multiprocessing. Run
 // them all, with a summary, with bench/run; see BENCHMARKS.md.
 package bench

@@ -20,6 +20,7 @@ const (
 	floorExit       = "exit"       // exit(0) at once
 	floorSocketpair = "socketpair" // one exchange on descriptor 3 (see floorServe), then exit(0)
 	floorLoop       = "loop"       // exchanges on descriptor 3 until end of file (see floorServeLoop)
+	floorSum        = "sum"        // sums messages on descriptor 3 until end of file (see floorServeSum)
 )
 
 // floorEchoMax is the largest payload a socketpair floor child echoes back
@@ -35,6 +36,8 @@ func TestMain(m *testing.M) {
 		os.Exit(floorServe(os.NewFile(3, "floor-socketpair")))
 	case floorLoop:
 		os.Exit(floorServeLoop(os.NewFile(3, "floor-loop")))
+	case floorSum:
+		os.Exit(floorServeSum(os.NewFile(3, "floor-sum")))
 	default:
 		os.Exit(2)
 	}
@@ -78,4 +81,33 @@ func floorEchoOne(r io.Reader, w io.Writer) (int, error) {
 		return 4, err
 	}
 	return 0, nil
+}
+
+// floorServeSum is the life of a sum child, the floor of a queue consumer:
+// on a SOCK_SEQPACKET socket, it reads one 8-byte big-endian integer per
+// message, with a blocking read each; -1 ends a batch, answered with one
+// 16-byte message holding the batch's count and sum. It returns the exit
+// code at end of file.
+func floorServeSum(f *os.File) int {
+	var buf [64]byte
+	var n, sum uint64
+	for {
+		k, err := f.Read(buf[:])
+		if err == io.EOF {
+			return 0
+		}
+		if err != nil || k != 8 {
+			return 3
+		}
+		v := binary.BigEndian.Uint64(buf[:8])
+		if v != ^uint64(0) {
+			n, sum = n+1, sum+v
+			continue
+		}
+		reply := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, n), sum)
+		if _, err := f.Write(reply); err != nil {
+			return 4
+		}
+		n, sum = 0, 0
+	}
 }

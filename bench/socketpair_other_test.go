@@ -15,3 +15,7 @@ const canSpawn = false
 func socketpair() (parent, child *os.File, err error) {
 	return nil, nil, errors.ErrUnsupported
 }
+
+func seqpacketpair() (parent, child *os.File, err error) {
+	return nil, nil, errors.ErrUnsupported
+}

@@ -19,8 +19,18 @@ const canSpawn = true
 // ExtraFiles. It does without package net, so that this test binary links
 // it only through the runtime.
 func socketpair() (parent, child *os.File, err error) {
+	return socketpairOf(syscall.SOCK_STREAM)
+}
+
+// seqpacketpair is socketpair with SOCK_SEQPACKET, the socket type of the
+// runtime's Pipe and Queue: each write is one message.
+func seqpacketpair() (parent, child *os.File, err error) {
+	return socketpairOf(syscall.SOCK_SEQPACKET)
+}
+
+func socketpairOf(typ int) (parent, child *os.File, err error) {
 	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, typ, 0)
 	if err == nil {
 		syscall.CloseOnExec(fds[0])
 		syscall.CloseOnExec(fds[1])

@@ -36,8 +36,9 @@ func needSpawn(tb testing.TB) {
 // pairedLoop runs floor and subject once each per iteration of b.Loop,
 // alternating which goes first so that neither always meets a warmer
 // machine, and reports both medians (in unit, "ms" or "us") and their
-// ratio. Each function returns the duration it measured.
-func pairedLoop(b *testing.B, unit string, floor, subject func(i int) time.Duration) {
+// ratio. Each function returns the duration it measured. It returns the two
+// medians, for metrics derived from them.
+func pairedLoop(b *testing.B, unit string, floor, subject func(i int) time.Duration) (floorP50, subjectP50 time.Duration) {
 	var fs, ss samples
 	for i := 0; b.Loop(); i++ {
 		if i%2 == 0 {
@@ -56,6 +57,7 @@ func pairedLoop(b *testing.B, unit string, floor, subject func(i int) time.Durat
 	b.ReportMetric(conv(f), "floor-p50-"+unit)
 	b.ReportMetric(conv(m), "mpgen-p50-"+unit)
 	b.ReportMetric(float64(m)/float64(f), "ratio")
+	return f, m
 }
 
 // runFloorChild starts one floor child, waits for it and returns how long

@@ -17,7 +17,7 @@ const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
 func init() {
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.ByteLen",
-		Pos:    "bench.go:7",
+		Pos:    "bench.go:14",
 		Func:   ByteLen,
 		Params: []mpruntime.Param{mpruntime.P[[]byte]("data")},
 		Result: mpruntime.TypeOf[int](),
@@ -28,6 +28,76 @@ func init() {
 			}
 			r := ByteLen(a0)
 			return r, nil
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.EchoBytes",
+		Pos:    "bench.go:30",
+		Func:   EchoBytes,
+		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Conn[[]byte]]("c")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Conn[[]byte]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, EchoBytes(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.EchoPing",
+		Pos:    "bench.go:61",
+		Func:   EchoPing,
+		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Conn[Ping]]("c")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Conn[Ping]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, EchoPing(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.SumBatches",
+		Pos:  "bench.go:80",
+		Func: SumBatches,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Queue[int]]("in"),
+			mpruntime.P[*mpruntime.Queue[[2]int]]("out"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Queue[[2]int]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, SumBatches(a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.ProduceBatches",
+		Pos:  "bench.go:106",
+		Func: ProduceBatches,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Conn[int]]("req"),
+			mpruntime.P[*mpruntime.Queue[int]]("out"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Conn[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Queue[int]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, ProduceBatches(a0, a1)
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
