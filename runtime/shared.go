@@ -157,6 +157,7 @@ type Value[T any] struct {
 	seg  *segment
 	lock *uint32
 	p    *T
+	race raceSync
 }
 
 // NewValue returns a new shared Value holding v.
@@ -184,10 +185,13 @@ func (x *Value[T]) Store(v T) { *x.p = v }
 func (x *Value[T]) Pointer() *T { return x.p }
 
 // Lock acquires the value's lock; see Lock.Lock.
-func (x *Value[T]) Lock() { _ = mutexLock(context.Background(), x.lock, "Value.Lock", -1) }
+func (x *Value[T]) Lock() {
+	_ = x.race.synced(mutexLock(context.Background(), x.lock, "Value.Lock", -1))
+}
 
 // Unlock releases the value's lock. It panics if the lock is not held.
 func (x *Value[T]) Unlock() {
+	x.race.sync()
 	if !mutexUnlock(x.lock) {
 		panic(ErrNotLocked)
 	}
@@ -196,7 +200,7 @@ func (x *Value[T]) Unlock() {
 // Acquire acquires the value's lock, waiting until ctx is done; see
 // Lock.Acquire for ErrLockAbandoned.
 func (x *Value[T]) Acquire(ctx context.Context) error {
-	return mutexLock(ctx, x.lock, "Value.Acquire", -1)
+	return x.race.synced(mutexLock(ctx, x.lock, "Value.Acquire", -1))
 }
 
 // Close unmaps the value in this process; the pointer from Pointer must not
@@ -239,6 +243,7 @@ type Array[T any] struct {
 	seg  *segment
 	lock *uint32
 	s    []T
+	race raceSync
 }
 
 // NewArray returns a new shared Array of n zero elements.
@@ -262,10 +267,13 @@ func (a *Array[T]) Slice() []T { return a.s[:len(a.s):len(a.s)] }
 func (a *Array[T]) Len() int { return len(a.s) }
 
 // Lock acquires the array's lock; see Lock.Lock.
-func (a *Array[T]) Lock() { _ = mutexLock(context.Background(), a.lock, "Array.Lock", -1) }
+func (a *Array[T]) Lock() {
+	_ = a.race.synced(mutexLock(context.Background(), a.lock, "Array.Lock", -1))
+}
 
 // Unlock releases the array's lock. It panics if the lock is not held.
 func (a *Array[T]) Unlock() {
+	a.race.sync()
 	if !mutexUnlock(a.lock) {
 		panic(ErrNotLocked)
 	}
@@ -274,7 +282,7 @@ func (a *Array[T]) Unlock() {
 // Acquire acquires the array's lock, waiting until ctx is done; see
 // Lock.Acquire for ErrLockAbandoned.
 func (a *Array[T]) Acquire(ctx context.Context) error {
-	return mutexLock(ctx, a.lock, "Array.Acquire", -1)
+	return a.race.synced(mutexLock(ctx, a.lock, "Array.Acquire", -1))
 }
 
 // Close unmaps the array in this process; slices from Slice must not be

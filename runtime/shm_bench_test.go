@@ -133,6 +133,7 @@ func BenchmarkLock(b *testing.B) {
 		if code := h.wait(b); code != 0 {
 			b.Fatalf("child exit %d: %s", code, h.errb)
 		}
+		b.Logf("parent %d, child %s", b.N, strings.TrimSpace(h.errb.String()))
 	})
 	b.Run("contended-2-goroutines-sync.Mutex", func(b *testing.B) {
 		var mu sync.Mutex

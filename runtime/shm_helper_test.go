@@ -176,6 +176,7 @@ func shmHelper(mode string) int {
 			if n%1024 == 0 {
 				select {
 				case <-stop:
+					fmt.Fprintln(os.Stderr, "lock-spin: iterations", n)
 					return 0
 				default:
 				}

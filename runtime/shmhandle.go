@@ -301,5 +301,26 @@ func (wt *waiter) sleep(w *uint32, val uint32) error {
 	return err
 }
 
+// raceSync tells the race detector about the ordering a primitive gives
+// between goroutines of this process. The detector does not see atomic
+// operations on shared mappings, so without it every access guarded by a
+// Lock would be reported. It costs nothing without -race.
+type raceSync struct{ a atomic.Uint32 }
+
+// sync is called after acquiring and before releasing.
+func (r *raceSync) sync() {
+	if raceEnabled {
+		r.a.Add(1)
+	}
+}
+
+// synced calls sync when err is nil or ErrLockAbandoned and returns err.
+func (r *raceSync) synced(err error) error {
+	if err == nil || err == ErrLockAbandoned {
+		r.sync()
+	}
+	return err
+}
+
 // over reports whether err from sleep ends the wait.
 func over(err error) bool { return err != nil && err != errSlice }

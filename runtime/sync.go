@@ -94,8 +94,9 @@ func mutexUnlock(w *uint32) bool {
 // On platforms other than Linux NewLock returns an error wrapping
 // errors.ErrUnsupported.
 type Lock struct {
-	seg *segment
-	w   *uint32
+	seg  *segment
+	w    *uint32
+	race raceSync
 }
 
 // NewLock returns a new, unlocked Lock.
@@ -119,7 +120,7 @@ func (l *Lock) Lock() {
 	if l.seg == nil {
 		panic("mp: Lock of a closed Lock")
 	}
-	_ = mutexLock(context.Background(), l.w, "Lock.Lock", -1)
+	_ = l.race.synced(mutexLock(context.Background(), l.w, "Lock.Lock", -1))
 }
 
 // Unlock releases the lock. It panics if the lock is not held, as
@@ -137,7 +138,7 @@ func (l *Lock) Acquire(ctx context.Context) error {
 	if l.seg == nil {
 		return ErrHandleClosed
 	}
-	return mutexLock(ctx, l.w, "Lock.Acquire", -1)
+	return l.race.synced(mutexLock(ctx, l.w, "Lock.Acquire", -1))
 }
 
 // AcquireTimeout acquires the lock, waiting at most d (Python's
@@ -148,12 +149,18 @@ func (l *Lock) AcquireTimeout(d time.Duration) error {
 	if l.seg == nil {
 		return ErrHandleClosed
 	}
-	return mutexLock(context.Background(), l.w, "Lock.AcquireTimeout", max(d, 0))
+	return l.race.synced(mutexLock(context.Background(), l.w, "Lock.AcquireTimeout", max(d, 0)))
 }
 
 // TryAcquire acquires the lock if it is free and reports whether it did
 // (Python's acquire(block=False)). It never takes over an abandoned lock.
-func (l *Lock) TryAcquire() bool { return l.seg != nil && mutexTry(l.w) }
+func (l *Lock) TryAcquire() bool {
+	if l.seg != nil && mutexTry(l.w) {
+		l.race.sync()
+		return true
+	}
+	return false
+}
 
 // Release releases the lock (Python's release()). It returns ErrNotLocked
 // if the lock was not held.
@@ -161,6 +168,7 @@ func (l *Lock) Release() error {
 	if l.seg == nil {
 		return ErrHandleClosed
 	}
+	l.race.sync()
 	if !mutexUnlock(l.w) {
 		return ErrNotLocked
 	}
@@ -229,6 +237,7 @@ type RLock struct {
 	seg   *segment
 	w     *uint32 // owner word, as Lock's
 	count *uint32 // recursion depth, changed only by the owner
+	race  raceSync
 }
 
 // NewRLock returns a new, unlocked RLock.
@@ -251,13 +260,14 @@ func (l *RLock) acquire(ctx context.Context, op string, timeout time.Duration) e
 	}
 	if atomic.LoadUint32(l.w)&lockPidMask == selfPid {
 		atomic.AddUint32(l.count, 1)
+		l.race.sync()
 		return nil
 	}
 	err := mutexLock(ctx, l.w, op, timeout)
 	if err == nil || err == ErrLockAbandoned {
 		atomic.StoreUint32(l.count, 1)
 	}
-	return err
+	return l.race.synced(err)
 }
 
 // Lock acquires the lock, waiting as long as it takes; see Lock.Lock.
@@ -302,6 +312,7 @@ func (l *RLock) Release() error {
 	if atomic.LoadUint32(l.w)&lockPidMask != selfPid {
 		return ErrNotOwner
 	}
+	l.race.sync()
 	if atomic.AddUint32(l.count, ^uint32(0)) == 0 {
 		mutexUnlock(l.w)
 	}
@@ -342,6 +353,7 @@ type Semaphore struct {
 	count   *uint32 // free units
 	waiters *uint32 // processes that may be sleeping on count
 	bound   *uint32 // maximum count for a bounded semaphore, else 0
+	race    raceSync
 }
 
 // NewSemaphore returns a semaphore with n free units.
@@ -385,6 +397,10 @@ func (s *Semaphore) try() bool {
 }
 
 func (s *Semaphore) acquire(ctx context.Context, op string, timeout time.Duration) error {
+	return s.race.synced(s.acquire1(ctx, op, timeout))
+}
+
+func (s *Semaphore) acquire1(ctx context.Context, op string, timeout time.Duration) error {
 	if s.seg == nil {
 		return ErrHandleClosed
 	}
@@ -423,7 +439,13 @@ func (s *Semaphore) AcquireTimeout(d time.Duration) error {
 }
 
 // TryAcquire takes a unit if one is free and reports whether it did.
-func (s *Semaphore) TryAcquire() bool { return s.seg != nil && s.try() }
+func (s *Semaphore) TryAcquire() bool {
+	if s.seg != nil && s.try() {
+		s.race.sync()
+		return true
+	}
+	return false
+}
 
 // Release gives back one unit, waking a waiter. A bounded semaphore
 // returns ErrTooManyReleases instead of going above its initial value.
@@ -431,6 +453,7 @@ func (s *Semaphore) Release() error {
 	if s.seg == nil {
 		return ErrHandleClosed
 	}
+	s.race.sync()
 	bound := atomic.LoadUint32(s.bound)
 	for {
 		v := atomic.LoadUint32(s.count)
@@ -482,8 +505,9 @@ func (s *Semaphore) mpImport(meta []byte, files []*os.File) error {
 // multiprocessing.Event. Off Linux NewEvent returns an error wrapping
 // errors.ErrUnsupported.
 type Event struct {
-	seg *segment
-	w   *uint32 // generation << 1 | set bit
+	seg  *segment
+	w    *uint32 // generation << 1 | set bit
+	race raceSync
 }
 
 // NewEvent returns a new, clear Event.
@@ -506,6 +530,7 @@ func (e *Event) Set() {
 	if e.seg == nil {
 		return
 	}
+	e.race.sync()
 	for {
 		v := atomic.LoadUint32(e.w)
 		if v&1 != 0 {
@@ -532,9 +557,19 @@ func (e *Event) Clear() {
 }
 
 // IsSet reports whether the flag is set.
-func (e *Event) IsSet() bool { return e.seg != nil && atomic.LoadUint32(e.w)&1 != 0 }
+func (e *Event) IsSet() bool {
+	if e.seg != nil && atomic.LoadUint32(e.w)&1 != 0 {
+		e.race.sync()
+		return true
+	}
+	return false
+}
 
 func (e *Event) wait(ctx context.Context, op string, timeout time.Duration) error {
+	return e.race.synced(e.wait1(ctx, op, timeout))
+}
+
+func (e *Event) wait1(ctx context.Context, op string, timeout time.Duration) error {
 	if e.seg == nil {
 		return ErrHandleClosed
 	}

@@ -118,6 +118,7 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 		return err
 	}
 	atomic.AddUint64(c.state, 1<<32)
+	c.l.race.sync()
 	mutexUnlock(c.l.w)
 	wt := newWaiter(ctx, c.seq, op, timeout)
 	var werr error
@@ -135,7 +136,7 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 	}
 	wt.done()
 	// Like Python, reacquire the lock however the wait ended.
-	lerr := mutexLock(context.Background(), c.l.w, op, -1)
+	lerr := c.l.race.synced(mutexLock(context.Background(), c.l.w, op, -1))
 	if werr != nil {
 		return werr
 	}
@@ -272,6 +273,7 @@ type Barrier struct {
 	seg     *segment
 	w       *uint32
 	parties int
+	race    raceSync
 }
 
 // NewBarrier returns a barrier for parties processes (1 to 16383).
@@ -324,6 +326,13 @@ func (b *Barrier) WaitTimeout(d time.Duration) (int, error) {
 }
 
 func (b *Barrier) wait(ctx context.Context, op string, timeout time.Duration) (int, error) {
+	b.race.sync()
+	i, err := b.wait1(ctx, op, timeout)
+	b.race.sync()
+	return i, err
+}
+
+func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (int, error) {
 	if b.seg == nil {
 		return 0, ErrHandleClosed
 	}
@@ -445,6 +454,6 @@ func (b *Barrier) mpImport(meta []byte, files []*os.File) error {
 		s.Close()
 		return fmt.Errorf("mp: import: barrier of %d parties", p)
 	}
-	*b = Barrier{seg: s, w: word(s.mem, offWords), parties: p}
+	b.seg, b.w, b.parties = s, word(s.mem, offWords), p
 	return nil
 }
