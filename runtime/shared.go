@@ -82,7 +82,7 @@ func dataSegment(kind uint32, t reflect.Type, n int) (*segment, error) {
 		return nil, fmt.Errorf("mp: New%s[%v]: alignment %d is too large", kindName(kind), t, t.Align())
 	}
 	es := t.Size()
-	if n < 0 || (es > 0 && uint64(n) > maxArray/uint64(es)) {
+	if n < 0 || n > maxArray || (es > 0 && uint64(n) > maxArray/uint64(es)) {
 		return nil, fmt.Errorf("mp: New%s[%v]: length %d out of range", kindName(kind), t, n)
 	}
 	s, err := newKindSegment(kind, dataOffset+n*int(es))
@@ -119,7 +119,7 @@ func importData(meta []byte, files []*os.File, kind uint32, t reflect.Type) (*se
 		if name != t.String() || es != uint64(t.Size()) || lay != layout(t) {
 			return nil, 0, fmt.Errorf("mp: import: a %s[%s] (element size %d) was sent where a %s[%v] (element size %d) is expected, or the two programs lay the type out differently", kindName(kind), name, es, kindName(kind), t, t.Size())
 		}
-		if es > 0 && n > maxArray/es || uint64(size) < dataOffset+n*es {
+		if n > maxArray || es > 0 && n > maxArray/es || uint64(size) < dataOffset+n*es {
 			return nil, 0, fmt.Errorf("mp: import: %s of %d elements does not fit its %d-byte segment", kindName(kind), n, size)
 		}
 		if err := checkFiles(files, 1, kind); err != nil {

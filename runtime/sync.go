@@ -90,6 +90,8 @@ func mutexUnlock(w *uint32) bool {
 // nothing behind. The check cannot see a crashed holder whose process id
 // was already reused by another process; on Linux ids are reused only after
 // the pid space (pid_max, by default 4194304 on 64-bit systems) wraps.
+// All processes sharing a lock must be in one PID namespace (containers
+// sharing a memfd would compare ids from different namespaces).
 //
 // On platforms other than Linux NewLock returns an error wrapping
 // errors.ErrUnsupported.

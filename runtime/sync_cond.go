@@ -156,14 +156,21 @@ func (c *Condition) WaitTimeout(d time.Duration) error {
 }
 
 // WaitFor waits until pred returns true, calling it with the lock held
-// (Python's wait_for). It returns nil once pred is true, or Wait's error.
+// (Python's wait_for). It returns nil once pred is true (ErrLockAbandoned
+// if the lock was taken over from a dead holder on the way), or Wait's
+// error.
 func (c *Condition) WaitFor(ctx context.Context, pred func() bool) error {
+	var abandoned error
 	for !pred() {
-		if err := c.Wait(ctx); err != nil && err != ErrLockAbandoned {
+		switch err := c.Wait(ctx); err {
+		case nil:
+		case ErrLockAbandoned:
+			abandoned = err
+		default:
 			return err
 		}
 	}
-	return nil
+	return abandoned
 }
 
 // Notify wakes up to n waiting processes. The caller must hold the lock.
