@@ -109,7 +109,11 @@ func (c *checker) params(t *Target, sig *types.Signature) []error {
 			}
 			continue
 		}
-		if f := c.travel.value(p.Type()); f != nil {
+		check := c.travel.value
+		if isHandlePointer(p.Type()) {
+			check = c.travel.handleParam
+		}
+		if f := check(p.Type()); f != nil {
 			errs = append(errs, c.errorf(t, p.Pos(), "%s", f.about(paramName(p), p.Type(), c.travel.q)))
 			continue
 		}

@@ -87,7 +87,9 @@ func (c *traveler) check(t types.Type) *flaw {
 		}
 		c.done[key] = nil
 		var f *flaw
-		if !c.marshals(t) {
+		if isHandle(t) {
+			f = &flaw{typ: t, msg: "is a handle of the mpgen runtime, which travels to a child only as a target parameter of its own, of type *" + types.TypeString(t, c.q) + "; it cannot be returned or sit inside another value"}
+		} else if !c.marshals(t) {
 			f = c.under(t, t.Underlying())
 		}
 		c.done[key] = f
@@ -199,6 +201,50 @@ func method(name string, decode bool) *types.Interface {
 	sig := types.NewSignatureType(nil, nil, nil, params, results, false)
 	iface := types.NewInterfaceType([]*types.Func{types.NewFunc(token.NoPos, nil, name, sig)}, nil)
 	return iface.Complete()
+}
+
+// handleParam returns why a parameter of type t, a pointer to a handle, cannot
+// travel, or nil. The handle itself travels as descriptors; the values it
+// carries (T of Conn[T]) are encoded and must travel like any value, or be
+// handles themselves (a Conn sent through a Queue).
+func (c *traveler) handleParam(t types.Type) *flaw {
+	if f := c.nameable(t); f != nil {
+		return f
+	}
+	n := types.Unalias(types.Unalias(t).(*types.Pointer).Elem()).(*types.Named)
+	for i := range n.TypeArgs().Len() {
+		arg := n.TypeArgs().At(i)
+		check := c.check
+		if isHandlePointer(arg) {
+			check = c.handleParam
+		}
+		if f := check(arg); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// isHandlePointer reports whether t is a pointer to a handle type.
+func isHandlePointer(t types.Type) bool {
+	p, ok := types.Unalias(t).(*types.Pointer)
+	if !ok {
+		return false
+	}
+	n, ok := types.Unalias(p.Elem()).(*types.Named)
+	return ok && isHandle(n)
+}
+
+// isHandle reports whether n is one of the runtime's handle types (Conn,
+// Queue, the locks, Value, Array, SharedMemory): those whose pointer has the
+// runtime's unexported mpExport method.
+func isHandle(n *types.Named) bool {
+	obj := n.Obj()
+	if obj.Pkg() == nil || obj.Pkg().Path() != runtimePath {
+		return false
+	}
+	ms := types.NewMethodSet(types.NewPointer(n))
+	return ms.Lookup(obj.Pkg(), "mpExport") != nil
 }
 
 // nameable returns why the generated code, which lives in c.pkg, cannot

@@ -195,6 +195,9 @@ func encodeValue(c Codec, v reflect.Value) (encodedValue, error) {
 			return encodedValue{}, nil
 		}
 	}
+	if h, ok := v.Interface().(handle); ok {
+		return exportHandle(h)
+	}
 	if isBytes(v.Type()) {
 		return encodedValue{present: true, raw: true, data: v.Bytes()}, nil
 	}
@@ -217,6 +220,14 @@ type wireArgs struct {
 func (w *wireArgs) Decode(i int, v any) error {
 	if i < 0 || i >= len(w.args) {
 		return fmt.Errorf("argument %d missing: the call carries %d", i, len(w.args))
+	}
+	if w.args[i].handle {
+		files := w.args[i].files
+		w.args[i].files = nil
+		if err := importHandle(w.args[i].data, files, v); err != nil {
+			return fmt.Errorf("decode argument %d: %w", i, err)
+		}
+		return nil
 	}
 	if err := decodeValue(w.codec, w.args[i], v); err != nil {
 		return fmt.Errorf("decode argument %d: %w", i, err)

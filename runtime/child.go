@@ -76,8 +76,9 @@ func runChild(marker string) int {
 	// conn is never closed here: the exit closes it, and watchParent must
 	// not mistake our own close for the parent's end.
 	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	rd := newFDReader(conn)
 
-	f, err := readFrame(conn, 64<<10)
+	f, err := readFrame(rd, 64<<10)
 	if errors.Is(err, io.EOF) {
 		return childFail("no valid handshake from the parent on descriptor 3 (EOF): the channel closed before any handshake (did the parent exit?); not running anything")
 	}
@@ -98,14 +99,17 @@ func runChild(marker string) int {
 	// long as it takes, and the parent's death still ends the read (EOF).
 	_ = conn.SetReadDeadline(time.Time{})
 	if h.worker {
-		return serveWorker(conn)
+		return serveWorker(conn, rd)
 	}
 
-	f, err = readPeerFrame(conn, MaxFrameSize())
+	f, err = readPeerFrame(rd, MaxFrameSize())
 	if err != nil || f.kind != kindCall {
 		return childFail("no call from the parent: %v", describeFrameErr(f, err))
 	}
 	call, err := decodeCall(f.body)
+	if err == nil {
+		err = takeFiles(rd, call)
+	}
 	if err != nil {
 		return childFail("%v", err)
 	}
@@ -113,10 +117,13 @@ func runChild(marker string) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go watchParent(conn, cancel)
+	go watchParent(rd, cancel)
 	terminated := onTerminate(cancel, spec != nil && spec.Context)
 
 	kind, body := runCall(ctx, call)
+	// Values the target put in queues are delivered before it reports, as
+	// Python's child joins its queues' feeder threads before exiting.
+	flushQueues()
 	if err := writeFrames(conn, nil, kind, f.id, body); err != nil {
 		return childFail("send the outcome of %s: %v", call.target, err)
 	}
@@ -127,6 +134,15 @@ func runChild(marker string) int {
 		return exitOK
 	}
 	return exitFailed
+}
+
+// takeFiles gives a call's handles the descriptors that arrived with it.
+func takeFiles(rd *fdReader, call *callMsg) error {
+	files, err := rd.take(call.nfiles())
+	if err != nil {
+		return fmt.Errorf("call frame: %w", err)
+	}
+	return call.adopt(files)
 }
 
 // lookupCall finds the spec and codec a call names, or an error frame body
@@ -153,6 +169,7 @@ func runCall(ctx context.Context, call *callMsg) (frameKind, payload) {
 	if fail != nil {
 		return kindError, payload{fail}
 	}
+	defer func() { closeFiles(argFiles(call.args)) }() // descriptors no handle took
 	res, kind, body := invoke(ctx, spec, codec, &wireArgs{codec: codec, args: call.args})
 	if kind != kindResult {
 		return kind, payload{body}
@@ -177,7 +194,7 @@ func describeFrameErr(f frame, err error) string {
 // watchParent reads the control channel for the child's whole life. A
 // cancel frame cancels the call's context; end of file means the parent is
 // gone, and a child never outlives its parent.
-func watchParent(conn *os.File, cancel context.CancelFunc) {
+func watchParent(conn io.Reader, cancel context.CancelFunc) {
 	for {
 		f, err := readFrame(conn, 1<<20)
 		if err != nil {

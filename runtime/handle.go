@@ -1,6 +1,10 @@
 package mp
 
-import "os"
+import (
+	"fmt"
+	"os"
+	"reflect"
+)
 
 // A handle is a runtime value that travels to another process as open
 // descriptors plus a short description, never through a codec: Conn, Queue,
@@ -21,3 +25,71 @@ type handle interface {
 type importer interface {
 	mpImport(meta []byte, files []*os.File) error
 }
+
+// closeFiles closes files, ignoring errors: they are descriptors nobody
+// will use any more.
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// exportHandle encodes h for a call: the call gets its own duplicates of
+// h's descriptors, so that the caller may close h as soon as Start returns.
+func exportHandle(h handle) (encodedValue, error) {
+	meta, files, err := h.mpExport()
+	if err != nil {
+		return encodedValue{}, err
+	}
+	if len(files) > maxPassedFiles {
+		return encodedValue{}, fmt.Errorf("%d descriptors, at most %d", len(files), maxPassedFiles)
+	}
+	dups := make([]*os.File, 0, len(files))
+	for _, f := range files {
+		d, err := dupFile(f)
+		if err != nil {
+			closeFiles(dups)
+			return encodedValue{}, err
+		}
+		dups = append(dups, d)
+	}
+	return encodedValue{present: true, handle: true, data: meta, nfiles: len(dups), files: dups}, nil
+}
+
+// importHandle rebuilds the handle that ptr (a **T) points to from meta and
+// files, which it takes over. A handle that is no longer reachable releases
+// its descriptors and mappings when the garbage collector finds it, as a
+// Python object would; Close releases them at once.
+func importHandle(meta []byte, files []*os.File, ptr any) error {
+	pv := reflect.ValueOf(ptr)
+	if pv.Kind() != reflect.Pointer || pv.IsNil() || pv.Elem().Kind() != reflect.Pointer {
+		closeFiles(files)
+		return fmt.Errorf("a handle cannot be stored in %T", ptr)
+	}
+	nv := reflect.New(pv.Elem().Type().Elem())
+	imp, ok := nv.Interface().(importer)
+	if !ok {
+		closeFiles(files)
+		return fmt.Errorf("%v is not a handle type", pv.Elem().Type())
+	}
+	if err := imp.mpImport(meta, files); err != nil {
+		return err
+	}
+	pv.Elem().Set(nv)
+	return nil
+}
+
+// argFiles lists the descriptors of encoded arguments, in order.
+func argFiles(args []encodedValue) []*os.File {
+	var out []*os.File
+	for _, a := range args {
+		out = append(out, a.files...)
+	}
+	return out
+}
+
+// maxPassedFiles bounds the descriptors one frame or message may carry
+// (Linux's SCM_MAX_FD is 253).
+const maxPassedFiles = 64

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 )
 
 // protocolVersion is the version of the parent/child protocol. A child
@@ -117,7 +118,13 @@ type encodedValue struct {
 	present bool
 	raw     bool // raw bytes
 	fast    bool // the basic form (fastval.go)
+	handle  bool // a handle (handle.go): data is its meta
 	data    []byte
+	// nfiles is how many descriptors a handle travels with, and files,
+	// once they are known, are those descriptors: on the sending side the
+	// call's own duplicates, on the receiving side those that arrived.
+	nfiles int
+	files  []*os.File
 }
 
 // The forms of an encodedValue on the wire.
@@ -126,6 +133,7 @@ const (
 	formCodec  = 1
 	formRaw    = 2
 	formFast   = 3
+	formHandle = 4
 )
 
 func (v encodedValue) form() byte {
@@ -136,6 +144,8 @@ func (v encodedValue) form() byte {
 		return formRaw
 	case v.fast:
 		return formFast
+	case v.handle:
+		return formHandle
 	}
 	return formCodec
 }
@@ -144,6 +154,9 @@ func (b *wbuf) value(v encodedValue) {
 	*b = append(*b, v.form())
 	if v.present {
 		b.bytes(v.data)
+	}
+	if v.handle {
+		b.uvarint(uint64(v.nfiles))
 	}
 }
 
@@ -162,6 +175,15 @@ func (r *rbuf) value() encodedValue {
 		return encodedValue{}
 	case formCodec, formRaw, formFast:
 		return encodedValue{present: true, raw: form == formRaw, fast: form == formFast, data: r.bytes()}
+	case formHandle:
+		v := encodedValue{present: true, handle: true, data: r.bytes()}
+		n := r.uvarint()
+		if n > maxPassedFiles {
+			r.fail(fmt.Errorf("a handle with %d descriptors (at most %d)", n, maxPassedFiles))
+			return encodedValue{}
+		}
+		v.nfiles = int(n)
+		return v
 	}
 	r.fail(fmt.Errorf("bad value form %d", form))
 	return encodedValue{}
@@ -175,7 +197,7 @@ type pieces struct {
 }
 
 func (p *pieces) value(v encodedValue) {
-	if len(v.data) < bigPiece {
+	if len(v.data) < bigPiece || v.handle {
 		p.cur.value(v)
 		return
 	}
@@ -203,6 +225,28 @@ func (c *callMsg) payload() payload {
 		p.value(a)
 	}
 	return p.done()
+}
+
+// nfiles is how many descriptors the call's handles travel with.
+func (c *callMsg) nfiles() int {
+	n := 0
+	for _, a := range c.args {
+		n += a.nfiles
+	}
+	return n
+}
+
+// adopt gives the call's handles the descriptors that arrived with it.
+func (c *callMsg) adopt(files []*os.File) error {
+	if len(files) != c.nfiles() {
+		closeFiles(files)
+		return fmt.Errorf("the call's handles need %d descriptors, %d arrived", c.nfiles(), len(files))
+	}
+	for i := range c.args {
+		n := c.args[i].nfiles
+		c.args[i].files, files = files[:n:n], files[n:]
+	}
+	return nil
 }
 
 func decodeCall(body []byte) (*callMsg, error) {

@@ -158,9 +158,11 @@ func (p *Process) StartContext(ctx context.Context) error {
 		return fmt.Errorf("mp: Name must be at most %d bytes, got %d", maxName, len(p.Name))
 	}
 	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).payload()
+	files := argFiles(args)
 
 	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr})
 	if err != nil {
+		closeFiles(files)
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
 	}
 
@@ -175,7 +177,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if ctx.Done() != nil {
 		p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Terminate() })
 	}
-	go p.supervise(conn, outs, msg, call)
+	go p.supervise(conn, outs, msg, call, files)
 	return nil
 }
 
@@ -226,9 +228,9 @@ type outcome struct {
 // supervise talks to the child and reaps it: it sends the hello and the
 // call, reads the outcome, waits for the exit and then publishes everything
 // and closes the sentinel.
-func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call payload) {
+func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call payload, files []*os.File) {
 	talked := make(chan outcome, 1)
-	go func() { talked <- p.converse(conn, hello, call) }()
+	go func() { talked <- p.converse(conn, hello, call, files) }()
 	waited := make(chan error, 1)
 	go func() { waited <- p.cmd.Wait() }()
 
@@ -303,9 +305,12 @@ func isEOF(err error) bool {
 		errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// converse sends msg and reads frames until the target's outcome.
-func (p *Process) converse(conn *os.File, hello []byte, call payload) outcome {
-	if err := writeFrames(conn, hello, kindCall, 1, call); err != nil {
+// converse sends the hello and the call, with the descriptors of the
+// call's handles beside them, and reads frames until the target's outcome.
+func (p *Process) converse(conn *os.File, hello []byte, call payload, files []*os.File) outcome {
+	err := writeFrames(&rightsWriter{f: conn, files: files}, hello, kindCall, 1, call)
+	closeFiles(files) // the child has its own duplicates now
+	if err != nil {
 		// The child died before reading its call; its exit status says why.
 		return outcome{err: io.EOF}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sync/atomic"
 )
 
@@ -89,6 +90,8 @@ type frame struct {
 	kind frameKind
 	id   uint64
 	body []byte
+	// files are the descriptors that arrived for the frame's handles.
+	files []*os.File
 }
 
 // appendFrame appends the encoded frame to dst.

@@ -13,8 +13,8 @@ import (
 // one at a time, in order, until the parent closes the channel (or dies).
 // Results are buffered and flushed whenever no further call is queued, so
 // a pipelined stream of small calls costs few writes.
-func serveWorker(conn *os.File) int {
-	br := bufio.NewReaderSize(conn, 256<<10)
+func serveWorker(conn *os.File, rd *fdReader) int {
+	br := bufio.NewReaderSize(rd, 256<<10)
 	bw := bufio.NewWriterSize(conn, 256<<10)
 	// SIGTERM cancels the running call's context; the worker reports that
 	// call's outcome, refuses the calls queued behind it (the parent runs
@@ -42,6 +42,9 @@ func serveWorker(conn *os.File) int {
 			mu.Lock()
 			switch f.kind {
 			case kindCall, kindBatch:
+				if f.kind == kindCall && rd.pending() {
+					f.files = takeFrameFiles(rd, f.body)
+				}
 				queued[f.id] = true
 				mu.Unlock()
 				jobs <- f
@@ -114,10 +117,25 @@ func serveFrame(ctx context.Context, f frame) (frameKind, payload) {
 		return kind, payload{body}
 	}
 	call, err := decodeCall(f.body)
+	if err == nil {
+		err = call.adopt(f.files)
+	}
 	if err != nil {
+		closeFiles(f.files)
 		return kindError, payload{failureBody("mp: " + err.Error())}
 	}
 	return runCall(ctx, call)
+}
+
+// takeFrameFiles takes the descriptors a call frame's handles arrived with.
+// A malformed frame takes none; its decoding fails later.
+func takeFrameFiles(rd *fdReader, body []byte) []*os.File {
+	call, err := decodeCall(body)
+	if err != nil {
+		return nil
+	}
+	files, _ := rd.take(call.nfiles())
+	return files
 }
 
 // runBatch runs a target over every argument list of a batch, in order,

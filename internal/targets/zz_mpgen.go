@@ -296,6 +296,108 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Upper",
+		Pos:    "sharing.go:19",
+		Func:   Upper,
+		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Conn[string]]("c")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Conn[string]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, Upper(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.SendBytes",
+		Pos:  "sharing.go:37",
+		Func: SendBytes,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Conn[[]byte]]("c"),
+			mpruntime.P[int]("n"),
+			mpruntime.P[byte]("b"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Conn[[]byte]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 byte
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, SendBytes(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Produce",
+		Pos:  "sharing.go:51",
+		Func: Produce,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Queue[int]]("q"),
+			mpruntime.P[int]("from"),
+			mpruntime.P[int]("to"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 int
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, Produce(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Consume",
+		Pos:     "sharing.go:64",
+		Func:    Consume,
+		Context: true,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Queue[int]]("in"),
+			mpruntime.P[*mpruntime.Queue[[3]int]]("out"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Queue[[3]int]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, Consume(ctx, a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.PassConn",
+		Pos:    "sharing.go:84",
+		Func:   PassConn,
+		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Queue[*mpruntime.Conn[string]]]("q")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Queue[*mpruntime.Conn[string]]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, PassConn(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
 		Pos:  "targets.go:36",
 		Func: Noop,

@@ -1,0 +1,208 @@
+//go:build unix
+
+package mp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// rightsWriter sends files beside the first bytes written through it
+// (SCM_RIGHTS), then writes plainly. The receiver gets duplicates; the
+// sender keeps its files.
+type rightsWriter struct {
+	f     *os.File
+	files []*os.File
+}
+
+func (w *rightsWriter) Write(b []byte) (int, error) {
+	if len(w.files) == 0 || len(b) == 0 {
+		return w.f.Write(b)
+	}
+	rc, err := w.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	fds := make([]int, len(w.files))
+	for i, f := range w.files {
+		if fds[i], err = rawFD(f); err != nil {
+			return 0, err
+		}
+	}
+	oob := syscall.UnixRights(fds...)
+	var n int
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		n, serr = syscall.SendmsgN(int(fd), b, oob, nil, 0)
+		return serr != syscall.EAGAIN
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return 0, &os.PathError{Op: "sendmsg", Path: w.f.Name(), Err: err}
+	}
+	w.files = nil
+	if n < len(b) {
+		m, err := w.f.Write(b[n:])
+		return n + m, err
+	}
+	return n, nil
+}
+
+// fdReader reads a stream socket and keeps, in arrival order, the
+// descriptors that came beside its bytes. A frame's descriptors have arrived
+// once the frame's bytes have been read.
+type fdReader struct {
+	f   *os.File
+	oob []byte
+
+	mu    sync.Mutex
+	files []*os.File
+}
+
+func newFDReader(f *os.File) *fdReader {
+	return &fdReader{f: f, oob: make([]byte, syscall.CmsgSpace(4*maxPassedFiles))}
+}
+
+func (r *fdReader) Read(p []byte) (int, error) {
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n, oobn, flags int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, rerr = syscall.Recvmsg(int(fd), p, r.oob, recvFlags)
+		return rerr != syscall.EAGAIN
+	})
+	if err == nil {
+		err = rerr
+	}
+	if oobn > 0 {
+		if perr := r.keep(r.oob[:oobn]); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if err == nil && flags&syscall.MSG_CTRUNC != 0 {
+		err = fmt.Errorf("more than %d descriptors arrived at once; some were lost", maxPassedFiles)
+	}
+	if err != nil {
+		if n < 0 {
+			n = 0
+		}
+		return n, &os.PathError{Op: "recvmsg", Path: r.f.Name(), Err: err}
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// keep adopts the descriptors in a control message.
+func (r *fdReader) keep(oob []byte) error {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range msgs {
+		fds, err := syscall.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			r.files = append(r.files, adoptFD(fd))
+		}
+	}
+	return nil
+}
+
+// pending reports whether descriptors are waiting to be taken.
+func (r *fdReader) pending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.files) > 0
+}
+
+// take hands over the n oldest descriptors.
+func (r *fdReader) take(n int) ([]*os.File, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.files) < n {
+		return nil, errors.New("a frame names more descriptors than arrived with it")
+	}
+	out := r.files[:n:n]
+	r.files = r.files[n:]
+	return out, nil
+}
+
+// closeAll closes descriptors nobody took.
+func (r *fdReader) closeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	closeFiles(r.files)
+	r.files = nil
+}
+
+// rawFD returns f's descriptor number without f.Fd's side effect of making
+// it blocking, which would change the mode for every process sharing the
+// open file. The number is valid while f is open.
+func rawFD(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	n := -1
+	if err := rc.Control(func(fd uintptr) { n = int(fd) }); err != nil {
+		return -1, err
+	}
+	return n, nil
+}
+
+// dupFile duplicates f close-on-exec, so that a call owns descriptors its
+// caller may close at once.
+func dupFile(f *os.File) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var nfd int
+	var derr error
+	if err := rc.Control(func(fd uintptr) {
+		nfd, derr = dupCloexec(int(fd))
+	}); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("dup: %w", derr)
+	}
+	return os.NewFile(uintptr(nfd), f.Name()), nil
+}
+
+func dupCloexec(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(fd)
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(nfd)
+	return nfd, nil
+}
+
+// adoptFD wraps a received descriptor, making sure it is close-on-exec.
+func adoptFD(fd int) *os.File {
+	if recvFlags == 0 {
+		syscall.CloseOnExec(fd)
+	}
+	return os.NewFile(uintptr(fd), "mpgen-passed")
+}

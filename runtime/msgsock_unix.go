@@ -1,0 +1,304 @@
+//go:build unix
+
+package mp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// msgSock is one end of a SOCK_SEQPACKET socketpair: each send is one
+// message, delivered whole to exactly one receiver however many processes
+// share the end, and in order. Conn and Queue are built on it.
+//
+// Receivers take turns (rx) and senders take turns (tx), so that the one
+// whose turn it is may move the file's deadline to honour its context
+// without disturbing the others.
+type msgSock struct {
+	f      *os.File
+	rx     chan struct{}
+	tx     chan struct{}
+	closed atomic.Bool
+}
+
+// seqpacketPair makes a connected pair of message sockets.
+func seqpacketPair() (a, b *msgSock, err error) {
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mp: socketpair: %w", err)
+	}
+	for _, fd := range fds {
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			syscall.Close(fds[0])
+			syscall.Close(fds[1])
+			return nil, nil, fmt.Errorf("mp: socketpair: %w", err)
+		}
+	}
+	return newMsgSock(os.NewFile(uintptr(fds[0]), "mpgen-msg")), newMsgSock(os.NewFile(uintptr(fds[1]), "mpgen-msg")), nil
+}
+
+// newMsgSock adopts f, a message socket (from seqpacketPair or received
+// from another process).
+func newMsgSock(f *os.File) *msgSock {
+	return &msgSock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1)}
+}
+
+// turn waits for the turn in ch, honouring ctx.
+func turn(ctx context.Context, ch chan struct{}) error {
+	select {
+	case ch <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// interrupt makes the blocked operation on f return when ctx is done, by
+// moving f's deadline (set) into the past. The returned stop undoes it.
+func interrupt(ctx context.Context, set func(time.Time) error) (stop func() bool) {
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = set(dl)
+	}
+	after := context.AfterFunc(ctx, func() { _ = set(time.Unix(1, 0)) })
+	return func() bool {
+		stopped := after()
+		_ = set(time.Time{})
+		return !stopped
+	}
+}
+
+// ctxErr turns a deadline error caused by ctx into ctx's error. The file's
+// deadline may pass a moment before ctx's own timer fires.
+func ctxErr(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// opErr reports an operation on a socket this process closed as
+// os.ErrClosed, whatever the poller said.
+func (s *msgSock) opErr(err error) error {
+	if err != nil && s.closed.Load() {
+		return fmt.Errorf("mp: %w", os.ErrClosed)
+	}
+	return err
+}
+
+// send sends msg as one message, with files beside it. It blocks while the
+// socket's buffer is full.
+func (s *msgSock) send(ctx context.Context, msg []byte, files []*os.File) error {
+	if err := turn(ctx, s.tx); err != nil {
+		return err
+	}
+	defer func() { <-s.tx }()
+	stop := interrupt(ctx, s.f.SetWriteDeadline)
+	err := s.sendNow(msg, files, true)
+	stop()
+	return s.opErr(ctxErr(ctx, err))
+}
+
+// trySend sends msg if the socket has room now; it reports false if not.
+func (s *msgSock) trySend(msg []byte, files []*os.File) (bool, error) {
+	select {
+	case s.tx <- struct{}{}:
+	default:
+		return false, nil
+	}
+	defer func() { <-s.tx }()
+	err := s.sendNow(msg, files, false)
+	if errors.Is(err, syscall.EAGAIN) {
+		return false, nil
+	}
+	return err == nil, s.opErr(err)
+}
+
+func (s *msgSock) sendNow(msg []byte, files []*os.File, wait bool) error {
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fd, err := rawFD(f)
+			if err != nil {
+				return err
+			}
+			fds[i] = fd
+		}
+		oob = syscall.UnixRights(fds...)
+	}
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		serr = syscall.Sendmsg(int(fd), msg, oob, nil, sendFlags)
+		return !wait || serr != syscall.EAGAIN
+	})
+	if err == nil {
+		err = serr
+	}
+	return err
+}
+
+// recvBuf is the size of the buffer a message is received into: the largest
+// message sent inline.
+const recvBuf = inlineMax + 64
+
+var recvBufs = newRecvBufs()
+
+// recv receives one message into a pooled buffer, which the caller returns
+// with putRecvBuf, and the files that came with it. io.EOF means every
+// sender has gone (or the sending side was shut down) and nothing is left.
+func (s *msgSock) recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
+	if err := turn(ctx, s.rx); err != nil {
+		return nil, 0, nil, err
+	}
+	defer func() { <-s.rx }()
+	stop := interrupt(ctx, s.f.SetReadDeadline)
+	buf, n, files, err := s.recvNow(true)
+	stop()
+	return buf, n, files, s.opErr(ctxErr(ctx, err))
+}
+
+// tryRecv is recv that does not wait: ok is false when nothing is there.
+func (s *msgSock) tryRecv() (buf *[]byte, n int, files []*os.File, ok bool, err error) {
+	select {
+	case s.rx <- struct{}{}:
+	default:
+		return nil, 0, nil, false, nil
+	}
+	defer func() { <-s.rx }()
+	buf, n, files, err = s.recvNow(false)
+	if errors.Is(err, syscall.EAGAIN) {
+		return nil, 0, nil, false, nil
+	}
+	return buf, n, files, err == nil, s.opErr(err)
+}
+
+func (s *msgSock) recvNow(wait bool) (*[]byte, int, []*os.File, error) {
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	buf := recvBufs.Get().(*[]byte)
+	oob := make([]byte, syscall.CmsgSpace(4*maxPassedFiles))
+	var n, oobn, flags int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, rerr = syscall.Recvmsg(int(fd), *buf, oob, recvFlags)
+		return !wait || rerr != syscall.EAGAIN
+	})
+	if err == nil {
+		err = rerr
+	}
+	var files []*os.File
+	if oobn > 0 {
+		if msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+			for _, m := range msgs {
+				if fds, err := syscall.ParseUnixRights(&m); err == nil {
+					for _, fd := range fds {
+						files = append(files, adoptFD(fd))
+					}
+				}
+			}
+		}
+	}
+	if err == nil && flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
+		err = errors.New("mp: a message was larger than its buffer and was cut short")
+	}
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	if err != nil {
+		recvBufs.Put(buf)
+		closeFiles(files)
+		return nil, 0, nil, err
+	}
+	return buf, n, files, nil
+}
+
+// shutdownSend ends sending on this socket for every process that shares
+// it: receivers at the other end get io.EOF once they have drained it.
+func (s *msgSock) shutdownSend() error {
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.Shutdown(int(fd), syscall.SHUT_WR) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+// readable waits until a message (or the end) can be received, or timeout
+// passes (a negative timeout waits for ever).
+func (s *msgSock) readable(ctx context.Context, timeout time.Duration) (bool, error) {
+	if err := turn(ctx, s.rx); err != nil {
+		return false, err
+	}
+	defer func() { <-s.rx }()
+	outer := ctx
+	if timeout >= 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	stop := interrupt(ctx, s.f.SetReadDeadline)
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		stop()
+		return false, err
+	}
+	var one [1]byte
+	var perr error
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, perr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return perr != syscall.EAGAIN
+	})
+	stop()
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if err := ctxErr(outer, err); !errors.Is(err, os.ErrDeadlineExceeded) {
+				return false, err
+			}
+			if timeout >= 0 {
+				return false, nil // the timeout passed
+			}
+		}
+		return false, s.opErr(err)
+	}
+	return true, nil
+}
+
+func (s *msgSock) close() error {
+	s.closed.Store(true)
+	return s.f.Close()
+}

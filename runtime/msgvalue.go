@@ -1,0 +1,104 @@
+package mp
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"sync"
+)
+
+// inlineMax is the largest encoded value a Conn or Queue message carries
+// inline; a larger one is spilled into an anonymous memory file whose
+// descriptor travels beside a short message, so that a message never
+// outgrows the socket's buffer.
+const inlineMax = 64 << 10
+
+// formSpilled marks a message whose value's bytes are in the attached file.
+const formSpilled = 0x80
+
+// encodeMsg encodes v as one message: its form, then its bytes, with the
+// descriptors that must travel beside it (a handle's, or the spill file).
+// The caller sends them and then closes them.
+func encodeMsg(codec Codec, v reflect.Value) ([]byte, []*os.File, error) {
+	ev, err := encodeValue(codec, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ev.handle {
+		return append([]byte{formHandle}, ev.data...), ev.files, nil
+	}
+	if len(ev.data) <= inlineMax {
+		msg := make([]byte, 1+len(ev.data))
+		msg[0] = ev.form()
+		copy(msg[1:], ev.data)
+		return msg, nil, nil
+	}
+	f, err := spillFile(ev.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []byte{formSpilled | ev.form()}, []*os.File{f}, nil
+}
+
+// decodeMsg decodes one message received with files into ptr. It takes
+// over the files.
+func decodeMsg(codec Codec, msg []byte, files []*os.File, ptr any) error {
+	if len(msg) == 0 {
+		closeFiles(files)
+		return fmt.Errorf("mp: empty message")
+	}
+	form, data := msg[0], msg[1:]
+	if form == formHandle {
+		return importHandle(data, files, ptr)
+	}
+	if form&formSpilled != 0 {
+		if len(files) != 1 || len(data) != 0 {
+			closeFiles(files)
+			return fmt.Errorf("mp: malformed spilled message")
+		}
+		var err error
+		data, err = readSpill(files[0])
+		files[0].Close()
+		if err != nil {
+			return err
+		}
+		form &^= formSpilled
+	} else {
+		closeFiles(files)
+		// The buffer is reused: a raw value must not alias it.
+		if form == formRaw {
+			data = append([]byte(nil), data...)
+		}
+	}
+	var ev encodedValue
+	switch form {
+	case formAbsent:
+		return nil
+	case formCodec, formRaw, formFast:
+		ev = encodedValue{present: true, raw: form == formRaw, fast: form == formFast, data: data}
+	default:
+		return fmt.Errorf("mp: bad message form %d", form)
+	}
+	return decodeValue(codec, ev, ptr)
+}
+
+// readSpill reads a spill file's bytes.
+func readSpill(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > MaxFrameSize() {
+		return nil, fmt.Errorf("mp: a %d-byte value exceeds the frame limit %d (see SetMaxFrameSize)", st.Size(), MaxFrameSize())
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("mp: read spilled value: %w", err)
+	}
+	return data, nil
+}
+
+// newRecvBufs pools the buffers messages are received into.
+func newRecvBufs() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, recvBuf); return &b }}
+}

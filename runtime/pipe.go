@@ -1,0 +1,165 @@
+package mp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"syscall"
+	"time"
+)
+
+// Conn is one end of a Pipe (Python's multiprocessing.connection.Connection):
+// values of type T sent whole, in order, between processes. A Conn passed to
+// a target as an argument travels as a descriptor beside the call, never as
+// a serialized number, and the child's Conn is connected to the same peer.
+//
+// A Conn's methods may be called from many goroutines; receivers take turns,
+// as do senders. Like Python's, an end shared by several processes delivers
+// each message to exactly one receiver.
+type Conn[T any] struct {
+	sock    *msgSock
+	codec   Codec
+	canSend bool
+	canRecv bool
+}
+
+// Pipe returns the two ends of a duplex pipe (Python's Pipe()): each end
+// sends to and receives from the other.
+func Pipe[T any]() (*Conn[T], *Conn[T], error) {
+	a, b, err := seqpacketPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	return newConn[T](a, true, true), newConn[T](b, true, true), nil
+}
+
+// OneWayPipe returns the ends of a one-way pipe (Python's
+// Pipe(duplex=False)): r only receives, w only sends.
+func OneWayPipe[T any]() (r, w *Conn[T], err error) {
+	a, b, err := seqpacketPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	return newConn[T](a, false, true), newConn[T](b, true, false), nil
+}
+
+func newConn[T any](s *msgSock, send, recv bool) *Conn[T] {
+	return &Conn[T]{sock: s, codec: GobCodec{}, canSend: send, canRecv: recv}
+}
+
+// ErrWrongEnd is returned by Send on the receiving end of a one-way pipe,
+// and by Recv and Poll on its sending end.
+var ErrWrongEnd = errors.New("mp: this end of a one-way pipe cannot do that")
+
+// Send sends v to the other end. It blocks only while the pipe's buffer is
+// full. A value too large to travel inline rides in an anonymous memory
+// file. Sending to an end nobody holds any more fails with an error that
+// wraps io.ErrClosedPipe.
+func (c *Conn[T]) Send(v T) error { return c.SendContext(context.Background(), v) }
+
+// SendContext is Send that gives up when ctx is done.
+func (c *Conn[T]) SendContext(ctx context.Context, v T) error {
+	if !c.canSend {
+		return ErrWrongEnd
+	}
+	msg, files, err := encodeMsg(c.codec, reflect.ValueOf(&v).Elem())
+	if err != nil {
+		return fmt.Errorf("mp: send %T: %w", v, err)
+	}
+	err = c.sock.send(ctx, msg, files)
+	closeFiles(files)
+	return sendErr(err)
+}
+
+// sendErr says plainly that the peer is gone.
+func sendErr(err error) error {
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("mp: send: the other end is closed: %w", io.ErrClosedPipe)
+	}
+	return err
+}
+
+// Recv waits for the next value (Python's recv). It returns io.EOF when the
+// other end is closed (by every process that held it) and nothing is left.
+func (c *Conn[T]) Recv() (T, error) { return c.RecvContext(context.Background()) }
+
+// RecvContext is Recv that gives up when ctx is done, with ctx's error.
+func (c *Conn[T]) RecvContext(ctx context.Context) (T, error) {
+	var v T
+	if !c.canRecv {
+		return v, ErrWrongEnd
+	}
+	buf, n, files, err := c.sock.recv(ctx)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNRESET) {
+			err = io.EOF
+		}
+		return v, err
+	}
+	err = decodeMsg(c.codec, (*buf)[:n], files, &v)
+	recvBufs.Put(buf)
+	return v, err
+}
+
+// Poll reports whether a value (or the end of the stream) can be received
+// without waiting, waiting up to timeout for one; a negative timeout waits
+// for ever (Python's poll(None)).
+func (c *Conn[T]) Poll(timeout time.Duration) (bool, error) {
+	if !c.canRecv {
+		return false, ErrWrongEnd
+	}
+	return c.sock.readable(context.Background(), timeout)
+}
+
+// Close closes this process's end (Python's close). The other end sees
+// io.EOF once every process holding this end has closed it or exited.
+func (c *Conn[T]) Close() error { return c.sock.close() }
+
+// waitFile is the descriptor Wait watches.
+func (c *Conn[T]) waitFile() *os.File { return c.sock.f }
+
+const connMeta = "conn/1"
+
+func (c *Conn[T]) mpExport() ([]byte, []*os.File, error) {
+	var b wbuf
+	b.string(connMeta)
+	b.string(c.codec.Name())
+	b.uvarint(boolBits(c.canSend, c.canRecv))
+	return b, []*os.File{c.sock.f}, nil
+}
+
+func (c *Conn[T]) mpImport(meta []byte, files []*os.File) error {
+	r := rbuf{b: meta}
+	kind, codecName, bits := r.string(), r.string(), r.uvarint()
+	err := r.done()
+	if err == nil && kind != connMeta {
+		err = fmt.Errorf("a %q handle cannot become a Conn", kind)
+	}
+	if err == nil && len(files) != 1 {
+		err = fmt.Errorf("a Conn travels with 1 descriptor, got %d", len(files))
+	}
+	codec, ok := lookupCodec(codecName)
+	if err == nil && !ok {
+		err = fmt.Errorf("codec %q is not registered", codecName)
+	}
+	if err != nil {
+		closeFiles(files)
+		return fmt.Errorf("mp: import Conn: %w", err)
+	}
+	*c = Conn[T]{sock: newMsgSock(files[0]), codec: codec, canSend: bits&1 != 0, canRecv: bits&2 != 0}
+	return nil
+}
+
+func boolBits(a, b bool) uint64 {
+	var n uint64
+	if a {
+		n |= 1
+	}
+	if b {
+		n |= 2
+	}
+	return n
+}

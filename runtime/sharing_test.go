@@ -1,0 +1,351 @@
+//go:build linux
+
+package mp_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mpgen/mpgen/internal/targets"
+	mp "github.com/mpgen/mpgen/runtime"
+)
+
+// noNewFDs fails the test if it ends with descriptors open that it did not
+// start with.
+func noNewFDs(t *testing.T) {
+	t.Helper()
+	before := openFDs(t)
+	t.Cleanup(func() {
+		var extra []string
+		ok := eventually(2*time.Second, func() bool {
+			extra = extra[:0]
+			for fd, link := range openFDs(t) {
+				if _, had := before[fd]; !had {
+					extra = append(extra, link)
+				}
+			}
+			return len(extra) <= 1 // the /proc/self/fd directory being read
+		})
+		if !ok {
+			t.Errorf("descriptors left open: %v", extra)
+		}
+	})
+}
+
+func TestPipeToChild(t *testing.T) {
+	noNewFDs(t)
+	a, b, err := mp.Pipe[string]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	p := start(t, &mp.Process{Target: targets.Upper, Args: []any{b}})
+	b.Close() // the child has its own end now: closing ours loses nothing
+	for _, s := range []string{"one", "two", ""} {
+		if err := a.Send(s); err != nil {
+			t.Fatalf("Send(%q): %v", s, err)
+		}
+		got, err := a.Recv()
+		if err != nil || got != strings.ToUpper(s) {
+			t.Fatalf("Recv = %q, %v; want %q", got, err, strings.ToUpper(s))
+		}
+	}
+	if ok, err := a.Poll(50 * time.Millisecond); ok || err != nil {
+		t.Fatalf("Poll with nothing sent = %v, %v; want false, nil", ok, err)
+	}
+	a.Close()
+	if err := join(t, p); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+}
+
+func TestPipeLargeValueAndEOF(t *testing.T) {
+	noNewFDs(t)
+	r, w, err := mp.OneWayPipe[[]byte]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const n = 8 << 20 // far beyond a socket's buffer: it rides in a memfd
+	p := start(t, &mp.Process{Target: targets.SendBytes, Args: []any{w, n, byte(7)}})
+	w.Close()
+	ok, err := r.Poll(-1)
+	if !ok || err != nil {
+		t.Fatalf("Poll(-1) = %v, %v", ok, err)
+	}
+	got, err := r.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || !bytes.Equal(got, bytes.Repeat([]byte{7}, n)) {
+		t.Fatalf("got %d bytes, want %d sevens", len(got), n)
+	}
+	if _, err := r.Recv(); err != io.EOF {
+		t.Fatalf("Recv after the sender closed: %v, want io.EOF", err)
+	}
+	if err := r.Send(nil); !errors.Is(err, mp.ErrWrongEnd) {
+		t.Fatalf("Send on the read end: %v, want ErrWrongEnd", err)
+	}
+	if err := join(t, p); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+}
+
+func TestPipeContextAndClosedPeer(t *testing.T) {
+	noNewFDs(t)
+	a, b, err := mp.Pipe[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := a.RecvContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RecvContext with nothing sent: %v, want DeadlineExceeded", err)
+	}
+	// The deadline used to interrupt is gone: the next Recv works.
+	if err := b.Send(5); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.Recv(); v != 5 || err != nil {
+		t.Fatalf("Recv = %v, %v", v, err)
+	}
+	b.Close()
+	if err := a.Send(1); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("Send to a closed end: %v, want io.ErrClosedPipe", err)
+	}
+	a.Close()
+	if _, err := a.Recv(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("Recv on a closed Conn: %v, want os.ErrClosed", err)
+	}
+}
+
+// TestQueueFourProcesses: two producer and two consumer processes share one
+// queue; every value arrives exactly once.
+func TestQueueFourProcesses(t *testing.T) {
+	noNewFDs(t)
+	q, err := mp.NewQueue[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	out, err := mp.NewQueue[[3]int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	const n = 20000
+	var procs []*mp.Process
+	for _, r := range [][2]int{{0, n / 2}, {n / 2, n}} {
+		procs = append(procs, start(t, &mp.Process{Target: targets.Produce, Args: []any{q, r[0], r[1]}}))
+	}
+	var consumers []*mp.Process
+	for range 2 {
+		consumers = append(consumers, start(t, &mp.Process{Target: targets.Consume, Args: []any{q, out}}))
+	}
+	for _, p := range procs {
+		if err := join(t, p); err != nil {
+			t.Fatalf("producer: %v", err)
+		}
+	}
+	if err := q.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	var got [3]int
+	for range consumers {
+		part, err := out.GetTimeout(30 * time.Second)
+		if err != nil {
+			t.Fatalf("consumer report: %v", err)
+		}
+		if part[0] == 0 {
+			t.Logf("a consumer got nothing")
+		}
+		for i := range got {
+			got[i] += part[i]
+		}
+	}
+	for _, p := range consumers {
+		if err := join(t, p); err != nil {
+			t.Fatalf("consumer: %v", err)
+		}
+	}
+	var want [3]int
+	for i := range n {
+		want[0]++
+		want[1] += i
+		want[2] += i * i
+	}
+	if got != want {
+		t.Fatalf("consumers got (count, sum, sum of squares) %v, want %v", got, want)
+	}
+	if err := q.Put(1); !errors.Is(err, mp.ErrQueueShutDown) {
+		t.Fatalf("Put after Shutdown: %v, want ErrQueueShutDown", err)
+	}
+}
+
+// TestQueueBacklog: puts never wait for room, and what waits in the
+// process is delivered in order.
+func TestQueueBacklog(t *testing.T) {
+	noNewFDs(t)
+	q, err := mp.NewQueue[string]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := q.TryGet(); !errors.Is(err, mp.ErrQueueEmpty) {
+		t.Fatalf("TryGet on an empty queue: %v", err)
+	}
+	if _, err := q.GetTimeout(20 * time.Millisecond); !errors.Is(err, mp.ErrQueueEmpty) {
+		t.Fatalf("GetTimeout on an empty queue: %v", err)
+	}
+	const n = 5000 // far more than the socket holds
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			if err := q.Put(strings.Repeat("x", i%100) + "|" + strconv.Itoa(i)); err != nil {
+				t.Errorf("Put: %v", err)
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Put waited for room")
+	}
+	for i := range n {
+		s, err := q.GetTimeout(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Repeat("x", i%100) + "|" + strconv.Itoa(i); s != want {
+			t.Fatalf("value %d = %q, want %q", i, s, want)
+		}
+	}
+	if err := q.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConnTravelsThroughQueue(t *testing.T) {
+	noNewFDs(t)
+	q, err := mp.NewQueue[*mp.Conn[string]]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	p := start(t, &mp.Process{Target: targets.PassConn, Args: []any{q}})
+	c, err := q.GetTimeout(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s, err := c.Recv(); s != "through the queue" || err != nil {
+		t.Fatalf("Recv = %q, %v", s, err)
+	}
+	if err := join(t, p); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+}
+
+func TestQueueConcurrentGoroutines(t *testing.T) {
+	q, err := mp.NewQueue[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var wg sync.WaitGroup
+	const per, workers = 2000, 4
+	for w := range workers {
+		wg.Go(func() {
+			for i := range per {
+				if err := q.Put(w*per + i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	seen := make([]bool, per*workers)
+	var mu sync.Mutex
+	var readers sync.WaitGroup
+	for range workers {
+		readers.Go(func() {
+			for range per {
+				v, err := q.GetTimeout(10 * time.Second)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[v] {
+					t.Errorf("%d got twice", v)
+				}
+				seen[v] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	readers.Wait()
+	for i, ok := range seen {
+		if !ok {
+			t.Fatalf("%d never got", i)
+		}
+	}
+}
+
+func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
+	noNewFDs(t)
+	a, b, err := mp.Pipe[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	q, err := mp.NewQueue[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	p := start(t, &mp.Process{Target: targets.SleepNoCtx, Args: []any{300 * time.Millisecond}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if got, err := mp.Wait(ctx, a, q, p); !errors.Is(err, context.DeadlineExceeded) || got != nil {
+		t.Fatalf("Wait with nothing ready = %v, %v; want DeadlineExceeded", got, err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		_ = b.Send(1)
+	}()
+	got, err := mp.Wait(context.Background(), a, q, p)
+	if err != nil || len(got) != 1 || got[0] != mp.Waitable(a) {
+		t.Fatalf("Wait after a send = %v, %v; want [a]", got, err)
+	}
+	if _, err := a.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(2); err != nil {
+		t.Fatal(err)
+	}
+	got, err = mp.Wait(context.Background(), a, q)
+	if err != nil || len(got) != 1 || got[0] != mp.Waitable(q) {
+		t.Fatalf("Wait after a put = %v, %v; want [q]", got, err)
+	}
+	if _, err := q.Get(); err != nil {
+		t.Fatal(err)
+	}
+	got, err = mp.Wait(context.Background(), a, q, p) // the process ends
+	if err != nil || len(got) != 1 || got[0] != mp.Waitable(p) {
+		t.Fatalf("Wait for the process = %v, %v; want [p]", got, err)
+	}
+}
