@@ -35,6 +35,19 @@ var (
 	ErrHandleClosed = errors.New("mp: shared object is closed")
 )
 
+// The errors of the shared primitives travel back from a child's target:
+// errors.Is and errors.As work on them in the parent.
+func init() {
+	const pkg = "github.com/mpgen/mpgen/runtime."
+	for name, err := range map[string]error{
+		"ErrLockAbandoned": ErrLockAbandoned, "ErrNotOwner": ErrNotOwner, "ErrNotLocked": ErrNotLocked,
+		"ErrTooManyReleases": ErrTooManyReleases, "ErrBrokenBarrier": ErrBrokenBarrier, "ErrHandleClosed": ErrHandleClosed,
+	} {
+		RegisterError(pkg+name, err)
+	}
+	RegisterErrorType[*WaitTimeoutError](pkg + "WaitTimeoutError")
+}
+
 // WaitTimeoutError reports a wait on a cross-process primitive (a lock,
 // semaphore, event, condition or barrier) that ran out of time. It matches
 // context.DeadlineExceeded and os.ErrDeadlineExceeded with errors.Is.
@@ -223,15 +236,6 @@ func importSegment(f *os.File, kind uint32, size int) (*segment, error) {
 		return nil, fmt.Errorf("mp: import: segment is not an mpgen %s (magic %#x, kind %d)", kindName(kind), m, k)
 	}
 	return s, nil
-}
-
-// closeFiles closes files an importer took ownership of and failed with.
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		if f != nil {
-			f.Close()
-		}
-	}
 }
 
 // checkFiles reports an error unless there are exactly n files.

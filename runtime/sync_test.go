@@ -552,12 +552,3 @@ func TestImportMismatch(t *testing.T) {
 		t.Fatal("import without a descriptor")
 	}
 }
-
-func dupFile(f *os.File) (*os.File, error) {
-	fd, err := syscall.Dup(int(f.Fd()))
-	if err != nil {
-		return nil, err
-	}
-	syscall.CloseOnExec(fd)
-	return os.NewFile(uintptr(fd), f.Name()), nil
-}
