@@ -107,3 +107,44 @@ func WaitSemaphore(s *mp.Semaphore, d time.Duration) error {
 	}
 	return s.Release()
 }
+
+// FillOnRequest serves the shared-array benchmark: for each unit released
+// on req it fills a with ctl[0]+i, stores the time the fill took (ns) in
+// ctl[1] and releases done; ctl[0] == 0 ends it. Every byte stays in the
+// shared mapping and the coordination is the shared semaphores.
+//
+//mp:target
+func FillOnRequest(ctx context.Context, a *mp.Array[uint64], ctl *mp.Array[int64], req, done *mp.Semaphore) error {
+	s, c := a.Slice(), ctl.Slice()
+	for {
+		if err := req.Acquire(ctx); err != nil {
+			return err
+		}
+		v := uint64(c[0])
+		if v == 0 {
+			return nil
+		}
+		start := time.Now()
+		for i := range s {
+			s[i] = v + uint64(i)
+		}
+		c[1] = int64(time.Since(start))
+		if err := done.Release(); err != nil {
+			return err
+		}
+	}
+}
+
+// SpinLock locks and unlocks l until stop is set, and returns how many
+// times it did.
+//
+//mp:target
+func SpinLock(l *mp.Lock, started, stop *mp.Event) (int, error) {
+	started.Set()
+	n := 0
+	for ; n%1024 != 0 || !stop.IsSet(); n++ {
+		l.Lock()
+		l.Unlock()
+	}
+	return n, nil
+}

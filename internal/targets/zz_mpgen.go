@@ -573,6 +573,65 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.FillOnRequest",
+		Pos:     "shm.go:117",
+		Func:    FillOnRequest,
+		Context: true,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Array[uint64]]("a"),
+			mpruntime.P[*mpruntime.Array[int64]]("ctl"),
+			mpruntime.P[*mpruntime.Semaphore]("req"),
+			mpruntime.P[*mpruntime.Semaphore]("done"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Array[uint64]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Array[int64]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Semaphore
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			var a3 *mpruntime.Semaphore
+			if err := args.Decode(3, &a3); err != nil {
+				return nil, err
+			}
+			return nil, FillOnRequest(ctx, a0, a1, a2, a3)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.SpinLock",
+		Pos:  "shm.go:142",
+		Func: SpinLock,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Lock]("l"),
+			mpruntime.P[*mpruntime.Event]("started"),
+			mpruntime.P[*mpruntime.Event]("stop"),
+		},
+		Result: mpruntime.TypeOf[int](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Lock
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return SpinLock(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
 		Pos:  "targets.go:36",
 		Func: Noop,
