@@ -31,6 +31,11 @@ const (
 // attach. So a process that attaches and exits never destroys the block for
 // the others, and a crash never leaks one beyond the next sweep.
 //
+// The hold is this process's descriptor: keep the *SharedMemory reachable
+// (or Close it) for as long as the block should stay attachable. If it is
+// garbage collected, the descriptor is closed and the hold ends, though
+// the mapping behind Bytes stays valid in this process.
+//
 // A block is a file in /dev/shm named "mpgen-" + name, created with
 // permissions 0600. Linux only: elsewhere the functions return an error
 // wrapping errors.ErrUnsupported.

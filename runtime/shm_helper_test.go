@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,6 +82,17 @@ func shmHelper(mode string) int {
 			return fail(err)
 		}
 		if err := l.Acquire(ctx); err != nil {
+			return fail(err)
+		}
+		fmt.Println("held")
+		io.Copy(io.Discard, os.Stdin)
+		return 3
+	case "rlock-hold": // take the RLock twice, say so, hold it until stdin ends, then exit 3
+		var l RLock
+		if err := helperImports(&l); err != nil {
+			return fail(err)
+		}
+		if err := errors.Join(l.Acquire(ctx), l.Acquire(ctx)); err != nil {
 			return fail(err)
 		}
 		fmt.Println("held")

@@ -300,9 +300,20 @@ func (l *RLock) AcquireTimeout(d time.Duration) error {
 }
 
 // TryAcquire acquires the lock if it is free or held by this process, and
-// reports whether it did.
+// reports whether it did. It never takes over an abandoned lock.
 func (l *RLock) TryAcquire() bool {
-	return l.acquire(context.Background(), "RLock.TryAcquire", 0) == nil
+	if l.seg == nil {
+		return false
+	}
+	if atomic.LoadUint32(l.w)&lockPidMask == selfPid {
+		atomic.AddUint32(l.count, 1)
+	} else if mutexTry(l.w) {
+		atomic.StoreUint32(l.count, 1)
+	} else {
+		return false
+	}
+	l.race.sync()
+	return true
 }
 
 // Release releases the lock once (Python's release()). It returns

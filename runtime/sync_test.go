@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -71,7 +72,10 @@ func TestLockContextCancel(t *testing.T) {
 	if d := time.Since(start); d > 50*time.Millisecond {
 		t.Errorf("cancel took %v to end the wait", d)
 	}
-	time.Sleep(10 * time.Millisecond)
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines before, %d after", before, n)
 	}
@@ -204,6 +208,33 @@ func TestRLock(t *testing.T) {
 	if err := l.Release(); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("Release while another process holds it: %v", err)
 	}
+}
+
+// An RLock held twice by a process that dies is taken over with count 1.
+func TestRLockHolderCrash(t *testing.T) {
+	l, err := NewRLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	h := startHelper(t, "rlock-hold", "", l)
+	h.expect(t, "held")
+	if l.TryAcquire() {
+		t.Fatal("TryAcquire took an RLock another process holds")
+	}
+	h.cmd.Process.Signal(syscall.SIGKILL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.Acquire(ctx); !errors.Is(err, ErrLockAbandoned) {
+		t.Fatalf("Acquire after the holder died: %v", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if atomic.LoadUint32(l.w) != 0 {
+		t.Fatal("still held after one Release: the dead holder's count was kept")
+	}
+	h.wait(t)
 }
 
 func TestSemaphoreInProcess(t *testing.T) {
