@@ -88,7 +88,7 @@ func (c *traveler) check(t types.Type) *flaw {
 		c.done[key] = nil
 		var f *flaw
 		if isHandle(t) {
-			f = &flaw{typ: t, msg: "is a handle of the mpgen runtime, which travels to a child only as a target parameter of its own, of type *" + types.TypeString(t, c.q) + "; it cannot be returned or sit inside another value"}
+			f = &flaw{typ: t, msg: "is a handle of the mpgen runtime: it travels to a child only as a target parameter of its own, of type *" + types.TypeString(t, c.q) + ", and cannot be returned or sit inside another value"}
 		} else if !c.marshals(t) {
 			f = c.under(t, t.Underlying())
 		}

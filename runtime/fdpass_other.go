@@ -36,8 +36,6 @@ func (r *fdReader) take(n int) ([]*os.File, error) {
 	return nil, nil
 }
 
-func (r *fdReader) closeAll() {}
-
 func dupFile(f *os.File) (*os.File, error) { return nil, errUnsupported }
 
 func rawFD(f *os.File) (int, error) { return -1, errUnsupported }

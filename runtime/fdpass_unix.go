@@ -145,14 +145,6 @@ func (r *fdReader) take(n int) ([]*os.File, error) {
 	return out, nil
 }
 
-// closeAll closes descriptors nobody took.
-func (r *fdReader) closeAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	closeFiles(r.files)
-	r.files = nil
-}
-
 // rawFD returns f's descriptor number without f.Fd's side effect of making
 // it blocking, which would change the mode for every process sharing the
 // open file. The number is valid while f is open.

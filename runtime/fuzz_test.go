@@ -500,3 +500,39 @@ func FuzzArgsDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeMsg: a Conn or Queue message from another process decodes into
+// a value or an error, never a panic; descriptors it names but that did not
+// arrive are an error.
+func FuzzDecodeMsg(f *testing.F) {
+	for _, v := range []any{42, "text", []byte("raw"), []int{1, 2}, map[string]int{"a": 1}} {
+		msg, files, err := encodeMsg(GobCodec{}, reflect.ValueOf(v))
+		if err != nil || len(files) != 0 {
+			f.Fatalf("encodeMsg(%v): %v, %d files", v, err, len(files))
+		}
+		f.Add(msg, uint8(0))
+	}
+	f.Add([]byte{}, uint8(1))
+	f.Add([]byte{formHandle, 1, 2, 3}, uint8(2))
+	f.Add([]byte{formSpilled | formRaw}, uint8(3))
+	f.Fuzz(func(t *testing.T, msg []byte, kind uint8) {
+		switch kind % 4 {
+		case 0:
+			var v int
+			_ = decodeMsg(GobCodec{}, msg, nil, &v)
+		case 1:
+			var v string
+			_ = decodeMsg(GobCodec{}, msg, nil, &v)
+		case 2:
+			var v []byte
+			if err := decodeMsg(GobCodec{}, msg, nil, &v); err == nil && len(msg) > 0 && msg[0] == formRaw && !bytes.Equal(v, msg[1:]) {
+				t.Fatalf("raw message decoded to %q, want %q", v, msg[1:])
+			}
+		case 3:
+			var v *Conn[int]
+			if err := decodeMsg(GobCodec{}, msg, nil, &v); err == nil && len(msg) > 0 && msg[0] == formHandle {
+				t.Fatalf("a handle without descriptors was accepted")
+			}
+		}
+	})
+}

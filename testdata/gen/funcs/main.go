@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	mp "github.com/mpgen/mpgen/runtime"
 	"github.com/mpgen/mpgen/testdata/gen/fixture/geo"
 	oddname "github.com/mpgen/mpgen/testdata/gen/fixture/odd-name"
 )
@@ -64,3 +65,9 @@ type Celsius = float64
 //
 //mp:target
 func unnamed(string, int) {}
+
+// handles takes runtime handles, which travel as descriptors; a queue may
+// carry pipe ends.
+//
+//mp:target
+func handles(c *mp.Conn[geo.Point], q *mp.Queue[*mp.Conn[string]]) error { return nil }
