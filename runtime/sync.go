@@ -93,6 +93,11 @@ func mutexUnlock(w *uint32) bool {
 // All processes sharing a lock must be in one PID namespace (containers
 // sharing a memfd would compare ids from different namespaces).
 //
+// A goroutine blocked waiting (here and in the other primitives) sleeps in
+// a futex system call and so occupies an OS thread meanwhile, as a
+// goroutine blocked in a file read does; it wakes at least every 100 ms to
+// look at its context and at the holder.
+//
 // On platforms other than Linux NewLock returns an error wrapping
 // errors.ErrUnsupported.
 type Lock struct {
@@ -120,7 +125,7 @@ func newLockOn(s *segment) *Lock {
 // to be told (ErrLockAbandoned). It panics if l is closed.
 func (l *Lock) Lock() {
 	if l.seg == nil {
-		panic("mp: Lock of a closed Lock")
+		panic("mp: Lock of a Lock that is closed or was not made by NewLock")
 	}
 	_ = l.race.synced(mutexLock(context.Background(), l.w, "Lock.Lock", -1))
 }
@@ -275,7 +280,7 @@ func (l *RLock) acquire(ctx context.Context, op string, timeout time.Duration) e
 // Lock acquires the lock, waiting as long as it takes; see Lock.Lock.
 func (l *RLock) Lock() {
 	if l.seg == nil {
-		panic("mp: Lock of a closed RLock")
+		panic("mp: Lock of an RLock that is closed or was not made by NewRLock")
 	}
 	_ = l.acquire(context.Background(), "RLock.Lock", -1)
 }
