@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -274,5 +275,55 @@ func TestSharedMemoryExportImport(t *testing.T) {
 	m2.Close()
 	if shmExists(t, name) {
 		t.Fatal("left after both closed")
+	}
+}
+
+// Creators racing for one name: exactly one wins, the others get
+// fs.ErrExist; attachers and sweepers running meanwhile never see a
+// half-made block nor remove a held one.
+func TestSharedMemoryRacingCreators(t *testing.T) {
+	for round := range 20 {
+		name := shmName(t)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var won []*SharedMemory
+		var exist int
+		for range 4 {
+			wg.Go(func() {
+				m, err := CreateSharedMemory(name, 8192)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won = append(won, m)
+				case errors.Is(err, fs.ErrExist):
+					exist++
+				default:
+					t.Error(err)
+				}
+			})
+			wg.Go(func() { SweepSharedMemory() })
+			wg.Go(func() {
+				if m, err := AttachSharedMemory(name); err == nil {
+					if m.Size() != 8192 {
+						t.Errorf("attached a block of %d bytes", m.Size())
+					}
+					m.Close()
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(won) != 1 || exist != 3 {
+			t.Fatalf("round %d: %d creators won, %d saw ErrExist", round, len(won), exist)
+		}
+		if !shmExists(t, name) {
+			t.Fatalf("round %d: the winner's block is gone", round)
+		}
+		won[0].Close()
+		if shmExists(t, name) {
+			t.Fatalf("round %d: block left after its only holder closed it", round)
+		}
 	}
 }
