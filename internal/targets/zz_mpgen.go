@@ -468,6 +468,240 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
+		Pos:  "shm.go:17",
+		Func: LockedIncrements,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Lock]("l"),
+			mpruntime.P[*mpruntime.Array[int64]]("a"),
+			mpruntime.P[int]("n"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Lock
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Array[int64]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 int
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, LockedIncrements(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FillHalves",
+		Pos:    "shm.go:30",
+		Func:   FillHalves,
+		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Array[float64]]("a")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Array[float64]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, FillHalves(a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.AddUnderLock",
+		Pos:  "shm.go:40",
+		Func: AddUnderLock,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Value[int64]]("v"),
+			mpruntime.P[int64]("d"),
+			mpruntime.P[int]("n"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Value[int64]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int64
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 int
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, AddUnderLock(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.MeetAtBarrier",
+		Pos:     "shm.go:53",
+		Func:    MeetAtBarrier,
+		Context: true,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Barrier]("b"),
+			mpruntime.P[int]("rounds"),
+		},
+		Result: mpruntime.TypeOf[[]int](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Barrier
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return MeetAtBarrier(ctx, a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.HoldLock",
+		Pos:     "shm.go:69",
+		Func:    HoldLock,
+		Context: true,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Lock]("l"),
+			mpruntime.P[*mpruntime.Event]("held"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Lock
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, HoldLock(ctx, a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.FillShared",
+		Pos:  "shm.go:81",
+		Func: FillShared,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.SharedMemory]("m"),
+			mpruntime.P[byte]("b"),
+		},
+		Result: mpruntime.TypeOf[string](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.SharedMemory
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 byte
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return FillShared(a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.AttachAndFill",
+		Pos:  "shm.go:92",
+		Func: AttachAndFill,
+		Params: []mpruntime.Param{
+			mpruntime.P[string]("name"),
+			mpruntime.P[byte]("b"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 byte
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, AttachAndFill(a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.WaitSemaphore",
+		Pos:  "shm.go:104",
+		Func: WaitSemaphore,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Semaphore]("s"),
+			mpruntime.P[time.Duration]("d"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Semaphore
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, WaitSemaphore(a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.FillOnRequest",
+		Pos:     "shm.go:117",
+		Func:    FillOnRequest,
+		Context: true,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Array[uint64]]("a"),
+			mpruntime.P[*mpruntime.Array[int64]]("ctl"),
+			mpruntime.P[*mpruntime.Semaphore]("req"),
+			mpruntime.P[*mpruntime.Semaphore]("done"),
+		},
+		Error: true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Array[uint64]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Array[int64]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Semaphore
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			var a3 *mpruntime.Semaphore
+			if err := args.Decode(3, &a3); err != nil {
+				return nil, err
+			}
+			return nil, FillOnRequest(ctx, a0, a1, a2, a3)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.SpinLock",
+		Pos:  "shm.go:142",
+		Func: SpinLock,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Lock]("l"),
+			mpruntime.P[*mpruntime.Event]("started"),
+			mpruntime.P[*mpruntime.Event]("stop"),
+		},
+		Result: mpruntime.TypeOf[int](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Lock
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return SpinLock(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
 		Pos:  "targets.go:36",
 		Func: Noop,
