@@ -20,8 +20,11 @@ const fastSlice = 0x80
 
 // fastKind reports whether values of type t travel in the basic form.
 func fastKind(t reflect.Type) bool {
-	if t.Kind() == reflect.Slice {
+	switch t.Kind() {
+	case reflect.Slice:
 		return basicKind(t.Elem().Kind()) && t.Elem().Kind() != reflect.Uint8
+	case reflect.Struct, reflect.Array:
+		return fastComposite(t)
 	}
 	return basicKind(t.Kind())
 }
@@ -39,6 +42,9 @@ func basicKind(k reflect.Kind) bool {
 
 // encodeFast encodes v, whose type passed fastKind.
 func encodeFast(v reflect.Value) []byte {
+	if k := v.Kind(); k == reflect.Struct || k == reflect.Array {
+		return encodeComposite(v)
+	}
 	if v.Kind() != reflect.Slice {
 		return appendBasic([]byte{byte(v.Kind())}, v)
 	}
@@ -104,6 +110,9 @@ func decodeFast(data []byte, ptr any) error {
 	}
 	v := rv.Elem()
 	tag, data := data[0], data[1:]
+	if k := reflect.Kind(tag); k == reflect.Struct || k == reflect.Array {
+		return decodeComposite(k, data, v)
+	}
 	if tag&fastSlice == 0 {
 		if v.Kind() != reflect.Kind(tag) {
 			return fmt.Errorf("a %v value cannot be stored in %v", reflect.Kind(tag), v.Type())

@@ -7,6 +7,25 @@ import (
 )
 
 type myInt int16
+
+type plainStruct struct {
+	S string
+	I int
+	F float64
+	B bool
+	D time.Duration
+}
+
+type taggedStruct struct {
+	N int `json:"n"`
+}
+
+type hiddenStruct struct {
+	N int
+	h int
+}
+
+type nestedStruct struct{ P plainStruct }
 type myStrings []string
 
 // Every basic kind and slice of one round-trips through the basic form,
@@ -18,6 +37,7 @@ func TestFastValuesRoundTrip(t *testing.T) {
 		time.Duration(-90 * time.Second),
 		[]int{}, []int{1, -2, 3 << 40}, []int64{-1, 0, 1}, []float64{0.1, -0, 1e300}, []string{"a", "", "ç"},
 		[]bool{true, false}, []uint16{1, 65535}, []float32{2.5}, myStrings{"x", "y"}, []myInt{1, -1},
+		[2]int{-1, 1 << 40}, [3]string{"a", "", "b"}, plainStruct{S: "s", I: -3, F: 0.5, B: true, D: time.Second},
 	} {
 		rv := reflect.ValueOf(v)
 		if !fastKind(rv.Type()) {
@@ -36,6 +56,15 @@ func TestFastValuesRoundTrip(t *testing.T) {
 	if err := decodeFast(encodeFast(reflect.ValueOf(3)), &s); err == nil {
 		t.Fatal("an int decoded into a string")
 	}
+	// A struct or array refuses to land in one of another shape.
+	var other struct{ S string }
+	if err := decodeFast(encodeFast(reflect.ValueOf(plainStruct{})), &other); err == nil {
+		t.Fatal("a 5-field struct decoded into a 1-field one")
+	}
+	var arr [3]int
+	if err := decodeFast(encodeFast(reflect.ValueOf([2]int{})), &arr); err == nil {
+		t.Fatal("a [2]int decoded into a [3]int")
+	}
 	var small int8
 	if err := decodeFast(encodeFast(reflect.ValueOf(300)), &small); err == nil {
 		t.Fatal("300 decoded into an int8")
@@ -48,7 +77,8 @@ func TestFastValuesRoundTrip(t *testing.T) {
 		_ = decodeFast(bad, &xs)
 		_ = decodeFast(bad, &str) // no panic is the point
 	}
-	for _, typ := range []any{[]byte(nil), struct{}{}, map[int]int{}, [2]int{}, new(int), []any{}} {
+	for _, typ := range []any{[]byte(nil), struct{}{}, map[int]int{}, new(int), []any{}, [0]int{}, [2][]int{},
+		taggedStruct{}, hiddenStruct{}, nestedStruct{}, time.Time{}, [2]time.Time{}} {
 		if fastKind(reflect.TypeOf(typ)) {
 			t.Fatalf("%T should not use the basic form", typ)
 		}
@@ -58,6 +88,8 @@ func TestFastValuesRoundTrip(t *testing.T) {
 func FuzzDecodeFast(f *testing.F) {
 	f.Add(encodeFast(reflect.ValueOf([]int{1, 2, 3})))
 	f.Add(encodeFast(reflect.ValueOf("abc")))
+	f.Add(encodeFast(reflect.ValueOf(plainStruct{S: "x", I: 1})))
+	f.Add(encodeFast(reflect.ValueOf([2]int{3, 4})))
 	f.Add(encodeFast(reflect.ValueOf([]float64{1})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var (
@@ -69,8 +101,10 @@ func FuzzDecodeFast(f *testing.F) {
 			fs []float64
 			ss []string
 			bs []bool
+			ps plainStruct
+			ar [2]int
 		)
-		for _, p := range []any{&i, &u8, &s, &f, &is, &fs, &ss, &bs} {
+		for _, p := range []any{&i, &u8, &s, &f, &is, &fs, &ss, &bs, &ps, &ar} {
 			_ = decodeFast(data, p)
 		}
 	})

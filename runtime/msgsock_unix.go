@@ -79,9 +79,16 @@ func interrupt(ctx context.Context, set func(time.Time) error) (stop func() bool
 	if dl, ok := ctx.Deadline(); ok {
 		_ = set(dl)
 	}
-	after := context.AfterFunc(ctx, func() { _ = set(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	after := context.AfterFunc(ctx, func() {
+		_ = set(time.Unix(1, 0))
+		close(fired)
+	})
 	return func() bool {
 		stopped := after()
+		if !stopped {
+			<-fired // it ran or is running: let it finish before the reset
+		}
 		_ = set(time.Time{})
 		return !stopped
 	}
