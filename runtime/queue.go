@@ -2,6 +2,7 @@ package mp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +24,11 @@ import (
 // in this process, in order, and a goroutine feeds them in as consumers make
 // room (Python's feeder thread). Flush waits for them; a child process
 // flushes its queues after its target returns, before it reports, so a
-// value put by a target is never lost to its exit.
+// value put by a target is never lost to its exit. While values wait, the
+// feeder sends up to batchMax small ones per message, and the consumer that
+// receives such a batch keeps the rest for its next Gets: consumers that
+// cannot keep up then pay one system call per batch, not per value. A
+// consumer that closes its Queue puts back what it kept.
 //
 // Shutdown ends the queue for everyone, like closing a channel: consumers
 // drain what was put and then get ErrQueueShutDown.
@@ -36,6 +41,9 @@ type Queue[T any] struct {
 	feeding bool
 	flushed chan struct{} // closed when the backlog empties, if anyone waits
 	err     error         // the feeder's first error, reported by the next Put or Flush
+
+	rx    chan struct{} // the turn to receive, taken before looking at ahead
+	ahead [][]byte      // values that came in a batch and wait to be got here
 }
 
 type queued struct {
@@ -57,8 +65,7 @@ func NewQueue[T any]() (*Queue[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue[T]{put: a, get: b, codec: GobCodec{}}
-	return q, nil
+	return &Queue[T]{put: a, get: b, codec: GobCodec{}, rx: make(chan struct{}, 1)}, nil
 }
 
 // Put adds v to the queue. It does not wait for room (see Queue).
@@ -112,17 +119,51 @@ func (q *Queue[T]) feed() {
 			q.mu.Unlock()
 			return
 		}
-		next := q.backlog[0]
+		msg, files, n := q.nextMessage()
 		q.mu.Unlock()
-		err := q.put.send(context.Background(), next.msg, next.files)
-		closeFiles(next.files)
+		err := q.put.send(context.Background(), msg, files)
+		closeFiles(files)
 		q.mu.Lock()
-		q.backlog = q.backlog[1:]
+		q.backlog = q.backlog[n:]
 		if err != nil && q.err == nil {
 			q.err = queueErr(err)
 		}
 		q.mu.Unlock()
 	}
+}
+
+// Batches: while values wait for room, up to batchMax of them, batchBytes
+// in all, travel in one message: formBatch, the count, then each value's
+// message with its length.
+const (
+	formBatch  = 0x40
+	batchMax   = 128
+	batchBytes = 16 << 10
+)
+
+// nextMessage builds the next message from the backlog (q.mu held): a
+// batch of the oldest values that carry no descriptors, or the oldest
+// value alone. n is how many values it holds.
+func (q *Queue[T]) nextMessage() (msg []byte, files []*os.File, n int) {
+	size := 0
+	for n < len(q.backlog) && n < batchMax {
+		b := q.backlog[n]
+		if len(b.files) > 0 || size+len(b.msg) > batchBytes {
+			break
+		}
+		size += len(b.msg) + binary.MaxVarintLen32
+		n++
+	}
+	if n < 2 {
+		return q.backlog[0].msg, q.backlog[0].files, 1
+	}
+	msg = make([]byte, 0, 1+binary.MaxVarintLen32+size)
+	msg = binary.AppendUvarint(append(msg, formBatch), uint64(n))
+	for _, b := range q.backlog[:n] {
+		msg = binary.AppendUvarint(msg, uint64(len(b.msg)))
+		msg = append(msg, b.msg...)
+	}
+	return msg, nil, n
 }
 
 // Flush waits until every value this process put is in the queue, where
@@ -149,8 +190,19 @@ func (q *Queue[T]) Flush(ctx context.Context) error {
 	}
 }
 
-// flushQueues waits for the backlog of every queue of this process.
-func flushQueues() { feeders.Wait() }
+// keepers are the queues that have kept values from a batch in this
+// process.
+var keepers sync.Map // of interface{ putBack() }
+
+// flushQueues puts back the values every queue of this process kept from
+// batches and waits until their backlogs are sent.
+func flushQueues() {
+	keepers.Range(func(q, _ any) bool {
+		q.(interface{ putBack() }).putBack()
+		return true
+	})
+	feeders.Wait()
+}
 
 // queueErr says that a queue was shut down when its socket says so.
 func queueErr(err error) error {
@@ -177,6 +229,14 @@ func (q *Queue[T]) GetTimeout(d time.Duration) (T, error) {
 
 // GetContext is Get that gives up when ctx is done, with ctx's error.
 func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
+	var v T
+	if err := turn(ctx, q.rx); err != nil {
+		return v, err
+	}
+	defer func() { <-q.rx }()
+	if msg, ok := q.popAhead(); ok {
+		return v, decodeMsg(q.codec, msg, nil, &v)
+	}
 	buf, n, files, err := q.get.recv(ctx)
 	return q.decode(buf, n, files, err)
 }
@@ -184,14 +244,36 @@ func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 // TryGet returns the oldest value if one is ready, or ErrQueueEmpty
 // (Python's get_nowait).
 func (q *Queue[T]) TryGet() (T, error) {
+	var v T
+	select {
+	case q.rx <- struct{}{}:
+	default:
+		return v, ErrQueueEmpty // another goroutine is receiving
+	}
+	defer func() { <-q.rx }()
+	if msg, ok := q.popAhead(); ok {
+		return v, decodeMsg(q.codec, msg, nil, &v)
+	}
 	buf, n, files, ok, err := q.get.tryRecv()
 	if err == nil && !ok {
-		var zero T
-		return zero, ErrQueueEmpty
+		return v, ErrQueueEmpty
 	}
 	return q.decode(buf, n, files, err)
 }
 
+// popAhead takes the oldest value kept from a batch (the turn held).
+func (q *Queue[T]) popAhead() ([]byte, bool) {
+	if len(q.ahead) == 0 {
+		return nil, false
+	}
+	msg := q.ahead[0]
+	q.ahead[0] = nil
+	q.ahead = q.ahead[1:]
+	return msg, true
+}
+
+// decode decodes a received message (the turn held); of a batch, it
+// returns the first value and keeps the others.
 func (q *Queue[T]) decode(buf *[]byte, n int, files []*os.File, err error) (T, error) {
 	var v T
 	if err != nil {
@@ -200,10 +282,45 @@ func (q *Queue[T]) decode(buf *[]byte, n int, files []*os.File, err error) (T, e
 		}
 		return v, err
 	}
-	err = decodeMsg(q.codec, (*buf)[:n], files, &v)
-	recvBufs.Put(buf)
-	return v, err
+	defer recvBufs.Put(buf)
+	msg := (*buf)[:n]
+	if len(msg) > 0 && msg[0] == formBatch && len(files) == 0 {
+		values, err := splitBatch(msg)
+		if err != nil {
+			return v, err
+		}
+		q.ahead = append(q.ahead, values[1:]...)
+		keepers.Store(q, struct{}{})
+		return v, decodeMsg(q.codec, values[0], nil, &v)
+	}
+	return v, decodeMsg(q.codec, msg, files, &v)
 }
+
+// splitBatch copies the values of a batch message out of the receive
+// buffer.
+func splitBatch(msg []byte) ([][]byte, error) {
+	own := append([]byte(nil), msg[1:]...)
+	count, k := binary.Uvarint(own)
+	if k <= 0 || count < 1 || count > batchMax {
+		return nil, errMalformedBatch
+	}
+	own = own[k:]
+	values := make([][]byte, 0, count)
+	for range count {
+		size, k := binary.Uvarint(own)
+		if k <= 0 || size < 1 || size > uint64(len(own)-k) {
+			return nil, errMalformedBatch
+		}
+		values = append(values, own[k:k+int(size):k+int(size)])
+		own = own[k+int(size):]
+	}
+	if len(own) != 0 {
+		return nil, errMalformedBatch
+	}
+	return values, nil
+}
+
+var errMalformedBatch = errors.New("mp: malformed batch message")
 
 // Shutdown ends the queue in every process that holds it: further puts fail
 // and, once what was put has been got, Get returns ErrQueueShutDown.
@@ -216,6 +333,7 @@ func (q *Queue[T]) Shutdown() error {
 // Close releases this process's hold on the queue after flushing what it
 // put (Python's close and join_thread). Other processes keep using it.
 func (q *Queue[T]) Close() error {
+	q.putBack()
 	ferr := q.Flush(context.Background())
 	err := errors.Join(q.put.close(), q.get.close())
 	if errors.Is(ferr, ErrQueueShutDown) {
@@ -224,8 +342,39 @@ func (q *Queue[T]) Close() error {
 	return errors.Join(ferr, err)
 }
 
-// waitFile is the descriptor Wait watches: readable when a value is ready.
-func (q *Queue[T]) waitFile() *os.File { return q.get.f }
+// putBack returns the values this process kept from batches to the queue,
+// for other consumers.
+func (q *Queue[T]) putBack() {
+	q.rx <- struct{}{}
+	ahead := q.ahead
+	q.ahead = nil
+	keepers.Delete(q)
+	<-q.rx
+	if len(ahead) == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, msg := range ahead {
+		q.backlog = append(q.backlog, queued{msg: msg})
+	}
+	if !q.feeding {
+		q.feeding = true
+		feeders.Add(1)
+		go q.feed()
+	}
+}
+
+// hasAhead reports whether values kept from a batch wait here.
+func (q *Queue[T]) hasAhead() bool {
+	select {
+	case q.rx <- struct{}{}:
+		defer func() { <-q.rx }()
+		return len(q.ahead) > 0
+	default:
+		return false // a receiver is busy; it will report what it gets
+	}
+}
 
 const queueMeta = "queue/1"
 
@@ -254,6 +403,6 @@ func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
 		closeFiles(files)
 		return fmt.Errorf("mp: import Queue: %w", err)
 	}
-	*q = Queue[T]{put: newMsgSock(files[0]), get: newMsgSock(files[1]), codec: codec}
+	*q = Queue[T]{put: newMsgSock(files[0]), get: newMsgSock(files[1]), codec: codec, rx: make(chan struct{}, 1)}
 	return nil
 }

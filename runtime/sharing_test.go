@@ -349,3 +349,48 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 		t.Fatalf("Wait for the process = %v, %v; want [p]", got, err)
 	}
 }
+
+// TestQueueBatchesLoseNothing: values that wait in the producer travel in
+// batches; a consumer that takes a few and returns puts back what it kept
+// from its batch, so another consumer gets every remaining value.
+func TestQueueBatchesLoseNothing(t *testing.T) {
+	noNewFDs(t)
+	q, err := mp.NewQueue[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	const n = 20000 // far more than the socket holds: most travel in batches
+	for i := range n {
+		if err := q.Put(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var taken int
+	for _, k := range []int{7, 300, 1000} { // the first few hundred came one by one
+		job, err := mp.Spawn[int](context.Background(), targets.TakeSome, q, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := job.Wait(context.Background())
+		if err != nil {
+			t.Fatalf("TakeSome: %v", err)
+		}
+		taken += sum
+	}
+	got, count := 0, 0
+	for count < n-1307 {
+		v, err := q.GetTimeout(10 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d values: %v", count, err)
+		}
+		got += v
+		count++
+	}
+	if v, err := q.TryGet(); !errors.Is(err, mp.ErrQueueEmpty) {
+		t.Fatalf("a value too many: %v, %v", v, err)
+	}
+	if want := n * (n - 1) / 2; taken+got != want {
+		t.Fatalf("sum of every value got = %d, want %d", taken+got, want)
+	}
+}

@@ -69,7 +69,8 @@ func Wait(ctx context.Context, objs ...Waitable) ([]Waitable, error) {
 func readyOf(fileObjs []Waitable, ready []bool, chanObjs []Waitable, chans []<-chan struct{}) []Waitable {
 	var out []Waitable
 	for i, ok := range ready {
-		if ok {
+		k, keeps := fileObjs[i].(interface{ hasAhead() bool })
+		if ok || keeps && k.hasAhead() {
 			out = append(out, fileObjs[i])
 		}
 	}

@@ -93,3 +93,19 @@ func PassConn(q *mp.Queue[*mp.Conn[string]]) error {
 	b.Close()
 	return a.Send("through the queue")
 }
+
+// TakeSome gets n integers from q and returns their sum; whatever it kept
+// from a batch goes back to q when it returns.
+//
+//mp:target
+func TakeSome(q *mp.Queue[int], n int) (int, error) {
+	sum := 0
+	for range n {
+		v, err := q.Get()
+		if err != nil {
+			return sum, err
+		}
+		sum += v
+	}
+	return sum, nil
+}

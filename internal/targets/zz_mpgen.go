@@ -468,6 +468,28 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.TakeSome",
+		Pos:  "sharing.go:101",
+		Func: TakeSome,
+		Params: []mpruntime.Param{
+			mpruntime.P[*mpruntime.Queue[int]]("q"),
+			mpruntime.P[int]("n"),
+		},
+		Result: mpruntime.TypeOf[int](),
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return TakeSome(a0, a1)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
 		Pos:  "shm.go:17",
 		Func: LockedIncrements,
