@@ -22,8 +22,10 @@ import (
 // without disturbing the others.
 type msgSock struct {
 	f      *os.File
+	rc     syscall.RawConn
 	rx     chan struct{}
 	tx     chan struct{}
+	oob    []byte // the control-message buffer of the receiver whose turn it is
 	closed atomic.Bool
 }
 
@@ -52,7 +54,17 @@ func seqpacketPair() (a, b *msgSock, err error) {
 // newMsgSock adopts f, a message socket (from seqpacketPair or received
 // from another process).
 func newMsgSock(f *os.File) *msgSock {
-	return &msgSock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1)}
+	s := &msgSock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), oob: make([]byte, syscall.CmsgSpace(4*maxPassedFiles))}
+	s.rc, _ = f.SyscallConn() // nil only for a nil file; every use checks
+	return s
+}
+
+// rawConn is the socket's RawConn, or os.ErrClosed.
+func (s *msgSock) rawConn() (syscall.RawConn, error) {
+	if s.rc == nil {
+		return nil, os.ErrClosed
+	}
+	return s.rc, nil
 }
 
 // turn waits for the turn in ch, honouring ctx.
@@ -159,7 +171,7 @@ func (s *msgSock) sendNow(msg []byte, files []*os.File, wait bool) error {
 		}
 		oob = syscall.UnixRights(fds...)
 	}
-	rc, err := s.f.SyscallConn()
+	rc, err := s.rawConn()
 	if err != nil {
 		return err
 	}
@@ -210,12 +222,12 @@ func (s *msgSock) tryRecv() (buf *[]byte, n int, files []*os.File, ok bool, err 
 }
 
 func (s *msgSock) recvNow(wait bool) (*[]byte, int, []*os.File, error) {
-	rc, err := s.f.SyscallConn()
+	rc, err := s.rawConn()
 	if err != nil {
 		return nil, 0, nil, err
 	}
 	buf := recvBufs.Get().(*[]byte)
-	oob := make([]byte, syscall.CmsgSpace(4*maxPassedFiles))
+	oob := s.oob
 	var n, oobn, flags int
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
@@ -254,7 +266,7 @@ func (s *msgSock) recvNow(wait bool) (*[]byte, int, []*os.File, error) {
 // shutdownSend ends sending on this socket for every process that shares
 // it: receivers at the other end get io.EOF once they have drained it.
 func (s *msgSock) shutdownSend() error {
-	rc, err := s.f.SyscallConn()
+	rc, err := s.rawConn()
 	if err != nil {
 		return err
 	}
@@ -279,7 +291,7 @@ func (s *msgSock) readable(ctx context.Context, timeout time.Duration) (bool, er
 		defer cancel()
 	}
 	stop := interrupt(ctx, s.f.SetReadDeadline)
-	rc, err := s.f.SyscallConn()
+	rc, err := s.rawConn()
 	if err != nil {
 		stop()
 		return false, err
