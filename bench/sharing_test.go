@@ -347,11 +347,11 @@ type sumChild struct {
 
 func newSumChild(tb testing.TB) *sumChild {
 	tb.Helper()
-	in, err := mp.NewQueue[int]()
+	in, err := mp.NewQueue[int](0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out, err := mp.NewQueue[[2]int]()
+	out, err := mp.NewQueue[[2]int](0)
 	if err != nil {
 		in.Close()
 		tb.Fatal(err)
@@ -405,7 +405,7 @@ type produceChild struct {
 
 func newProduceChild(tb testing.TB) *produceChild {
 	tb.Helper()
-	q, err := mp.NewQueue[int]()
+	q, err := mp.NewQueue[int](0)
 	if err != nil {
 		tb.Fatal(err)
 	}

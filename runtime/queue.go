@@ -44,6 +44,11 @@ type Queue[T any] struct {
 
 	rx    chan struct{} // the turn to receive, taken before looking at ahead
 	ahead [][]byte      // values that came in a batch and wait to be got here
+
+	// counts is the queue's shared words (tasks.go): unfinished tasks, and
+	// for a bounded queue its free room; nil off Linux.
+	counts *segment
+	max    int
 }
 
 type queued struct {
@@ -55,25 +60,63 @@ type queued struct {
 // by Put on a shut-down queue (Python's queue.ShutDown).
 var ErrQueueShutDown = errors.New("mp: queue is shut down")
 
+// ErrQueueFull is wrapped by PutTimeout when a bounded queue had no room in
+// time (Python's queue.Full).
+var ErrQueueFull = errors.New("mp: queue is full")
+
 // ErrQueueEmpty is returned by TryGet when the queue has nothing ready, and
 // wrapped by GetTimeout when nothing came in time (Python's queue.Empty).
 var ErrQueueEmpty = errors.New("mp: queue is empty")
 
-// NewQueue makes a queue.
-func NewQueue[T any]() (*Queue[T], error) {
+// NewQueue makes a queue (Python's Queue(maxsize)). With maxsize > 0 it
+// holds at most maxsize values: Put then waits for room (PutContext and
+// PutTimeout bound the wait). maxsize <= 0 means no bound.
+func NewQueue[T any](maxsize int) (*Queue[T], error) {
 	a, b, err := seqpacketPair()
 	if err != nil {
 		return nil, err
 	}
-	return &Queue[T]{put: a, get: b, codec: GobCodec{}, rx: make(chan struct{}, 1)}, nil
+	q := &Queue[T]{put: a, get: b, codec: GobCodec{}, rx: make(chan struct{}, 1), max: max(maxsize, 0)}
+	if err := q.makeCounts(); err != nil {
+		a.close()
+		b.close()
+		return nil, err
+	}
+	return q, nil
 }
 
-// Put adds v to the queue. It does not wait for room (see Queue).
-func (q *Queue[T]) Put(v T) error {
+// Put adds v to the queue. An unbounded queue never waits for room (see
+// Queue); a bounded one waits until a value is got.
+func (q *Queue[T]) Put(v T) error { return q.PutContext(context.Background(), v) }
+
+// PutTimeout is Put that gives up after d with an error wrapping
+// ErrQueueFull (Python's put(timeout=d) raising queue.Full).
+func (q *Queue[T]) PutTimeout(v T, d time.Duration) error {
+	return q.put1(context.Background(), v, max(d, 0))
+}
+
+// PutContext is Put that gives up when ctx is done, with ctx's error.
+func (q *Queue[T]) PutContext(ctx context.Context, v T) error { return q.put1(ctx, v, -1) }
+
+func (q *Queue[T]) put1(ctx context.Context, v T, timeout time.Duration) error {
 	msg, files, err := encodeMsg(q.codec, reflect.ValueOf(&v).Elem())
 	if err != nil {
 		return fmt.Errorf("mp: put %T: %w", v, err)
 	}
+	if err := q.takeRoom(ctx, timeout); err != nil {
+		closeFiles(files)
+		return err
+	}
+	q.addTask()
+	if err := q.send(msg, files); err != nil {
+		q.undoPut()
+		return err
+	}
+	return nil
+}
+
+// send sends one encoded value, or leaves it to the feeder.
+func (q *Queue[T]) send(msg []byte, files []*os.File) error {
 	q.mu.Lock()
 	if err := q.err; err != nil {
 		q.mu.Unlock()
@@ -235,6 +278,7 @@ func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 	}
 	defer func() { <-q.rx }()
 	if msg, ok := q.popAhead(); ok {
+		q.giveRoom()
 		return v, decodeMsg(q.codec, msg, nil, &v)
 	}
 	buf, n, files, err := q.get.recv(ctx)
@@ -252,6 +296,7 @@ func (q *Queue[T]) TryGet() (T, error) {
 	}
 	defer func() { <-q.rx }()
 	if msg, ok := q.popAhead(); ok {
+		q.giveRoom()
 		return v, decodeMsg(q.codec, msg, nil, &v)
 	}
 	buf, n, files, ok, err := q.get.tryRecv()
@@ -283,6 +328,7 @@ func (q *Queue[T]) decode(buf *[]byte, n int, files []*os.File, err error) (T, e
 		return v, err
 	}
 	defer recvBufs.Put(buf)
+	q.giveRoom()
 	msg := (*buf)[:n]
 	if len(msg) > 0 && msg[0] == formBatch && len(files) == 0 {
 		values, err := splitBatch(msg)
@@ -327,6 +373,7 @@ var errMalformedBatch = errors.New("mp: malformed batch message")
 // Values still waiting in this process are sent first.
 func (q *Queue[T]) Shutdown() error {
 	_ = q.Flush(context.Background())
+	q.markShutDown()
 	return q.put.shutdownSend()
 }
 
@@ -335,7 +382,7 @@ func (q *Queue[T]) Shutdown() error {
 func (q *Queue[T]) Close() error {
 	q.putBack()
 	ferr := q.Flush(context.Background())
-	err := errors.Join(q.put.close(), q.get.close())
+	err := errors.Join(q.put.close(), q.get.close(), q.closeCounts())
 	if errors.Is(ferr, ErrQueueShutDown) {
 		ferr = nil
 	}
@@ -382,18 +429,40 @@ func (q *Queue[T]) mpExport() ([]byte, []*os.File, error) {
 	var b wbuf
 	b.string(queueMeta)
 	b.string(q.codec.Name())
-	return b, []*os.File{q.put.f, q.get.f}, nil
+	b.uvarint(uint64(q.max))
+	files := []*os.File{q.put.f, q.get.f}
+	if q.counts != nil {
+		b.uvarint(uint64(len(q.counts.mem)))
+		files = append(files, q.counts.f)
+	} else {
+		b.uvarint(0)
+	}
+	return b, files, nil
 }
 
 func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
 	r := rbuf{b: meta}
 	kind, codecName := r.string(), r.string()
+	maxsize, countsSize := r.uvarint(), r.uvarint()
 	err := r.done()
 	if err == nil && kind != queueMeta {
 		err = fmt.Errorf("a %q handle cannot become a Queue", kind)
 	}
-	if err == nil && len(files) != 2 {
-		err = fmt.Errorf("a Queue travels with 2 descriptors, got %d", len(files))
+	want := 2
+	if countsSize > 0 {
+		want = 3
+	}
+	if err == nil && len(files) != want {
+		err = fmt.Errorf("a Queue travels with %d descriptors, got %d", want, len(files))
+	}
+	if err == nil && (maxsize > 1<<31 || countsSize > 1<<20) {
+		err = fmt.Errorf("a Queue of %d values with %d bytes of counts", maxsize, countsSize)
+	}
+	var counts *segment
+	if err == nil && countsSize > 0 {
+		if counts, err = importSegment(files[2], kindQueue, int(countsSize)); err == nil {
+			files = files[:2] // the segment owns the third
+		}
 	}
 	codec, ok := lookupCodec(codecName)
 	if err == nil && !ok {
@@ -401,8 +470,11 @@ func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
 	}
 	if err != nil {
 		closeFiles(files)
+		if counts != nil {
+			counts.Close()
+		}
 		return fmt.Errorf("mp: import Queue: %w", err)
 	}
-	*q = Queue[T]{put: newMsgSock(files[0]), get: newMsgSock(files[1]), codec: codec, rx: make(chan struct{}, 1)}
+	*q = Queue[T]{put: newMsgSock(files[0]), get: newMsgSock(files[1]), codec: codec, rx: make(chan struct{}, 1), counts: counts, max: int(maxsize)}
 	return nil
 }

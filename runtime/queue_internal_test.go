@@ -10,7 +10,7 @@ import (
 // TestQueueBacklogTravelsInBatches: once the socket is full, values wait in
 // the backlog and leave in batches, which the consumer unpacks in order.
 func TestQueueBacklogTravelsInBatches(t *testing.T) {
-	q, err := NewQueue[int]()
+	q, err := NewQueue[int](0)
 	if err != nil {
 		t.Fatal(err)
 	}

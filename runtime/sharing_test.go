@@ -131,12 +131,12 @@ func TestPipeContextAndClosedPeer(t *testing.T) {
 // queue; every value arrives exactly once.
 func TestQueueFourProcesses(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[int]()
+	q, err := mp.NewQueue[int](0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	out, err := mp.NewQueue[[3]int]()
+	out, err := mp.NewQueue[[3]int](0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestQueueFourProcesses(t *testing.T) {
 // process is delivered in order.
 func TestQueueBacklog(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[string]()
+	q, err := mp.NewQueue[string](0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestQueueBacklog(t *testing.T) {
 
 func TestConnTravelsThroughQueue(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[*mp.Conn[string]]()
+	q, err := mp.NewQueue[*mp.Conn[string]](0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestConnTravelsThroughQueue(t *testing.T) {
 }
 
 func TestQueueConcurrentGoroutines(t *testing.T) {
-	q, err := mp.NewQueue[int]()
+	q, err := mp.NewQueue[int](0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 	}
 	defer a.Close()
 	defer b.Close()
-	q, err := mp.NewQueue[int]()
+	q, err := mp.NewQueue[int](0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 // from its batch, so another consumer gets every remaining value.
 func TestQueueBatchesLoseNothing(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[int]()
+	q, err := mp.NewQueue[int](0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,5 +392,123 @@ func TestQueueBatchesLoseNothing(t *testing.T) {
 	}
 	if want := n * (n - 1) / 2; taken+got != want {
 		t.Fatalf("sum of every value got = %d, want %d", taken+got, want)
+	}
+}
+
+// TestQueueJoin: Join returns once consumer processes have marked every
+// value done (Python's JoinableQueue).
+func TestQueueJoin(t *testing.T) {
+	noNewFDs(t)
+	q, err := mp.NewQueue[int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := q.Put(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Join(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Join with a task not done: %v, want DeadlineExceeded", err)
+	}
+	const n = 3000
+	for i := 1; i < n; i++ {
+		if err := q.Put(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var jobs []*mp.Job[int]
+	for range 2 {
+		job, err := mp.Spawn[int](context.Background(), targets.Drain, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, job)
+	}
+	jctx, jcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer jcancel()
+	if err := q.Join(jctx); err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	if u := q.Unfinished(); u != 0 {
+		t.Fatalf("Unfinished after Join = %d", u)
+	}
+	if err := q.TaskDone(); !errors.Is(err, mp.ErrTaskDoneTooOften) {
+		t.Fatalf("a TaskDone too many: %v", err)
+	}
+	if err := q.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, j := range jobs {
+		k, err := j.Wait(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += k
+	}
+	if got != n {
+		t.Fatalf("consumers got %d values, want %d", got, n)
+	}
+}
+
+// TestQueueMaxSize: a bounded queue makes Put wait for room, across
+// processes too, and Shutdown releases a waiting Put.
+func TestQueueMaxSize(t *testing.T) {
+	noNewFDs(t)
+	q, err := mp.NewQueue[int](2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i := range 2 {
+		if err := q.Put(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.PutTimeout(2, 30*time.Millisecond); !errors.Is(err, mp.ErrQueueFull) {
+		t.Fatalf("PutTimeout on a full queue: %v, want ErrQueueFull", err)
+	}
+	if v, err := q.Get(); v != 0 || err != nil {
+		t.Fatalf("Get = %v, %v", v, err)
+	}
+	if err := q.PutTimeout(2, time.Second); err != nil {
+		t.Fatalf("PutTimeout with room: %v", err)
+	}
+	// A producer process fills the queue and waits for room as the parent
+	// drains it, slowly.
+	p := start(t, &mp.Process{Target: targets.Produce, Args: []any{q, 3, 50}})
+	for want := 1; want < 50; want++ {
+		v, err := q.GetTimeout(10 * time.Second)
+		if err != nil || v != want {
+			t.Fatalf("Get = %v, %v; want %d", v, err, want)
+		}
+		if want%10 == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := join(t, p); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	// Fill it again; a blocked Put fails when the queue is shut down.
+	for i := range 2 {
+		if err := q.Put(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- q.Put(9) }()
+	time.Sleep(30 * time.Millisecond)
+	if err := q.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, mp.ErrQueueShutDown) {
+			t.Fatalf("blocked Put after Shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Put waiting for room outlived Shutdown")
 	}
 }

@@ -80,6 +80,7 @@ const (
 	kindValue
 	kindArray
 	kindSharedMemory
+	kindQueue
 )
 
 // The header of every segment: a magic word and the kind, so a descriptor
@@ -213,6 +214,8 @@ func kindName(k uint32) string {
 		return "Array"
 	case kindSharedMemory:
 		return "SharedMemory"
+	case kindQueue:
+		return "Queue"
 	}
 	return fmt.Sprintf("kind %d", k)
 }

@@ -122,12 +122,12 @@ func main() {
 
 // run wires the pipeline and waits for the collector's total.
 func run(ctx context.Context, limit, step, workers int) (Total, error) {
-	jobs, err := mp.NewQueue[Range]()
+	jobs, err := mp.NewQueue[Range](0)
 	if err != nil {
 		return Total{}, err
 	}
 	defer jobs.Close()
-	found, err := mp.NewQueue[Found]()
+	found, err := mp.NewQueue[Found](0)
 	if err != nil {
 		return Total{}, err
 	}

@@ -109,3 +109,24 @@ func TakeSome(q *mp.Queue[int], n int) (int, error) {
 	}
 	return sum, nil
 }
+
+// Drain gets integers from q, marking each done, until q is shut down, and
+// returns how many it got.
+//
+//mp:target
+func Drain(ctx context.Context, q *mp.Queue[int]) (int, error) {
+	n := 0
+	for {
+		_, err := q.GetContext(ctx)
+		if err == mp.ErrQueueShutDown {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		if err := q.TaskDone(); err != nil {
+			return n, err
+		}
+	}
+}

@@ -490,6 +490,22 @@ func init() {
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Drain",
+		Pos:     "sharing.go:117",
+		Func:    Drain,
+		Context: true,
+		Params:  []mpruntime.Param{mpruntime.P[*mpruntime.Queue[int]]("q")},
+		Result:  mpruntime.TypeOf[int](),
+		Error:   true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return Drain(ctx, a0)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
 		Pos:  "shm.go:17",
 		Func: LockedIncrements,

@@ -1,0 +1,176 @@
+package mp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// A Queue's shared words, in a segment of its own that travels with it:
+// the count of unfinished tasks (JoinableQueue's), and for a bounded queue
+// the free room and a shut-down flag that wakes putters waiting for room.
+const (
+	offUnfinished = offWords
+	offRoom       = offWords + 4
+	offShutDown   = offWords + 8
+)
+
+// ErrTaskDoneTooOften is returned by TaskDone called more times than values
+// were put (Python's ValueError: task_done() called too many times).
+var ErrTaskDoneTooOften = errors.New("mp: Queue.TaskDone called more times than values were put")
+
+// makeCounts makes the queue's shared words. Off Linux there are none: the
+// queue works, unbounded, but TaskDone and Join report errors.ErrUnsupported.
+func (q *Queue[T]) makeCounts() error {
+	s, err := newKindSegment(kindQueue, offWords+12)
+	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) && q.max == 0 {
+			return nil
+		}
+		return err
+	}
+	q.counts = s
+	atomic.StoreUint32(q.word(offRoom), uint32(q.max))
+	return nil
+}
+
+func (q *Queue[T]) word(off int) *uint32 { return word(q.counts.mem, off) }
+
+// takeRoom waits for room in a bounded queue and takes it.
+func (q *Queue[T]) takeRoom(ctx context.Context, timeout time.Duration) error {
+	if q.max == 0 || q.counts == nil {
+		return nil
+	}
+	room := q.word(offRoom)
+	var wt *waiter
+	for {
+		if atomic.LoadUint32(q.word(offShutDown)) != 0 {
+			return ErrQueueShutDown
+		}
+		r := atomic.LoadUint32(room)
+		if r > 0 {
+			if atomic.CompareAndSwapUint32(room, r, r-1) {
+				return nil
+			}
+			continue
+		}
+		if wt == nil {
+			wt = newWaiter(ctx, room, "Queue.Put", timeout)
+			defer wt.done()
+		}
+		if timeout == 0 {
+			return fmt.Errorf("mp: Queue.Put: no room: %w", ErrQueueFull)
+		}
+		if err := wt.sleep(room, 0); err != nil && err != errSlice {
+			var te *WaitTimeoutError
+			if errors.As(err, &te) {
+				return fmt.Errorf("mp: Queue.Put: no room within %v: %w", timeout, ErrQueueFull)
+			}
+			return err
+		}
+	}
+}
+
+// giveRoom returns the room of a value got from a bounded queue.
+func (q *Queue[T]) giveRoom() {
+	if q.max == 0 || q.counts == nil {
+		return
+	}
+	atomic.AddUint32(q.word(offRoom), 1)
+	futexWake(q.word(offRoom), 1)
+}
+
+// addTask counts a value put as an unfinished task.
+func (q *Queue[T]) addTask() {
+	if q.counts != nil {
+		atomic.AddUint32(q.word(offUnfinished), 1)
+	}
+}
+
+// undoPut takes back the task and the room of a value that was not put.
+func (q *Queue[T]) undoPut() {
+	if q.counts == nil {
+		return
+	}
+	q.taskDone()
+	q.giveRoom()
+}
+
+// TaskDone tells the queue that a value got from it has been dealt with
+// (Python's JoinableQueue.task_done). Join returns once every value put has
+// been marked done.
+func (q *Queue[T]) TaskDone() error {
+	if q.counts == nil {
+		return fmt.Errorf("mp: Queue.TaskDone: %w", errors.ErrUnsupported)
+	}
+	if !q.taskDone() {
+		return ErrTaskDoneTooOften
+	}
+	return nil
+}
+
+func (q *Queue[T]) taskDone() bool {
+	w := q.word(offUnfinished)
+	for {
+		n := atomic.LoadUint32(w)
+		if n == 0 {
+			return false
+		}
+		if atomic.CompareAndSwapUint32(w, n, n-1) {
+			if n == 1 {
+				futexWake(w, 1<<30)
+			}
+			return true
+		}
+	}
+}
+
+// Join waits until every value put in the queue, by any process, has been
+// marked done with TaskDone (Python's JoinableQueue.join), or ctx is done.
+func (q *Queue[T]) Join(ctx context.Context) error {
+	if q.counts == nil {
+		return fmt.Errorf("mp: Queue.Join: %w", errors.ErrUnsupported)
+	}
+	w := q.word(offUnfinished)
+	wt := newWaiter(ctx, w, "Queue.Join", -1)
+	defer wt.done()
+	for {
+		n := atomic.LoadUint32(w)
+		if n == 0 {
+			return nil
+		}
+		if err := wt.sleep(w, n); err != nil && err != errSlice {
+			return err
+		}
+	}
+}
+
+// Unfinished returns how many values put have not been marked done yet: the
+// values in the queue and those being dealt with. Like Python's qsize, it
+// is a snapshot that other processes may change at once.
+func (q *Queue[T]) Unfinished() int {
+	if q.counts == nil {
+		return 0
+	}
+	return int(atomic.LoadUint32(q.word(offUnfinished)))
+}
+
+// markShutDown wakes putters waiting for room; they fail.
+func (q *Queue[T]) markShutDown() {
+	if q.counts == nil {
+		return
+	}
+	atomic.StoreUint32(q.word(offShutDown), 1)
+	futexWake(q.word(offRoom), 1<<30)
+}
+
+func (q *Queue[T]) closeCounts() error {
+	if q.counts == nil {
+		return nil
+	}
+	s := q.counts
+	q.counts = nil
+	return s.Close()
+}
