@@ -267,6 +267,11 @@ func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call pay
 	outs.wait(outputWait)
 
 	code, sig := exitStatus(p.cmd.ProcessState)
+	if code != 0 {
+		// A child that crashed may have left shared-memory blocks that
+		// nobody holds any more.
+		_, _ = SweepSharedMemory()
+	}
 	var err error
 	switch {
 	case out.got || (out.err != nil && !isEOF(out.err)):

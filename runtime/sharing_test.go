@@ -512,3 +512,20 @@ func TestQueueMaxSize(t *testing.T) {
 		t.Fatal("a Put waiting for room outlived Shutdown")
 	}
 }
+
+// TestCrashedCreatorsBlockIsSwept: a child that creates a named block and
+// crashes leaves nothing in /dev/shm once it is joined (Python's resource
+// tracker leaks it when the tracker dies too, and removes blocks others
+// still use: cpython#82300).
+func TestCrashedCreatorsBlockIsSwept(t *testing.T) {
+	name := "crash-" + strconv.Itoa(os.Getpid())
+	path := "/dev/shm/mpgen-" + name
+	p := start(t, &mp.Process{Target: targets.CreateAndCrash, Args: []any{name}})
+	var ee *mp.ExitError
+	if err := join(t, p); !errors.As(err, &ee) || ee.Code != 3 {
+		t.Fatalf("child = %v, want exit code 3", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s after its creator crashed: %v, want it gone", path, err)
+	}
+}

@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	mp "github.com/mpgen/mpgen/runtime"
@@ -147,4 +148,18 @@ func SpinLock(l *mp.Lock, started, stop *mp.Event) (int, error) {
 		l.Unlock()
 	}
 	return n, nil
+}
+
+// CreateAndCrash creates the named shared-memory block name, writes to it
+// and exits with code 3 without closing or unlinking it.
+//
+//mp:target
+func CreateAndCrash(name string) error {
+	m, err := mp.CreateSharedMemory(name, 4096)
+	if err != nil {
+		return err
+	}
+	m.Bytes()[0] = 1
+	os.Exit(3)
+	return nil
 }

@@ -507,7 +507,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
-		Pos:  "shm.go:17",
+		Pos:  "shm.go:18",
 		Func: LockedIncrements,
 		Params: []mpruntime.Param{
 			mpruntime.P[*mpruntime.Lock]("l"),
@@ -533,7 +533,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FillHalves",
-		Pos:    "shm.go:30",
+		Pos:    "shm.go:31",
 		Func:   FillHalves,
 		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Array[float64]]("a")},
 		Error:  true,
@@ -547,7 +547,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AddUnderLock",
-		Pos:  "shm.go:40",
+		Pos:  "shm.go:41",
 		Func: AddUnderLock,
 		Params: []mpruntime.Param{
 			mpruntime.P[*mpruntime.Value[int64]]("v"),
@@ -573,7 +573,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.MeetAtBarrier",
-		Pos:     "shm.go:53",
+		Pos:     "shm.go:54",
 		Func:    MeetAtBarrier,
 		Context: true,
 		Params: []mpruntime.Param{
@@ -596,7 +596,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.HoldLock",
-		Pos:     "shm.go:69",
+		Pos:     "shm.go:70",
 		Func:    HoldLock,
 		Context: true,
 		Params: []mpruntime.Param{
@@ -618,7 +618,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.FillShared",
-		Pos:  "shm.go:81",
+		Pos:  "shm.go:82",
 		Func: FillShared,
 		Params: []mpruntime.Param{
 			mpruntime.P[*mpruntime.SharedMemory]("m"),
@@ -640,7 +640,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AttachAndFill",
-		Pos:  "shm.go:92",
+		Pos:  "shm.go:93",
 		Func: AttachAndFill,
 		Params: []mpruntime.Param{
 			mpruntime.P[string]("name"),
@@ -661,7 +661,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.WaitSemaphore",
-		Pos:  "shm.go:104",
+		Pos:  "shm.go:105",
 		Func: WaitSemaphore,
 		Params: []mpruntime.Param{
 			mpruntime.P[*mpruntime.Semaphore]("s"),
@@ -682,7 +682,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.FillOnRequest",
-		Pos:     "shm.go:117",
+		Pos:     "shm.go:118",
 		Func:    FillOnRequest,
 		Context: true,
 		Params: []mpruntime.Param{
@@ -714,7 +714,7 @@ func init() {
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.SpinLock",
-		Pos:  "shm.go:142",
+		Pos:  "shm.go:143",
 		Func: SpinLock,
 		Params: []mpruntime.Param{
 			mpruntime.P[*mpruntime.Lock]("l"),
@@ -737,6 +737,20 @@ func init() {
 				return nil, err
 			}
 			return SpinLock(a0, a1, a2)
+		},
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.CreateAndCrash",
+		Pos:    "shm.go:157",
+		Func:   CreateAndCrash,
+		Params: []mpruntime.Param{mpruntime.P[string]("name")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, CreateAndCrash(a0)
 		},
 	})
 	mpruntime.Register(mpruntime.Spec{
