@@ -459,12 +459,7 @@ func (f *Future[R]) Cancel() bool {
 // optionally cancels the calls no worker has taken yet (cancel_futures),
 // and waits until the workers have exited or ctx is done.
 func (p *Pool) Shutdown(ctx context.Context, cancelPending bool) error {
-	p.Close()
-	if cancelPending {
-		for t := range p.tasks {
-			t.finish(nil, context.Canceled)
-		}
-	}
+	p.close(cancelPending)
 	select {
 	case <-p.ended:
 		return nil
