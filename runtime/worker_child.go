@@ -30,6 +30,10 @@ func serveWorker(conn *os.File) int {
 	// them elsewhere) and dies of the signal.
 	ctx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
+	// Blocking reads and writes: the goroutine that waits for a call sleeps
+	// in read(2) and wakes there, without the network poller and the
+	// hand-offs between threads it takes (a worker needs no deadlines).
+	_ = conn.Fd()
 	s := &workerServer{
 		br:        bufio.NewReaderSize(conn, 256<<10),
 		bw:        bufio.NewWriterSize(conn, 256<<10),
@@ -42,9 +46,12 @@ func serveWorker(conn *os.File) int {
 	return s.serve(ctx)
 }
 
-// readerDelay is how long a call runs before a goroutine starts reading
-// the channel beside it (for cancel frames and queued calls).
-const readerDelay = 200 * time.Microsecond
+// readerDelay is how long a call runs (at least, and at most twice as
+// long) before a goroutine starts reading the channel beside it, for cancel
+// frames and queued calls. The timer is armed once per period, not once per
+// call: resetting a timer wakes the runtime's poller, which would cost a
+// tiny call more than the call itself.
+const readerDelay = 500 * time.Microsecond
 
 type workerServer struct {
 	br         *bufio.Reader
@@ -60,6 +67,9 @@ type workerServer struct {
 	queue     []frame
 	busy      bool   // a call runs
 	running   uint64 // its id
+	seq       uint64 // calls started
+	armed     bool   // the timer is set
+	armedSeq  uint64 // the call that was running when it was set
 	runCancel context.CancelFunc
 	cancelled map[uint64]bool // queued calls whose cancel frame came first
 }
@@ -142,13 +152,22 @@ func (s *workerServer) next() frame {
 	return f
 }
 
-// takeOverReading starts reading beside a call that runs long.
+// takeOverReading starts reading beside a call that has run for a whole
+// period; when another call runs by now, it waits one more period.
 func (s *workerServer) takeOverReading() {
 	s.mu.Lock()
 	if !s.busy || s.reading {
+		s.armed = false
 		s.mu.Unlock()
 		return
 	}
+	if s.seq != s.armedSeq {
+		s.armedSeq = s.seq
+		s.timer.Reset(readerDelay)
+		s.mu.Unlock()
+		return
+	}
+	s.armed = false
 	s.reading = true
 	s.mu.Unlock()
 	for {
@@ -183,15 +202,18 @@ func (s *workerServer) serve(ctx context.Context) int {
 			cancel()
 		}
 		s.busy, s.running, s.runCancel = true, f.id, cancel
+		s.seq++
+		if !s.armed && !s.reading {
+			s.armed, s.armedSeq = true, s.seq
+			s.timer.Reset(readerDelay)
+		}
 		s.mu.Unlock()
-		s.timer.Reset(readerDelay)
 
 		kind, body := serveFrame(cctx, f)
 
 		s.mu.Lock()
 		s.busy, s.running, s.runCancel = false, 0, nil
 		s.mu.Unlock()
-		s.timer.Stop()
 		cancel()
 		if err := writeFrames(s.bw, nil, kind, f.id, body); err != nil {
 			return exitFailed
