@@ -3,6 +3,7 @@ package mp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -341,11 +342,11 @@ func (p *Pool) dispatchLocked(sends []assignment) []assignment {
 			n++
 			continue
 		}
-		w := p.freeWorkerLocked()
+		w := p.freeWorkerLocked(t)
 		if w == nil {
 			break
 		}
-		w.take()
+		w.take(t)
 		p.queue[n] = nil
 		n++
 		sends = append(sends, assignment{w, t})
@@ -360,10 +361,10 @@ func (p *Pool) dispatchLocked(sends []assignment) []assignment {
 
 // freeWorkerLocked returns the least busy worker that can take a task, or
 // nil. p.mu must be held.
-func (p *Pool) freeWorkerLocked() *poolWorker {
+func (p *Pool) freeWorkerLocked(t *task) *poolWorker {
 	var best *poolWorker
 	for _, w := range p.workers {
-		if w.gone || w.retiring || w.busy >= w.slots || (p.cfg.maxTasks > 0 && w.assigned >= p.cfg.maxTasks) {
+		if w.gone || w.retiring || w.busy >= w.limit(t) || (p.cfg.maxTasks > 0 && w.assigned >= p.cfg.maxTasks) {
 			continue
 		}
 		if best == nil || w.busy < best.busy {
@@ -380,12 +381,22 @@ func (p *Pool) freeWorkerLocked() *poolWorker {
 // small frames itself; it hands a large one to a goroutine, so that it
 // never blocks writing to a worker that is blocked writing to it.
 func (p *Pool) runSends(sends []assignment, fromReader bool) {
-	for _, a := range sends {
-		if fromReader && a.t.body.size() > inlineSendMax {
-			go a.w.start(a.t)
+	for len(sends) > 0 {
+		w, n, size := sends[0].w, 1, sends[0].t.body.size()
+		for n < len(sends) && sends[n].w == w {
+			size += sends[n].t.body.size()
+			n++
+		}
+		ts := make([]*task, n)
+		for i := range ts {
+			ts[i] = sends[i].t
+		}
+		sends = sends[n:]
+		if fromReader && size > inlineSendMax {
+			go w.start(ts...)
 			continue
 		}
-		a.w.start(a.t)
+		w.start(ts...)
 	}
 }
 
@@ -616,8 +627,21 @@ type poolWorker struct {
 	lastRSS    time.Time
 }
 
+// limit is how many tasks w may hold when it is given t: its slots, or,
+// for a small chunk of a Map, more, so that tiny items keep it busy
+// between round trips. pool.mu must be held.
+func (w *poolWorker) limit(t *task) int {
+	if t.kind == kindBatch && w.slots > 1 && t.body.size() <= inlineSendMax {
+		return batchSlots
+	}
+	return w.slots
+}
+
+// batchSlots is how many small chunks a worker may hold at once.
+const batchSlots = 16
+
 // take counts a task given to w. pool.mu must be held.
-func (w *poolWorker) take() {
+func (w *poolWorker) take(t *task) {
 	w.busy++
 	w.assigned++
 	w.idleGen++
@@ -701,48 +725,85 @@ func (w *poolWorker) deathOf(target string) error {
 	return &ExitError{Target: target, Code: code, Signal: sig}
 }
 
-// start sends t, which the scheduler gave to w. A task cancelled meanwhile
-// is not sent, and one that finds the worker ended is queued again.
-func (w *poolWorker) start(t *task) {
+// start sends tasks the scheduler gave to w, in one write when they are
+// small. A task cancelled meanwhile is not sent, and one that finds the
+// worker ended is queued again.
+func (w *poolWorker) start(ts ...*task) {
+	var skipped int
+	var orphans, watch []*task
+	var stops []func() bool
+	var buf []byte
+	var err error
 	w.wmu.Lock()
-	t.mu.Lock()
-	if t.finished() {
-		t.mu.Unlock()
-		w.wmu.Unlock()
-		w.settled(false)
-		return
-	}
-	w.mu.Lock()
-	if w.pending == nil { // ended: its reader has settled everything
+	for _, t := range ts {
+		t.mu.Lock()
+		if t.finished() {
+			t.mu.Unlock()
+			skipped++
+			continue
+		}
+		w.mu.Lock()
+		if w.pending == nil { // ended: its reader has settled everything
+			w.mu.Unlock()
+			t.mu.Unlock()
+			orphans = append(orphans, t)
+			continue
+		}
+		id := w.pool.ids.Add(1)
+		w.pending[id] = t
+		w.order = append(w.order, id)
 		w.mu.Unlock()
+		t.worker, t.id, t.sentAt = w, id, time.Now()
+		if t.timeout > 0 && t.cancel == nil {
+			// The clock of a pool-wide TaskTimeout starts now: watch a
+			// context with that deadline instead of the caller's.
+			stops = append(stops, t.stop)
+			t.ctx, t.cancel = context.WithTimeout(t.ctx, t.timeout)
+		}
 		t.mu.Unlock()
-		w.wmu.Unlock()
-		w.pool.requeue(t)
-		return
+		if t.timeout > 0 {
+			watch = append(watch, t)
+		}
+		if err != nil {
+			continue
+		}
+		if n := t.body.size(); n < bigPiece && len(buf)+n < 256<<10 {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(1+8+n))
+			buf = append(buf, byte(t.kind))
+			buf = binary.BigEndian.AppendUint64(buf, id)
+			for _, b := range t.body {
+				buf = append(buf, b...)
+			}
+			continue
+		}
+		if len(buf) > 0 {
+			_, err = w.conn.Write(buf)
+			buf = buf[:0]
+		}
+		if err == nil {
+			err = writeFrames(w.conn, nil, t.kind, id, t.body)
+		}
 	}
-	id := w.pool.ids.Add(1)
-	w.pending[id] = t
-	w.order = append(w.order, id)
-	w.mu.Unlock()
-	t.worker, t.id, t.sentAt = w, id, time.Now()
-	var stop func() bool
-	if t.timeout > 0 && t.cancel == nil {
-		// The clock of a pool-wide TaskTimeout starts now: watch a
-		// context with that deadline instead of the caller's.
-		stop = t.stop
-		t.ctx, t.cancel = context.WithTimeout(t.ctx, t.timeout)
+	if len(buf) > 0 && err == nil {
+		_, err = w.conn.Write(buf)
 	}
-	t.mu.Unlock()
-	err := writeFrames(w.conn, nil, t.kind, id, t.body)
 	w.wmu.Unlock()
-	if stop != nil {
-		stop()
+	for _, stop := range stops {
+		if stop != nil {
+			stop()
+		}
 	}
-	if t.timeout > 0 {
+	for _, t := range watch {
 		t.watch()
 	}
 	if err != nil {
 		w.kill() // the reader sees the end and settles the pending calls
+	}
+	for _, t := range orphans {
+		w.pool.requeue(t)
+	}
+	if skipped > 0 {
+		w.settled(skipped, false)
 	}
 }
 
@@ -755,10 +816,10 @@ func (w *poolWorker) send(kind frameKind, id uint64, body payload) error {
 // settled frees the slot of a task w took, and gives w (and, after a
 // refusal, the others) what is queued. With recycle, w retires to be
 // replaced. It closes w's channel once w is retiring and idle.
-func (w *poolWorker) settled(recycle bool) {
+func (w *poolWorker) settled(n int, recycle bool) {
 	p := w.pool
 	p.mu.Lock()
-	w.busy--
+	w.busy -= n
 	if recycle {
 		w.retiring, w.recycle = true, true
 	}
@@ -799,7 +860,15 @@ func (w *poolWorker) read() {
 	p := w.pool
 	var protoErr error
 	br := bufio.NewReaderSize(w.conn, 64<<10) // a header and a small body in one read
+	// Slots freed by outcomes are given out again once no further outcome
+	// is already buffered, so outcomes that arrived together free their
+	// slots, and their successors leave, together.
+	freed, recycle := 0, false
 	for {
+		if freed > 0 && !frameBuffered(br) {
+			w.settled(freed, recycle)
+			freed, recycle = 0, false
+		}
 		f, err := readPeerFrame(br, MaxFrameSize())
 		if err != nil {
 			if !isEOF(err) {
@@ -829,17 +898,19 @@ func (w *poolWorker) read() {
 			t.worker = nil
 			t.mu.Unlock()
 			p.requeue(t)
-			w.settled(false)
+			freed++
 			continue
 		}
 		w.served++
-		recycle := p.cfg.maxTasks > 0 && w.served >= p.cfg.maxTasks
+		if p.cfg.maxTasks > 0 && w.served >= p.cfg.maxTasks {
+			recycle = true
+		}
 		w.mu.Unlock()
 		t.settle(f)
 		if !recycle && p.cfg.maxRSS > 0 && w.overRSS() {
 			recycle = true
 		}
-		w.settled(recycle)
+		freed++
 	}
 	w.mu.Lock()
 	close(w.dead)
@@ -914,7 +985,7 @@ func (p *Pool) runOrphan(t *task) {
 	}
 	p.mu.Lock()
 	p.workers = append(p.workers, w)
-	w.take()
+	w.take(t)
 	w.retiring = true // it takes nothing else, and closes once t is done
 	p.mu.Unlock()
 	w.start(t)
@@ -946,6 +1017,16 @@ func (t *task) settle(f frame) {
 		err = &ProtocolError{Op: "decode outcome of " + t.spec.Name, Err: perr}
 	}
 	t.finish(res, err)
+}
+
+// frameBuffered reports whether a whole frame waits in br.
+func frameBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n < frameHeaderLen {
+		return false
+	}
+	hdr, _ := br.Peek(4)
+	return n >= 4+int(binary.BigEndian.Uint32(hdr))
 }
 
 // overRSS reports whether the worker's resident memory passed the cap; it
