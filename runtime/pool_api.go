@@ -212,8 +212,9 @@ func (c chunkResult[R]) err(i int) error {
 	return c.errs[i]
 }
 
-// wait waits for a chunk, reports progress and decodes its results.
-func (m *mapper[T, R]) wait(t *task) chunkResult[R] {
+// wait waits for a chunk, reports progress and decodes its results, into
+// dst (of the chunk's length) when it is not nil and the results allow.
+func (m *mapper[T, R]) wait(t *task, dst []R) chunkResult[R] {
 	<-t.done
 	m.done += t.n
 	if m.cfg.progress != nil {
@@ -228,7 +229,16 @@ func (m *mapper[T, R]) wait(t *task) chunkResult[R] {
 	}
 	var c chunkResult[R]
 	codec := m.pool.cfg.codec
-	if m.spec.Result != nil && br.results.present {
+	if ints, ok := any(dst).([]int); ok && m.spec.Result != nil && br.results.fast && len(dst) == t.n {
+		done, err := decodeFastInto(br.results.data, ints)
+		if err != nil {
+			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}}
+		}
+		if done {
+			c.vals = dst
+		}
+	}
+	if m.spec.Result != nil && br.results.present && c.vals == nil {
 		sv := reflect.New(reflect.SliceOf(m.spec.Result))
 		if err := decodeValue(codec, br.results, sv.Interface()); err != nil {
 			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}}
@@ -264,7 +274,7 @@ func (m *mapper[T, R]) wait(t *task) chunkResult[R] {
 
 // collect waits for a chunk and returns one outcome per item (for IMap).
 func (m *mapper[T, R]) collect(t *task, lo int) []Outcome[R] {
-	c := m.wait(t)
+	c := m.wait(t, nil)
 	out := make([]Outcome[R], t.n)
 	for i := range out {
 		out[i].Index = lo + i
@@ -320,8 +330,10 @@ func (m *mapper[T, R]) gather(chunks []chunk) ([]R, error) {
 	res := make([]R, len(m.items))
 	var first *TaskError
 	for _, ch := range chunks {
-		c := m.wait(ch.t)
-		copy(res[ch.lo:], c.vals)
+		c := m.wait(ch.t, res[ch.lo:ch.lo+ch.t.n])
+		if len(c.vals) > 0 && &c.vals[0] != &res[ch.lo] {
+			copy(res[ch.lo:], c.vals)
+		}
 		if first != nil {
 			continue
 		}

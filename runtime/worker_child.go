@@ -284,6 +284,11 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		if items.Len() != m.n {
 			return kindError, failureBody(fmt.Sprintf("mp: batch of %d carries %d arguments", m.n, items.Len()))
 		}
+		if spec.Batch != nil {
+			if kind, body, ok := runTyped(ctx, spec, codec, items); ok {
+				return kind, body
+			}
+		}
 		argsAt = itemDecoder(items)
 	} else {
 		argsAt = func(i int) ArgDecoder { return &wireArgs{codec: codec, args: m.tuples[i]} }
@@ -313,6 +318,32 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		out.results = ev
 	}
 	return kindBatchResult, out.encode()
+}
+
+// runTyped runs a batch through the target's generated Batch: a direct
+// call per item, with nothing boxed.
+func runTyped(ctx context.Context, spec *Spec, codec Codec, items reflect.Value) (frameKind, []byte, bool) {
+	out := &batchResultMsg{}
+	var results reflect.Value
+	var res any
+	if spec.Result != nil {
+		results = reflect.MakeSlice(reflect.SliceOf(spec.Result), items.Len(), items.Len())
+		res = results.Interface()
+	}
+	ok := spec.Batch.runBatch(ctx, codec, items.Interface(), res, func(i int, kind frameKind, body []byte) {
+		out.failures = append(out.failures, batchFailure{index: i, kind: kind, body: body})
+	})
+	if !ok {
+		return 0, nil, false
+	}
+	if results.IsValid() {
+		ev, err := encodeValue(codec, results)
+		if err != nil {
+			return kindError, failureBody(fmt.Sprintf("mp: encode the results of %s with the %s codec: %v", spec.Name, codec.Name(), err)), true
+		}
+		out.results = ev
+	}
+	return kindBatchResult, out.encode(), true
 }
 
 // itemDecoder returns the arguments of each item of a batch. The common

@@ -29,6 +29,9 @@ func init() {
 			r := ByteLen(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 []byte) (int, error) {
+			return ByteLen(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.MapRace",
@@ -43,6 +46,9 @@ func init() {
 			}
 			return nil, MapRace(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			return struct{}{}, MapRace(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AllocBeyondLimit",
@@ -176,6 +182,9 @@ func init() {
 			r := Identity(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Identity(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FailOdd",
@@ -191,6 +200,9 @@ func init() {
 			}
 			return FailOdd(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return FailOdd(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.InitWorker",
@@ -205,6 +217,9 @@ func init() {
 			}
 			return nil, InitWorker(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, InitWorker(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.WorkerTag",
@@ -230,6 +245,9 @@ func init() {
 			r := Grow(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Grow(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.TouchFile",
@@ -244,6 +262,9 @@ func init() {
 			}
 			return nil, TouchFile(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, TouchFile(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FDs",
@@ -268,6 +289,9 @@ func init() {
 			}
 			return nil, Spew(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, Spew(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Garble",
@@ -318,6 +342,9 @@ func init() {
 			r := Echo(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (string, error) {
+			return Echo(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Add",
@@ -377,6 +404,9 @@ func init() {
 			}
 			return nil, Fail(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, Fail(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FailTyped",
@@ -392,6 +422,9 @@ func init() {
 			}
 			return FailTyped(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return FailTyped(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Panic",
@@ -406,6 +439,10 @@ func init() {
 			Panic(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			Panic(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.NilDeref",
@@ -430,6 +467,10 @@ func init() {
 			Exit(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			Exit(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Overflow",
@@ -445,6 +486,9 @@ func init() {
 			r := Overflow(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Overflow(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Sleep",
@@ -460,6 +504,9 @@ func init() {
 			}
 			return nil, Sleep(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			return struct{}{}, Sleep(ctx, a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.SleepNoCtx",
@@ -474,6 +521,10 @@ func init() {
 			SleepNoCtx(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			SleepNoCtx(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Roundtrip",
@@ -489,6 +540,9 @@ func init() {
 			r := Roundtrip(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 Payload) (Payload, error) {
+			return Roundtrip(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Whoami",
@@ -515,6 +569,9 @@ func init() {
 			}
 			return Nested(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) ([]Who, error) {
+			return Nested(ctx, a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Print",
@@ -562,6 +619,9 @@ func init() {
 			}
 			return Square(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Square(ctx, a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Greeter",
@@ -593,6 +653,9 @@ func init() {
 			}
 			return nil, SpawnSleepers(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, SpawnSleepers(ctx, a0)
+		}),
 	})
 	mpruntime.RegisterError("github.com/mpgen/mpgen/internal/targets.ErrBoom", ErrBoom)
 	mpruntime.RegisterErrorType[*CodeError]("github.com/mpgen/mpgen/internal/targets.CodeError")
