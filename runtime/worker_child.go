@@ -30,10 +30,6 @@ func serveWorker(conn *os.File) int {
 	// them elsewhere) and dies of the signal.
 	ctx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
-	// Blocking reads and writes: the goroutine that waits for a call sleeps
-	// in read(2) and wakes there, without the network poller and the
-	// hand-offs between threads it takes (a worker needs no deadlines).
-	_ = conn.Fd()
 	s := &workerServer{
 		br:        bufio.NewReaderSize(conn, 256<<10),
 		bw:        bufio.NewWriterSize(conn, 256<<10),
