@@ -612,6 +612,7 @@ type poolWorker struct {
 	slots     int  // tasks it may hold at once
 	busy      int  // tasks taken and not yet settled
 	assigned  int  // tasks ever taken (MaxTasksPerChild)
+	quick     bool // its last outcomes came close together (see limit)
 	retiring  bool // takes no more tasks; its channel closes once it is idle
 	recycle   bool // retiring to be replaced (MaxTasksPerChild, MaxRSS)
 	gone      bool // its reader has ended
@@ -628,17 +629,24 @@ type poolWorker struct {
 }
 
 // limit is how many tasks w may hold when it is given t: its slots, or,
-// for a small chunk of a Map, more, so that tiny items keep it busy
-// between round trips. pool.mu must be held.
+// for a small chunk of a Map while w's outcomes come back quickly, more,
+// so that tiny items keep it busy between round trips and their frames
+// travel together. Slow items keep the shallow pipeline, so that no more
+// than a few wait behind a slow one while another worker idles.
+// pool.mu must be held.
 func (w *poolWorker) limit(t *task) int {
-	if t.kind == kindBatch && w.slots > 1 && t.body.size() <= inlineSendMax {
+	if t.kind == kindBatch && w.quick && w.slots > 1 && t.body.size() <= inlineSendMax {
 		return batchSlots
 	}
 	return w.slots
 }
 
-// batchSlots is how many small chunks a worker may hold at once.
-const batchSlots = 16
+// batchSlots is how many small chunks a quick worker may hold at once.
+const batchSlots = 64
+
+// quickGap is the longest time between two outcomes of a worker for it to
+// count as quick (see limit).
+const quickGap = 200 * time.Microsecond
 
 // take counts a task given to w. pool.mu must be held.
 func (w *poolWorker) take(t *task) {
@@ -803,7 +811,11 @@ func (w *poolWorker) start(ts ...*task) {
 		w.pool.requeue(t)
 	}
 	if skipped > 0 {
-		w.settled(skipped, false)
+		p := w.pool
+		p.mu.Lock()
+		quick := w.quick
+		p.mu.Unlock()
+		w.settled(skipped, false, quick)
 	}
 }
 
@@ -816,10 +828,11 @@ func (w *poolWorker) send(kind frameKind, id uint64, body payload) error {
 // settled frees the slot of a task w took, and gives w (and, after a
 // refusal, the others) what is queued. With recycle, w retires to be
 // replaced. It closes w's channel once w is retiring and idle.
-func (w *poolWorker) settled(n int, recycle bool) {
+func (w *poolWorker) settled(n int, recycle bool, quick bool) {
 	p := w.pool
 	p.mu.Lock()
 	w.busy -= n
+	w.quick = quick
 	if recycle {
 		w.retiring, w.recycle = true, true
 	}
@@ -864,12 +877,19 @@ func (w *poolWorker) read() {
 	// is already buffered, so outcomes that arrived together free their
 	// slots, and their successors leave, together.
 	freed, recycle := 0, false
+	var last time.Time // when the previous outcome arrived
+	quick := false
 	for {
 		if freed > 0 && !frameBuffered(br) {
-			w.settled(freed, recycle)
+			w.settled(freed, recycle, quick)
 			freed, recycle = 0, false
 		}
 		f, err := readPeerFrame(br, MaxFrameSize())
+		if err == nil {
+			now := time.Now()
+			quick = now.Sub(last) < quickGap
+			last = now
+		}
 		if err != nil {
 			if !isEOF(err) {
 				protoErr = err
