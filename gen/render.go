@@ -155,7 +155,46 @@ func (r *renderer) spec(t Target) []jen.Code {
 		add("Error", jen.True())
 	}
 	add("Call", r.call(t))
+	if t.Kind == FuncTarget && len(t.Params) == 1 {
+		add("Batch", r.batch(t))
+	}
 	return append(fields, jen.Line())
+}
+
+// batch returns the Batch of a function target of one parameter: the body
+// called on one value, typed, for the runtime's loop over a chunk of Map.
+func (r *renderer) batch(t Target) jen.Code {
+	local := r.names.locals()
+	ctx, a := local.name("ctx"), local.name("a0")
+	var callArgs []jen.Code
+	if t.Context {
+		callArgs = append(callArgs, jen.Id(ctx))
+	}
+	arg := jen.Id(a)
+	if t.Variadic {
+		arg.Op("...")
+	}
+	callArgs = append(callArgs, arg)
+	invoke := jen.Id(t.Ident).Call(callArgs...)
+	var res jen.Code = jen.Struct()
+	if t.Result != nil {
+		res = r.typ(t.Result)
+	}
+	var body []jen.Code
+	switch {
+	case t.Result != nil && t.Error:
+		body = append(body, jen.Return(invoke))
+	case t.Result != nil:
+		body = append(body, jen.Return(invoke, jen.Nil()))
+	case t.Error:
+		body = append(body, jen.Return(jen.Struct().Values(), invoke))
+	default:
+		body = append(body, invoke, jen.Return(jen.Struct().Values(), jen.Nil()))
+	}
+	return r.rt("One").Call(jen.Func().
+		Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(a).Add(r.typ(t.Params[0].Type))).
+		Params(res, jen.Error()).
+		Block(body...))
 }
 
 // call returns the Call function of t: it decodes each argument into a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"reflect"
 )
 
@@ -50,18 +51,34 @@ func encodeFast(v reflect.Value) []byte {
 	}
 	n := v.Len()
 	ek := v.Type().Elem().Kind()
-	b := binary.AppendUvarint([]byte{fastSlice | byte(ek)}, uint64(n))
+	head := func(size int) []byte {
+		b := make([]byte, 0, 1+binary.MaxVarintLen64+size)
+		return binary.AppendUvarint(append(b, fastSlice|byte(ek)), uint64(n))
+	}
 	switch s := v.Interface().(type) { // the common unnamed slices, without reflection
 	case []int:
+		size := 0
+		for _, x := range s {
+			size += varintLen(int64(x))
+		}
+		b := head(size)
 		for _, x := range s {
 			b = binary.AppendVarint(b, int64(x))
 		}
 		return b
 	case []int64:
+		size := 0
+		for _, x := range s {
+			size += varintLen(x)
+		}
+		b := head(size)
 		for _, x := range s {
 			b = binary.AppendVarint(b, x)
 		}
 		return b
+	}
+	b := head(n)
+	switch s := v.Interface().(type) {
 	case []float64:
 		for _, x := range s {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
@@ -98,6 +115,37 @@ func appendBasic(b []byte, v reflect.Value) []byte {
 	default: // Float32, Float64
 		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Float()))
 	}
+}
+
+// varintLen is the length of x as a zig-zag varint.
+func varintLen(x int64) int {
+	ux := uint64(x) << 1
+	if x < 0 {
+		ux = ^ux
+	}
+	return (bits.Len64(ux|1) + 6) / 7
+}
+
+// decodeFastInto decodes a basic-form slice of n ints into dst (of length
+// n), without allocating; false when data is not such a slice.
+func decodeFastInto(data []byte, dst []int) (bool, error) {
+	if len(data) == 0 || data[0] != fastSlice|byte(reflect.Int) {
+		return false, nil
+	}
+	data = data[1:]
+	n, k := binary.Uvarint(data)
+	if k <= 0 || n != uint64(len(dst)) {
+		return false, nil
+	}
+	data = data[k:]
+	for i := range dst {
+		x, k := binary.Varint(data)
+		if k <= 0 {
+			return true, errFastShort
+		}
+		dst[i], data = int(x), data[k:]
+	}
+	return true, trailing(data)
 }
 
 var errFastShort = errors.New("basic value ends early")

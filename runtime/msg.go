@@ -368,7 +368,7 @@ type batchMsg struct {
 }
 
 func (m *batchMsg) encode() []byte {
-	var b wbuf
+	b := make(wbuf, 0, 64+len(m.target)+len(m.slice.data))
 	b.string(m.target)
 	b.string(m.codec)
 	b.uvarint(uint64(m.n))
@@ -428,7 +428,7 @@ type batchFailure struct {
 }
 
 func (m *batchResultMsg) encode() []byte {
-	var b wbuf
+	b := make(wbuf, 0, 16+len(m.results.data))
 	b.value(m.results)
 	b.uvarint(uint64(len(m.failures)))
 	for _, f := range m.failures {

@@ -3,6 +3,7 @@ package mp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -44,17 +45,18 @@ func (e *TimeoutError) Is(target error) bool { return target == context.Deadline
 // replaced; calls queued behind it go to other workers. A Pool is safe for
 // concurrent use.
 type Pool struct {
-	cfg   poolConfig
-	tasks chan *task
-	quit  chan struct{} // closed by Terminate
+	cfg  poolConfig
+	quit chan struct{} // closed by Terminate
 
 	mu       sync.Mutex
-	workers  map[*poolWorker]struct{}
+	queue    []*task // calls no worker has taken yet, oldest first
+	workers  []*poolWorker
 	closed   bool
 	ended    chan struct{} // closed when the last worker exits after Close/Terminate
 	spawnErr error
 
-	initCall      payload // the encoded initializer call, if any
+	initCall      payload    // the encoded initializer call, if any
+	initFiles     []*os.File // its handles' descriptors, sent to every worker
 	ids           atomic.Uint64
 	wseq          atomic.Int64
 	pendingStarts atomic.Int64 // workers being started in the background
@@ -131,11 +133,9 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		return nil, ErrDaemonChildren
 	}
 	p := &Pool{
-		cfg:     cfg,
-		tasks:   make(chan *task, 1<<16),
-		quit:    make(chan struct{}),
-		workers: map[*poolWorker]struct{}{},
-		ended:   make(chan struct{}),
+		cfg:   cfg,
+		quit:  make(chan struct{}),
+		ended: make(chan struct{}),
 	}
 	var initCall payload
 	if cfg.init != nil {
@@ -152,6 +152,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 			return nil, err
 		}
 		initCall = (&callMsg{target: spec.Name, codec: cfg.codec.Name(), args: args}).payload()
+		p.initFiles = argFiles(args)
 	}
 	p.initCall = initCall
 	type started struct {
@@ -172,10 +173,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 			errs = append(errs, s.err)
 			continue
 		}
-		p.mu.Lock()
-		p.workers[s.w] = struct{}{}
-		p.mu.Unlock()
-		go s.w.feed()
+		p.addWorker(s.w)
 	}
 	if len(errs) > 0 {
 		p.Terminate()
@@ -197,7 +195,7 @@ func (p *Pool) Pids() []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pids := make([]int, 0, len(p.workers))
-	for w := range p.workers {
+	for _, w := range p.workers {
 		pids = append(pids, w.cmd.Process.Pid)
 	}
 	return pids
@@ -205,37 +203,67 @@ func (p *Pool) Pids() []int {
 
 // Close stops the pool from taking new work (Python's close()); queued and
 // running calls complete, then the workers exit. Join waits for that.
-func (p *Pool) Close() {
+func (p *Pool) Close() { p.close(false) }
+
+// close closes the pool; with cancelQueued, the calls no worker has taken
+// yet fail with context.Canceled.
+func (p *Pool) close(cancelQueued bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
 	p.closed = true
-	close(p.tasks) // feeders drain what is queued, then retire
+	var dropped []*task
+	if cancelQueued {
+		dropped = p.takeQueue()
+	}
+	idle := p.retireIdleLocked()
 	p.checkEnded()
+	p.mu.Unlock()
+	for _, t := range dropped {
+		t.finish(nil, context.Canceled)
+	}
+	for _, w := range idle {
+		w.closeWrite()
+	}
+}
+
+// retireIdleLocked marks the workers with nothing to do as retiring once
+// the pool is closed and nothing is queued, and returns them: the caller
+// closes their channels. p.mu must be held.
+func (p *Pool) retireIdleLocked() []*poolWorker {
+	if !p.closed || len(p.queue) > 0 {
+		return nil
+	}
+	var idle []*poolWorker
+	for _, w := range p.workers {
+		if w.busy == 0 && !w.retiring && !w.gone {
+			w.retiring = true
+			idle = append(idle, w)
+		}
+	}
+	return idle
+}
+
+// takeQueue empties the queue and returns what it held. p.mu must be held.
+func (p *Pool) takeQueue() []*task {
+	q := p.queue
+	p.queue = nil
+	return q
 }
 
 // Terminate stops every worker now (Python's terminate()); calls still
 // pending fail with ErrPoolTerminated.
 func (p *Pool) Terminate() {
 	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.tasks)
-	}
+	p.closed = true
 	select {
 	case <-p.quit:
 	default:
 		close(p.quit)
 	}
-	ws := make([]*poolWorker, 0, len(p.workers))
-	for w := range p.workers {
-		ws = append(ws, w)
-	}
+	ws := slices.Clone(p.workers)
+	queued := p.takeQueue()
 	p.checkEnded()
 	p.mu.Unlock()
-	for t := range p.tasks { // fail what was never sent
+	for _, t := range queued { // fail what was never sent
 		t.finish(nil, ErrPoolTerminated)
 	}
 	for _, w := range ws {
@@ -262,13 +290,19 @@ func (p *Pool) checkEnded() {
 		select {
 		case <-p.ended:
 		default:
+			closeFiles(p.initFiles) // no worker will start again
+			p.initFiles = nil
 			close(p.ended)
 		}
 	}
 }
 
-// submit queues t, failing it when the pool is closed.
+// submit hands t to a worker with a free slot, writing its frame from the
+// caller's goroutine, or queues it when every slot is taken; it fails t
+// when the pool is closed.
 func (p *Pool) submit(t *task) {
+	t.timeout = p.cfg.taskTimeout
+	t.watch()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -276,20 +310,102 @@ func (p *Pool) submit(t *task) {
 		return
 	}
 	p.ensureWorkers()
-	p.mu.Unlock()
-	t.timeout = p.cfg.taskTimeout
-	t.watch()
-	p.tasks <- t
+	p.queue = append(p.queue, t)
+	sends := p.dispatchLocked(nil)
 	// A replacement that failed before the call was queued drained an
 	// empty queue: whichever of this check and replace's runs last sees it.
-	p.mu.Lock()
 	stranded := len(p.workers) == 0 && p.starting() == 0 && p.spawnErr != nil
 	err := p.spawnErr
 	p.mu.Unlock()
+	p.runSends(sends, false)
 	if stranded {
 		p.drainWith(fmt.Errorf("mp: pool cannot start a worker: %w", err))
 	}
 }
+
+// assignment is a queued task given to a worker, to be sent once p.mu is
+// released.
+type assignment struct {
+	w *poolWorker
+	t *task
+}
+
+// dispatchLocked gives queued tasks, oldest first, to the workers with a
+// free slot, and returns them for runSends. p.mu must be held.
+func (p *Pool) dispatchLocked(sends []assignment) []assignment {
+	select {
+	case <-p.quit:
+		return sends
+	default:
+	}
+	n := 0
+	for n < len(p.queue) {
+		t := p.queue[n]
+		if t.finished() { // cancelled while queued
+			p.queue[n] = nil
+			n++
+			continue
+		}
+		w := p.freeWorkerLocked(t)
+		if w == nil {
+			break
+		}
+		w.take(t)
+		p.queue[n] = nil
+		n++
+		sends = append(sends, assignment{w, t})
+	}
+	if n == len(p.queue) {
+		p.queue = p.queue[:0]
+	} else if n > 0 {
+		p.queue = p.queue[n:]
+	}
+	return sends
+}
+
+// freeWorkerLocked returns the least busy worker that can take a task, or
+// nil. p.mu must be held.
+func (p *Pool) freeWorkerLocked(t *task) *poolWorker {
+	var best *poolWorker
+	for _, w := range p.workers {
+		if w.gone || w.retiring || w.busy >= w.limit(t) || (p.cfg.maxTasks > 0 && w.assigned >= p.cfg.maxTasks) {
+			continue
+		}
+		if best == nil || w.busy < best.busy {
+			best = w
+			if w.busy == 0 {
+				break
+			}
+		}
+	}
+	return best
+}
+
+// runSends sends assigned tasks. The reader of a worker's outcomes sends
+// small frames itself; it hands a large one to a goroutine, so that it
+// never blocks writing to a worker that is blocked writing to it.
+func (p *Pool) runSends(sends []assignment, fromReader bool) {
+	for len(sends) > 0 {
+		w, n, size := sends[0].w, 1, sends[0].t.body.size()
+		for n < len(sends) && sends[n].w == w {
+			size += sends[n].t.body.size()
+			n++
+		}
+		ts := make([]*task, n)
+		for i := range ts {
+			ts[i] = sends[i].t
+		}
+		sends = sends[n:]
+		if fromReader && size > inlineSendMax {
+			go w.start(ts...)
+			continue
+		}
+		w.start(ts...)
+	}
+}
+
+// inlineSendMax is the largest call frame a worker's reader writes itself.
+const inlineSendMax = 16 << 10
 
 // ensureWorkers starts workers up to the configured number (after idle
 // retirements or crashes). p.mu must be held.
@@ -302,50 +418,63 @@ func (p *Pool) ensureWorkers() {
 
 func (p *Pool) starting() int { return int(p.pendingStarts.Load()) }
 
+// addWorker puts a started worker to work.
+func (p *Pool) addWorker(w *poolWorker) {
+	p.mu.Lock()
+	p.workers = append(p.workers, w)
+	sends := p.dispatchLocked(nil)
+	idle := p.retireIdleLocked()
+	if len(sends) == 0 && len(idle) == 0 {
+		w.idleLocked()
+	}
+	p.mu.Unlock()
+	for _, w := range idle {
+		w.closeWrite()
+	}
+	p.runSends(sends, false)
+}
+
 // replace starts one worker in the background.
 func (p *Pool) replace() {
 	w, err := p.startWorker(context.Background())
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.pendingStarts.Add(-1)
 	if err != nil {
+		p.mu.Lock()
+		p.pendingStarts.Add(-1)
 		p.spawnErr = err
 		if len(p.workers) == 0 && p.starting() == 0 {
 			// Nobody will serve the queue: fail what waits in it.
 			go p.drainWith(fmt.Errorf("mp: pool cannot start a worker: %w", err))
 		}
 		p.checkEnded()
+		p.mu.Unlock()
 		return
 	}
+	p.mu.Lock()
+	p.pendingStarts.Add(-1)
 	p.spawnErr = nil
-	p.workers[w] = struct{}{}
-	if p.closed {
-		go w.retire() // Join waits for it to exit
-		return
-	}
-	go w.feed()
+	p.mu.Unlock()
+	p.addWorker(w) // after Close, it serves what is queued and retires
 }
 
 func (p *Pool) drainWith(err error) {
-	for {
-		select {
-		case t, ok := <-p.tasks:
-			if !ok {
-				return
-			}
-			t.finish(nil, err)
-		default:
-			return
-		}
+	p.mu.Lock()
+	q := p.takeQueue()
+	p.mu.Unlock()
+	for _, t := range q {
+		t.finish(nil, err)
 	}
 }
 
-// removeWorker forgets w and replaces it unless the pool is closing.
+// removeWorker forgets w and replaces it unless the pool is closing (or
+// closed with calls still queued).
 func (p *Pool) removeWorker(w *poolWorker, replace bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.workers, w)
-	if replace && !p.closed {
+	w.gone = true
+	if i := slices.Index(p.workers, w); i >= 0 {
+		p.workers = slices.Delete(p.workers, i, i+1)
+	}
+	if replace && (!p.closed || len(p.queue) > 0) {
 		p.ensureWorkers()
 	}
 	p.checkEnded()
@@ -368,13 +497,12 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		return nil, err
 	}
 	w := &poolWorker{pool: p, cmd: cmd, conn: conn, outs: outs, pending: map[uint64]*task{}, dead: make(chan struct{})}
-	inflight := 4
+	w.slots = 4
 	if p.cfg.taskTimeout > 0 {
-		inflight = 1 // a call's clock starts when it is sent
+		w.slots = 1 // a call's clock starts when it is sent
 	}
-	w.slots = make(chan struct{}, inflight)
 	if p.initCall != nil {
-		err = writeFrames(conn, msg, kindCall, 0, p.initCall)
+		err = writeFrames(&rightsWriter{f: conn, files: p.initFiles}, msg, kindCall, 0, p.initCall)
 	} else {
 		_, err = conn.Write(msg)
 	}
@@ -414,6 +542,10 @@ type task struct {
 	worker *poolWorker
 	id     uint64
 	sentAt time.Time
+	// files are the call's duplicates of its handles' descriptors, sent
+	// beside its frame (again if it is retried elsewhere) and closed when
+	// it finishes.
+	files []*os.File
 }
 
 func newTask(ctx context.Context, spec *Spec, codec Codec, kind frameKind, body payload, n int) *task {
@@ -423,6 +555,7 @@ func newTask(ctx context.Context, spec *Spec, codec Codec, kind frameKind, body 
 func (t *task) finish(res any, err error) {
 	t.once.Do(func() {
 		t.result, t.err = res, err
+		closeFiles(t.files)
 		t.mu.Lock()
 		stop, cancel := t.stop, t.cancel
 		t.mu.Unlock()
@@ -457,7 +590,7 @@ func (t *task) watch() {
 		t.mu.Lock()
 		w, id, sent := t.worker, t.id, t.sentAt
 		t.mu.Unlock()
-		if w == nil { // still queued: the feeder will skip it
+		if w == nil { // still queued: dispatch will skip it
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				t.finish(nil, &TimeoutError{Target: t.spec.Name})
 			} else {
@@ -482,18 +615,81 @@ type poolWorker struct {
 	conn *os.File
 	outs *outputs
 
-	wmu   sync.Mutex // serializes writes
-	slots chan struct{}
+	wmu sync.Mutex // serializes writes, and the order of pending with them
+
+	// Under pool.mu: the scheduler's view.
+	slots     int  // tasks it may hold at once
+	busy      int  // tasks taken and not yet settled
+	assigned  int  // tasks ever taken (MaxTasksPerChild)
+	quick     bool // its last outcomes came close together (see limit)
+	retiring  bool // takes no more tasks; its channel closes once it is idle
+	recycle   bool // retiring to be replaced (MaxTasksPerChild, MaxRSS)
+	gone      bool // its reader has ended
+	idleGen   int  // invalidates an armed idle timer
+	idleTimer *time.Timer
 
 	mu         sync.Mutex
-	pending    map[uint64]*task
-	order      []uint64 // pending ids, oldest first
+	pending    map[uint64]*task // nil once the worker has ended
+	order      []uint64         // pending ids, oldest first, as written
 	served     int
-	retiring   bool
-	recycle    bool // retiring to be replaced (MaxTasksPerChild, MaxRSS)
 	timedOutID uint64
 	dead       chan struct{}
 	lastRSS    time.Time
+}
+
+// limit is how many tasks w may hold when it is given t: its slots, or,
+// for a small chunk of a Map while w's outcomes come back quickly, more,
+// so that tiny items keep it busy between round trips and their frames
+// travel together. Slow items keep the shallow pipeline, so that no more
+// than a few wait behind a slow one while another worker idles.
+// pool.mu must be held.
+func (w *poolWorker) limit(t *task) int {
+	if t.kind == kindBatch && w.quick && w.slots > 1 && t.body.size() <= inlineSendMax {
+		return batchSlots
+	}
+	return w.slots
+}
+
+// batchSlots is how many small chunks a quick worker may hold at once.
+const batchSlots = 64
+
+// quickGap is the longest time between two outcomes of a worker for it to
+// count as quick (see limit).
+const quickGap = 200 * time.Microsecond
+
+// take counts a task given to w. pool.mu must be held.
+func (w *poolWorker) take(t *task) {
+	w.busy++
+	w.assigned++
+	w.idleGen++
+	if w.idleTimer != nil {
+		w.idleTimer.Stop()
+	}
+}
+
+// idleLocked arms the idle timeout of a worker that has nothing to do.
+// pool.mu must be held.
+func (w *poolWorker) idleLocked() {
+	p := w.pool
+	if p.cfg.idle <= 0 || w.retiring || w.gone {
+		return
+	}
+	w.idleGen++
+	gen := w.idleGen
+	if w.idleTimer != nil {
+		w.idleTimer.Stop()
+	}
+	w.idleTimer = time.AfterFunc(p.cfg.idle, func() {
+		p.mu.Lock()
+		retire := w.idleGen == gen && w.busy == 0 && !w.retiring && !w.gone
+		if retire {
+			w.retiring = true
+		}
+		p.mu.Unlock()
+		if retire {
+			w.closeWrite()
+		}
+	})
 }
 
 func (w *poolWorker) kill() { _ = w.cmd.Process.Kill() }
@@ -546,92 +742,90 @@ func (w *poolWorker) deathOf(target string) error {
 	return &ExitError{Target: target, Code: code, Signal: sig}
 }
 
-// feed takes tasks from the pool's queue while the worker has free slots.
-func (w *poolWorker) feed() {
-	p := w.pool
-	var idle <-chan time.Time
-	for {
-		select {
-		case w.slots <- struct{}{}:
-		case <-w.dead:
-			return
+// start sends tasks the scheduler gave to w, in one write when they are
+// small. A task cancelled meanwhile is not sent, and one that finds the
+// worker ended is queued again.
+func (w *poolWorker) start(ts ...*task) {
+	var skipped int
+	var orphans, watch []*task
+	var stops []func() bool
+	var buf []byte
+	var err error
+	w.wmu.Lock()
+	for _, t := range ts {
+		t.mu.Lock()
+		if t.finished() {
+			t.mu.Unlock()
+			skipped++
+			continue
 		}
-		var timer *time.Timer
-		if p.cfg.idle > 0 {
-			timer = time.NewTimer(p.cfg.idle)
-			idle = timer.C
+		w.mu.Lock()
+		if w.pending == nil { // ended: its reader has settled everything
+			w.mu.Unlock()
+			t.mu.Unlock()
+			orphans = append(orphans, t)
+			continue
 		}
-		select {
-		case t, ok := <-p.tasks:
-			if timer != nil {
-				timer.Stop()
-			}
-			if !ok { // closed: finish what is pending, then go
-				w.retire()
-				return
-			}
-			if t.finished() { // cancelled while queued
-				<-w.slots
-				continue
-			}
-			if !w.start(t) {
-				<-w.slots
-				p.requeue(t) // never reached the worker: let another take it
-				return
-			}
-			if w.shouldRetire() {
-				w.retire()
-				return
-			}
-		case <-idle:
-			w.retire()
-			return
-		case <-w.dead:
-			if timer != nil {
-				timer.Stop()
-			}
-			return
-		}
-	}
-}
-
-// start sends t to the worker; false when the worker is gone or retiring.
-func (w *poolWorker) start(t *task) bool {
-	w.mu.Lock()
-	select {
-	case <-w.dead:
+		id := w.pool.ids.Add(1)
+		w.pending[id] = t
+		w.order = append(w.order, id)
 		w.mu.Unlock()
-		return false
-	default:
+		t.worker, t.id, t.sentAt = w, id, time.Now()
+		if t.timeout > 0 && t.cancel == nil {
+			// The clock of a pool-wide TaskTimeout starts now: watch a
+			// context with that deadline instead of the caller's.
+			stops = append(stops, t.stop)
+			t.ctx, t.cancel = context.WithTimeout(t.ctx, t.timeout)
+		}
+		t.mu.Unlock()
+		if t.timeout > 0 {
+			watch = append(watch, t)
+		}
+		if err != nil {
+			continue
+		}
+		if n := t.body.size(); n < bigPiece && len(buf)+n < 256<<10 && len(t.files) == 0 {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(1+8+n))
+			buf = append(buf, byte(t.kind))
+			buf = binary.BigEndian.AppendUint64(buf, id)
+			for _, b := range t.body {
+				buf = append(buf, b...)
+			}
+			continue
+		}
+		if len(buf) > 0 {
+			_, err = w.conn.Write(buf)
+			buf = buf[:0]
+		}
+		if err == nil {
+			err = writeFrames(&rightsWriter{f: w.conn, files: t.files}, nil, t.kind, id, t.body)
+		}
 	}
-	if w.retiring {
-		w.mu.Unlock()
-		return false
+	if len(buf) > 0 && err == nil {
+		_, err = w.conn.Write(buf)
 	}
-	id := w.pool.ids.Add(1)
-	w.pending[id] = t
-	w.order = append(w.order, id)
-	w.mu.Unlock()
-	t.mu.Lock()
-	t.worker, t.id, t.sentAt = w, id, time.Now()
-	var stop func() bool
-	if t.timeout > 0 && t.cancel == nil {
-		// The clock of a pool-wide TaskTimeout starts now: watch a
-		// context with that deadline instead of the caller's.
-		stop = t.stop
-		t.ctx, t.cancel = context.WithTimeout(t.ctx, t.timeout)
+	w.wmu.Unlock()
+	for _, stop := range stops {
+		if stop != nil {
+			stop()
+		}
 	}
-	t.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-	if t.timeout > 0 {
+	for _, t := range watch {
 		t.watch()
 	}
-	if err := w.send(t.kind, id, t.body); err != nil {
+	if err != nil {
 		w.kill() // the reader sees the end and settles the pending calls
 	}
-	return true
+	for _, t := range orphans {
+		w.pool.requeue(t)
+	}
+	if skipped > 0 {
+		p := w.pool
+		p.mu.Lock()
+		quick := w.quick
+		p.mu.Unlock()
+		w.settled(skipped, false, quick)
+	}
 }
 
 func (w *poolWorker) send(kind frameKind, id uint64, body payload) error {
@@ -640,20 +834,29 @@ func (w *poolWorker) send(kind frameKind, id uint64, body payload) error {
 	return writeFrames(w.conn, nil, kind, id, body)
 }
 
-func (w *poolWorker) shouldRetire() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.retiring
-}
-
-// retire closes the worker's channel once its pending calls are done; the
-// worker then exits on end of file.
-func (w *poolWorker) retire() {
-	w.mu.Lock()
-	w.retiring = true
-	empty := len(w.pending) == 0
-	w.mu.Unlock()
-	if empty {
+// settled frees the slot of a task w took, and gives w (and, after a
+// refusal, the others) what is queued. With recycle, w retires to be
+// replaced. It closes w's channel once w is retiring and idle.
+func (w *poolWorker) settled(n int, recycle bool, quick bool) {
+	p := w.pool
+	p.mu.Lock()
+	w.busy -= n
+	w.quick = quick
+	if recycle {
+		w.retiring, w.recycle = true, true
+	}
+	sends := p.dispatchLocked(nil)
+	idle := p.retireIdleLocked()
+	closeNow := w.retiring && w.busy == 0 && !slices.Contains(idle, w)
+	if w.busy == 0 && !w.retiring {
+		w.idleLocked()
+	}
+	p.mu.Unlock()
+	p.runSends(sends, true)
+	for _, x := range idle {
+		x.closeWrite()
+	}
+	if closeNow {
 		w.closeWrite()
 	}
 }
@@ -679,8 +882,23 @@ func (w *poolWorker) read() {
 	p := w.pool
 	var protoErr error
 	br := bufio.NewReaderSize(w.conn, 64<<10) // a header and a small body in one read
+	// Slots freed by outcomes are given out again once no further outcome
+	// is already buffered, so outcomes that arrived together free their
+	// slots, and their successors leave, together.
+	freed, recycle := 0, false
+	var last time.Time // when the previous outcome arrived
+	quick := false
 	for {
+		if freed > 0 && !frameBuffered(br) {
+			w.settled(freed, recycle, quick)
+			freed, recycle = 0, false
+		}
 		f, err := readPeerFrame(br, MaxFrameSize())
+		if err == nil {
+			now := time.Now()
+			quick = now.Sub(last) < quickGap
+			last = now
+		}
 		if err != nil {
 			if !isEOF(err) {
 				protoErr = err
@@ -691,41 +909,37 @@ func (w *poolWorker) read() {
 		w.mu.Lock()
 		t := w.pending[f.id]
 		delete(w.pending, f.id)
-		if i := slices.Index(w.order, f.id); i >= 0 {
+		if len(w.order) > 0 && w.order[0] == f.id {
+			w.order = w.order[1:]
+		} else if i := slices.Index(w.order, f.id); i >= 0 {
 			w.order = slices.Delete(w.order, i, i+1)
 		}
-		if f.kind == kindRefused { // never started: run it elsewhere
-			w.retiring, w.recycle = true, true
+		if t == nil { // not ours (a protocol slip): ignore
 			w.mu.Unlock()
-			if t != nil {
-				t.mu.Lock()
-				t.worker = nil
-				t.mu.Unlock()
-				p.requeue(t)
-			}
-			<-w.slots
+			continue
+		}
+		if f.kind == kindRefused { // never started: run it elsewhere
+			w.mu.Unlock()
+			p.mu.Lock()
+			w.retiring, w.recycle = true, true // it is dying of SIGTERM
+			p.mu.Unlock()
+			t.mu.Lock()
+			t.worker = nil
+			t.mu.Unlock()
+			p.requeue(t)
+			freed++
 			continue
 		}
 		w.served++
 		if p.cfg.maxTasks > 0 && w.served >= p.cfg.maxTasks {
-			w.retiring, w.recycle = true, true
+			recycle = true
 		}
-		retiring, empty := w.retiring, len(w.pending) == 0
 		w.mu.Unlock()
-		if t != nil {
-			t.settle(f)
+		t.settle(f)
+		if !recycle && p.cfg.maxRSS > 0 && w.overRSS() {
+			recycle = true
 		}
-		<-w.slots
-		if !retiring && p.cfg.maxRSS > 0 && w.overRSS() {
-			w.mu.Lock()
-			w.retiring, w.recycle = true, true
-			empty = len(w.pending) == 0
-			w.mu.Unlock()
-			retiring = true
-		}
-		if retiring && empty {
-			w.closeWrite()
-		}
+		freed++
 	}
 	w.mu.Lock()
 	close(w.dead)
@@ -734,6 +948,9 @@ func (w *poolWorker) read() {
 	w.pending = nil
 	timedOut := w.timedOutID
 	w.mu.Unlock()
+	p.mu.Lock()
+	w.gone = true // the scheduler gives it nothing more
+	p.mu.Unlock()
 
 	_ = w.cmd.Wait()
 	w.conn.Close()
@@ -757,9 +974,9 @@ func (w *poolWorker) read() {
 			p.requeue(t)
 		}
 	}
-	w.mu.Lock()
+	p.mu.Lock()
 	replace := !w.retiring || w.recycle // crashed, or recycled (not idle)
-	w.mu.Unlock()
+	p.mu.Unlock()
 	p.removeWorker(w, replace)
 }
 
@@ -775,12 +992,17 @@ func (p *Pool) requeue(t *task) {
 	default:
 	}
 	if p.closed {
-		// The queue is closed to new work, but this call was accepted:
-		// run it on a fresh worker of its own.
+		// The pool is closed to new work and its workers retire as the
+		// queue empties, but this call was accepted: run it on a fresh
+		// worker of its own.
 		go p.runOrphan(t)
 		return
 	}
-	p.tasks <- t
+	p.queue = append(p.queue, t)
+	sends := p.dispatchLocked(nil)
+	if len(sends) > 0 {
+		go p.runSends(sends, false)
+	}
 }
 
 // runOrphan runs a requeued call after Close on a dedicated worker.
@@ -791,11 +1013,11 @@ func (p *Pool) runOrphan(t *task) {
 		return
 	}
 	p.mu.Lock()
-	p.workers[w] = struct{}{}
+	p.workers = append(p.workers, w)
+	w.take(t)
+	w.retiring = true // it takes nothing else, and closes once t is done
 	p.mu.Unlock()
-	w.slots <- struct{}{}
 	w.start(t)
-	w.retire()
 }
 
 // settle decodes a task's outcome frame.
@@ -824,6 +1046,16 @@ func (t *task) settle(f frame) {
 		err = &ProtocolError{Op: "decode outcome of " + t.spec.Name, Err: perr}
 	}
 	t.finish(res, err)
+}
+
+// frameBuffered reports whether a whole frame waits in br.
+func frameBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n < frameHeaderLen {
+		return false
+	}
+	hdr, _ := br.Peek(4)
+	return n >= 4+int(binary.BigEndian.Uint32(hdr))
 }
 
 // overRSS reports whether the worker's resident memory passed the cap; it

@@ -2,8 +2,10 @@ package mp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"reflect"
 )
 
@@ -41,22 +43,27 @@ func (f *Future[R]) Ready() bool { return f.t.finished() }
 // successful; false while it runs).
 func (f *Future[R]) Successful() bool { return f.t.finished() && f.t.err == nil }
 
-// prepare resolves and binds a call for the pool.
-func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*Spec, payload, error) {
+// prepare resolves and binds a call for the pool. files are the call's own
+// duplicates of its handles' descriptors, which travel beside its frame.
+func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*Spec, payload, []*os.File, error) {
 	spec, err := resolve(target)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	vals, err := bind(spec, target, args, kwargs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	enc, err := encodeArgs(spec, p.cfg.codec, vals)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return spec, (&callMsg{target: spec.Name, codec: p.cfg.codec.Name(), args: enc}).payload(), nil
+	return spec, (&callMsg{target: spec.Name, codec: p.cfg.codec.Name(), args: enc}).payload(), argFiles(enc), nil
 }
+
+// errHandleInBatch: handles travel beside single calls, not inside Map's
+// batches.
+var errHandleInBatch = errors.New("a handle (Conn, Queue, Lock, ...) cannot travel in a Map or Starmap batch: pass it with Apply, ApplyAsync or Submit, or to the Initializer")
 
 func failed[R any](err error) *Future[R] {
 	t := &task{done: make(chan struct{})}
@@ -69,11 +76,12 @@ func failed[R any](err error) *Future[R] {
 // Cancelling ctx cancels the call's context in its worker; a ctx deadline
 // that passes while the call runs kills the worker (see TimeoutError).
 func (p *Pool) ApplyAsync(ctx context.Context, target any, args []any, kwargs map[string]any) *Future[any] {
-	spec, body, err := p.prepare(target, args, kwargs)
+	spec, body, files, err := p.prepare(target, args, kwargs)
 	if err != nil {
 		return failed[any](err)
 	}
 	t := newTask(ctx, spec, p.cfg.codec, kindCall, body, 1)
+	t.files = files
 	p.submit(t)
 	return &Future[any]{t: t}
 }
@@ -87,14 +95,16 @@ func (p *Pool) Apply(ctx context.Context, target any, args []any, kwargs map[str
 // Submit is ApplyAsync with a result typed R, checked against the target's
 // registered result type before anything is sent.
 func Submit[R any](ctx context.Context, p *Pool, target any, args ...any) *Future[R] {
-	spec, body, err := p.prepare(target, args, nil)
+	spec, body, files, err := p.prepare(target, args, nil)
 	if err == nil {
 		err = checkResult[R](spec)
 	}
 	if err != nil {
+		closeFiles(files)
 		return failed[R](err)
 	}
 	t := newTask(ctx, spec, p.cfg.codec, kindCall, body, 1)
+	t.files = files
 	p.submit(t)
 	return &Future[R]{t: t}
 }
@@ -212,8 +222,9 @@ func (c chunkResult[R]) err(i int) error {
 	return c.errs[i]
 }
 
-// wait waits for a chunk, reports progress and decodes its results.
-func (m *mapper[T, R]) wait(t *task) chunkResult[R] {
+// wait waits for a chunk, reports progress and decodes its results, into
+// dst (of the chunk's length) when it is not nil and the results allow.
+func (m *mapper[T, R]) wait(t *task, dst []R) chunkResult[R] {
 	<-t.done
 	m.done += t.n
 	if m.cfg.progress != nil {
@@ -228,7 +239,16 @@ func (m *mapper[T, R]) wait(t *task) chunkResult[R] {
 	}
 	var c chunkResult[R]
 	codec := m.pool.cfg.codec
-	if m.spec.Result != nil && br.results.present {
+	if ints, ok := any(dst).([]int); ok && m.spec.Result != nil && br.results.fast && len(dst) == t.n {
+		done, err := decodeFastInto(br.results.data, ints)
+		if err != nil {
+			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}}
+		}
+		if done {
+			c.vals = dst
+		}
+	}
+	if m.spec.Result != nil && br.results.present && c.vals == nil {
 		sv := reflect.New(reflect.SliceOf(m.spec.Result))
 		if err := decodeValue(codec, br.results, sv.Interface()); err != nil {
 			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}}
@@ -264,7 +284,7 @@ func (m *mapper[T, R]) wait(t *task) chunkResult[R] {
 
 // collect waits for a chunk and returns one outcome per item (for IMap).
 func (m *mapper[T, R]) collect(t *task, lo int) []Outcome[R] {
-	c := m.wait(t)
+	c := m.wait(t, nil)
 	out := make([]Outcome[R], t.n)
 	for i := range out {
 		out[i].Index = lo + i
@@ -320,8 +340,10 @@ func (m *mapper[T, R]) gather(chunks []chunk) ([]R, error) {
 	res := make([]R, len(m.items))
 	var first *TaskError
 	for _, ch := range chunks {
-		c := m.wait(ch.t)
-		copy(res[ch.lo:], c.vals)
+		c := m.wait(ch.t, res[ch.lo:ch.lo+ch.t.n])
+		if len(c.vals) > 0 && &c.vals[0] != &res[ch.lo] {
+			copy(res[ch.lo:], c.vals)
+		}
 		if first != nil {
 			continue
 		}
@@ -427,6 +449,10 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 				return nil, &TaskError{Index: i, Err: err}
 			}
 			enc, err := encodeArgs(spec, codec, vals)
+			if err == nil && len(argFiles(enc)) > 0 {
+				closeFiles(argFiles(enc))
+				err = &ArgError{Target: spec.Name, Msg: errHandleInBatch.Error()}
+			}
 			if err != nil {
 				return nil, &TaskError{Index: i, Err: err}
 			}
@@ -459,12 +485,7 @@ func (f *Future[R]) Cancel() bool {
 // optionally cancels the calls no worker has taken yet (cancel_futures),
 // and waits until the workers have exited or ctx is done.
 func (p *Pool) Shutdown(ctx context.Context, cancelPending bool) error {
-	p.Close()
-	if cancelPending {
-		for t := range p.tasks {
-			t.finish(nil, context.Canceled)
-		}
-	}
+	p.close(cancelPending)
 	select {
 	case <-p.ended:
 		return nil

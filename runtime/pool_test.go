@@ -360,3 +360,25 @@ func TestPoolExecutorForm(t *testing.T) {
 		t.Fatalf("Apply after Shutdown = %v", err)
 	}
 }
+
+// A chunk of Map runs through the target's generated Batch: an item that
+// panics or fails is reported as its own *TaskError, and the items around
+// it still run.
+func TestPoolMapTypedBatchFailures(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1))
+	_, err := mp.Map[string, struct{}](ctx, p, targets.Panic, []string{"a", "b", "c"}, mp.Chunksize(3))
+	var te *mp.TaskError
+	var pe *mp.PanicError
+	if !errors.As(err, &te) || te.Index != 0 || !errors.As(err, &pe) || !strings.Contains(pe.Value, "target says a") {
+		t.Fatalf("Map over a panicking target = %v, want a *TaskError for item 0 wrapping its *PanicError", err)
+	}
+	got, err := mp.Map[int, int](ctx, p, targets.FailOdd, []int{1, 2, 4, 6, 8, 9}, mp.Chunksize(6))
+	if !errors.As(err, &te) || te.Index != 0 || !errors.Is(err, targets.ErrBoom) {
+		t.Fatalf("Map with failures = %v", err)
+	}
+	if !slices.Equal(got, []int{0, 2, 4, 6, 8, 0}) {
+		t.Fatalf("results around the failed items: %v", got)
+	}
+	stillServes(t, ctx, p)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"sort"
 	"sync"
 )
@@ -76,6 +77,65 @@ type Spec struct {
 	Error bool
 	// Call decodes the arguments and runs the body.
 	Call func(ctx context.Context, args ArgDecoder) (any, error)
+	// Batch, optional, runs the body of a function target of one parameter
+	// over a chunk of Map without boxing each value (see One). Without it,
+	// a chunk runs through Call, one item at a time.
+	Batch Batcher
+}
+
+// Batcher runs a target over the items of a chunk of Map; it is made by
+// One, for generated code.
+type Batcher interface {
+	// runBatch runs the body on every element of items (a []T) and
+	// stores the results in results (a []R of the same length, or nil
+	// when the target has no result). It reports each failed item to fail,
+	// and false when items or results are not of its types.
+	runBatch(ctx context.Context, codec Codec, items, results any, fail func(i int, kind frameKind, body []byte)) bool
+}
+
+// One returns the Batcher of a function target whose one parameter is of
+// type T and whose result is of type R (struct{} when it has none): body
+// calls the target on one value. It is for generated code.
+func One[T, R any](body func(ctx context.Context, a T) (R, error)) Batcher {
+	return oneBatch[T, R]{body}
+}
+
+type oneBatch[T, R any] struct {
+	body func(context.Context, T) (R, error)
+}
+
+func (b oneBatch[T, R]) runBatch(ctx context.Context, codec Codec, items, results any, fail func(int, frameKind, []byte)) bool {
+	in, ok := items.([]T)
+	if !ok {
+		return false
+	}
+	out, _ := results.([]R)
+	if results != nil && len(out) != len(in) {
+		return false
+	}
+	for i := range in {
+		r, err, panicked := b.one(ctx, in[i])
+		switch {
+		case panicked != nil:
+			fail(i, kindPanic, panicked)
+		case err != nil:
+			fail(i, kindError, describeError(codec, err).encode())
+		case out != nil:
+			out[i] = r
+		}
+	}
+	return true
+}
+
+// one runs the body on a, turning a panic into a panic frame body.
+func (b oneBatch[T, R]) one(ctx context.Context, a T) (r R, err error, panicked []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = (&panicMsg{value: fmt.Sprint(v), typ: fmt.Sprintf("%T", v), stack: string(debug.Stack())}).encode()
+		}
+	}()
+	r, err = b.body(ctx, a)
+	return r, err, nil
 }
 
 type registry struct {

@@ -529,3 +529,73 @@ func TestCrashedCreatorsBlockIsSwept(t *testing.T) {
 		t.Fatalf("%s after its creator crashed: %v, want it gone", path, err)
 	}
 }
+
+// TestPoolHandles: handles reach pool workers beside a call and through the
+// initializer, also in a worker that replaced a crashed one; Map refuses
+// them with an error instead of losing them.
+func TestPoolHandles(t *testing.T) {
+	noNewFDs(t)
+	ctx := context.Background()
+	q, err := mp.NewQueue[int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	pool, err := mp.NewPool(ctx, mp.Workers(2), mp.Initializer(targets.SetSink, q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		pool.Close()
+		_ = pool.Join()
+	}()
+	emit := func(from, to int) {
+		t.Helper()
+		var fs []*mp.Future[any]
+		for i := from; i < to; i++ {
+			fs = append(fs, pool.ApplyAsync(ctx, targets.Emit, []any{i}, nil))
+		}
+		for _, f := range fs {
+			if _, err := f.Get(ctx); err != nil {
+				t.Fatalf("Emit: %v", err)
+			}
+		}
+	}
+	emit(0, 50)
+	if _, err := pool.Apply(ctx, targets.Exit, []any{3}, nil); err == nil {
+		t.Fatal("a crashing call succeeded")
+	}
+	emit(50, 100) // the replacement worker got the queue from its initializer
+	sum := 0
+	for range 100 {
+		v, err := q.GetTimeout(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += v
+	}
+	if sum != 99*100/2 {
+		t.Fatalf("sum of emitted values = %d, want %d", sum, 99*100/2)
+	}
+
+	a, b, err := mp.Pipe[string]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := pool.ApplyAsync(ctx, targets.Upper, []any{b}, nil)
+	b.Close()
+	if err := a.Send("pool"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := a.Recv(); s != "POOL" || err != nil {
+		t.Fatalf("Recv = %q, %v", s, err)
+	}
+	a.Close()
+	if _, err := f.Get(ctx); err != nil {
+		t.Fatalf("Upper on a worker: %v", err)
+	}
+
+	if _, err := mp.Starmap[any](ctx, pool, targets.SetSink, [][]any{{q}}); !errors.As(err, new(*mp.ArgError)) {
+		t.Fatalf("Starmap with a handle: %v, want an *ArgError", err)
+	}
+}

@@ -3,108 +3,248 @@ package mp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // serveWorker is the life of a Pool worker: it runs call and batch frames
 // one at a time, in order, until the parent closes the channel (or dies).
-// Results are buffered and flushed whenever no further call is queued, so
-// a pipelined stream of small calls costs few writes.
+//
+// Calls run on the goroutine that reads them, with no hand-off: a tiny
+// call costs one read and one write. Only when a call runs for longer than
+// readerDelay does a second goroutine take over reading, so that a cancel
+// frame for the running call (or SIGTERM's refusal of the calls queued
+// behind it) is still seen; it hands reading back with the next call that
+// arrives while nothing runs. Every outcome is flushed before the next call
+// starts: if that call kills the process, the results already computed are
+// not lost, and the parent's rule that the oldest pending call was the one
+// running holds.
 func serveWorker(conn *os.File, rd *fdReader) int {
-	br := bufio.NewReaderSize(rd, 256<<10)
-	bw := bufio.NewWriterSize(conn, 256<<10)
 	// SIGTERM cancels the running call's context; the worker reports that
 	// call's outcome, refuses the calls queued behind it (the parent runs
 	// them elsewhere) and dies of the signal.
 	ctx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
-	terminated := onTerminate(cancelAll, true)
-
-	jobs := make(chan frame, 4096)
-	var mu sync.Mutex
-	queued := map[uint64]bool{}
-	running := map[uint64]context.CancelFunc{}
-	cancelled := map[uint64]bool{}
-	go func() {
-		for {
-			f, err := readPeerFrame(br, MaxFrameSize())
-			if err != nil {
-				// The parent retired us or is gone: either way, stop now.
-				cancelAll()
-				if isEOF(err) {
-					os.Exit(exitOK)
-				}
-				os.Exit(childFail("worker: %v", err))
-			}
-			mu.Lock()
-			switch f.kind {
-			case kindCall, kindBatch:
-				if f.kind == kindCall && rd.pending() {
-					f.files = takeFrameFiles(rd, f.body)
-				}
-				queued[f.id] = true
-				mu.Unlock()
-				jobs <- f
-				continue
-			case kindCancel:
-				if c := running[f.id]; c != nil {
-					c()
-				} else if queued[f.id] {
-					cancelled[f.id] = true
-				}
-			}
-			mu.Unlock()
-		}
-	}()
-	for f := range jobs {
-		cctx, cancel := context.WithCancel(ctx)
-		mu.Lock()
-		delete(queued, f.id)
-		if cancelled[f.id] {
-			delete(cancelled, f.id)
-			cancel()
-		}
-		running[f.id] = cancel
-		mu.Unlock()
-
-		kind, body := serveFrame(cctx, f)
-
-		mu.Lock()
-		delete(running, f.id)
-		mu.Unlock()
-		cancel()
-		if err := writeFrames(bw, nil, kind, f.id, body); err != nil {
-			return exitFailed
-		}
-		if terminated.Load() {
-			refuseQueued(bw, jobs)
-			dieOfTerminate()
-		}
-		// Flush every outcome before the next call starts: if that call
-		// kills the process, the results already computed are not lost,
-		// and the parent's rule that the oldest pending call was the one
-		// running holds.
-		if err := bw.Flush(); err != nil {
-			return exitFailed
-		}
+	s := &workerServer{
+		br:        bufio.NewReaderSize(rd, 256<<10),
+		rd:        rd,
+		bw:        bufio.NewWriterSize(conn, 256<<10),
+		cancelAll: cancelAll,
+		wake:      make(chan struct{}, 1),
 	}
-	return exitOK
+	s.terminated = onTerminate(cancelAll, true)
+	s.timer = time.AfterFunc(time.Hour, s.takeOverReading)
+	s.timer.Stop()
+	return s.serve(ctx)
 }
 
-// refuseQueued answers every queued call with a refusal and flushes.
-func refuseQueued(bw *bufio.Writer, jobs chan frame) {
+// readerDelay is how long a call runs (at least, and at most twice as
+// long) before a goroutine starts reading the channel beside it, for cancel
+// frames and queued calls. The timer is armed once per period, not once per
+// call: resetting a timer wakes the runtime's poller, which would cost a
+// tiny call more than the call itself.
+const readerDelay = 500 * time.Microsecond
+
+type workerServer struct {
+	br         *bufio.Reader
+	rd         *fdReader // under br: keeps the descriptors that came with calls
+	bw         *bufio.Writer
+	cancelAll  context.CancelFunc
+	terminated *atomic.Bool
+	timer      *time.Timer
+	wake       chan struct{} // the reading goroutine queued a frame or handed reading back
+
+	mu        sync.Mutex
+	reading   bool // a reading goroutine owns br
+	waiting   bool // serve waits on wake for a frame
+	queue     []frame
+	busy      bool   // a call runs
+	running   uint64 // its id
+	seq       uint64 // calls started
+	armed     bool   // the timer is set
+	armedSeq  uint64 // the call that was running when it was set
+	runCancel context.CancelFunc
+	cancelled map[uint64]bool // queued calls whose cancel frame came first
+}
+
+// accept takes a frame read from the parent. s.mu must be held.
+func (s *workerServer) accept(f frame) {
+	switch f.kind {
+	case kindCall, kindBatch:
+		s.queue = append(s.queue, f)
+	case kindCancel:
+		if s.busy && s.running == f.id {
+			s.runCancel()
+			return
+		}
+		for _, q := range s.queue {
+			if q.id == f.id {
+				if s.cancelled == nil {
+					s.cancelled = map[uint64]bool{}
+				}
+				s.cancelled[f.id] = true
+				return
+			}
+		}
+	}
+}
+
+// readOrExit reads one frame; at the end of the channel the worker exits:
+// the parent retired it or is gone.
+func (s *workerServer) readOrExit() frame {
+	f, err := readPeerFrame(s.br, MaxFrameSize())
+	if err != nil {
+		s.cancelAll()
+		if isEOF(err) {
+			os.Exit(exitOK)
+		}
+		os.Exit(childFail("worker: %v", err))
+	}
+	if f.kind == kindCall && s.rd.pending() {
+		f.files = takeFrameFiles(s.rd, f.body)
+	}
+	return f
+}
+
+// drainBuffered accepts every frame already whole in the read buffer,
+// without blocking. s.mu must be held and serve must own br.
+func (s *workerServer) drainBuffered() {
 	for {
+		n := s.br.Buffered()
+		if n < frameHeaderLen {
+			return
+		}
+		hdr, _ := s.br.Peek(4)
+		if n < 4+int(binary.BigEndian.Uint32(hdr)) {
+			return
+		}
+		s.accept(s.readOrExit())
+	}
+}
+
+// next returns the next call to run, reading when nothing is queued.
+func (s *workerServer) next() frame {
+	s.mu.Lock()
+	for len(s.queue) == 0 {
+		if s.reading {
+			s.waiting = true
+			s.mu.Unlock()
+			<-s.wake
+			s.mu.Lock()
+			s.waiting = false
+			continue
+		}
+		s.mu.Unlock()
+		f := s.readOrExit() // blocks: we own br
+		s.mu.Lock()
+		s.accept(f)
+	}
+	if !s.reading {
+		s.drainBuffered() // cancel frames that already arrived
+	}
+	f := s.queue[0]
+	s.queue = s.queue[1:]
+	s.mu.Unlock()
+	return f
+}
+
+// takeOverReading starts reading beside a call that has run for a whole
+// period; when another call runs by now, it waits one more period.
+func (s *workerServer) takeOverReading() {
+	s.mu.Lock()
+	if !s.busy || s.reading {
+		s.armed = false
+		s.mu.Unlock()
+		return
+	}
+	if s.seq != s.armedSeq {
+		s.armedSeq = s.seq
+		s.timer.Reset(readerDelay)
+		s.mu.Unlock()
+		return
+	}
+	s.armed = false
+	s.reading = true
+	s.mu.Unlock()
+	for {
+		f := s.readOrExit()
+		s.mu.Lock()
+		s.accept(f)
+		handBack := s.waiting && len(s.queue) > 0
+		if handBack {
+			s.reading = false // serve owns br again, from this frame boundary
+		}
+		s.mu.Unlock()
 		select {
-		case f := <-jobs:
-			_ = writeFrames(bw, nil, kindRefused, f.id, nil)
+		case s.wake <- struct{}{}:
 		default:
-			_ = bw.Flush()
+		}
+		if handBack {
 			return
 		}
 	}
+}
+
+func (s *workerServer) serve(ctx context.Context) int {
+	for {
+		f := s.next()
+		if s.terminated.Load() { // never started: the parent runs it elsewhere
+			s.refuse(f)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		if s.cancelled[f.id] {
+			delete(s.cancelled, f.id)
+			cancel()
+		}
+		s.busy, s.running, s.runCancel = true, f.id, cancel
+		s.seq++
+		if !s.armed && !s.reading {
+			s.armed, s.armedSeq = true, s.seq
+			s.timer.Reset(readerDelay)
+		}
+		s.mu.Unlock()
+
+		kind, body := serveFrame(cctx, f)
+
+		s.mu.Lock()
+		s.busy, s.running, s.runCancel = false, 0, nil
+		s.mu.Unlock()
+		cancel()
+		if err := writeFrames(s.bw, nil, kind, f.id, body); err != nil {
+			return exitFailed
+		}
+		if s.terminated.Load() {
+			s.refuse()
+		}
+		if err := s.bw.Flush(); err != nil {
+			return exitFailed
+		}
+	}
+}
+
+// refuse answers the given calls and every queued one with a refusal,
+// flushes, and dies of SIGTERM.
+func (s *workerServer) refuse(fs ...frame) {
+	s.mu.Lock()
+	if !s.reading {
+		s.drainBuffered()
+	}
+	fs = append(fs, s.queue...)
+	s.queue = nil
+	s.mu.Unlock()
+	for _, f := range fs {
+		if f.kind == kindCall || f.kind == kindBatch {
+			_ = writeFrames(s.bw, nil, kindRefused, f.id, nil)
+		}
+	}
+	_ = s.bw.Flush()
+	dieOfTerminate()
 }
 
 func serveFrame(ctx context.Context, f frame) (frameKind, payload) {
@@ -160,6 +300,11 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		if items.Len() != m.n {
 			return kindError, failureBody(fmt.Sprintf("mp: batch of %d carries %d arguments", m.n, items.Len()))
 		}
+		if spec.Batch != nil {
+			if kind, body, ok := runTyped(ctx, spec, codec, items); ok {
+				return kind, body
+			}
+		}
 		argsAt = itemDecoder(items)
 	} else {
 		argsAt = func(i int) ArgDecoder { return &wireArgs{codec: codec, args: m.tuples[i]} }
@@ -189,6 +334,32 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		out.results = ev
 	}
 	return kindBatchResult, out.encode()
+}
+
+// runTyped runs a batch through the target's generated Batch: a direct
+// call per item, with nothing boxed.
+func runTyped(ctx context.Context, spec *Spec, codec Codec, items reflect.Value) (frameKind, []byte, bool) {
+	out := &batchResultMsg{}
+	var results reflect.Value
+	var res any
+	if spec.Result != nil {
+		results = reflect.MakeSlice(reflect.SliceOf(spec.Result), items.Len(), items.Len())
+		res = results.Interface()
+	}
+	ok := spec.Batch.runBatch(ctx, codec, items.Interface(), res, func(i int, kind frameKind, body []byte) {
+		out.failures = append(out.failures, batchFailure{index: i, kind: kind, body: body})
+	})
+	if !ok {
+		return 0, nil, false
+	}
+	if results.IsValid() {
+		ev, err := encodeValue(codec, results)
+		if err != nil {
+			return kindError, failureBody(fmt.Sprintf("mp: encode the results of %s with the %s codec: %v", spec.Name, codec.Name(), err)), true
+		}
+		out.results = ev
+	}
+	return kindBatchResult, out.encode(), true
 }
 
 // itemDecoder returns the arguments of each item of a batch. The common

@@ -77,6 +77,9 @@ func init() {
 			}
 			return collect(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[Found]) (Total, error) {
+			return collect(ctx, a0)
+		}),
 	})
 	mpruntime.Guard()
 }

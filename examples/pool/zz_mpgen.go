@@ -28,6 +28,9 @@ func init() {
 			r := collatz(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return collatz(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "main.crash",
@@ -42,6 +45,10 @@ func init() {
 			crash(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			crash(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Guard()
 }

@@ -27,6 +27,10 @@ func init() {
 			work(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			work(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "main.Worker",

@@ -130,3 +130,22 @@ func Drain(ctx context.Context, q *mp.Queue[int]) (int, error) {
 		}
 	}
 }
+
+// sink is the queue a pool worker's initializer hands to Emit.
+var sink *mp.Queue[int]
+
+// SetSink is a pool initializer: it keeps q for the worker's later calls,
+// as Python programs keep a queue passed in initargs in a global.
+//
+//mp:target
+func SetSink(q *mp.Queue[int]) { sink = q }
+
+// Emit puts v on the queue the worker's initializer kept.
+//
+//mp:target
+func Emit(v int) error {
+	if sink == nil {
+		return fmt.Errorf("no sink: the initializer did not run")
+	}
+	return sink.Put(v)
+}

@@ -29,6 +29,9 @@ func init() {
 			r := ByteLen(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 []byte) (int, error) {
+			return ByteLen(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.EchoBytes",
@@ -43,6 +46,9 @@ func init() {
 			}
 			return nil, EchoBytes(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Conn[[]byte]) (struct{}, error) {
+			return struct{}{}, EchoBytes(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.EchoPing",
@@ -57,6 +63,9 @@ func init() {
 			}
 			return nil, EchoPing(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Conn[Ping]) (struct{}, error) {
+			return struct{}{}, EchoPing(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.SumBatches",
@@ -113,6 +122,9 @@ func init() {
 			}
 			return nil, MapRace(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			return struct{}{}, MapRace(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AllocBeyondLimit",
@@ -246,6 +258,9 @@ func init() {
 			r := Identity(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Identity(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FailOdd",
@@ -261,6 +276,9 @@ func init() {
 			}
 			return FailOdd(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return FailOdd(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.InitWorker",
@@ -275,6 +293,9 @@ func init() {
 			}
 			return nil, InitWorker(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, InitWorker(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.WorkerTag",
@@ -300,6 +321,9 @@ func init() {
 			r := Grow(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Grow(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.TouchFile",
@@ -314,6 +338,9 @@ func init() {
 			}
 			return nil, TouchFile(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, TouchFile(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FDs",
@@ -338,6 +365,9 @@ func init() {
 			}
 			return nil, Spew(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, Spew(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Garble",
@@ -378,6 +408,9 @@ func init() {
 			}
 			return nil, Upper(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Conn[string]) (struct{}, error) {
+			return struct{}{}, Upper(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.SendBytes",
@@ -466,6 +499,9 @@ func init() {
 			}
 			return nil, PassConn(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[*mpruntime.Conn[string]]) (struct{}, error) {
+			return struct{}{}, PassConn(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.TakeSome",
@@ -504,6 +540,44 @@ func init() {
 			}
 			return Drain(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (int, error) {
+			return Drain(ctx, a0)
+		}),
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.SetSink",
+		Pos:    "sharing.go:141",
+		Func:   SetSink,
+		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Queue[int]]("q")},
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			SetSink(a0)
+			return nil, nil
+		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (struct{}, error) {
+			SetSink(a0)
+			return struct{}{}, nil
+		}),
+	})
+	mpruntime.Register(mpruntime.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Emit",
+		Pos:    "sharing.go:146",
+		Func:   Emit,
+		Params: []mpruntime.Param{mpruntime.P[int]("v")},
+		Error:  true,
+		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+			var a0 int
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			return nil, Emit(a0)
+		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, Emit(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
@@ -544,6 +618,9 @@ func init() {
 			}
 			return nil, FillHalves(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Array[float64]) (struct{}, error) {
+			return struct{}{}, FillHalves(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AddUnderLock",
@@ -752,6 +829,9 @@ func init() {
 			}
 			return nil, CreateAndCrash(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, CreateAndCrash(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
@@ -776,6 +856,9 @@ func init() {
 			r := Echo(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (string, error) {
+			return Echo(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Add",
@@ -835,6 +918,9 @@ func init() {
 			}
 			return nil, Fail(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, Fail(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FailTyped",
@@ -850,6 +936,9 @@ func init() {
 			}
 			return FailTyped(a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return FailTyped(a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Panic",
@@ -864,6 +953,10 @@ func init() {
 			Panic(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			Panic(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.NilDeref",
@@ -888,6 +981,10 @@ func init() {
 			Exit(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			Exit(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Overflow",
@@ -903,6 +1000,9 @@ func init() {
 			r := Overflow(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Overflow(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Sleep",
@@ -918,6 +1018,9 @@ func init() {
 			}
 			return nil, Sleep(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			return struct{}{}, Sleep(ctx, a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.SleepNoCtx",
@@ -932,6 +1035,10 @@ func init() {
 			SleepNoCtx(a0)
 			return nil, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			SleepNoCtx(a0)
+			return struct{}{}, nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Roundtrip",
@@ -947,6 +1054,9 @@ func init() {
 			r := Roundtrip(a0)
 			return r, nil
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 Payload) (Payload, error) {
+			return Roundtrip(a0), nil
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Whoami",
@@ -973,6 +1083,9 @@ func init() {
 			}
 			return Nested(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) ([]Who, error) {
+			return Nested(ctx, a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Print",
@@ -1020,6 +1133,9 @@ func init() {
 			}
 			return Square(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+			return Square(ctx, a0)
+		}),
 	})
 	mpruntime.Register(mpruntime.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Greeter",
@@ -1051,6 +1167,9 @@ func init() {
 			}
 			return nil, SpawnSleepers(ctx, a0)
 		},
+		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, SpawnSleepers(ctx, a0)
+		}),
 	})
 	mpruntime.RegisterError("github.com/mpgen/mpgen/internal/targets.ErrBoom", ErrBoom)
 	mpruntime.RegisterErrorType[*CodeError]("github.com/mpgen/mpgen/internal/targets.CodeError")
