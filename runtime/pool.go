@@ -739,6 +739,9 @@ func (w *poolWorker) deathOf(target string) error {
 		<-done
 	}
 	code, sig := exitStatus(w.cmd.ProcessState)
+	if code != 0 {
+		_, _ = SweepSharedMemory() // blocks the dead worker alone held
+	}
 	return &ExitError{Target: target, Code: code, Signal: sig}
 }
 
