@@ -67,21 +67,6 @@ func (s *msgSock) rawConn() (syscall.RawConn, error) {
 	return s.rc, nil
 }
 
-// turn waits for the turn in ch, honouring ctx.
-func turn(ctx context.Context, ch chan struct{}) error {
-	select {
-	case ch <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case ch <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // interrupt makes the blocked operation on f return when ctx is done, by
 // moving f's deadline (set) into the past. The returned stop undoes it.
 func interrupt(ctx context.Context, set func(time.Time) error) (stop func() bool) {

@@ -1,6 +1,7 @@
 package mp
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"reflect"
@@ -101,4 +102,19 @@ func readSpill(f *os.File) ([]byte, error) {
 // newRecvBufs pools the buffers messages are received into.
 func newRecvBufs() *sync.Pool {
 	return &sync.Pool{New: func() any { b := make([]byte, recvBuf); return &b }}
+}
+
+// turn waits for the turn in ch, honouring ctx.
+func turn(ctx context.Context, ch chan struct{}) error {
+	select {
+	case ch <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
