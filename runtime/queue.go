@@ -392,7 +392,14 @@ func (q *Queue[T]) Close() error {
 // putBack returns the values this process kept from batches to the queue,
 // for other consumers.
 func (q *Queue[T]) putBack() {
-	q.rx <- struct{}{}
+	// A receiver blocked in recv keeps nothing ahead (it looked first), so
+	// a turn that stays taken means there is nothing to put back; never
+	// wait for it for long, or Close would hang behind a blocked Get.
+	select {
+	case q.rx <- struct{}{}:
+	case <-time.After(100 * time.Millisecond):
+		return
+	}
 	ahead := q.ahead
 	q.ahead = nil
 	keepers.Delete(q)

@@ -599,3 +599,33 @@ func TestPoolHandles(t *testing.T) {
 		t.Fatalf("Starmap with a handle: %v, want an *ArgError", err)
 	}
 }
+
+// TestQueueCloseWithGetBlocked: closing a queue while a goroutine waits in
+// Get neither hangs nor leaves the Get waiting.
+func TestQueueCloseWithGetBlocked(t *testing.T) {
+	q, err := mp.NewQueue[int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := q.Get()
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- q.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung behind a blocked Get")
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("Get on a closed queue: %v, want os.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Get still waits after Close")
+	}
+}
