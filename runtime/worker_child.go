@@ -38,8 +38,16 @@ func serveWorker(conn *os.File, rd *fdReader) int {
 		wake:      make(chan struct{}, 1),
 	}
 	s.terminated = onTerminate(cancelAll, true)
-	s.timer = time.AfterFunc(time.Hour, s.takeOverReading)
+	// One goroutine, made now, serves the timer for the worker's life: a
+	// goroutine made when it fires could find the worker at a memory
+	// limit its call has set (and the race detector unable to allocate).
+	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
+	go func() {
+		for range s.timer.C {
+			s.takeOverReading()
+		}
+	}()
 	return s.serve(ctx)
 }
 
