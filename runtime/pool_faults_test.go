@@ -314,12 +314,14 @@ func TestPoolWorkerOutOfMemory(t *testing.T) {
 	p := newPool(t, mp.Workers(1), mp.PoolOutput(nil, &stderr))
 	old := p.Pids()
 	_, err := getBounded(t, mp.Submit[int](ctx, p, targets.AllocBeyondLimit, 64, 4096), 30*time.Second)
+	// Go's runtime exits with 2; under -race the race detector may run out
+	// of memory first and exit with its own code, 66.
 	var ee *mp.ExitError
-	if !errors.As(err, &ee) || ee.Code != 2 {
-		t.Fatalf("a worker out of memory: %v, want an *ExitError with code 2", err)
+	if !errors.As(err, &ee) || ee.Code != 2 && ee.Code != 66 {
+		t.Fatalf("a worker out of memory: %v, want an *ExitError with code 2 (66 under -race)", err)
 	}
-	if !strings.Contains(stderr.String(), "fatal error:") {
-		t.Errorf("the worker's stderr lacks the fatal error:\n%.2000s", stderr.String())
+	if out := stderr.String(); !strings.Contains(out, "fatal error:") && !strings.Contains(out, "ThreadSanitizer") {
+		t.Errorf("the worker's stderr lacks the fatal error:\n%.2000s", out)
 	}
 	waitReplaced(t, p, 1, old)
 	stillServes(t, ctx, p)
