@@ -4,7 +4,6 @@ package bench
 // and the Python peer bench/python/shm_array.py.
 
 import (
-	"context"
 	"runtime"
 	"sync"
 	"testing"
@@ -40,57 +39,85 @@ func sumU64(s []uint64) uint64 {
 
 func shmWantSum(v uint64, n int) uint64 { return v*uint64(n) + uint64(n)*uint64(n-1)/2 }
 
-// BenchmarkShmArray64MiB: an mpgen child (targets.FillOnRequest, started
-// once) fills a 64 MiB Array[uint64] in place on request, then the parent
-// sums it from its own mapping; one op is one fill and one sum, handed over
-// with two shared semaphores. fill-GB/s is timed in the child, sum-GB/s in
-// the parent; floor is BenchmarkShmArray64MiBFloor.
+// shmFiller is an mpgen child (targets.FillOnRequest) that fills a shared
+// Array[uint64] in place on request, handed over with two shared
+// semaphores: no byte of the array crosses a socket.
+type shmFiller struct {
+	a         *mp.Array[uint64]
+	ctl       *mp.Array[int64]
+	req, done *mp.Semaphore
+	p         *mp.Process
+}
+
+// startShmFiller makes an array of n uint64 and starts its filler child;
+// the array and the child go away with tb's cleanups.
+func startShmFiller(tb testing.TB, n int) *shmFiller {
+	tb.Helper()
+	f := &shmFiller{}
+	var err error
+	if f.a, err = mp.NewArray[uint64](n); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.a.Close() })
+	if f.ctl, err = mp.NewArray[int64](2); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.ctl.Close() })
+	if f.req, err = mp.NewSemaphore(0); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.req.Close() })
+	if f.done, err = mp.NewSemaphore(0); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.done.Close() })
+	f.p = &mp.Process{Target: targets.FillOnRequest, Args: []any{f.a, f.ctl, f.req, f.done}}
+	if err := f.p.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { // registered last, so it runs before the Closes
+		f.ctl.Slice()[0] = 0
+		f.req.Release()
+		if err := f.p.JoinTimeout(30 * time.Second); err != nil {
+			tb.Errorf("filler child: %v", err)
+		}
+	})
+	return f
+}
+
+// fill has the child set a[i] = v+i (v > 0) and returns how long the
+// child's loop took, as the child timed it.
+func (f *shmFiller) fill(tb testing.TB, v uint64) time.Duration {
+	f.ctl.Slice()[0] = int64(v)
+	f.req.Release()
+	if err := f.done.AcquireTimeout(30 * time.Second); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(f.ctl.Slice()[1])
+}
+
+// fillLocal is the child's fill loop, on s in this process.
+func fillLocal(s []uint64, v uint64) {
+	for i := range s {
+		s[i] = v + uint64(i)
+	}
+}
+
+// BenchmarkShmArray64MiB: an mpgen child (a shmFiller, started once) fills
+// a 64 MiB Array[uint64] in place on request, then the parent sums it from
+// its own mapping; one op is one fill and one sum. fill-GB/s is timed in
+// the child, sum-GB/s in the parent; floor is BenchmarkShmArray64MiBFloor,
+// and BenchmarkShmArray64MiBVsFloor pairs the sums.
 func BenchmarkShmArray64MiB(b *testing.B) {
 	needShm(b)
 	n := shmArrayBytes / 8
-	a, err := mp.NewArray[uint64](n)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
-	ctl, err := mp.NewArray[int64](2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ctl.Close()
-	req, err := mp.NewSemaphore(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer req.Close()
-	done, err := mp.NewSemaphore(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer done.Close()
-	p := &mp.Process{Target: targets.FillOnRequest, Args: []any{a, ctl, req, done}}
-	if err := p.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		ctl.Slice()[0] = 0
-		req.Release()
-		if err := p.JoinTimeout(30 * time.Second); err != nil {
-			b.Errorf("child: %v", err)
-		}
-	}()
-	ctx := context.Background()
-	s, c := a.Slice(), ctl.Slice()
+	f := startShmFiller(b, n)
+	s := f.a.Slice()
 	var fill, sum time.Duration
 	var v uint64
 	for b.Loop() {
 		v++
-		c[0] = int64(v)
-		req.Release()
-		if err := done.Acquire(ctx); err != nil {
-			b.Fatal(err)
-		}
-		fill += time.Duration(c[1])
+		fill += f.fill(b, v)
 		start := time.Now()
 		got := sumU64(s)
 		sum += time.Since(start)
@@ -103,6 +130,40 @@ func BenchmarkShmArray64MiB(b *testing.B) {
 	b.ReportMetric(float64(shmArrayBytes)*float64(b.N)/sum.Seconds()/1e9, "sum-GB/s")
 }
 
+// BenchmarkShmArray64MiBVsFloor pairs the parent's sum of the 64 MiB
+// Array the child filled with the sum of a 64 MiB slice this process filled
+// itself (in Go heap memory), alternating within each iteration, so that
+// both see the same load. Only the sums are timed. ratio is mpgen's median
+// sum time over the floor's; the GB/s figures come from the medians.
+func BenchmarkShmArray64MiBVsFloor(b *testing.B) {
+	needShm(b)
+	n := shmArrayBytes / 8
+	f := startShmFiller(b, n)
+	shared, local := f.a.Slice(), make([]uint64, n)
+	timedSum := func(s []uint64, v uint64) time.Duration {
+		start := time.Now()
+		got := sumU64(s)
+		d := time.Since(start)
+		if got != shmWantSum(v, n) {
+			b.Fatalf("sum %d, want %d", got, shmWantSum(v, n))
+		}
+		return d
+	}
+	fl, sub := pairedLoop(b, "ms",
+		func(i int) time.Duration {
+			v := uint64(i + 1)
+			fillLocal(local, v)
+			return timedSum(local, v)
+		},
+		func(i int) time.Duration {
+			v := uint64(i + 1)
+			f.fill(b, v)
+			return timedSum(shared, v)
+		})
+	b.ReportMetric(shmArrayBytes/fl.Seconds()/1e9, "floor-sum-GB/s")
+	b.ReportMetric(shmArrayBytes/sub.Seconds()/1e9, "mpgen-sum-GB/s")
+}
+
 // BenchmarkShmArray64MiBFloor is the same fill and sum on ordinary Go
 // memory in one process.
 func BenchmarkShmArray64MiBFloor(b *testing.B) {
@@ -113,9 +174,7 @@ func BenchmarkShmArray64MiBFloor(b *testing.B) {
 	for b.Loop() {
 		v++
 		start := time.Now()
-		for i := range s {
-			s[i] = v + uint64(i)
-		}
+		fillLocal(s, v)
 		fill += time.Since(start)
 		start = time.Now()
 		if sumU64(s) != shmWantSum(v, n) {
@@ -222,33 +281,10 @@ func TestShmTargets(t *testing.T) {
 		t.Skip("shared memory is Linux-only so far")
 	}
 	needSpawn(t)
-	a, err := mp.NewArray[uint64](1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ctl, _ := mp.NewArray[int64](2)
-	defer ctl.Close()
-	req, _ := mp.NewSemaphore(0)
-	defer req.Close()
-	done, _ := mp.NewSemaphore(0)
-	defer done.Close()
-	p := &mp.Process{Target: targets.FillOnRequest, Args: []any{a, ctl, req, done}}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctl.Slice()[0] = 5
-	req.Release()
-	if err := done.AcquireTimeout(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if got := sumU64(a.Slice()); got != shmWantSum(5, 1000) {
+	f := startShmFiller(t, 1000)
+	f.fill(t, 5)
+	if got := sumU64(f.a.Slice()); got != shmWantSum(5, 1000) {
 		t.Fatalf("sum %d", got)
-	}
-	ctl.Slice()[0] = 0
-	req.Release()
-	if err := p.JoinTimeout(30 * time.Second); err != nil {
-		t.Fatal(err)
 	}
 
 	l, _ := mp.NewLock()

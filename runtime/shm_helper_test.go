@@ -160,42 +160,6 @@ func shmHelper(mode string) int {
 			a.Slice()[i] = float64(i) * 1.5
 		}
 		return 0
-	case "fill-u64": // for each line v on stdin: a[i] = v+i for all i, then say "ok"
-		var a Array[uint64]
-		if err := helperImports(&a); err != nil {
-			return fail(err)
-		}
-		in := bufio.NewScanner(os.Stdin)
-		for in.Scan() {
-			v, _ := strconv.ParseUint(in.Text(), 10, 64)
-			start := time.Now()
-			s := a.Slice()
-			for i := range s {
-				s[i] = v + uint64(i)
-			}
-			fmt.Println("ok", time.Since(start).Nanoseconds())
-		}
-		return 0
-	case "lock-spin": // lock and unlock until stdin ends; say "spinning" first
-		var l Lock
-		if err := helperImports(&l); err != nil {
-			return fail(err)
-		}
-		stop := make(chan struct{})
-		go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
-		fmt.Println("spinning")
-		for n := 0; ; n++ {
-			if n%1024 == 0 {
-				select {
-				case <-stop:
-					fmt.Fprintln(os.Stderr, "lock-spin: iterations", n)
-					return 0
-				default:
-				}
-			}
-			l.Lock()
-			l.Unlock()
-		}
 	case "import": // import one handle of the kind arg0 names and exit
 		var err error
 		switch os.Getenv(argEnv) {

@@ -1,7 +1,7 @@
-"""Peer of runtime's BenchmarkArray64MiB and BenchmarkLock (see
-runtime/shm_bench_test.go): a 64 MiB shared block of uint64 filled by a
-child with v+i and summed by the parent, and multiprocessing.Lock acquire
-and release, uncontended and contended by a child.
+"""Peer of BenchmarkShmArray64MiB and BenchmarkShmLock (see
+bench/shm_test.go): a 64 MiB shared block of uint64 filled by a child with
+v+i and summed by the parent, and multiprocessing.Lock acquire and release,
+uncontended and contended by a child.
 
 Usage: python3 shm_array.py [REPS] [METHOD ...]
 REPS fill-and-sum rounds (default 5) per method after one warm-up; METHODs
@@ -9,7 +9,10 @@ default to spawn. Pure standard library (no numpy): the child fills with
 memoryview.cast('Q') slice assignment from an array('Q'), the parent sums
 with sum() over memoryview.cast('Q'). fill_gb_s and sum_gb_s are 64 MiB over
 the p50 of each part, in GB/s (10^9 bytes) as the Go benchmark reports.
-The lock lines give ns per acquire+release pair.
+The lock lines time LOCK_BATCHES batches of LOCK_OPS // LOCK_BATCHES
+acquire+release pairs; each sample is one batch's time per pair, and ns_op,
+p10_ns and p90_ns give its quantiles in ns. Every figure is one PEER line
+(see peerstats.py).
 """
 import array
 import multiprocessing
@@ -22,6 +25,7 @@ from peerstats import quantile, report
 SIZE = 64 << 20
 N = SIZE // 8
 LOCK_OPS = 200_000
+LOCK_BATCHES = 20
 
 
 def filler(name, conn):
@@ -46,12 +50,23 @@ def spinner(lock, stop, ready):
             lock.release()
 
 
-def lock_ns(lock):
-    t0 = time.perf_counter()
-    for _ in range(LOCK_OPS):
-        lock.acquire()
-        lock.release()
-    return (time.perf_counter() - t0) / LOCK_OPS * 1e9
+def lock_samples(lock):
+    """Seconds per acquire+release pair, one sample per batch."""
+    per = LOCK_OPS // LOCK_BATCHES
+    out = []
+    for _ in range(LOCK_BATCHES):
+        t0 = time.perf_counter()
+        for _ in range(per):
+            lock.acquire()
+            lock.release()
+        out.append((time.perf_counter() - t0) / per)
+    return out
+
+
+def report_lock(bench, method, xs):
+    xs = sorted(xs)
+    ns = {k: f"{quantile(xs, q) * 1e9:.1f}" for k, q in (("p10_ns", 0.1), ("ns_op", 0.5), ("p90_ns", 0.9))}
+    report(bench, method, xs, **ns)
 
 
 def main():
@@ -89,15 +104,15 @@ def main():
             shm.unlink()
 
         lock = ctx.Lock()
-        print(f"PEER lock_uncontended method={method} ns_op={lock_ns(lock):.1f}", flush=True)
+        report_lock("lock_uncontended", method, lock_samples(lock))
         stop, ready = ctx.Event(), ctx.Event()
         p = ctx.Process(target=spinner, args=(lock, stop, ready))
         p.start()
         ready.wait()
-        ns = lock_ns(lock)
+        xs = lock_samples(lock)
         stop.set()
         p.join()
-        print(f"PEER lock_contended_2_processes method={method} ns_op={ns:.1f}", flush=True)
+        report_lock("lock_contended_2_processes", method, xs)
 
 
 if __name__ == "__main__":
