@@ -424,12 +424,19 @@ type loopChild struct {
 
 // newLoopChild starts a loop child and stops it when tb ends.
 func newLoopChild(tb testing.TB) *loopChild {
+	cmd, conn := startServingChild(tb, floorLoop, socketpair)
+	return &loopChild{cmd: cmd, conn: conn, reply: make([]byte, floorEchoMax)}
+}
+
+// startServingChild starts a floor child in a mode that serves descriptor
+// 3 until end of file, on a pair made by pair, and stops it when tb ends.
+func startServingChild(tb testing.TB, mode string, pair func() (parent, child *os.File, err error)) (*exec.Cmd, *os.File) {
 	tb.Helper()
-	conn, child, err := socketpair()
+	conn, child, err := pair()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd, err := floorCmd(floorLoop)
+	cmd, err := floorCmd(mode)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -438,16 +445,15 @@ func newLoopChild(tb testing.TB) *loopChild {
 	child.Close()
 	if err != nil {
 		conn.Close()
-		tb.Fatalf("start loop child: %v", err)
+		tb.Fatalf("start %s child: %v", mode, err)
 	}
-	c := &loopChild{cmd: cmd, conn: conn, reply: make([]byte, floorEchoMax)}
 	tb.Cleanup(func() {
 		conn.Close() // the child exits on end of file
 		if err := cmd.Wait(); err != nil {
-			tb.Errorf("loop child: %v", err)
+			tb.Errorf("%s child: %v", mode, err)
 		}
 	})
-	return c
+	return cmd, conn
 }
 
 // roundTrip sends msg (length-prefixed, in one write when it is small, as

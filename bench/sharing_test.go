@@ -288,28 +288,7 @@ type sumFloorChild struct {
 }
 
 func newSumFloorChild(tb testing.TB) *sumFloorChild {
-	tb.Helper()
-	conn, child, err := seqpacketpair()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd, err := floorCmd(floorSum)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.ExtraFiles = []*os.File{child}
-	err = cmd.Start()
-	child.Close()
-	if err != nil {
-		conn.Close()
-		tb.Fatalf("start sum child: %v", err)
-	}
-	tb.Cleanup(func() {
-		conn.Close() // the child exits on end of file
-		if err := cmd.Wait(); err != nil {
-			tb.Errorf("sum child: %v", err)
-		}
-	})
+	cmd, conn := startServingChild(tb, floorSum, seqpacketpair)
 	return &sumFloorChild{cmd: cmd, conn: conn}
 }
 

@@ -31,15 +31,9 @@ type msgSock struct {
 
 // seqpacketPair makes a connected pair of message sockets.
 func seqpacketPair() (a, b *msgSock, err error) {
-	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
+	fds, err := socketpair(syscall.SOCK_SEQPACKET)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mp: socketpair: %w", err)
+		return nil, nil, fmt.Errorf("mp: %w", err)
 	}
 	for _, fd := range fds {
 		if err := syscall.SetNonblock(fd, true); err != nil {

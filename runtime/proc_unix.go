@@ -37,15 +37,9 @@ func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
+	fds, err := socketpair(syscall.SOCK_STREAM)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("socketpair: %w", err)
+		return nil, nil, nil, err
 	}
 	if err := syscall.SetNonblock(fds[0], true); err != nil {
 		syscall.Close(fds[0])
@@ -304,4 +298,21 @@ func dieOfTerminate() {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	time.Sleep(time.Second) // the signal is delivered long before this ends
 	os.Exit(128 + int(syscall.SIGTERM))
+}
+
+// socketpair makes a pair of connected Unix sockets of type typ, both
+// close-on-exec (set under ForkLock, so no child started meanwhile inherits
+// them).
+func socketpair(typ int) ([2]int, error) {
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, typ, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return fds, fmt.Errorf("socketpair: %w", err)
+	}
+	return fds, nil
 }

@@ -382,7 +382,7 @@ func (q *Queue[T]) Shutdown() error {
 func (q *Queue[T]) Close() error {
 	q.putBack()
 	ferr := q.Flush(context.Background())
-	err := errors.Join(q.put.close(), q.get.close(), q.closeCounts())
+	err := errors.Join(q.get.close(), q.put.close(), q.closeCounts()) // get first: a blocked Get sees os.ErrClosed, not the end of the stream
 	if errors.Is(ferr, ErrQueueShutDown) {
 		ferr = nil
 	}

@@ -154,10 +154,9 @@ func importData(meta []byte, files []*os.File, kind uint32, t reflect.Type) (*se
 // on a single integer, use Pointer with sync/atomic. Off Linux NewValue
 // returns an error wrapping errors.ErrUnsupported.
 type Value[T any] struct {
-	seg  *segment
-	lock *uint32
-	p    *T
-	race raceSync
+	dataLock
+	seg *segment
+	p   *T
 }
 
 // NewValue returns a new shared Value holding v.
@@ -172,7 +171,7 @@ func NewValue[T any](v T) (*Value[T], error) {
 }
 
 func newValueOn[T any](s *segment) *Value[T] {
-	return &Value[T]{seg: s, lock: word(s.mem, offDataLock), p: (*T)(unsafe.Pointer(&s.mem[dataOffset]))}
+	return &Value[T]{dataLock: dataLock{lock: word(s.mem, offDataLock), what: "Value"}, seg: s, p: (*T)(unsafe.Pointer(&s.mem[dataOffset]))}
 }
 
 // Load returns the value (an unsynchronized read).
@@ -183,25 +182,6 @@ func (x *Value[T]) Store(v T) { *x.p = v }
 
 // Pointer returns a pointer to the shared value. It is valid until Close.
 func (x *Value[T]) Pointer() *T { return x.p }
-
-// Lock acquires the value's lock; see Lock.Lock.
-func (x *Value[T]) Lock() {
-	_ = x.race.synced(mutexLock(context.Background(), x.lock, "Value.Lock", -1))
-}
-
-// Unlock releases the value's lock. It panics if the lock is not held.
-func (x *Value[T]) Unlock() {
-	x.race.sync()
-	if !mutexUnlock(x.lock) {
-		panic(ErrNotLocked)
-	}
-}
-
-// Acquire acquires the value's lock, waiting until ctx is done; see
-// Lock.Acquire for ErrLockAbandoned.
-func (x *Value[T]) Acquire(ctx context.Context) error {
-	return x.race.synced(mutexLock(ctx, x.lock, "Value.Acquire", -1))
-}
 
 // Close unmaps the value in this process; the pointer from Pointer must not
 // be used afterwards. The memory is freed once every process closed it or
@@ -240,10 +220,9 @@ func (x *Value[T]) mpImport(meta []byte, files []*os.File) error {
 // segment (see Lock for its crash semantics). Off Linux NewArray returns an
 // error wrapping errors.ErrUnsupported.
 type Array[T any] struct {
-	seg  *segment
-	lock *uint32
-	s    []T
-	race raceSync
+	dataLock
+	seg *segment
+	s   []T
 }
 
 // NewArray returns a new shared Array of n zero elements.
@@ -256,7 +235,7 @@ func NewArray[T any](n int) (*Array[T], error) {
 }
 
 func newArrayOn[T any](s *segment, n int) *Array[T] {
-	return &Array[T]{seg: s, lock: word(s.mem, offDataLock), s: unsafe.Slice((*T)(unsafe.Pointer(&s.mem[dataOffset])), n)}
+	return &Array[T]{dataLock: dataLock{lock: word(s.mem, offDataLock), what: "Array"}, seg: s, s: unsafe.Slice((*T)(unsafe.Pointer(&s.mem[dataOffset])), n)}
 }
 
 // Slice returns the shared elements as a slice aliasing the shared memory
@@ -265,25 +244,6 @@ func (a *Array[T]) Slice() []T { return a.s[:len(a.s):len(a.s)] }
 
 // Len returns the number of elements.
 func (a *Array[T]) Len() int { return len(a.s) }
-
-// Lock acquires the array's lock; see Lock.Lock.
-func (a *Array[T]) Lock() {
-	_ = a.race.synced(mutexLock(context.Background(), a.lock, "Array.Lock", -1))
-}
-
-// Unlock releases the array's lock. It panics if the lock is not held.
-func (a *Array[T]) Unlock() {
-	a.race.sync()
-	if !mutexUnlock(a.lock) {
-		panic(ErrNotLocked)
-	}
-}
-
-// Acquire acquires the array's lock, waiting until ctx is done; see
-// Lock.Acquire for ErrLockAbandoned.
-func (a *Array[T]) Acquire(ctx context.Context) error {
-	return a.race.synced(mutexLock(ctx, a.lock, "Array.Acquire", -1))
-}
 
 // Close unmaps the array in this process; slices from Slice must not be
 // used afterwards. The memory is freed once every process closed it or
@@ -308,4 +268,32 @@ func (a *Array[T]) mpImport(meta []byte, files []*os.File) error {
 	}
 	*a = *newArrayOn[T](s, n)
 	return nil
+}
+
+// dataLock is the optional lock of a Value or Array: a cross-process Lock
+// in the same segment as the data.
+type dataLock struct {
+	lock *uint32
+	what string // "Value" or "Array", for errors
+	race raceSync
+}
+
+// Lock acquires the lock that guards the data; see Lock.Lock.
+func (d *dataLock) Lock() {
+	_ = d.race.synced(mutexLock(context.Background(), d.lock, d.what+".Lock", -1))
+}
+
+// Unlock releases the lock that guards the data. It panics if the lock is
+// not held.
+func (d *dataLock) Unlock() {
+	d.race.sync()
+	if !mutexUnlock(d.lock) {
+		panic(ErrNotLocked)
+	}
+}
+
+// Acquire acquires the lock that guards the data, waiting until ctx is
+// done; see Lock.Acquire for ErrLockAbandoned.
+func (d *dataLock) Acquire(ctx context.Context) error {
+	return d.race.synced(mutexLock(ctx, d.lock, d.what+".Acquire", -1))
 }
