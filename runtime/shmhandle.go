@@ -331,3 +331,20 @@ func (r *raceSync) synced(err error) error {
 
 // over reports whether err from sleep ends the wait.
 func over(err error) bool { return err != nil && err != errSlice }
+
+// takeSegment detaches the segment *p from its handle and closes it: the
+// Close of a handle made of one segment.
+func takeSegment(p **segment) error {
+	s := *p
+	*p = nil
+	return s.Close()
+}
+
+// exportSegment describes a handle made of one segment of the given kind
+// for another process.
+func exportSegment(s *segment, kind uint32) ([]byte, []*os.File, error) {
+	if s == nil {
+		return nil, nil, ErrHandleClosed
+	}
+	return newMeta(kind, len(s.mem)).b, []*os.File{s.f}, nil
+}

@@ -191,18 +191,9 @@ func (l *Lock) owner() int { return int(atomic.LoadUint32(l.w) & lockPidMask) }
 // Close unmaps the lock in this process. Other processes holding it are not
 // affected; the lock itself is gone once every process closed it or ended.
 // Close must not be called while other goroutines use l.
-func (l *Lock) Close() error {
-	s := l.seg
-	l.seg = nil
-	return s.Close()
-}
+func (l *Lock) Close() error { return takeSegment(&l.seg) }
 
-func (l *Lock) mpExport() ([]byte, []*os.File, error) {
-	if l.seg == nil {
-		return nil, nil, ErrHandleClosed
-	}
-	return newMeta(kindLock, len(l.seg.mem)).b, []*os.File{l.seg.f}, nil
-}
+func (l *Lock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, kindLock) }
 
 func (l *Lock) mpImport(meta []byte, files []*os.File) error {
 	s, err := importSimple(meta, files, kindLock)
@@ -338,18 +329,9 @@ func (l *RLock) Release() error {
 }
 
 // Close unmaps the lock in this process; see Lock.Close.
-func (l *RLock) Close() error {
-	s := l.seg
-	l.seg = nil
-	return s.Close()
-}
+func (l *RLock) Close() error { return takeSegment(&l.seg) }
 
-func (l *RLock) mpExport() ([]byte, []*os.File, error) {
-	if l.seg == nil {
-		return nil, nil, ErrHandleClosed
-	}
-	return newMeta(kindRLock, len(l.seg.mem)).b, []*os.File{l.seg.f}, nil
-}
+func (l *RLock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, kindRLock) }
 
 func (l *RLock) mpImport(meta []byte, files []*os.File) error {
 	s, err := importSimple(meta, files, kindRLock)
@@ -497,17 +479,10 @@ func (s *Semaphore) Value() int {
 }
 
 // Close unmaps the semaphore in this process.
-func (s *Semaphore) Close() error {
-	seg := s.seg
-	s.seg = nil
-	return seg.Close()
-}
+func (s *Semaphore) Close() error { return takeSegment(&s.seg) }
 
 func (s *Semaphore) mpExport() ([]byte, []*os.File, error) {
-	if s.seg == nil {
-		return nil, nil, ErrHandleClosed
-	}
-	return newMeta(kindSemaphore, len(s.seg.mem)).b, []*os.File{s.seg.f}, nil
+	return exportSegment(s.seg, kindSemaphore)
 }
 
 func (s *Semaphore) mpImport(meta []byte, files []*os.File) error {
@@ -618,18 +593,9 @@ func (e *Event) WaitTimeout(d time.Duration) error {
 }
 
 // Close unmaps the event in this process.
-func (e *Event) Close() error {
-	s := e.seg
-	e.seg = nil
-	return s.Close()
-}
+func (e *Event) Close() error { return takeSegment(&e.seg) }
 
-func (e *Event) mpExport() ([]byte, []*os.File, error) {
-	if e.seg == nil {
-		return nil, nil, ErrHandleClosed
-	}
-	return newMeta(kindEvent, len(e.seg.mem)).b, []*os.File{e.seg.f}, nil
-}
+func (e *Event) mpExport() ([]byte, []*os.File, error) { return exportSegment(e.seg, kindEvent) }
 
 func (e *Event) mpImport(meta []byte, files []*os.File) error {
 	s, err := importSimple(meta, files, kindEvent)

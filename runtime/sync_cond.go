@@ -438,18 +438,9 @@ func (b *Barrier) Reset() {
 }
 
 // Close unmaps the barrier in this process.
-func (b *Barrier) Close() error {
-	s := b.seg
-	b.seg = nil
-	return s.Close()
-}
+func (b *Barrier) Close() error { return takeSegment(&b.seg) }
 
-func (b *Barrier) mpExport() ([]byte, []*os.File, error) {
-	if b.seg == nil {
-		return nil, nil, ErrHandleClosed
-	}
-	return newMeta(kindBarrier, len(b.seg.mem)).b, []*os.File{b.seg.f}, nil
-}
+func (b *Barrier) mpExport() ([]byte, []*os.File, error) { return exportSegment(b.seg, kindBarrier) }
 
 func (b *Barrier) mpImport(meta []byte, files []*os.File) error {
 	s, err := importSimple(meta, files, kindBarrier)
