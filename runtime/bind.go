@@ -2,6 +2,7 @@ package mp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	goruntime "runtime"
@@ -176,13 +177,25 @@ func isNumber(k reflect.Kind) bool {
 }
 
 // encodeArgs serializes bound arguments with codec c.
+// A handle's arguments own duplicates of its descriptors (see exportHandle);
+// on error, those already made are closed.
 func encodeArgs(s *Spec, c Codec, vals []reflect.Value) ([]encodedValue, error) {
 	out := make([]encodedValue, len(vals))
+	nfiles := 0
 	for i, v := range vals {
 		ev, err := encodeValue(c, v)
+		if err == nil && nfiles+ev.nfiles > maxPassedFiles {
+			closeFiles(ev.files)
+			err = fmt.Errorf("the call's handles would travel with more than %d descriptors", maxPassedFiles)
+		}
 		if err != nil {
+			closeFiles(argFiles(out[:i]))
+			if ev.handle || errors.Is(err, ErrHandleClosed) {
+				return nil, &ArgError{Target: s.Name, Param: paramLabel(s.Params[i], i), Msg: err.Error()}
+			}
 			return nil, &ArgError{Target: s.Name, Param: paramLabel(s.Params[i], i), Msg: fmt.Sprintf("cannot be encoded with the %s codec: %v", c.Name(), err)}
 		}
+		nfiles += ev.nfiles
 		out[i] = ev
 	}
 	return out, nil

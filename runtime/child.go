@@ -165,11 +165,11 @@ func failureBody(msg string) []byte {
 
 // runCall runs one call frame's target and encodes its outcome.
 func runCall(ctx context.Context, call *callMsg) (frameKind, payload) {
+	defer func() { closeFiles(argFiles(call.args)) }() // descriptors no handle took
 	spec, codec, fail := lookupCall(call.target, call.codec)
 	if fail != nil {
 		return kindError, payload{fail}
 	}
-	defer func() { closeFiles(argFiles(call.args)) }() // descriptors no handle took
 	res, kind, body := invoke(ctx, spec, codec, &wireArgs{codec: codec, args: call.args})
 	if kind != kindResult {
 		return kind, payload{body}

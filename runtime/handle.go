@@ -41,7 +41,7 @@ func closeFiles(files []*os.File) {
 func exportHandle(h handle) (encodedValue, error) {
 	meta, files, err := h.mpExport()
 	if err != nil {
-		return encodedValue{}, err
+		return encodedValue{handle: true}, err
 	}
 	if len(files) > maxPassedFiles {
 		return encodedValue{}, fmt.Errorf("%d descriptors, at most %d", len(files), maxPassedFiles)
@@ -59,9 +59,12 @@ func exportHandle(h handle) (encodedValue, error) {
 }
 
 // importHandle rebuilds the handle that ptr (a **T) points to from meta and
-// files, which it takes over. A handle that is no longer reachable releases
-// its descriptors and mappings when the garbage collector finds it, as a
-// Python object would; Close releases them at once.
+// files, which it takes over. The receiver should Close a handle it no
+// longer needs: the garbage collector closes an unreachable handle's
+// descriptors (os.File does) and a Queue's shared words, but the mapping of
+// a Lock, Value, Array or other shared primitive lasts until Close or the
+// process's end, which matters in a long-lived pool worker that receives
+// many.
 func importHandle(meta []byte, files []*os.File, ptr any) error {
 	pv := reflect.ValueOf(ptr)
 	if pv.Kind() != reflect.Pointer || pv.IsNil() || pv.Elem().Kind() != reflect.Pointer {
@@ -93,3 +96,22 @@ func argFiles(args []encodedValue) []*os.File {
 // maxPassedFiles bounds the descriptors one frame or message may carry
 // (Linux's SCM_MAX_FD is 253).
 const maxPassedFiles = 64
+
+// dupFiles duplicates files for one send, all or none: if one cannot be
+// duplicated (out of descriptors), none travel and the receiver reports the
+// call's handles incomplete.
+func dupFiles(files []*os.File) []*os.File {
+	if len(files) == 0 {
+		return nil
+	}
+	out := make([]*os.File, 0, len(files))
+	for _, f := range files {
+		d, err := dupFile(f)
+		if err != nil {
+			closeFiles(out)
+			return nil
+		}
+		out = append(out, d)
+	}
+	return out
+}

@@ -5,13 +5,17 @@ package mp
 import (
 	"context"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
 // Off Unix there are no message sockets yet: Pipe and NewQueue fail with
 // errUnsupported.
 
-type msgSock struct{ f *os.File }
+type msgSock struct {
+	f      *os.File
+	closed atomic.Bool
+}
 
 func seqpacketPair() (a, b *msgSock, err error) { return nil, nil, errUnsupported }
 
@@ -41,4 +45,7 @@ func (s *msgSock) readable(ctx context.Context, timeout time.Duration) (bool, er
 	return false, errUnsupported
 }
 
-func (s *msgSock) close() error { return s.f.Close() }
+func (s *msgSock) close() error {
+	s.closed.Store(true)
+	return s.f.Close()
+}

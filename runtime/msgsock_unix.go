@@ -179,10 +179,26 @@ func (s *msgSock) recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
 		return nil, 0, nil, err
 	}
 	defer func() { <-s.rx }()
+	if _, timed := ctx.Deadline(); timed {
+		if buf, n, files, ok, err := s.recvFirst(); ok {
+			return buf, n, files, err
+		}
+	}
 	stop := interrupt(ctx, s.f.SetReadDeadline)
 	buf, n, files, err := s.recvNow(true)
 	stop()
 	return buf, n, files, s.opErr(ctxErr(ctx, err))
+}
+
+// recvFirst tries once, before recv sets a deadline: the poller does not
+// even try a read whose deadline has passed, so GetTimeout(0) would never
+// see a value. ok is false when nothing is there.
+func (s *msgSock) recvFirst() (buf *[]byte, n int, files []*os.File, ok bool, err error) {
+	buf, n, files, err = s.recvNow(false)
+	if errors.Is(err, syscall.EAGAIN) {
+		return nil, 0, nil, false, nil
+	}
+	return buf, n, files, true, s.opErr(err)
 }
 
 // tryRecv is recv that does not wait: ok is false when nothing is there.
@@ -259,28 +275,40 @@ func (s *msgSock) shutdownSend() error {
 // readable waits until a message (or the end) can be received, or timeout
 // passes (a negative timeout waits for ever).
 func (s *msgSock) readable(ctx context.Context, timeout time.Duration) (bool, error) {
-	if err := turn(ctx, s.rx); err != nil {
-		return false, err
-	}
-	defer func() { <-s.rx }()
 	outer := ctx
 	if timeout >= 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	stop := interrupt(ctx, s.f.SetReadDeadline)
+	if err := turn(ctx, s.rx); err != nil {
+		if outer.Err() == nil && timeout >= 0 {
+			return false, nil // the timeout passed while another receiver had the turn
+		}
+		return false, err
+	}
+	defer func() { <-s.rx }()
 	rc, err := s.rawConn()
 	if err != nil {
-		stop()
-		return false, err
+		return false, s.opErr(err)
 	}
 	var one [1]byte
 	var perr error
-	err = rc.Read(func(fd uintptr) bool {
+	peek := func(fd uintptr) bool {
 		_, _, perr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return perr != syscall.EAGAIN
-	})
+	}
+	// Look once before any deadline is set: the poller does not even try
+	// a read whose deadline has passed, so Poll(0) would never see a value.
+	ready := false
+	if err := rc.Control(func(fd uintptr) { ready = peek(fd) }); err != nil {
+		return false, s.opErr(err)
+	}
+	if ready || timeout == 0 {
+		return ready, nil
+	}
+	stop := interrupt(ctx, s.f.SetReadDeadline)
+	err = rc.Read(peek)
 	stop()
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -124,6 +124,9 @@ func (c *Conn[T]) waitFile() *os.File { return c.sock.f }
 const connMeta = "conn/1"
 
 func (c *Conn[T]) mpExport() ([]byte, []*os.File, error) {
+	if c.sock.closed.Load() {
+		return nil, nil, ErrHandleClosed
+	}
 	var b wbuf
 	b.string(connMeta)
 	b.string(c.codec.Name())

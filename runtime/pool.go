@@ -555,8 +555,9 @@ func newTask(ctx context.Context, spec *Spec, codec Codec, kind frameKind, body 
 func (t *task) finish(res any, err error) {
 	t.once.Do(func() {
 		t.result, t.err = res, err
-		closeFiles(t.files)
 		t.mu.Lock()
+		closeFiles(t.files) // under t.mu: start duplicates them under it
+		t.files = nil
 		stop, cancel := t.stop, t.cancel
 		t.mu.Unlock()
 		if stop != nil {
@@ -780,14 +781,19 @@ func (w *poolWorker) start(ts ...*task) {
 			stops = append(stops, t.stop)
 			t.ctx, t.cancel = context.WithTimeout(t.ctx, t.timeout)
 		}
+		// The send gets its own duplicates of the call's descriptors:
+		// the call may finish (a cancel, a deadline) and close its own
+		// while the frame is being written.
+		sendFiles := dupFiles(t.files)
 		t.mu.Unlock()
 		if t.timeout > 0 {
 			watch = append(watch, t)
 		}
 		if err != nil {
+			closeFiles(sendFiles)
 			continue
 		}
-		if n := t.body.size(); n < bigPiece && len(buf)+n < 256<<10 && len(t.files) == 0 {
+		if n := t.body.size(); n < bigPiece && len(buf)+n < 256<<10 && len(sendFiles) == 0 {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(1+8+n))
 			buf = append(buf, byte(t.kind))
 			buf = binary.BigEndian.AppendUint64(buf, id)
@@ -801,8 +807,9 @@ func (w *poolWorker) start(ts ...*task) {
 			buf = buf[:0]
 		}
 		if err == nil {
-			err = writeFrames(&rightsWriter{f: w.conn, files: t.files}, nil, t.kind, id, t.body)
+			err = writeFrames(&rightsWriter{f: w.conn, files: sendFiles}, nil, t.kind, id, t.body)
 		}
+		closeFiles(sendFiles)
 	}
 	if len(buf) > 0 && err == nil {
 		_, err = w.conn.Write(buf)

@@ -152,9 +152,11 @@ func (p *Process) StartContext(ctx context.Context) error {
 		key = AuthKey()
 	}
 	if len(key) < 16 || len(key) > maxAuthKey {
+		closeFiles(argFiles(args))
 		return fmt.Errorf("mp: AuthKey must be 16 to %d bytes, got %d", maxAuthKey, len(key))
 	}
 	if len(p.Name) > maxName {
+		closeFiles(argFiles(args))
 		return fmt.Errorf("mp: Name must be at most %d bytes, got %d", maxName, len(p.Name))
 	}
 	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).payload()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,8 +28,14 @@ import (
 // value put by a target is never lost to its exit. While values wait, the
 // feeder sends up to batchMax small ones per message, and the consumer that
 // receives such a batch keeps the rest for its next Gets: consumers that
-// cannot keep up then pay one system call per batch, not per value. A
-// consumer that closes its Queue puts back what it kept.
+// cannot keep up then pay one system call per batch, not per value. The
+// values of a batch belong to the consumer that received it: its next Gets
+// return them before anything else (and before ErrQueueShutDown), a Close
+// or a child's exit puts back those it did not get, but a consumer that
+// crashes loses them, up to batchMax values (they stop counting as
+// unfinished tasks only if they are put back). A pool worker flushes its
+// queues when it retires, not after each call, as Python's workers do: a
+// pool whose queue nobody reads waits in Join.
 //
 // Shutdown ends the queue for everyone, like closing a channel: consumers
 // drain what was put and then get ErrQueueShutDown.
@@ -49,6 +56,7 @@ type Queue[T any] struct {
 	// for a bounded queue its free room; nil off Linux.
 	counts *segment
 	max    int
+	closed atomic.Bool
 }
 
 type queued struct {
@@ -82,6 +90,7 @@ func NewQueue[T any](maxsize int) (*Queue[T], error) {
 		b.close()
 		return nil, err
 	}
+	q.unmapWhenUnreachable()
 	return q, nil
 }
 
@@ -132,26 +141,67 @@ func (q *Queue[T]) send(msg []byte, files []*os.File) error {
 		}
 	}
 	q.backlog = append(q.backlog, queued{msg, files})
-	if !q.feeding {
-		q.feeding = true
-		feeders.Add(1)
-		go q.feed()
-	}
+	q.startFeeder()
 	q.mu.Unlock()
 	return nil
 }
 
-// feeders counts the queues whose values wait in this process.
-var feeders sync.WaitGroup
+// startFeeder starts the goroutine that feeds the backlog in, unless it
+// runs (q.mu held).
+func (q *Queue[T]) startFeeder() {
+	if !q.feeding {
+		q.feeding = true
+		feeders.add(1)
+		go q.feed()
+	}
+}
 
-// feed sends the backlog as room appears.
+// feeders counts the feeder goroutines of this process, so that a child can
+// wait for them before it reports. (A sync.WaitGroup would not do: a put
+// from a goroutine the target left running may start one while the child
+// waits.)
+var feeders = newCounter()
+
+type counter struct {
+	mu   sync.Mutex
+	n    int
+	zero *sync.Cond
+}
+
+func newCounter() *counter {
+	c := &counter{}
+	c.zero = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *counter) add(d int) {
+	c.mu.Lock()
+	c.n += d
+	if c.n == 0 {
+		c.zero.Broadcast()
+	}
+	c.mu.Unlock()
+}
+
+// wait waits until the count is zero.
+func (c *counter) wait() {
+	c.mu.Lock()
+	for c.n != 0 {
+		c.zero.Wait()
+	}
+	c.mu.Unlock()
+}
+
+// feed sends the backlog as room appears. Values it cannot send (the queue
+// was shut down) are dropped, and no longer count as tasks or take room.
 func (q *Queue[T]) feed() {
-	defer feeders.Done()
+	defer feeders.add(-1)
 	for {
 		q.mu.Lock()
 		if len(q.backlog) == 0 || q.err != nil {
 			for _, b := range q.backlog {
 				closeFiles(b.files)
+				q.undoPut()
 			}
 			q.backlog = nil
 			q.feeding = false
@@ -168,8 +218,13 @@ func (q *Queue[T]) feed() {
 		closeFiles(files)
 		q.mu.Lock()
 		q.backlog = q.backlog[n:]
-		if err != nil && q.err == nil {
-			q.err = queueErr(err)
+		if err != nil {
+			for range n {
+				q.undoPut()
+			}
+			if q.err == nil {
+				q.err = queueErr(err)
+			}
 		}
 		q.mu.Unlock()
 	}
@@ -235,16 +290,16 @@ func (q *Queue[T]) Flush(ctx context.Context) error {
 
 // keepers are the queues that have kept values from a batch in this
 // process.
-var keepers sync.Map // of interface{ putBack() }
+var keepers sync.Map // of interface{ putBack() int }
 
 // flushQueues puts back the values every queue of this process kept from
 // batches and waits until their backlogs are sent.
 func flushQueues() {
 	keepers.Range(func(q, _ any) bool {
-		q.(interface{ putBack() }).putBack()
+		q.(interface{ putBack() int }).putBack()
 		return true
 	})
-	feeders.Wait()
+	feeders.wait()
 }
 
 // queueErr says that a queue was shut down when its socket says so.
@@ -378,45 +433,54 @@ func (q *Queue[T]) Shutdown() error {
 }
 
 // Close releases this process's hold on the queue after flushing what it
-// put (Python's close and join_thread). Other processes keep using it.
+// put (Python's close and join_thread): it waits until consumers have made
+// room for every value still waiting here, so with no consumer left it
+// waits for ever, as Python's exit does (see Flush). Values this process
+// kept from a batch are put back first; if the queue was shut down
+// meanwhile they are lost, and Close says how many. Other processes keep
+// using the queue. Goroutines blocked in Get, Put or Join return
+// os.ErrClosed.
 func (q *Queue[T]) Close() error {
-	q.putBack()
+	lost := q.putBack()
 	ferr := q.Flush(context.Background())
-	err := errors.Join(q.get.close(), q.put.close(), q.closeCounts()) // get first: a blocked Get sees os.ErrClosed, not the end of the stream
+	q.closed.Store(true)
+	q.wakeCounts()
+	err := errors.Join(q.get.close(), q.put.close()) // get first: a blocked Get sees os.ErrClosed, not the end of the stream
 	if errors.Is(ferr, ErrQueueShutDown) {
 		ferr = nil
+		if lost > 0 {
+			ferr = fmt.Errorf("mp: Queue.Close: %d values this process had taken in a batch but not got were lost: the queue was shut down", lost)
+		}
 	}
 	return errors.Join(ferr, err)
 }
 
 // putBack returns the values this process kept from batches to the queue,
 // for other consumers.
-func (q *Queue[T]) putBack() {
+// It returns how many it put back.
+func (q *Queue[T]) putBack() int {
 	// A receiver blocked in recv keeps nothing ahead (it looked first), so
 	// a turn that stays taken means there is nothing to put back; never
 	// wait for it for long, or Close would hang behind a blocked Get.
 	select {
 	case q.rx <- struct{}{}:
 	case <-time.After(100 * time.Millisecond):
-		return
+		return 0
 	}
 	ahead := q.ahead
 	q.ahead = nil
 	keepers.Delete(q)
 	<-q.rx
 	if len(ahead) == 0 {
-		return
+		return 0
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, msg := range ahead {
 		q.backlog = append(q.backlog, queued{msg: msg})
 	}
-	if !q.feeding {
-		q.feeding = true
-		feeders.Add(1)
-		go q.feed()
-	}
+	q.startFeeder()
+	return len(ahead)
 }
 
 // hasAhead reports whether values kept from a batch wait here.
@@ -433,6 +497,9 @@ func (q *Queue[T]) hasAhead() bool {
 const queueMeta = "queue/1"
 
 func (q *Queue[T]) mpExport() ([]byte, []*os.File, error) {
+	if q.closed.Load() {
+		return nil, nil, ErrHandleClosed
+	}
 	var b wbuf
 	b.string(queueMeta)
 	b.string(q.codec.Name())
@@ -483,5 +550,6 @@ func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
 		return fmt.Errorf("mp: import Queue: %w", err)
 	}
 	*q = Queue[T]{put: newMsgSock(files[0]), get: newMsgSock(files[1]), codec: codec, rx: make(chan struct{}, 1), counts: counts, max: int(maxsize)}
+	q.unmapWhenUnreachable()
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -43,9 +45,13 @@ func (q *Queue[T]) takeRoom(ctx context.Context, timeout time.Duration) error {
 	if q.max == 0 || q.counts == nil {
 		return nil
 	}
+	defer runtime.KeepAlive(q) // the words are q's mapping
 	room := q.word(offRoom)
 	var wt *waiter
 	for {
+		if q.closed.Load() {
+			return fmt.Errorf("mp: Queue.Put: %w", os.ErrClosed)
+		}
 		if atomic.LoadUint32(q.word(offShutDown)) != 0 {
 			return ErrQueueShutDown
 		}
@@ -105,6 +111,9 @@ func (q *Queue[T]) TaskDone() error {
 	if q.counts == nil {
 		return fmt.Errorf("mp: Queue.TaskDone: %w", errors.ErrUnsupported)
 	}
+	if q.closed.Load() {
+		return fmt.Errorf("mp: Queue.TaskDone: %w", os.ErrClosed)
+	}
 	if !q.taskDone() {
 		return ErrTaskDoneTooOften
 	}
@@ -112,6 +121,7 @@ func (q *Queue[T]) TaskDone() error {
 }
 
 func (q *Queue[T]) taskDone() bool {
+	defer runtime.KeepAlive(q)
 	w := q.word(offUnfinished)
 	for {
 		n := atomic.LoadUint32(w)
@@ -133,10 +143,14 @@ func (q *Queue[T]) Join(ctx context.Context) error {
 	if q.counts == nil {
 		return fmt.Errorf("mp: Queue.Join: %w", errors.ErrUnsupported)
 	}
+	defer runtime.KeepAlive(q)
 	w := q.word(offUnfinished)
 	wt := newWaiter(ctx, w, "Queue.Join", -1)
 	defer wt.done()
 	for {
+		if q.closed.Load() {
+			return fmt.Errorf("mp: Queue.Join: %w", os.ErrClosed)
+		}
 		n := atomic.LoadUint32(w)
 		if n == 0 {
 			return nil
@@ -166,11 +180,22 @@ func (q *Queue[T]) markShutDown() {
 	futexWake(q.word(offRoom), 1<<30)
 }
 
-func (q *Queue[T]) closeCounts() error {
-	if q.counts == nil {
-		return nil
+// wakeCounts wakes the goroutines of this process waiting on the shared
+// words, after Close: they find the queue closed. (Other processes' waiters
+// wake too, look again, and sleep on.)
+func (q *Queue[T]) wakeCounts() {
+	if q.counts != nil {
+		futexWake(q.word(offRoom), 1<<30)
+		futexWake(q.word(offUnfinished), 1<<30)
+		// The descriptor goes now; the mapping stays until q is garbage.
+		q.counts.f.Close()
 	}
-	s := q.counts
-	q.counts = nil
-	return s.Close()
+}
+
+// unmapWhenUnreachable unmaps the shared words once q is garbage: not at
+// Close, where a goroutine may still be reading them.
+func (q *Queue[T]) unmapWhenUnreachable() {
+	if q.counts != nil {
+		runtime.AddCleanup(q, func(s *segment) { s.Close() }, q.counts)
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -628,4 +630,178 @@ func TestQueueCloseWithGetBlocked(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Get still waits after Close")
 	}
+}
+
+// TestQueueCloseReleasesWaiters: Close wakes a Put waiting for room and a
+// Join, which return os.ErrClosed, and the process goes on (the shared words
+// stay mapped until the queue is garbage).
+func TestQueueCloseReleasesWaiters(t *testing.T) {
+	q, err := mp.NewQueue[int](1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(1); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- q.Put(2) }()
+	go func() { errs <- q.Join(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	// Close flushes nothing here: the value in the socket is not waiting.
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, os.ErrClosed) {
+				t.Fatalf("a waiter after Close: %v, want os.ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a Put or Join outlived Close")
+		}
+	}
+	if err := q.TaskDone(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("TaskDone after Close: %v", err)
+	}
+}
+
+// TestZeroTimeoutsSeeWaitingValues: Poll(0) and GetTimeout(0) look before
+// any deadline, as Python's poll() and get(timeout=0) do.
+func TestZeroTimeoutsSeeWaitingValues(t *testing.T) {
+	a, b, err := mp.Pipe[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	if err := a.Send(1); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Poll(0); !ok || err != nil {
+		t.Fatalf("Poll(0) with a value waiting = %v, %v", ok, err)
+	}
+	q, err := mp.NewQueue[int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Put(5); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := q.GetTimeout(0); v != 5 || err != nil {
+		t.Fatalf("GetTimeout(0) with a value waiting = %v, %v", v, err)
+	}
+	// Poll's timeout holds even while another goroutine waits in Recv.
+	go func() { _, _ = b.Recv() }() // takes the 1 sent above, then waits
+	time.Sleep(20 * time.Millisecond)
+	polled := make(chan bool, 1)
+	go func() { ok, _ := b.Poll(50 * time.Millisecond); polled <- ok }()
+	select {
+	case <-polled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Poll(50ms) behind a blocked Recv did not return")
+	}
+}
+
+// TestPoolWorkerDeliversItsBacklog: values a pool call put that still wait
+// in the worker when the pool closes are delivered before the worker exits.
+func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
+	ctx := context.Background()
+	q, err := mp.NewQueue[int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	pool, err := mp.NewPool(ctx, mp.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000 // far more than the socket holds
+	if _, err := pool.Apply(ctx, targets.Produce, []any{q, 0, n}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int)
+	go func() {
+		c := 0
+		for {
+			if _, err := q.GetTimeout(2 * time.Second); err != nil {
+				got <- c
+				return
+			}
+			c++
+		}
+	}()
+	pool.Close()
+	if err := pool.Join(); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-got; c != n {
+		t.Fatalf("the parent got %d of the %d values the call put", c, n)
+	}
+}
+
+// TestPoolCancelledHandleCallsKeepTheirWorker: cancelling calls that carry
+// handles, at any moment of their sending, never costs the worker.
+func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
+	ctx := context.Background()
+	q, err := mp.NewQueue[int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	pool, err := mp.NewPool(ctx, mp.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pool.Terminate(); _ = pool.Join() }()
+	pid := pool.Pids()[0]
+	for i := range 20000 {
+		cctx, cancel := context.WithCancel(ctx)
+		spin := i % 2000
+		go func() {
+			for j := 0; j < spin; j++ {
+				_ = j
+			}
+			cancel()
+		}()
+		_, _ = pool.ApplyAsync(cctx, targets.SetSink, []any{q}, nil).Get(ctx)
+	}
+	if p := pool.Pids(); len(p) != 1 || p[0] != pid {
+		t.Fatalf("worker %d was replaced by %v: a cancel broke its channel", pid, p)
+	}
+}
+
+// TestFailedStartsCloseTheirDuplicates: a Start refused after the handles
+// were encoded leaves no descriptor behind.
+func TestFailedStartsCloseTheirDuplicates(t *testing.T) {
+	noNewFDs(t)
+	_, b, err := mp.Pipe[string]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	in, err := mp.NewQueue[int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := mp.NewQueue[[3]int](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	for range 10 {
+		if err := (&mp.Process{Target: targets.Upper, Args: []any{b}, Name: strings.Repeat("x", 5000)}).Start(); err == nil {
+			t.Fatal("a 5000-byte name was accepted")
+		}
+		err := (&mp.Process{Target: targets.Consume, Args: []any{in, out}}).Start()
+		if !errors.Is(err, mp.ErrHandleClosed) && !strings.Contains(fmt.Sprint(err), "closed handle") {
+			var ae *mp.ArgError
+			if !errors.As(err, &ae) {
+				t.Fatalf("Start with a closed queue: %v, want an *ArgError", err)
+			}
+		}
+	}
+	runtime.GC() // descriptors left to the collector would show up as leaks anyway
 }

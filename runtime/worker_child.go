@@ -109,6 +109,11 @@ func (s *workerServer) readOrExit() frame {
 	if err != nil {
 		s.cancelAll()
 		if isEOF(err) {
+			// Retired: values the calls put in queues are delivered
+			// before the worker goes, as Python's workers join their
+			// queues' feeder threads at exit (so a pool whose queues
+			// nobody reads waits in Join, as Python's does).
+			flushQueues()
 			os.Exit(exitOK)
 		}
 		os.Exit(childFail("worker: %v", err))
