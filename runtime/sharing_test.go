@@ -20,6 +20,17 @@ import (
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
+// newQueue makes a queue that is closed when the test ends.
+func newQueue[T any](t *testing.T, maxsize int) *mp.Queue[T] {
+	t.Helper()
+	q, err := mp.NewQueue[T](maxsize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
 // noNewFDs fails the test if it ends with descriptors open that it did not
 // start with.
 func noNewFDs(t *testing.T) {
@@ -133,16 +144,8 @@ func TestPipeContextAndClosedPeer(t *testing.T) {
 // queue; every value arrives exactly once.
 func TestQueueFourProcesses(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	out, err := mp.NewQueue[[3]int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
+	q := newQueue[int](t, 0)
+	out := newQueue[[3]int](t, 0)
 	const n = 20000
 	var procs []*mp.Process
 	for _, r := range [][2]int{{0, n / 2}, {n / 2, n}} {
@@ -196,11 +199,7 @@ func TestQueueFourProcesses(t *testing.T) {
 // process is delivered in order.
 func TestQueueBacklog(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[string](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[string](t, 0)
 	if _, err := q.TryGet(); !errors.Is(err, mp.ErrQueueEmpty) {
 		t.Fatalf("TryGet on an empty queue: %v", err)
 	}
@@ -239,11 +238,7 @@ func TestQueueBacklog(t *testing.T) {
 
 func TestConnTravelsThroughQueue(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[*mp.Conn[string]](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[*mp.Conn[string]](t, 0)
 	p := start(t, &mp.Process{Target: targets.PassConn, Args: []any{q}})
 	c, err := q.GetTimeout(30 * time.Second)
 	if err != nil {
@@ -259,11 +254,7 @@ func TestConnTravelsThroughQueue(t *testing.T) {
 }
 
 func TestQueueConcurrentGoroutines(t *testing.T) {
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	var wg sync.WaitGroup
 	const per, workers = 2000, 4
 	for w := range workers {
@@ -313,11 +304,7 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 	}
 	defer a.Close()
 	defer b.Close()
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	p := start(t, &mp.Process{Target: targets.SleepNoCtx, Args: []any{300 * time.Millisecond}})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -357,11 +344,7 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 // from its batch, so another consumer gets every remaining value.
 func TestQueueBatchesLoseNothing(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	const n = 20000 // far more than the socket holds: most travel in batches
 	for i := range n {
 		if err := q.Put(i); err != nil {
@@ -401,11 +384,7 @@ func TestQueueBatchesLoseNothing(t *testing.T) {
 // value done (Python's JoinableQueue).
 func TestQueueJoin(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := q.Put(0); err != nil {
@@ -459,11 +438,7 @@ func TestQueueJoin(t *testing.T) {
 // processes too, and Shutdown releases a waiting Put.
 func TestQueueMaxSize(t *testing.T) {
 	noNewFDs(t)
-	q, err := mp.NewQueue[int](2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 2)
 	for i := range 2 {
 		if err := q.Put(i); err != nil {
 			t.Fatal(err)
@@ -538,11 +513,7 @@ func TestCrashedCreatorsBlockIsSwept(t *testing.T) {
 func TestPoolHandles(t *testing.T) {
 	noNewFDs(t)
 	ctx := context.Background()
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	pool, err := mp.NewPool(ctx, mp.Workers(2), mp.Initializer(targets.SetSink, q))
 	if err != nil {
 		t.Fatal(err)
@@ -681,11 +652,7 @@ func TestZeroTimeoutsSeeWaitingValues(t *testing.T) {
 	if ok, err := b.Poll(0); !ok || err != nil {
 		t.Fatalf("Poll(0) with a value waiting = %v, %v", ok, err)
 	}
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	if err := q.Put(5); err != nil {
 		t.Fatal(err)
 	}
@@ -708,11 +675,7 @@ func TestZeroTimeoutsSeeWaitingValues(t *testing.T) {
 // in the worker when the pool closes are delivered before the worker exits.
 func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
 	ctx := context.Background()
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	pool, err := mp.NewPool(ctx, mp.Workers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -745,11 +708,7 @@ func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
 // handles, at any moment of their sending, never costs the worker.
 func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
 	ctx := context.Background()
-	q, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue[int](t, 0)
 	pool, err := mp.NewPool(ctx, mp.Workers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -781,11 +740,7 @@ func TestFailedStartsCloseTheirDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	in, err := mp.NewQueue[int](0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := newQueue[int](t, 0)
 	out, err := mp.NewQueue[[3]int](0)
 	if err != nil {
 		t.Fatal(err)
