@@ -86,54 +86,43 @@ def start(ctx, target, *args):
     return p
 
 
+def timed_round_trips(send, recv, msg_of, want_of, warm, n, what):
+    """Times n round trips after warm untimed ones; returns the sorted times.
+    msg_of(i) is the i-th message, want_of(msg) the answer it must get."""
+    pc = time.perf_counter
+    xs = []
+    for i in range(warm + n):
+        msg = msg_of(i)
+        t0 = pc()
+        send(msg)
+        r = recv()
+        if i >= warm:
+            xs.append(pc() - t0)
+        if r != want_of(msg):
+            raise SystemExit(what + " answered a wrong message")
+    xs.sort()
+    return xs
+
+
 def pipe_rtt(ctx, method, scale):
     a, b = ctx.Pipe()
     p = start(ctx, echo_obj, b)
     b.close()
-    pc = time.perf_counter
-    xs = []
-    for i in range(1000 + 20000 * scale):
-        msg = ("ping", i, 3.14)
-        t0 = pc()
-        a.send(msg)
-        r = a.recv()
-        if i >= 1000:
-            xs.append(pc() - t0)
-        if r != msg:
-            raise SystemExit("echo_obj answered a different message")
+    xs = timed_round_trips(a.send, a.recv, lambda i: ("ping", i, 3.14), lambda m: m, 1000, 20000 * scale, "echo_obj")
     a.close()
     p.join()
-    xs.sort()
     report("pipe_rtt_tuple", method, xs, p50_us=f"{quantile(xs, 0.5) * 1e6:.1f}")
 
     a, b = ctx.Pipe()
     p = start(ctx, echo_bytes, b)
     b.close()
-    xs = []
-    for i in range(1000 + 20000 * scale):
-        t0 = pc()
-        a.send_bytes(SMALL)
-        r = a.recv_bytes()
-        if i >= 1000:
-            xs.append(pc() - t0)
-        if r != SMALL:
-            raise SystemExit("echo_bytes answered a different message")
-    xs.sort()
+    xs = timed_round_trips(a.send_bytes, a.recv_bytes, lambda i: SMALL, lambda m: m, 1000, 20000 * scale, "echo_bytes")
     report("pipe_rtt_bytes16", method, xs, p50_us=f"{quantile(xs, 0.5) * 1e6:.1f}")
 
     for name, size, reps in (("pipe_large_1MiB", 1 << 20, 200), ("pipe_large_64MiB", 64 << 20, 10)):
         payload = bytes(range(256)) * (size // 256)
         want = size.to_bytes(8, "big")
-        xs = []
-        for i in range(2 + reps * scale):
-            t0 = pc()
-            a.send_bytes(payload)
-            r = a.recv_bytes()
-            if i >= 2:
-                xs.append(pc() - t0)
-            if r != want:
-                raise SystemExit("echo_bytes answered a wrong length")
-        xs.sort()
+        xs = timed_round_trips(a.send_bytes, a.recv_bytes, lambda i: payload, lambda m: want, 2, reps * scale, "echo_bytes")
         report(name, method, xs, mb_s=f"{size / quantile(xs, 0.5) / 1e6:.1f}")
         del payload
     a.close()
