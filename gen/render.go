@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"go/types"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -14,13 +13,16 @@ import (
 )
 
 // version is the generated-code version this generator writes; the runtime
-// states which versions it runs (mp.MinVersion to mp.MaxVersion).
-const version = 1
+// states which versions it runs (mpimpl.MinVersion to mpimpl.MaxVersion).
+const version = 2
 
-// runtimePath is the import path of the runtime the generated code uses.
-// Its package name is mp; the generated code imports it as mpruntime, so it
-// never shadows the standard runtime package.
+// runtimePath is the import path of the user's runtime package. Its package
+// name is mp; the generated code imports it as mpruntime (for handle types
+// in target signatures), so it never shadows the standard runtime package.
 const runtimePath = "github.com/mpgen/mpgen/runtime"
+
+// implPath is the import path of the generated-code contract.
+const implPath = runtimePath + "/mpimpl"
 
 // unit is what the generated file of one package holds.
 type unit struct {
@@ -64,9 +66,11 @@ func render(u *unit) ([]byte, error) {
 // nameImports names every package the file imports, before any local
 // variable is named, so that no local shadows an import.
 func (r *renderer) nameImports() {
+	r.names.use(implPath, "mpimpl")
 	r.names.use(runtimePath, "mpruntime")
 	if len(r.targets) > 0 {
 		r.names.use("context", "context")
+		r.names.use("reflect", "reflect")
 	}
 	for _, t := range r.targets {
 		for _, p := range t.Params {
@@ -108,9 +112,14 @@ func (r *renderer) file() *jen.File {
 	return f
 }
 
-// rt refers to name in the runtime package.
+// rt refers to name in the generated-code contract, package mpimpl.
 func (r *renderer) rt(name string) *jen.Statement {
-	return jen.Qual(runtimePath, name)
+	return jen.Qual(implPath, name)
+}
+
+// typeFor is reflect.TypeFor[t]().
+func (r *renderer) typeFor(t types.Type) *jen.Statement {
+	return jen.Qual("reflect", "TypeFor").Types(r.typ(t)).Call()
 }
 
 // spec returns the fields of the mpruntime.Spec literal of t, one per line,
@@ -121,12 +130,11 @@ func (r *renderer) spec(t Target) []jen.Code {
 		fields = append(fields, jen.Line().Id(name).Op(":").Add(value))
 	}
 	add("Name", jen.Lit(t.Name))
-	add("Pos", jen.Lit(filepath.Base(t.Pos.Filename)+":"+strconv.Itoa(t.Pos.Line)))
 	switch t.Kind {
 	case FuncTarget:
 		add("Func", jen.Id(t.Ident))
 	case TypeTarget:
-		add("Type", r.rt("TypeOf").Types(r.typ(t.Params[0].Type)).Call())
+		add("Type", r.typeFor(t.Params[0].Type))
 	}
 	if t.Context {
 		add("Context", jen.True())
@@ -149,33 +157,41 @@ func (r *renderer) spec(t Target) []jen.Code {
 		add("Variadic", jen.True())
 	}
 	if t.Result != nil {
-		add("Result", r.rt("TypeOf").Types(r.typ(t.Result)).Call())
+		add("Result", r.typeFor(t.Result))
 	}
-	if t.Error {
-		add("Error", jen.True())
-	}
-	add("Call", r.call(t))
-	if t.Kind == FuncTarget && len(t.Params) == 1 {
+	// The typed body of a target of one parameter serves its single calls
+	// and the runtime's loop over a chunk of Map alike.
+	if len(t.Params) == 1 {
 		add("Batch", r.batch(t))
+	} else {
+		add("Call", r.call(t))
 	}
 	return append(fields, jen.Line())
 }
 
-// batch returns the Batch of a function target of one parameter: the body
-// called on one value, typed, for the runtime's loop over a chunk of Map.
+// batch returns the Batch of a target of one parameter: the body called on
+// one typed value.
 func (r *renderer) batch(t Target) jen.Code {
 	local := r.names.locals()
-	ctx, a := local.name("ctx"), local.name("a0")
-	var callArgs []jen.Code
+	ctx := local.name("ctx")
+	var a string
+	var ctxArg []jen.Code
 	if t.Context {
-		callArgs = append(callArgs, jen.Id(ctx))
+		ctxArg = append(ctxArg, jen.Id(ctx))
 	}
-	arg := jen.Id(a)
-	if t.Variadic {
-		arg.Op("...")
+	var invoke *jen.Statement
+	switch t.Kind {
+	case FuncTarget:
+		a = local.name("a0")
+		arg := jen.Id(a)
+		if t.Variadic {
+			arg.Op("...")
+		}
+		invoke = jen.Id(t.Ident).Call(append(ctxArg, arg)...)
+	case TypeTarget:
+		a = local.name("v")
+		invoke = jen.Id(a).Dot("Run").Call(ctxArg...)
 	}
-	callArgs = append(callArgs, arg)
-	invoke := jen.Id(t.Ident).Call(callArgs...)
 	var res jen.Code = jen.Struct()
 	if t.Result != nil {
 		res = r.typ(t.Result)
@@ -197,48 +213,33 @@ func (r *renderer) batch(t Target) jen.Code {
 		Block(body...))
 }
 
-// call returns the Call function of t: it decodes each argument into a
-// local variable and calls the body with them.
+// call returns the Call function of a function target of zero or several
+// parameters: it decodes each argument into a local variable and calls the
+// body with them.
 func (r *renderer) call(t Target) jen.Code {
 	local := r.names.locals()
 	ctx, args, errv := local.name("ctx"), local.name("args"), local.name("err")
 	var body []jen.Code
 	var callArgs []jen.Code
-	if t.Context && t.Kind == FuncTarget {
+	if t.Context {
 		callArgs = append(callArgs, jen.Id(ctx))
 	}
-	vars := make([]string, len(t.Params))
 	for i, p := range t.Params {
-		if t.Kind == TypeTarget {
-			vars[i] = local.name("v")
-		} else {
-			vars[i] = local.name("a" + strconv.Itoa(i))
-		}
+		v := local.name("a" + strconv.Itoa(i))
 		body = append(body,
-			jen.Var().Id(vars[i]).Add(r.typ(p.Type)),
+			jen.Var().Id(v).Add(r.typ(p.Type)),
 			jen.If(
-				jen.Id(errv).Op(":=").Id(args).Dot("Decode").Call(jen.Lit(i), jen.Op("&").Id(vars[i])),
+				jen.Id(errv).Op(":=").Id(args).Dot("Decode").Call(jen.Lit(i), jen.Op("&").Id(v)),
 				jen.Id(errv).Op("!=").Nil(),
 			).Block(jen.Return(jen.Nil(), jen.Id(errv))),
 		)
-		arg := jen.Id(vars[i])
+		arg := jen.Id(v)
 		if t.Variadic && i == len(t.Params)-1 {
 			arg.Op("...")
 		}
 		callArgs = append(callArgs, arg)
 	}
-
-	var invoke *jen.Statement
-	switch t.Kind {
-	case FuncTarget:
-		invoke = jen.Id(t.Ident).Call(callArgs...)
-	case TypeTarget:
-		var runArgs []jen.Code
-		if t.Context {
-			runArgs = append(runArgs, jen.Id(ctx))
-		}
-		invoke = jen.Id(vars[0]).Dot("Run").Call(runArgs...)
-	}
+	invoke := jen.Id(t.Ident).Call(callArgs...)
 	switch {
 	case t.Result != nil && t.Error:
 		body = append(body, jen.Return(invoke))
@@ -251,7 +252,7 @@ func (r *renderer) call(t Target) jen.Code {
 		body = append(body, invoke, jen.Return(jen.Nil(), jen.Nil()))
 	}
 	return jen.Func().
-		Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(args).Add(r.rt("ArgDecoder"))).
+		Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(args).Add(r.rt("Args"))).
 		Params(jen.Any(), jen.Error()).
 		Block(body...)
 }

@@ -6,22 +6,22 @@ import (
 	"fmt"
 	"reflect"
 	goruntime "runtime"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 // resolve finds the registered Spec for a target: a function value found by
 // its code pointer, or a value (or pointer to a value) of a type target.
-func resolve(target any) (*Spec, error) {
+func resolve(target any) (*registry.Spec, error) {
 	if target == nil {
 		return nil, fmt.Errorf("%w: Target is nil", ErrNotRegistered)
 	}
 	v := reflect.ValueOf(target)
-	reg.mu.RLock()
-	defer reg.mu.RUnlock()
 	if v.Kind() == reflect.Func {
 		if v.IsNil() {
 			return nil, fmt.Errorf("%w: Target is a nil function", ErrNotRegistered)
 		}
-		if s, ok := reg.byFunc[v.Pointer()]; ok {
+		if s := registry.ByFunc(v.Pointer()); s != nil {
 			return s, nil
 		}
 		name := "a function literal or method value"
@@ -34,7 +34,7 @@ func resolve(target any) (*Spec, error) {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if s, ok := reg.byType[t]; ok {
+	if s := registry.ByType(t); s != nil {
 		return s, nil
 	}
 	return nil, fmt.Errorf("%w: type %v is not an mpgen target: annotate its declaration with //mp:target (it needs a Run method) and run go generate in its package", ErrNotRegistered, reflect.TypeOf(target))
@@ -43,7 +43,7 @@ func resolve(target any) (*Spec, error) {
 // bind matches positional and keyword arguments to the spec's parameters,
 // Python style, and converts each to its parameter's type. It returns one
 // value per parameter.
-func bind(s *Spec, target any, args []any, kwargs map[string]any) ([]reflect.Value, error) {
+func bind(s *registry.Spec, target any, args []any, kwargs map[string]any) ([]reflect.Value, error) {
 	if s.Type != nil {
 		if len(args) != 0 || len(kwargs) != 0 {
 			return nil, &ArgError{Target: s.Name, Msg: "a type target takes no Args or Kwargs: its exported fields are its arguments"}
@@ -81,7 +81,7 @@ func bind(s *Spec, target any, args []any, kwargs map[string]any) ([]reflect.Val
 		p := s.Params[fixed]
 		sl := reflect.MakeSlice(p.Type, 0, len(args)-fixed)
 		for j, a := range args[fixed:] {
-			v, err := convert(s, Param{Name: fmt.Sprintf("%s[%d]", p.Name, j), Type: p.Type.Elem()}, fixed+j, a)
+			v, err := convert(s, registry.Param{Name: fmt.Sprintf("%s[%d]", p.Name, j), Type: p.Type.Elem()}, fixed+j, a)
 			if err != nil {
 				return nil, err
 			}
@@ -120,7 +120,7 @@ func bind(s *Spec, target any, args []any, kwargs map[string]any) ([]reflect.Val
 	return out, nil
 }
 
-func paramIndex(s *Spec, name string) int {
+func paramIndex(s *registry.Spec, name string) int {
 	if name == "" || name == "_" {
 		return -1
 	}
@@ -132,7 +132,7 @@ func paramIndex(s *Spec, name string) int {
 	return -1
 }
 
-func paramNames(s *Spec) []string {
+func paramNames(s *registry.Spec) []string {
 	names := make([]string, len(s.Params))
 	for i, p := range s.Params {
 		names[i] = paramLabel(p, i)
@@ -140,7 +140,7 @@ func paramNames(s *Spec) []string {
 	return names
 }
 
-func paramLabel(p Param, i int) string {
+func paramLabel(p registry.Param, i int) string {
 	if p.Name == "" || p.Name == "_" {
 		return fmt.Sprintf("#%d", i)
 	}
@@ -150,7 +150,7 @@ func paramLabel(p Param, i int) string {
 // convert makes a the value of parameter p: assignable values as they are,
 // nil for nilable types, and numbers converted when no information is lost
 // (so an untyped constant like 3 fits an int64 or float64 parameter).
-func convert(s *Spec, p Param, i int, a any) (reflect.Value, error) {
+func convert(s *registry.Spec, p registry.Param, i int, a any) (reflect.Value, error) {
 	if a == nil {
 		switch p.Type.Kind() {
 		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
@@ -179,7 +179,7 @@ func isNumber(k reflect.Kind) bool {
 // encodeArgs serializes bound arguments with codec c.
 // A handle's arguments own duplicates of its descriptors (see exportHandle);
 // on error, those already made are closed.
-func encodeArgs(s *Spec, c Codec, vals []reflect.Value) ([]encodedValue, error) {
+func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value) ([]encodedValue, error) {
 	out := make([]encodedValue, len(vals))
 	nfiles := 0
 	for i, v := range vals {
@@ -277,6 +277,6 @@ func (l localArgs) Decode(i int, v any) error {
 }
 
 // callLocal runs a spec in this process with recover left to the caller.
-func callLocal(ctx context.Context, s *Spec, vals []reflect.Value) (any, error) {
+func callLocal(ctx context.Context, s *registry.Spec, vals []reflect.Value) (any, error) {
 	return s.Call(ctx, localArgs(vals))
 }

@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 // envMarker names the environment variable that tells a re-executed binary
@@ -113,7 +114,7 @@ func runChild(marker string) int {
 	if err != nil {
 		return childFail("%v", err)
 	}
-	spec := lookupName(call.target)
+	spec := registry.ByName(call.target)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -147,8 +148,8 @@ func takeFiles(rd *fdReader, call *callMsg) error {
 
 // lookupCall finds the spec and codec a call names, or an error frame body
 // that explains why it cannot run.
-func lookupCall(target, codecName string) (*Spec, Codec, []byte) {
-	spec := lookupName(target)
+func lookupCall(target, codecName string) (*registry.Spec, Codec, []byte) {
+	spec := registry.ByName(target)
 	if spec == nil {
 		return nil, nil, failureBody(fmt.Sprintf("mp: target %q is not registered in the child: was the binary replaced while the parent ran?", target))
 	}
@@ -209,16 +210,25 @@ func watchParent(conn io.Reader, cancel context.CancelFunc) {
 
 // invoke runs the target on args. On success it returns the result and
 // kindResult; on an error or a panic, the frame kind and body to send.
-func invoke(ctx context.Context, spec *Spec, codec Codec, args ArgDecoder) (res any, kind frameKind, body []byte) {
+func invoke(ctx context.Context, spec *registry.Spec, codec Codec, args registry.Args) (res any, kind frameKind, body []byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			res, kind = nil, kindPanic
-			body = (&panicMsg{value: fmt.Sprint(r), typ: fmt.Sprintf("%T", r), stack: string(debug.Stack())}).encode()
+			res = nil
+			kind, body = failureFrame(codec, nil, registry.Recovered(r))
 		}
 	}()
 	res, err := spec.Call(ctx, args)
 	if err != nil {
-		return nil, kindError, describeError(codec, err).encode()
+		kind, body = failureFrame(codec, err, nil)
+		return nil, kind, body
 	}
 	return res, kindResult, nil
+}
+
+// failureFrame encodes a target's error, or its panic when p is not nil.
+func failureFrame(codec Codec, err error, p *registry.Panic) (frameKind, []byte) {
+	if p != nil {
+		return kindPanic, (&panicMsg{value: p.Value, typ: p.Type, stack: p.Stack}).encode()
+	}
+	return kindError, describeError(codec, err).encode()
 }

@@ -41,7 +41,6 @@
 // A child never outlives its parent: it watches its control channel and
 // exits when the parent is gone.
 //
-// Names in registry.go (Register, Spec, P, TypeOf, ArgDecoder,
-// RegisterError, RegisterErrorType, EnforceVersion) are for generated code;
-// the compatibility promise for user code covers the rest.
+// Generated code imports package mpimpl, not this package: every name here
+// is for user code.
 package mp

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 // Errors of a Pool.
@@ -524,7 +526,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 
 // task is one call or chunk sent to a worker.
 type task struct {
-	spec    *Spec
+	spec    *registry.Spec
 	codec   Codec
 	kind    frameKind // kindCall or kindBatch
 	body    payload
@@ -548,7 +550,7 @@ type task struct {
 	files []*os.File
 }
 
-func newTask(ctx context.Context, spec *Spec, codec Codec, kind frameKind, body payload, n int) *task {
+func newTask(ctx context.Context, spec *registry.Spec, codec Codec, kind frameKind, body payload, n int) *task {
 	return &task{spec: spec, codec: codec, kind: kind, body: body, n: n, ctx: ctx, done: make(chan struct{})}
 }
 
@@ -717,7 +719,7 @@ func (w *poolWorker) awaitInit(ctx context.Context) error {
 	if f.kind == kindResult {
 		return nil
 	}
-	spec := &Spec{Name: "initializer"}
+	spec := &registry.Spec{Name: "initializer"}
 	_, terr, perr := outcomeOf(spec, w.pool.cfg.codec, f.kind, f.body)
 	if perr != nil {
 		return &ProtocolError{Op: "worker initializer", Err: perr}

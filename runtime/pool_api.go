@@ -7,6 +7,8 @@ import (
 	"iter"
 	"os"
 	"reflect"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 // Future is the pending result of a call submitted to a Pool (Python's
@@ -45,7 +47,7 @@ func (f *Future[R]) Successful() bool { return f.t.finished() && f.t.err == nil 
 
 // prepare resolves and binds a call for the pool. files are the call's own
 // duplicates of its handles' descriptors, which travel beside its frame.
-func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*Spec, payload, []*os.File, error) {
+func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry.Spec, payload, []*os.File, error) {
 	spec, err := resolve(target)
 	if err != nil {
 		return nil, nil, nil, err
@@ -109,7 +111,7 @@ func Submit[R any](ctx context.Context, p *Pool, target any, args ...any) *Futur
 	return &Future[R]{t: t}
 }
 
-func checkResult[R any](spec *Spec) error {
+func checkResult[R any](spec *registry.Spec) error {
 	rt := reflect.TypeFor[R]()
 	switch {
 	case spec.Result == nil && (rt == reflect.TypeFor[struct{}]() || rt.Kind() == reflect.Interface):
@@ -171,7 +173,7 @@ type Outcome[R any] struct {
 type mapper[T, R any] struct {
 	ctx   context.Context
 	pool  *Pool
-	spec  *Spec
+	spec  *registry.Spec
 	items []T
 	cfg   mapConfig
 	done  int

@@ -9,11 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 // Limits that keep the handshake within the child's 64 KiB hello limit.
@@ -71,7 +72,7 @@ type Process struct {
 
 	mu       sync.Mutex
 	state    procState
-	spec     *Spec
+	spec     *registry.Spec
 	codec    Codec
 	cmd      *exec.Cmd
 	done     chan struct{}
@@ -350,7 +351,7 @@ func (p *Process) decodeOutcome(f frame) (outcome, bool) {
 // outcomeOf decodes a result, error or panic frame body of a call of spec:
 // the result, the target's error (a *RemoteError or *PanicError), or a
 // protocol error when the frame is malformed or of another kind.
-func outcomeOf(spec *Spec, codec Codec, kind frameKind, body []byte) (res any, err error, protoErr error) {
+func outcomeOf(spec *registry.Spec, codec Codec, kind frameKind, body []byte) (res any, err error, protoErr error) {
 	switch kind {
 	case kindResult:
 		ev, perr := decodeResult(body)
@@ -603,15 +604,13 @@ func (p *Process) String() string {
 // the registered sentinels and typed errors of the original.
 func rebuildError(target string, codec Codec, m *errorMsg) error {
 	e := &RemoteError{Target: target, Message: m.message, Type: m.typ}
-	reg.mu.RLock()
-	defer reg.mu.RUnlock()
 	for _, name := range m.sentinels {
-		if s, ok := reg.errs[name]; ok {
+		if s, ok := registry.Sentinel(name); ok {
 			e.wrapped = append(e.wrapped, s)
 		}
 	}
 	for _, t := range m.typed {
-		typ, ok := reg.errTs[t.name]
+		typ, ok := registry.ErrorType(t.name)
 		if !ok {
 			continue
 		}
@@ -629,21 +628,10 @@ func rebuildError(target string, codec Codec, m *errorMsg) error {
 // describeError is the child's half of rebuildError.
 func describeError(codec Codec, err error) *errorMsg {
 	m := &errorMsg{message: err.Error(), typ: fmt.Sprintf("%T", err)}
-	reg.mu.RLock()
-	defer reg.mu.RUnlock()
-	for name, s := range reg.errs {
-		if errors.Is(err, s) {
-			m.sentinels = append(m.sentinels, name)
-		}
-	}
-	sort.Strings(m.sentinels)
-	names := make([]string, 0, len(reg.errTs))
-	for name := range reg.errTs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		v := reflect.New(reg.errTs[name])
+	m.sentinels = registry.SentinelsIn(err)
+	names, types := registry.ErrorTypes()
+	for i, name := range names {
+		v := reflect.New(types[i])
 		if !errors.As(err, v.Interface()) {
 			continue
 		}

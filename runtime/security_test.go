@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 const touchTarget = "github.com/mpgen/mpgen/internal/targets.TouchFile"
@@ -149,7 +151,7 @@ func helloFor(childPid int, key []byte) *hello {
 // touchCall is a call frame that makes the child create path.
 func touchCall(t *testing.T, path string) []byte {
 	t.Helper()
-	if lookupName(touchTarget) == nil {
+	if registry.ByName(touchTarget) == nil {
 		t.Fatalf("%s is not registered in the test binary", touchTarget)
 	}
 	data, err := GobCodec{}.Marshal(path)

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 // Errors of the cross-process primitives (Lock, Value, Array, ...).
@@ -43,9 +46,9 @@ func init() {
 		"ErrLockAbandoned": ErrLockAbandoned, "ErrNotOwner": ErrNotOwner, "ErrNotLocked": ErrNotLocked,
 		"ErrTooManyReleases": ErrTooManyReleases, "ErrBrokenBarrier": ErrBrokenBarrier, "ErrHandleClosed": ErrHandleClosed,
 	} {
-		RegisterError(pkg+name, err)
+		registry.RegisterError(pkg+name, err)
 	}
-	RegisterErrorType[*WaitTimeoutError](pkg + "WaitTimeoutError")
+	registry.RegisterErrorType(pkg+"WaitTimeoutError", reflect.TypeFor[*WaitTimeoutError]())
 }
 
 // WaitTimeoutError reports a wait on a cross-process primitive (a lock,

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
 // serveWorker is the life of a Pool worker: it runs call and batch frames
@@ -298,7 +300,7 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 	if fail != nil {
 		return kindError, fail
 	}
-	var argsAt func(i int) ArgDecoder
+	var argsAt func(i int) registry.Args
 	if m.tuples == nil {
 		if len(spec.Params) != 1 {
 			return kindError, failureBody(fmt.Sprintf("mp: batch of %s needs a target of one parameter", spec.Name))
@@ -320,7 +322,7 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		}
 		argsAt = itemDecoder(items)
 	} else {
-		argsAt = func(i int) ArgDecoder { return &wireArgs{codec: codec, args: m.tuples[i]} }
+		argsAt = func(i int) registry.Args { return &wireArgs{codec: codec, args: m.tuples[i]} }
 	}
 	var results reflect.Value
 	store := func(int, any) {}
@@ -351,7 +353,7 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 
 // runTyped runs a batch through the target's generated Batch: a direct
 // call per item, with nothing boxed.
-func runTyped(ctx context.Context, spec *Spec, codec Codec, items reflect.Value) (frameKind, []byte, bool) {
+func runTyped(ctx context.Context, spec *registry.Spec, codec Codec, items reflect.Value) (frameKind, []byte, bool) {
 	out := &batchResultMsg{}
 	var results reflect.Value
 	var res any
@@ -359,7 +361,8 @@ func runTyped(ctx context.Context, spec *Spec, codec Codec, items reflect.Value)
 		results = reflect.MakeSlice(reflect.SliceOf(spec.Result), items.Len(), items.Len())
 		res = results.Interface()
 	}
-	ok := spec.Batch.runBatch(ctx, codec, items.Interface(), res, func(i int, kind frameKind, body []byte) {
+	ok := spec.Batch.RunBatch(ctx, items.Interface(), res, func(i int, err error, p *registry.Panic) {
+		kind, body := failureFrame(codec, err, p)
 		out.failures = append(out.failures, batchFailure{index: i, kind: kind, body: body})
 	})
 	if !ok {
@@ -378,7 +381,7 @@ func runTyped(ctx context.Context, spec *Spec, codec Codec, items reflect.Value)
 // itemDecoder returns the arguments of each item of a batch. The common
 // unnamed element types are handed over without reflection: a chunk of tiny
 // tasks costs little more than the tasks.
-func itemDecoder(items reflect.Value) func(i int) ArgDecoder {
+func itemDecoder(items reflect.Value) func(i int) registry.Args {
 	switch s := items.Interface().(type) {
 	case []int:
 		return typedItems(s)
@@ -389,7 +392,7 @@ func itemDecoder(items reflect.Value) func(i int) ArgDecoder {
 	case []string:
 		return typedItems(s)
 	}
-	return func(i int) ArgDecoder { return localArgs{items.Index(i)} }
+	return func(i int) registry.Args { return localArgs{items.Index(i)} }
 }
 
 // itemArgs is the one argument of item i of a batch of T.
@@ -406,9 +409,9 @@ func (a *itemArgs[T]) Decode(i int, v any) error {
 	return localArgs{reflect.ValueOf(a.s[a.i])}.Decode(i, v)
 }
 
-func typedItems[T any](s []T) func(i int) ArgDecoder {
+func typedItems[T any](s []T) func(i int) registry.Args {
 	a := &itemArgs[T]{s: s}
-	return func(i int) ArgDecoder {
+	return func(i int) registry.Args {
 		a.i = i
 		return a
 	}

@@ -4,27 +4,27 @@ package main
 
 import (
 	"context"
+	"reflect"
 
 	mpruntime "github.com/mpgen/mpgen/runtime"
+	"github.com/mpgen/mpgen/runtime/mpimpl"
 )
 
 // These constants fail to compile when this file and the linked mpgen runtime disagree on the
 // generated-code version: re-run `go generate` with the mpgen of the runtime's module version.
-const _ = mpruntime.EnforceVersion(1 - mpruntime.MinVersion)
-const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
+const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
+const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
 func init() {
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "main.produce",
-		Pos:  "main.go:40",
 		Func: produce,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Queue[Range]]("jobs"),
-			mpruntime.P[int]("limit"),
-			mpruntime.P[int]("step"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[Range]]("jobs"),
+			mpimpl.P[int]("limit"),
+			mpimpl.P[int]("step"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Queue[Range]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -40,17 +40,15 @@ func init() {
 			return nil, produce(a0, a1, a2)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "main.work",
-		Pos:     "main.go:52",
 		Func:    work,
 		Context: true,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Queue[Range]]("jobs"),
-			mpruntime.P[*mpruntime.Queue[Found]]("found"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[Range]]("jobs"),
+			mpimpl.P[*mpruntime.Queue[Found]]("found"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Queue[Range]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -62,24 +60,15 @@ func init() {
 			return nil, work(ctx, a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "main.collect",
-		Pos:     "main.go:82",
 		Func:    collect,
 		Context: true,
-		Params:  []mpruntime.Param{mpruntime.P[*mpruntime.Queue[Found]]("found")},
-		Result:  mpruntime.TypeOf[Total](),
-		Error:   true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Queue[Found]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return collect(ctx, a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[Found]) (Total, error) {
+		Params:  []mpimpl.Param{mpimpl.P[*mpruntime.Queue[Found]]("found")},
+		Result:  reflect.TypeFor[Total](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[Found]) (Total, error) {
 			return collect(ctx, a0)
 		}),
 	})
-	mpruntime.Guard()
+	mpimpl.Guard()
 }

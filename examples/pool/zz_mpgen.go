@@ -4,51 +4,34 @@ package main
 
 import (
 	"context"
+	"reflect"
 
-	mpruntime "github.com/mpgen/mpgen/runtime"
+	"github.com/mpgen/mpgen/runtime/mpimpl"
 )
 
 // These constants fail to compile when this file and the linked mpgen runtime disagree on the
 // generated-code version: re-run `go generate` with the mpgen of the runtime's module version.
-const _ = mpruntime.EnforceVersion(1 - mpruntime.MinVersion)
-const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
+const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
+const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
 func init() {
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "main.collatz",
-		Pos:    "main.go:25",
 		Func:   collatz,
-		Params: []mpruntime.Param{mpruntime.P[int]("n")},
-		Result: mpruntime.TypeOf[int](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			r := collatz(a0)
-			return r, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return collatz(a0), nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "main.crash",
-		Pos:    "main.go:40",
 		Func:   crash,
-		Params: []mpruntime.Param{mpruntime.P[int]("code")},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			crash(a0)
-			return nil, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("code")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
 			crash(a0)
 			return struct{}{}, nil
 		}),
 	})
-	mpruntime.Guard()
+	mpimpl.Guard()
 }

@@ -4,47 +4,34 @@ package main
 
 import (
 	"context"
+	"reflect"
 
-	mpruntime "github.com/mpgen/mpgen/runtime"
+	"github.com/mpgen/mpgen/runtime/mpimpl"
 )
 
 // These constants fail to compile when this file and the linked mpgen runtime disagree on the
 // generated-code version: re-run `go generate` with the mpgen of the runtime's module version.
-const _ = mpruntime.EnforceVersion(1 - mpruntime.MinVersion)
-const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
+const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
+const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
 func init() {
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "main.work",
-		Pos:    "main.go:34",
 		Func:   work,
-		Params: []mpruntime.Param{mpruntime.P[string]("name")},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			work(a0)
-			return nil, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[string]("name")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			work(a0)
 			return struct{}{}, nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "main.Worker",
-		Pos:    "main.go:46",
-		Type:   mpruntime.TypeOf[Worker](),
-		Params: []mpruntime.Param{mpruntime.P[Worker]("")},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var v Worker
-			if err := args.Decode(0, &v); err != nil {
-				return nil, err
-			}
+		Type:   reflect.TypeFor[Worker](),
+		Params: []mpimpl.Param{mpimpl.P[Worker]("")},
+		Batch: mpimpl.One(func(ctx context.Context, v Worker) (struct{}, error) {
 			v.Run()
-			return nil, nil
-		},
+			return struct{}{}, nil
+		}),
 	})
-	mpruntime.Guard()
+	mpimpl.Guard()
 }

@@ -4,79 +4,52 @@ package targets
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	mpruntime "github.com/mpgen/mpgen/runtime"
+	"github.com/mpgen/mpgen/runtime/mpimpl"
 )
 
 // These constants fail to compile when this file and the linked mpgen runtime disagree on the
 // generated-code version: re-run `go generate` with the mpgen of the runtime's module version.
-const _ = mpruntime.EnforceVersion(1 - mpruntime.MinVersion)
-const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
+const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
+const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
 func init() {
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.ByteLen",
-		Pos:    "bench.go:14",
 		Func:   ByteLen,
-		Params: []mpruntime.Param{mpruntime.P[[]byte]("data")},
-		Result: mpruntime.TypeOf[int](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 []byte
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			r := ByteLen(a0)
-			return r, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 []byte) (int, error) {
+		Params: []mpimpl.Param{mpimpl.P[[]byte]("data")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 []byte) (int, error) {
 			return ByteLen(a0), nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.EchoBytes",
-		Pos:    "bench.go:30",
 		Func:   EchoBytes,
-		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Conn[[]byte]]("c")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Conn[[]byte]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, EchoBytes(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Conn[[]byte]) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[[]byte]]("c")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[[]byte]) (struct{}, error) {
 			return struct{}{}, EchoBytes(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.EchoPing",
-		Pos:    "bench.go:61",
 		Func:   EchoPing,
-		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Conn[Ping]]("c")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Conn[Ping]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, EchoPing(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Conn[Ping]) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[Ping]]("c")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[Ping]) (struct{}, error) {
 			return struct{}{}, EchoPing(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.SumBatches",
-		Pos:  "bench.go:80",
 		Func: SumBatches,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Queue[int]]("in"),
-			mpruntime.P[*mpruntime.Queue[[2]int]]("out"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("in"),
+			mpimpl.P[*mpruntime.Queue[[2]int]]("out"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Queue[int]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -88,16 +61,14 @@ func init() {
 			return nil, SumBatches(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.ProduceBatches",
-		Pos:  "bench.go:106",
 		Func: ProduceBatches,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Conn[int]]("req"),
-			mpruntime.P[*mpruntime.Queue[int]]("out"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Conn[int]]("req"),
+			mpimpl.P[*mpruntime.Queue[int]]("out"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Conn[int]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -109,34 +80,23 @@ func init() {
 			return nil, ProduceBatches(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.MapRace",
-		Pos:    "faults.go:28",
 		Func:   MapRace,
-		Params: []mpruntime.Param{mpruntime.P[time.Duration]("d")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 time.Duration
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, MapRace(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
 			return struct{}{}, MapRace(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AllocBeyondLimit",
-		Pos:  "faults.go:52",
 		Func: AllocBeyondLimit,
-		Params: []mpruntime.Param{
-			mpruntime.P[int]("limitMiB"),
-			mpruntime.P[int]("allocMiB"),
+		Params: []mpimpl.Param{
+			mpimpl.P[int]("limitMiB"),
+			mpimpl.P[int]("allocMiB"),
 		},
-		Result: mpruntime.TypeOf[int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 int
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -148,17 +108,15 @@ func init() {
 			return AllocBeyondLimit(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Announce",
-		Pos:     "faults.go:69",
 		Func:    Announce,
 		Context: true,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("msg"),
-			mpruntime.P[time.Duration]("d"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("msg"),
+			mpimpl.P[time.Duration]("d"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -170,15 +128,14 @@ func init() {
 			return nil, Announce(ctx, a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AnnounceNoCtx",
-		Pos:  "faults.go:85",
 		Func: AnnounceNoCtx,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("msg"),
-			mpruntime.P[time.Duration]("d"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("msg"),
+			mpimpl.P[time.Duration]("d"),
 		},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -191,15 +148,14 @@ func init() {
 			return nil, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Stubborn",
-		Pos:  "faults.go:95",
 		Func: Stubborn,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("msg"),
-			mpruntime.P[time.Duration]("d"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("msg"),
+			mpimpl.P[time.Duration]("d"),
 		},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -212,27 +168,23 @@ func init() {
 			return nil, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.ExeImage",
-		Pos:    "faults.go:112",
 		Func:   ExeImage,
-		Result: mpruntime.TypeOf[Image](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[Image](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			return ExeImage()
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AwaitOpen",
-		Pos:  "faults.go:139",
 		Func: AwaitOpen,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("path"),
-			mpruntime.P[int]("n"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("path"),
+			mpimpl.P[int]("n"),
 		},
-		Result: mpruntime.TypeOf[int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -244,142 +196,83 @@ func init() {
 			return AwaitOpen(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Identity",
-		Pos:    "pool.go:12",
 		Func:   Identity,
-		Params: []mpruntime.Param{mpruntime.P[int]("x")},
-		Result: mpruntime.TypeOf[int](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			r := Identity(a0)
-			return r, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("x")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return Identity(a0), nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FailOdd",
-		Pos:    "pool.go:17",
 		Func:   FailOdd,
-		Params: []mpruntime.Param{mpruntime.P[int]("x")},
-		Result: mpruntime.TypeOf[int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return FailOdd(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("x")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return FailOdd(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.InitWorker",
-		Pos:    "pool.go:30",
 		Func:   InitWorker,
-		Params: []mpruntime.Param{mpruntime.P[string]("tag")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, InitWorker(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[string]("tag")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			return struct{}{}, InitWorker(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.WorkerTag",
-		Pos:    "pool.go:41",
 		Func:   WorkerTag,
-		Result: mpruntime.TypeOf[string](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[string](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			r := WorkerTag()
 			return r, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Grow",
-		Pos:    "pool.go:46",
 		Func:   Grow,
-		Params: []mpruntime.Param{mpruntime.P[int]("n")},
-		Result: mpruntime.TypeOf[int](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			r := Grow(a0)
-			return r, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return Grow(a0), nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.TouchFile",
-		Pos:    "reliability.go:23",
 		Func:   TouchFile,
-		Params: []mpruntime.Param{mpruntime.P[string]("path")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, TouchFile(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[string]("path")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			return struct{}{}, TouchFile(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FDs",
-		Pos:    "reliability.go:47",
 		Func:   FDs,
-		Result: mpruntime.TypeOf[[]FD](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[[]FD](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			return FDs()
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Spew",
-		Pos:    "reliability.go:108",
 		Func:   Spew,
-		Params: []mpruntime.Param{mpruntime.P[int]("n")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, Spew(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
 			return struct{}{}, Spew(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Garble",
-		Pos:  "reliability.go:148",
 		Func: Garble,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("mode"),
-			mpruntime.P[time.Duration]("d"),
-			mpruntime.P[bool]("exit"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("mode"),
+			mpimpl.P[time.Duration]("d"),
+			mpimpl.P[bool]("exit"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -395,34 +288,23 @@ func init() {
 			return nil, Garble(a0, a1, a2)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Upper",
-		Pos:    "sharing.go:19",
 		Func:   Upper,
-		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Conn[string]]("c")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Conn[string]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, Upper(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Conn[string]) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[string]]("c")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[string]) (struct{}, error) {
 			return struct{}{}, Upper(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.SendBytes",
-		Pos:  "sharing.go:37",
 		Func: SendBytes,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Conn[[]byte]]("c"),
-			mpruntime.P[int]("n"),
-			mpruntime.P[byte]("b"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Conn[[]byte]]("c"),
+			mpimpl.P[int]("n"),
+			mpimpl.P[byte]("b"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Conn[[]byte]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -438,17 +320,15 @@ func init() {
 			return nil, SendBytes(a0, a1, a2)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Produce",
-		Pos:  "sharing.go:51",
 		Func: Produce,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Queue[int]]("q"),
-			mpruntime.P[int]("from"),
-			mpruntime.P[int]("to"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("q"),
+			mpimpl.P[int]("from"),
+			mpimpl.P[int]("to"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Queue[int]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -464,17 +344,15 @@ func init() {
 			return nil, Produce(a0, a1, a2)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Consume",
-		Pos:     "sharing.go:64",
 		Func:    Consume,
 		Context: true,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Queue[int]]("in"),
-			mpruntime.P[*mpruntime.Queue[[3]int]]("out"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("in"),
+			mpimpl.P[*mpruntime.Queue[[3]int]]("out"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Queue[int]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -486,34 +364,23 @@ func init() {
 			return nil, Consume(ctx, a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.PassConn",
-		Pos:    "sharing.go:84",
 		Func:   PassConn,
-		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Queue[*mpruntime.Conn[string]]]("q")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Queue[*mpruntime.Conn[string]]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, PassConn(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[*mpruntime.Conn[string]]) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Queue[*mpruntime.Conn[string]]]("q")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[*mpruntime.Conn[string]]) (struct{}, error) {
 			return struct{}{}, PassConn(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.TakeSome",
-		Pos:  "sharing.go:101",
 		Func: TakeSome,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Queue[int]]("q"),
-			mpruntime.P[int]("n"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("q"),
+			mpimpl.P[int]("n"),
 		},
-		Result: mpruntime.TypeOf[int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Queue[int]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -525,71 +392,42 @@ func init() {
 			return TakeSome(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Drain",
-		Pos:     "sharing.go:117",
 		Func:    Drain,
 		Context: true,
-		Params:  []mpruntime.Param{mpruntime.P[*mpruntime.Queue[int]]("q")},
-		Result:  mpruntime.TypeOf[int](),
-		Error:   true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Queue[int]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return Drain(ctx, a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (int, error) {
+		Params:  []mpimpl.Param{mpimpl.P[*mpruntime.Queue[int]]("q")},
+		Result:  reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (int, error) {
 			return Drain(ctx, a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.SetSink",
-		Pos:    "sharing.go:141",
 		Func:   SetSink,
-		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Queue[int]]("q")},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Queue[int]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			SetSink(a0)
-			return nil, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Queue[int]]("q")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (struct{}, error) {
 			SetSink(a0)
 			return struct{}{}, nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Emit",
-		Pos:    "sharing.go:146",
 		Func:   Emit,
-		Params: []mpruntime.Param{mpruntime.P[int]("v")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, Emit(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("v")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
 			return struct{}{}, Emit(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
-		Pos:  "shm.go:18",
 		Func: LockedIncrements,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Lock]("l"),
-			mpruntime.P[*mpruntime.Array[int64]]("a"),
-			mpruntime.P[int]("n"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Lock]("l"),
+			mpimpl.P[*mpruntime.Array[int64]]("a"),
+			mpimpl.P[int]("n"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Lock
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -605,34 +443,23 @@ func init() {
 			return nil, LockedIncrements(a0, a1, a2)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FillHalves",
-		Pos:    "shm.go:31",
 		Func:   FillHalves,
-		Params: []mpruntime.Param{mpruntime.P[*mpruntime.Array[float64]]("a")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 *mpruntime.Array[float64]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, FillHalves(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 *mpruntime.Array[float64]) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Array[float64]]("a")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Array[float64]) (struct{}, error) {
 			return struct{}{}, FillHalves(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AddUnderLock",
-		Pos:  "shm.go:41",
 		Func: AddUnderLock,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Value[int64]]("v"),
-			mpruntime.P[int64]("d"),
-			mpruntime.P[int]("n"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Value[int64]]("v"),
+			mpimpl.P[int64]("d"),
+			mpimpl.P[int]("n"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Value[int64]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -648,18 +475,16 @@ func init() {
 			return nil, AddUnderLock(a0, a1, a2)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.MeetAtBarrier",
-		Pos:     "shm.go:54",
 		Func:    MeetAtBarrier,
 		Context: true,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Barrier]("b"),
-			mpruntime.P[int]("rounds"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Barrier]("b"),
+			mpimpl.P[int]("rounds"),
 		},
-		Result: mpruntime.TypeOf[[]int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[[]int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Barrier
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -671,17 +496,15 @@ func init() {
 			return MeetAtBarrier(ctx, a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.HoldLock",
-		Pos:     "shm.go:70",
 		Func:    HoldLock,
 		Context: true,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Lock]("l"),
-			mpruntime.P[*mpruntime.Event]("held"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Lock]("l"),
+			mpimpl.P[*mpruntime.Event]("held"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Lock
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -693,17 +516,15 @@ func init() {
 			return nil, HoldLock(ctx, a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.FillShared",
-		Pos:  "shm.go:82",
 		Func: FillShared,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.SharedMemory]("m"),
-			mpruntime.P[byte]("b"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.SharedMemory]("m"),
+			mpimpl.P[byte]("b"),
 		},
-		Result: mpruntime.TypeOf[string](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[string](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.SharedMemory
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -715,16 +536,14 @@ func init() {
 			return FillShared(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AttachAndFill",
-		Pos:  "shm.go:93",
 		Func: AttachAndFill,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("name"),
-			mpruntime.P[byte]("b"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("name"),
+			mpimpl.P[byte]("b"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -736,16 +555,14 @@ func init() {
 			return nil, AttachAndFill(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.WaitSemaphore",
-		Pos:  "shm.go:105",
 		Func: WaitSemaphore,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Semaphore]("s"),
-			mpruntime.P[time.Duration]("d"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Semaphore]("s"),
+			mpimpl.P[time.Duration]("d"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Semaphore
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -757,19 +574,17 @@ func init() {
 			return nil, WaitSemaphore(a0, a1)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.FillOnRequest",
-		Pos:     "shm.go:118",
 		Func:    FillOnRequest,
 		Context: true,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Array[uint64]]("a"),
-			mpruntime.P[*mpruntime.Array[int64]]("ctl"),
-			mpruntime.P[*mpruntime.Semaphore]("req"),
-			mpruntime.P[*mpruntime.Semaphore]("done"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Array[uint64]]("a"),
+			mpimpl.P[*mpruntime.Array[int64]]("ctl"),
+			mpimpl.P[*mpruntime.Semaphore]("req"),
+			mpimpl.P[*mpruntime.Semaphore]("done"),
 		},
-		Error: true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Array[uint64]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -789,18 +604,16 @@ func init() {
 			return nil, FillOnRequest(ctx, a0, a1, a2, a3)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.SpinLock",
-		Pos:  "shm.go:143",
 		Func: SpinLock,
-		Params: []mpruntime.Param{
-			mpruntime.P[*mpruntime.Lock]("l"),
-			mpruntime.P[*mpruntime.Event]("started"),
-			mpruntime.P[*mpruntime.Event]("stop"),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Lock]("l"),
+			mpimpl.P[*mpruntime.Event]("started"),
+			mpimpl.P[*mpruntime.Event]("stop"),
 		},
-		Result: mpruntime.TypeOf[int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Lock
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -816,60 +629,40 @@ func init() {
 			return SpinLock(a0, a1, a2)
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.CreateAndCrash",
-		Pos:    "shm.go:157",
 		Func:   CreateAndCrash,
-		Params: []mpruntime.Param{mpruntime.P[string]("name")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, CreateAndCrash(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[string]("name")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			return struct{}{}, CreateAndCrash(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
-		Pos:  "targets.go:36",
 		Func: Noop,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			Noop()
 			return nil, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Echo",
-		Pos:    "targets.go:41",
 		Func:   Echo,
-		Params: []mpruntime.Param{mpruntime.P[string]("s")},
-		Result: mpruntime.TypeOf[string](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			r := Echo(a0)
-			return r, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 string) (string, error) {
+		Params: []mpimpl.Param{mpimpl.P[string]("s")},
+		Result: reflect.TypeFor[string](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (string, error) {
 			return Echo(a0), nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Add",
-		Pos:  "targets.go:46",
 		Func: Add,
-		Params: []mpruntime.Param{
-			mpruntime.P[int]("a"),
-			mpruntime.P[int]("b"),
+		Params: []mpimpl.Param{
+			mpimpl.P[int]("a"),
+			mpimpl.P[int]("b"),
 		},
-		Result: mpruntime.TypeOf[int](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 int
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -882,17 +675,16 @@ func init() {
 			return r, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Sum",
-		Pos:  "targets.go:51",
 		Func: Sum,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("label"),
-			mpruntime.P[[]int]("xs"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("label"),
+			mpimpl.P[[]int]("xs"),
 		},
 		Variadic: true,
-		Result:   mpruntime.TypeOf[string](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result:   reflect.TypeFor[string](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -905,197 +697,113 @@ func init() {
 			return r, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Fail",
-		Pos:    "targets.go:62",
 		Func:   Fail,
-		Params: []mpruntime.Param{mpruntime.P[string]("msg")},
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, Fail(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[string]("msg")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			return struct{}{}, Fail(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FailTyped",
-		Pos:    "targets.go:67",
 		Func:   FailTyped,
-		Params: []mpruntime.Param{mpruntime.P[int]("code")},
-		Result: mpruntime.TypeOf[int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return FailTyped(a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("code")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return FailTyped(a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Panic",
-		Pos:    "targets.go:74",
 		Func:   Panic,
-		Params: []mpruntime.Param{mpruntime.P[string]("msg")},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			Panic(a0)
-			return nil, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 string) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[string]("msg")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			Panic(a0)
 			return struct{}{}, nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.NilDeref",
-		Pos:    "targets.go:79",
 		Func:   NilDeref,
-		Result: mpruntime.TypeOf[int](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			r := NilDeref()
 			return r, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Exit",
-		Pos:    "targets.go:87",
 		Func:   Exit,
-		Params: []mpruntime.Param{mpruntime.P[int]("code")},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			Exit(a0)
-			return nil, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("code")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
 			Exit(a0)
 			return struct{}{}, nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Overflow",
-		Pos:    "targets.go:93",
 		Func:   Overflow,
-		Params: []mpruntime.Param{mpruntime.P[int]("n")},
-		Result: mpruntime.TypeOf[int](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			r := Overflow(a0)
-			return r, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return Overflow(a0), nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Sleep",
-		Pos:     "targets.go:104",
 		Func:    Sleep,
 		Context: true,
-		Params:  []mpruntime.Param{mpruntime.P[time.Duration]("d")},
-		Error:   true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 time.Duration
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, Sleep(ctx, a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+		Params:  []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
 			return struct{}{}, Sleep(ctx, a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.SleepNoCtx",
-		Pos:    "targets.go:116",
 		Func:   SleepNoCtx,
-		Params: []mpruntime.Param{mpruntime.P[time.Duration]("d")},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 time.Duration
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			SleepNoCtx(a0)
-			return nil, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
 			SleepNoCtx(a0)
 			return struct{}{}, nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Roundtrip",
-		Pos:    "targets.go:137",
 		Func:   Roundtrip,
-		Params: []mpruntime.Param{mpruntime.P[Payload]("p")},
-		Result: mpruntime.TypeOf[Payload](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 Payload
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			r := Roundtrip(a0)
-			return r, nil
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 Payload) (Payload, error) {
+		Params: []mpimpl.Param{mpimpl.P[Payload]("p")},
+		Result: reflect.TypeFor[Payload](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 Payload) (Payload, error) {
 			return Roundtrip(a0), nil
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Whoami",
-		Pos:    "targets.go:151",
 		Func:   Whoami,
-		Result: mpruntime.TypeOf[Who](),
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[Who](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			r := Whoami()
 			return r, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Nested",
-		Pos:     "targets.go:165",
 		Func:    Nested,
 		Context: true,
-		Params:  []mpruntime.Param{mpruntime.P[int]("n")},
-		Result:  mpruntime.TypeOf[[]Who](),
-		Error:   true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return Nested(ctx, a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) ([]Who, error) {
+		Params:  []mpimpl.Param{mpimpl.P[int]("n")},
+		Result:  reflect.TypeFor[[]Who](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) ([]Who, error) {
 			return Nested(ctx, a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Print",
-		Pos:  "targets.go:188",
 		Func: Print,
-		Params: []mpruntime.Param{
-			mpruntime.P[string]("out"),
-			mpruntime.P[string]("errs"),
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("out"),
+			mpimpl.P[string]("errs"),
 		},
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
@@ -1108,69 +816,43 @@ func init() {
 			return nil, nil
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.OpenFDs",
-		Pos:    "targets.go:196",
 		Func:   OpenFDs,
-		Result: mpruntime.TypeOf[[]int](),
-		Error:  true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
+		Result: reflect.TypeFor[[]int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			return OpenFDs()
 		},
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Square",
-		Pos:     "targets.go:214",
 		Func:    Square,
 		Context: true,
-		Params:  []mpruntime.Param{mpruntime.P[int]("x")},
-		Result:  mpruntime.TypeOf[int](),
-		Error:   true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return Square(ctx, a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (int, error) {
+		Params:  []mpimpl.Param{mpimpl.P[int]("x")},
+		Result:  reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return Square(ctx, a0)
 		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Greeter",
-		Pos:     "targets.go:220",
-		Type:    mpruntime.TypeOf[Greeter](),
+		Type:    reflect.TypeFor[Greeter](),
 		Context: true,
-		Params:  []mpruntime.Param{mpruntime.P[Greeter]("")},
-		Result:  mpruntime.TypeOf[string](),
-		Error:   true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var v Greeter
-			if err := args.Decode(0, &v); err != nil {
-				return nil, err
-			}
+		Params:  []mpimpl.Param{mpimpl.P[Greeter]("")},
+		Result:  reflect.TypeFor[string](),
+		Batch: mpimpl.One(func(ctx context.Context, v Greeter) (string, error) {
 			return v.Run(ctx)
-		},
+		}),
 	})
-	mpruntime.Register(mpruntime.Spec{
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.SpawnSleepers",
-		Pos:     "targets.go:241",
 		Func:    SpawnSleepers,
 		Context: true,
-		Params:  []mpruntime.Param{mpruntime.P[int]("n")},
-		Error:   true,
-		Call: func(ctx context.Context, args mpruntime.ArgDecoder) (any, error) {
-			var a0 int
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			return nil, SpawnSleepers(ctx, a0)
-		},
-		Batch: mpruntime.One(func(ctx context.Context, a0 int) (struct{}, error) {
+		Params:  []mpimpl.Param{mpimpl.P[int]("n")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
 			return struct{}{}, SpawnSleepers(ctx, a0)
 		}),
 	})
-	mpruntime.RegisterError("github.com/mpgen/mpgen/internal/targets.ErrBoom", ErrBoom)
-	mpruntime.RegisterErrorType[*CodeError]("github.com/mpgen/mpgen/internal/targets.CodeError")
+	mpimpl.RegisterError("github.com/mpgen/mpgen/internal/targets.ErrBoom", ErrBoom)
+	mpimpl.RegisterErrorType[*CodeError]("github.com/mpgen/mpgen/internal/targets.CodeError")
 }

@@ -2,13 +2,13 @@
 
 package main
 
-import mpruntime "github.com/mpgen/mpgen/runtime"
+import "github.com/mpgen/mpgen/runtime/mpimpl"
 
 // These constants fail to compile when this file and the linked mpgen runtime disagree on the
 // generated-code version: re-run `go generate` with the mpgen of the runtime's module version.
-const _ = mpruntime.EnforceVersion(1 - mpruntime.MinVersion)
-const _ = mpruntime.EnforceVersion(mpruntime.MaxVersion - 1)
+const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
+const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
 func init() {
-	mpruntime.Guard()
+	mpimpl.Guard()
 }
