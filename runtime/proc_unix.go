@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/israce"
 )
 
 // selfExe is the program's own image. On Linux /proc/self/exe starts the
@@ -56,7 +58,7 @@ func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
 		var errFile *os.File
 		if errFile, err = out.file(stderr, os.Stderr); err == nil {
 			env := append(os.Environ(), envMarker+"=fd=3")
-			if _, set := os.LookupEnv("GORACE"); raceEnabled && !set {
+			if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
 				env = append(env, "GORACE=atexit_sleep_ms=0")
 			}
 			cmd := &exec.Cmd{

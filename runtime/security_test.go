@@ -33,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/israce"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
@@ -60,7 +61,7 @@ func startWouldBe(t *testing.T, marker string, extraEnv []string, files ...*os.F
 			env = append(env, kv)
 		}
 	}
-	if _, set := os.LookupEnv("GORACE"); raceEnabled && !set {
+	if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
 		env = append(env, "GORACE=atexit_sleep_ms=0")
 	}
 	w.cmd = &exec.Cmd{

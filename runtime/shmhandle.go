@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/mpgen/mpgen/runtime/internal/israce"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
@@ -319,7 +320,7 @@ type raceSync struct{ a atomic.Uint32 }
 
 // sync is called after acquiring and before releasing.
 func (r *raceSync) sync() {
-	if raceEnabled {
+	if israce.Enabled {
 		r.a.Add(1)
 	}
 }
