@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // resolve finds the registered Spec for a target: a function value found by
@@ -179,65 +180,65 @@ func isNumber(k reflect.Kind) bool {
 // encodeArgs serializes bound arguments with codec c.
 // A handle's arguments own duplicates of its descriptors (see exportHandle);
 // on error, those already made are closed.
-func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value) ([]encodedValue, error) {
-	out := make([]encodedValue, len(vals))
+func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value) ([]wire.Value, error) {
+	out := make([]wire.Value, len(vals))
 	nfiles := 0
 	for i, v := range vals {
 		ev, err := encodeValue(c, v)
-		if err == nil && nfiles+ev.nfiles > maxPassedFiles {
-			closeFiles(ev.files)
+		if err == nil && nfiles+ev.NFiles > maxPassedFiles {
+			closeFiles(ev.Files)
 			err = fmt.Errorf("the call's handles would travel with more than %d descriptors", maxPassedFiles)
 		}
 		if err != nil {
 			closeFiles(argFiles(out[:i]))
-			if ev.handle || errors.Is(err, ErrHandleClosed) {
+			if ev.Handle || errors.Is(err, ErrHandleClosed) {
 				return nil, &ArgError{Target: s.Name, Param: paramLabel(s.Params[i], i), Msg: err.Error()}
 			}
 			return nil, &ArgError{Target: s.Name, Param: paramLabel(s.Params[i], i), Msg: fmt.Sprintf("cannot be encoded with the %s codec: %v", c.Name(), err)}
 		}
-		nfiles += ev.nfiles
+		nfiles += ev.NFiles
 		out[i] = ev
 	}
 	return out, nil
 }
 
-func encodeValue(c Codec, v reflect.Value) (encodedValue, error) {
+func encodeValue(c Codec, v reflect.Value) (wire.Value, error) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
 		if v.IsNil() {
-			return encodedValue{}, nil
+			return wire.Value{}, nil
 		}
 	}
 	if h, ok := v.Interface().(handle); ok {
 		return exportHandle(h)
 	}
 	if isBytes(v.Type()) {
-		return encodedValue{present: true, raw: true, data: v.Bytes()}, nil
+		return wire.Value{Present: true, Raw: true, Data: v.Bytes()}, nil
 	}
 	if fastKind(v.Type()) {
-		return encodedValue{present: true, fast: true, data: encodeFast(v)}, nil
+		return wire.Value{Present: true, Fast: true, Data: encodeFast(v)}, nil
 	}
 	data, err := c.Marshal(v.Interface())
 	if err != nil {
-		return encodedValue{}, err
+		return wire.Value{}, err
 	}
-	return encodedValue{present: true, data: data}, nil
+	return wire.Value{Present: true, Data: data}, nil
 }
 
 // wireArgs decodes serialized arguments for generated code in the child.
 type wireArgs struct {
 	codec Codec
-	args  []encodedValue
+	args  []wire.Value
 }
 
 func (w *wireArgs) Decode(i int, v any) error {
 	if i < 0 || i >= len(w.args) {
 		return fmt.Errorf("argument %d missing: the call carries %d", i, len(w.args))
 	}
-	if w.args[i].handle {
-		files := w.args[i].files
-		w.args[i].files = nil
-		if err := importHandle(w.args[i].data, files, v); err != nil {
+	if w.args[i].Handle {
+		files := w.args[i].Files
+		w.args[i].Files = nil
+		if err := importHandle(w.args[i].Data, files, v); err != nil {
 			return fmt.Errorf("decode argument %d: %w", i, err)
 		}
 		return nil

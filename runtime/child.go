@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // envMarker names the environment variable that tells a re-executed binary
@@ -79,42 +80,42 @@ func runChild(marker string) int {
 	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	rd := newFDReader(conn)
 
-	f, err := readFrame(rd, 64<<10)
+	f, err := wire.ReadFrame(rd, 64<<10)
 	if errors.Is(err, io.EOF) {
 		return childFail("no valid handshake from the parent on descriptor 3 (EOF): the channel closed before any handshake (did the parent exit?); not running anything")
 	}
-	if err != nil || f.kind != kindHello {
+	if err != nil || f.Kind != wire.KindHello {
 		return childFail("no valid handshake from the parent on descriptor %d (%v): this program was not started by mpgen", fd, describeFrameErr(f, err))
 	}
-	h, err := decodeHello(f.body)
+	h, err := wire.DecodeHello(f.Body)
 	if err != nil {
 		return childFail("%v: refusing to run", err)
 	}
-	if h.childPid != os.Getpid() || h.parentPid != os.Getppid() {
-		return childFail("handshake is for process %d (parent %d), not this one (%d, parent %d): refusing to run", h.childPid, h.parentPid, os.Getpid(), os.Getppid())
+	if h.ChildPid != os.Getpid() || h.ParentPid != os.Getppid() {
+		return childFail("handshake is for process %d (parent %d), not this one (%d, parent %d): refusing to run", h.ChildPid, h.ParentPid, os.Getpid(), os.Getppid())
 	}
-	closeInherited(h.inherited)
+	closeInherited(h.Inherited)
 	becomeChild(h)
-	SetMaxFrameSize(h.maxFrame)
+	SetMaxFrameSize(h.MaxFrame)
 	// The parent is authenticated: from here on a large call may take as
 	// long as it takes, and the parent's death still ends the read (EOF).
 	_ = conn.SetReadDeadline(time.Time{})
-	if h.worker {
+	if h.Worker {
 		return serveWorker(conn, rd)
 	}
 
-	f, err = readPeerFrame(rd, MaxFrameSize())
-	if err != nil || f.kind != kindCall {
+	f, err = wire.ReadPeerFrame(rd, MaxFrameSize())
+	if err != nil || f.Kind != wire.KindCall {
 		return childFail("no call from the parent: %v", describeFrameErr(f, err))
 	}
-	call, err := decodeCall(f.body)
+	call, err := wire.DecodeCall(f.Body)
 	if err == nil {
 		err = takeFiles(rd, call)
 	}
 	if err != nil {
 		return childFail("%v", err)
 	}
-	spec := registry.ByName(call.target)
+	spec := registry.ByName(call.Target)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -125,25 +126,25 @@ func runChild(marker string) int {
 	// Values the target put in queues are delivered before it reports, as
 	// Python's child joins its queues' feeder threads before exiting.
 	flushQueues()
-	if err := writeFrames(conn, nil, kind, f.id, body); err != nil {
-		return childFail("send the outcome of %s: %v", call.target, err)
+	if err := wire.WriteFrames(conn, nil, kind, f.ID, body); err != nil {
+		return childFail("send the outcome of %s: %v", call.Target, err)
 	}
 	if terminated.Load() {
 		dieOfTerminate()
 	}
-	if kind == kindResult {
+	if kind == wire.KindResult {
 		return exitOK
 	}
 	return exitFailed
 }
 
 // takeFiles gives a call's handles the descriptors that arrived with it.
-func takeFiles(rd *fdReader, call *callMsg) error {
-	files, err := rd.take(call.nfiles())
+func takeFiles(rd *fdReader, call *wire.Call) error {
+	files, err := rd.take(call.NFiles())
 	if err != nil {
 		return fmt.Errorf("call frame: %w", err)
 	}
-	return call.adopt(files)
+	return call.Adopt(files)
 }
 
 // lookupCall finds the spec and codec a call names, or an error frame body
@@ -161,35 +162,35 @@ func lookupCall(target, codecName string) (*registry.Spec, Codec, []byte) {
 }
 
 func failureBody(msg string) []byte {
-	return (&errorMsg{message: msg, typ: "*errors.errorString"}).encode()
+	return (&wire.ErrorMsg{Message: msg, Type: "*errors.errorString"}).Encode()
 }
 
 // runCall runs one call frame's target and encodes its outcome.
-func runCall(ctx context.Context, call *callMsg) (frameKind, payload) {
-	defer func() { closeFiles(argFiles(call.args)) }() // descriptors no handle took
-	spec, codec, fail := lookupCall(call.target, call.codec)
+func runCall(ctx context.Context, call *wire.Call) (wire.Kind, wire.Payload) {
+	defer func() { closeFiles(argFiles(call.Args)) }() // descriptors no handle took
+	spec, codec, fail := lookupCall(call.Target, call.Codec)
 	if fail != nil {
-		return kindError, payload{fail}
+		return wire.KindError, wire.Payload{fail}
 	}
-	res, kind, body := invoke(ctx, spec, codec, &wireArgs{codec: codec, args: call.args})
-	if kind != kindResult {
-		return kind, payload{body}
+	res, kind, body := invoke(ctx, spec, codec, &wireArgs{codec: codec, args: call.Args})
+	if kind != wire.KindResult {
+		return kind, wire.Payload{body}
 	}
-	var ev encodedValue
+	var ev wire.Value
 	if spec.Result != nil && res != nil {
 		var err error
 		if ev, err = encodeValue(codec, reflect.ValueOf(res)); err != nil {
-			return kindError, payload{failureBody(fmt.Sprintf("mp: encode the result of %s with the %s codec: %v", spec.Name, codec.Name(), err))}
+			return wire.KindError, wire.Payload{failureBody(fmt.Sprintf("mp: encode the result of %s with the %s codec: %v", spec.Name, codec.Name(), err))}
 		}
 	}
-	return kindResult, resultPayload(ev)
+	return wire.KindResult, wire.ResultPayload(ev)
 }
 
-func describeFrameErr(f frame, err error) string {
+func describeFrameErr(f wire.Frame, err error) string {
 	if err != nil {
 		return err.Error()
 	}
-	return "unexpected " + f.kind.String() + " frame"
+	return "unexpected " + f.Kind.String() + " frame"
 }
 
 // watchParent reads the control channel for the child's whole life. A
@@ -197,20 +198,20 @@ func describeFrameErr(f frame, err error) string {
 // gone, and a child never outlives its parent.
 func watchParent(conn io.Reader, cancel context.CancelFunc) {
 	for {
-		f, err := readFrame(conn, 1<<20)
+		f, err := wire.ReadFrame(conn, 1<<20)
 		if err != nil {
 			cancel()
 			os.Exit(exitFailed)
 		}
-		if f.kind == kindCancel {
+		if f.Kind == wire.KindCancel {
 			cancel()
 		}
 	}
 }
 
 // invoke runs the target on args. On success it returns the result and
-// kindResult; on an error or a panic, the frame kind and body to send.
-func invoke(ctx context.Context, spec *registry.Spec, codec Codec, args registry.Args) (res any, kind frameKind, body []byte) {
+// wire.KindResult; on an error or a panic, the frame kind and body to send.
+func invoke(ctx context.Context, spec *registry.Spec, codec Codec, args registry.Args) (res any, kind wire.Kind, body []byte) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = nil
@@ -222,13 +223,13 @@ func invoke(ctx context.Context, spec *registry.Spec, codec Codec, args registry
 		kind, body = failureFrame(codec, err, nil)
 		return nil, kind, body
 	}
-	return res, kindResult, nil
+	return res, wire.KindResult, nil
 }
 
 // failureFrame encodes a target's error, or its panic when p is not nil.
-func failureFrame(codec Codec, err error, p *registry.Panic) (frameKind, []byte) {
+func failureFrame(codec Codec, err error, p *registry.Panic) (wire.Kind, []byte) {
 	if p != nil {
-		return kindPanic, (&panicMsg{value: p.Value, typ: p.Type, stack: p.Stack}).encode()
+		return wire.KindPanic, (&wire.PanicMsg{Value: p.Value, Type: p.Type, Stack: p.Stack}).Encode()
 	}
-	return kindError, describeError(codec, err).encode()
+	return wire.KindError, describeError(codec, err).Encode()
 }

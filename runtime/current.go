@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Info describes a process of the program: the current one, its parent, or
@@ -95,13 +97,13 @@ func identName(id []int) string {
 }
 
 // becomeChild records what the parent's hello says about this process.
-func becomeChild(h *hello) {
+func becomeChild(h *wire.Hello) {
 	self.Lock()
 	defer self.Unlock()
-	self.info = Info{Name: h.name, Pid: os.Getpid(), Daemon: h.daemon}
-	self.ident = h.ident
-	self.authkey = h.authkey
-	self.parent = &Info{Name: h.parentName, Pid: h.parentPid}
+	self.info = Info{Name: h.Name, Pid: os.Getpid(), Daemon: h.Daemon}
+	self.ident = h.Ident
+	self.authkey = h.Authkey
+	self.parent = &Info{Name: h.ParentName, Pid: h.ParentPid}
 }
 
 // children is the set of started processes that have not ended.

@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/bits"
 	"reflect"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Basic values (booleans, integers, floats, strings) and slices of them
@@ -263,14 +265,14 @@ func readBasic(data []byte, v reflect.Value) ([]byte, error) {
 
 // decodeValue decodes an encoded value into the value ptr points to: the
 // zero value when absent, raw bytes, the basic form, or the codec's.
-func decodeValue(codec Codec, ev encodedValue, ptr any) error {
+func decodeValue(codec Codec, ev wire.Value, ptr any) error {
 	switch {
-	case !ev.present:
+	case !ev.Present:
 		return nil
-	case ev.raw:
-		return setRaw(ptr, ev.data)
-	case ev.fast:
-		return decodeFast(ev.data, ptr)
+	case ev.Raw:
+		return setRaw(ptr, ev.Data)
+	case ev.Fast:
+		return decodeFast(ev.Data, ptr)
 	}
-	return codec.Unmarshal(ev.data, ptr)
+	return codec.Unmarshal(ev.Data, ptr)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // A handle is a runtime value that travels to another process as open
@@ -38,24 +40,24 @@ func closeFiles(files []*os.File) {
 
 // exportHandle encodes h for a call: the call gets its own duplicates of
 // h's descriptors, so that the caller may close h as soon as Start returns.
-func exportHandle(h handle) (encodedValue, error) {
+func exportHandle(h handle) (wire.Value, error) {
 	meta, files, err := h.mpExport()
 	if err != nil {
-		return encodedValue{handle: true}, err
+		return wire.Value{Handle: true}, err
 	}
 	if len(files) > maxPassedFiles {
-		return encodedValue{}, fmt.Errorf("%d descriptors, at most %d", len(files), maxPassedFiles)
+		return wire.Value{}, fmt.Errorf("%d descriptors, at most %d", len(files), maxPassedFiles)
 	}
 	dups := make([]*os.File, 0, len(files))
 	for _, f := range files {
 		d, err := dupFile(f)
 		if err != nil {
 			closeFiles(dups)
-			return encodedValue{}, err
+			return wire.Value{}, err
 		}
 		dups = append(dups, d)
 	}
-	return encodedValue{present: true, handle: true, data: meta, nfiles: len(dups), files: dups}, nil
+	return wire.Value{Present: true, Handle: true, Data: meta, NFiles: len(dups), Files: dups}, nil
 }
 
 // importHandle rebuilds the handle that ptr (a **T) points to from meta and
@@ -85,17 +87,17 @@ func importHandle(meta []byte, files []*os.File, ptr any) error {
 }
 
 // argFiles lists the descriptors of encoded arguments, in order.
-func argFiles(args []encodedValue) []*os.File {
+func argFiles(args []wire.Value) []*os.File {
 	var out []*os.File
 	for _, a := range args {
-		out = append(out, a.files...)
+		out = append(out, a.Files...)
 	}
 	return out
 }
 
-// maxPassedFiles bounds the descriptors one frame or message may carry
-// (Linux's SCM_MAX_FD is 253).
-const maxPassedFiles = 64
+// maxPassedFiles bounds the descriptors one frame or message may carry:
+// the wire's limit.
+const maxPassedFiles = wire.MaxFiles
 
 // dupFiles duplicates files for one send, all or none: if one cannot be
 // duplicated (out of descriptors), none travel and the receiver reports the

@@ -6,6 +6,8 @@ import (
 	"os"
 	"reflect"
 	"sync"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // inlineMax is the largest encoded value a Conn or Queue message carries
@@ -25,20 +27,20 @@ func encodeMsg(codec Codec, v reflect.Value) ([]byte, []*os.File, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if ev.handle {
-		return append([]byte{formHandle}, ev.data...), ev.files, nil
+	if ev.Handle {
+		return append([]byte{wire.FormHandle}, ev.Data...), ev.Files, nil
 	}
-	if len(ev.data) <= inlineMax {
-		msg := make([]byte, 1+len(ev.data))
-		msg[0] = ev.form()
-		copy(msg[1:], ev.data)
+	if len(ev.Data) <= inlineMax {
+		msg := make([]byte, 1+len(ev.Data))
+		msg[0] = ev.Form()
+		copy(msg[1:], ev.Data)
 		return msg, nil, nil
 	}
-	f, err := spillFile(ev.data)
+	f, err := spillFile(ev.Data)
 	if err != nil {
 		return nil, nil, err
 	}
-	return []byte{formSpilled | ev.form()}, []*os.File{f}, nil
+	return []byte{formSpilled | ev.Form()}, []*os.File{f}, nil
 }
 
 // decodeMsg decodes one message received with files into ptr. It takes
@@ -49,7 +51,7 @@ func decodeMsg(codec Codec, msg []byte, files []*os.File, ptr any) error {
 		return fmt.Errorf("mp: empty message")
 	}
 	form, data := msg[0], msg[1:]
-	if form == formHandle {
+	if form == wire.FormHandle {
 		return importHandle(data, files, ptr)
 	}
 	if form&formSpilled != 0 {
@@ -67,16 +69,16 @@ func decodeMsg(codec Codec, msg []byte, files []*os.File, ptr any) error {
 	} else {
 		closeFiles(files)
 		// The buffer is reused: a raw value must not alias it.
-		if form == formRaw {
+		if form == wire.FormRaw {
 			data = append([]byte(nil), data...)
 		}
 	}
-	var ev encodedValue
+	var ev wire.Value
 	switch form {
-	case formAbsent:
+	case wire.FormAbsent:
 		return nil
-	case formCodec, formRaw, formFast:
-		ev = encodedValue{present: true, raw: form == formRaw, fast: form == formFast, data: data}
+	case wire.FormCodec, wire.FormRaw, wire.FormFast:
+		ev = wire.Value{Present: true, Raw: form == wire.FormRaw, Fast: form == wire.FormFast, Data: data}
 	default:
 		return fmt.Errorf("mp: bad message form %d", form)
 	}

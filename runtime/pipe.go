@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"syscall"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Conn is one end of a Pipe (Python's multiprocessing.connection.Connection):
@@ -127,17 +129,17 @@ func (c *Conn[T]) mpExport() ([]byte, []*os.File, error) {
 	if c.sock.closed.Load() {
 		return nil, nil, ErrHandleClosed
 	}
-	var b wbuf
-	b.string(connMeta)
-	b.string(c.codec.Name())
-	b.uvarint(boolBits(c.canSend, c.canRecv))
+	var b wire.Encoder
+	b.String(connMeta)
+	b.String(c.codec.Name())
+	b.Uvarint(boolBits(c.canSend, c.canRecv))
 	return b, []*os.File{c.sock.f}, nil
 }
 
 func (c *Conn[T]) mpImport(meta []byte, files []*os.File) error {
-	r := rbuf{b: meta}
-	kind, codecName, bits := r.string(), r.string(), r.uvarint()
-	err := r.done()
+	r := wire.NewDecoder(meta)
+	kind, codecName, bits := r.String(), r.String(), r.Uvarint()
+	err := r.Done()
 	if err == nil && kind != connMeta {
 		err = fmt.Errorf("a %q handle cannot become a Conn", kind)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Errors of a Pool.
@@ -57,8 +58,8 @@ type Pool struct {
 	ended    chan struct{} // closed when the last worker exits after Close/Terminate
 	spawnErr error
 
-	initCall      payload    // the encoded initializer call, if any
-	initFiles     []*os.File // its handles' descriptors, sent to every worker
+	initCall      wire.Payload // the encoded initializer call, if any
+	initFiles     []*os.File   // its handles' descriptors, sent to every worker
 	ids           atomic.Uint64
 	wseq          atomic.Int64
 	pendingStarts atomic.Int64 // workers being started in the background
@@ -139,7 +140,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		quit:  make(chan struct{}),
 		ended: make(chan struct{}),
 	}
-	var initCall payload
+	var initCall wire.Payload
 	if cfg.init != nil {
 		spec, err := resolve(cfg.init)
 		if err != nil {
@@ -153,7 +154,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		if err != nil {
 			return nil, err
 		}
-		initCall = (&callMsg{target: spec.Name, codec: cfg.codec.Name(), args: args}).payload()
+		initCall = (&wire.Call{Target: spec.Name, Codec: cfg.codec.Name(), Args: args}).Payload()
 		p.initFiles = argFiles(args)
 	}
 	p.initCall = initCall
@@ -388,9 +389,9 @@ func (p *Pool) freeWorkerLocked(t *task) *poolWorker {
 // never blocks writing to a worker that is blocked writing to it.
 func (p *Pool) runSends(sends []assignment, fromReader bool) {
 	for len(sends) > 0 {
-		w, n, size := sends[0].w, 1, sends[0].t.body.size()
+		w, n, size := sends[0].w, 1, sends[0].t.body.Size()
 		for n < len(sends) && sends[n].w == w {
-			size += sends[n].t.body.size()
+			size += sends[n].t.body.Size()
 			n++
 		}
 		ts := make([]*task, n)
@@ -504,7 +505,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		w.slots = 1 // a call's clock starts when it is sent
 	}
 	if p.initCall != nil {
-		err = writeFrames(&rightsWriter{f: conn, files: p.initFiles}, msg, kindCall, 0, p.initCall)
+		err = wire.WriteFrames(&rightsWriter{f: conn, files: p.initFiles}, msg, wire.KindCall, 0, p.initCall)
 	} else {
 		_, err = conn.Write(msg)
 	}
@@ -528,8 +529,8 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 type task struct {
 	spec    *registry.Spec
 	codec   Codec
-	kind    frameKind // kindCall or kindBatch
-	body    payload
+	kind    wire.Kind // wire.KindCall or wire.KindBatch
+	body    wire.Payload
 	n       int // items in a batch
 	ctx     context.Context
 	timeout time.Duration
@@ -550,7 +551,7 @@ type task struct {
 	files []*os.File
 }
 
-func newTask(ctx context.Context, spec *registry.Spec, codec Codec, kind frameKind, body payload, n int) *task {
+func newTask(ctx context.Context, spec *registry.Spec, codec Codec, kind wire.Kind, body wire.Payload, n int) *task {
 	return &task{spec: spec, codec: codec, kind: kind, body: body, n: n, ctx: ctx, done: make(chan struct{})}
 }
 
@@ -607,7 +608,7 @@ func (t *task) watch() {
 			return
 		}
 		t.finish(nil, ctx.Err())
-		w.send(kindCancel, id, nil)
+		w.send(wire.KindCancel, id, nil)
 	})
 }
 
@@ -647,7 +648,7 @@ type poolWorker struct {
 // than a few wait behind a slow one while another worker idles.
 // pool.mu must be held.
 func (w *poolWorker) limit(t *task) int {
-	if t.kind == kindBatch && w.quick && w.slots > 1 && t.body.size() <= inlineSendMax {
+	if t.kind == wire.KindBatch && w.quick && w.slots > 1 && t.body.Size() <= inlineSendMax {
 		return batchSlots
 	}
 	return w.slots
@@ -709,18 +710,18 @@ func (w *poolWorker) awaitInit(ctx context.Context) error {
 		_ = w.conn.SetReadDeadline(dl)
 	}
 	defer w.conn.SetReadDeadline(time.Time{})
-	f, err := readPeerFrame(w.conn, MaxFrameSize())
+	f, err := wire.ReadPeerFrame(w.conn, MaxFrameSize())
 	if err != nil {
 		if isEOF(err) { // the worker died: say how
 			return fmt.Errorf("worker initializer: %w", w.deathOf("initializer"))
 		}
 		return fmt.Errorf("worker initializer: %w", err)
 	}
-	if f.kind == kindResult {
+	if f.Kind == wire.KindResult {
 		return nil
 	}
 	spec := &registry.Spec{Name: "initializer"}
-	_, terr, perr := outcomeOf(spec, w.pool.cfg.codec, f.kind, f.body)
+	_, terr, perr := outcomeOf(spec, w.pool.cfg.codec, f.Kind, f.Body)
 	if perr != nil {
 		return &ProtocolError{Op: "worker initializer", Err: perr}
 	}
@@ -795,7 +796,7 @@ func (w *poolWorker) start(ts ...*task) {
 			closeFiles(sendFiles)
 			continue
 		}
-		if n := t.body.size(); n < bigPiece && len(buf)+n < 256<<10 && len(sendFiles) == 0 {
+		if n := t.body.Size(); n < wire.BigPiece && len(buf)+n < 256<<10 && len(sendFiles) == 0 {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(1+8+n))
 			buf = append(buf, byte(t.kind))
 			buf = binary.BigEndian.AppendUint64(buf, id)
@@ -809,7 +810,7 @@ func (w *poolWorker) start(ts ...*task) {
 			buf = buf[:0]
 		}
 		if err == nil {
-			err = writeFrames(&rightsWriter{f: w.conn, files: sendFiles}, nil, t.kind, id, t.body)
+			err = wire.WriteFrames(&rightsWriter{f: w.conn, files: sendFiles}, nil, t.kind, id, t.body)
 		}
 		closeFiles(sendFiles)
 	}
@@ -840,10 +841,10 @@ func (w *poolWorker) start(ts ...*task) {
 	}
 }
 
-func (w *poolWorker) send(kind frameKind, id uint64, body payload) error {
+func (w *poolWorker) send(kind wire.Kind, id uint64, body wire.Payload) error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	return writeFrames(w.conn, nil, kind, id, body)
+	return wire.WriteFrames(w.conn, nil, kind, id, body)
 }
 
 // settled frees the slot of a task w took, and gives w (and, after a
@@ -905,7 +906,7 @@ func (w *poolWorker) read() {
 			w.settled(freed, recycle, quick)
 			freed, recycle = 0, false
 		}
-		f, err := readPeerFrame(br, MaxFrameSize())
+		f, err := wire.ReadPeerFrame(br, MaxFrameSize())
 		if err == nil {
 			now := time.Now()
 			quick = now.Sub(last) < quickGap
@@ -919,18 +920,18 @@ func (w *poolWorker) read() {
 			break
 		}
 		w.mu.Lock()
-		t := w.pending[f.id]
-		delete(w.pending, f.id)
-		if len(w.order) > 0 && w.order[0] == f.id {
+		t := w.pending[f.ID]
+		delete(w.pending, f.ID)
+		if len(w.order) > 0 && w.order[0] == f.ID {
 			w.order = w.order[1:]
-		} else if i := slices.Index(w.order, f.id); i >= 0 {
+		} else if i := slices.Index(w.order, f.ID); i >= 0 {
 			w.order = slices.Delete(w.order, i, i+1)
 		}
 		if t == nil { // not ours (a protocol slip): ignore
 			w.mu.Unlock()
 			continue
 		}
-		if f.kind == kindRefused { // never started: run it elsewhere
+		if f.Kind == wire.KindRefused { // never started: run it elsewhere
 			w.mu.Unlock()
 			p.mu.Lock()
 			w.retiring, w.recycle = true, true // it is dying of SIGTERM
@@ -1033,7 +1034,7 @@ func (p *Pool) runOrphan(t *task) {
 }
 
 // settle decodes a task's outcome frame.
-func (t *task) settle(f frame) {
+func (t *task) settle(f wire.Frame) {
 	t.mu.Lock()
 	ctx := t.ctx
 	t.mu.Unlock()
@@ -1044,8 +1045,8 @@ func (t *task) settle(f frame) {
 		t.finish(nil, context.Canceled)
 		return
 	}
-	if f.kind == kindBatchResult {
-		m, err := decodeBatchResult(f.body)
+	if f.Kind == wire.KindBatchResult {
+		m, err := wire.DecodeBatchResult(f.Body)
 		if err != nil {
 			t.finish(nil, &ProtocolError{Op: "decode batch result", Err: err})
 			return
@@ -1053,7 +1054,7 @@ func (t *task) settle(f frame) {
 		t.finish(m, nil)
 		return
 	}
-	res, err, perr := outcomeOf(t.spec, t.codec, f.kind, f.body)
+	res, err, perr := outcomeOf(t.spec, t.codec, f.Kind, f.Body)
 	if perr != nil {
 		err = &ProtocolError{Op: "decode outcome of " + t.spec.Name, Err: perr}
 	}
@@ -1063,7 +1064,7 @@ func (t *task) settle(f frame) {
 // frameBuffered reports whether a whole frame waits in br.
 func frameBuffered(br *bufio.Reader) bool {
 	n := br.Buffered()
-	if n < frameHeaderLen {
+	if n < wire.HeaderLen {
 		return false
 	}
 	hdr, _ := br.Peek(4)

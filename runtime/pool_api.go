@@ -9,6 +9,7 @@ import (
 	"reflect"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Future is the pending result of a call submitted to a Pool (Python's
@@ -47,7 +48,7 @@ func (f *Future[R]) Successful() bool { return f.t.finished() && f.t.err == nil 
 
 // prepare resolves and binds a call for the pool. files are the call's own
 // duplicates of its handles' descriptors, which travel beside its frame.
-func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry.Spec, payload, []*os.File, error) {
+func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry.Spec, wire.Payload, []*os.File, error) {
 	spec, err := resolve(target)
 	if err != nil {
 		return nil, nil, nil, err
@@ -60,7 +61,7 @@ func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return spec, (&callMsg{target: spec.Name, codec: p.cfg.codec.Name(), args: enc}).payload(), argFiles(enc), nil
+	return spec, (&wire.Call{Target: spec.Name, Codec: p.cfg.codec.Name(), Args: enc}).Payload(), argFiles(enc), nil
 }
 
 // errHandleInBatch: handles travel beside single calls, not inside Map's
@@ -82,7 +83,7 @@ func (p *Pool) ApplyAsync(ctx context.Context, target any, args []any, kwargs ma
 	if err != nil {
 		return failed[any](err)
 	}
-	t := newTask(ctx, spec, p.cfg.codec, kindCall, body, 1)
+	t := newTask(ctx, spec, p.cfg.codec, wire.KindCall, body, 1)
 	t.files = files
 	p.submit(t)
 	return &Future[any]{t: t}
@@ -105,7 +106,7 @@ func Submit[R any](ctx context.Context, p *Pool, target any, args ...any) *Futur
 		closeFiles(files)
 		return failed[R](err)
 	}
-	t := newTask(ctx, spec, p.cfg.codec, kindCall, body, 1)
+	t := newTask(ctx, spec, p.cfg.codec, wire.KindCall, body, 1)
 	t.files = files
 	p.submit(t)
 	return &Future[R]{t: t}
@@ -203,8 +204,8 @@ func (m *mapper[T, R]) submit(lo int) (*task, int, error) {
 	if err != nil {
 		return nil, hi, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
 	}
-	body := payload{(&batchMsg{target: m.spec.Name, codec: m.pool.cfg.codec.Name(), n: hi - lo, slice: ev}).encode()}
-	t := newTask(m.ctx, m.spec, m.pool.cfg.codec, kindBatch, body, hi-lo)
+	body := wire.Payload{(&wire.Batch{Target: m.spec.Name, Codec: m.pool.cfg.codec.Name(), N: hi - lo, Slice: ev}).Encode()}
+	t := newTask(m.ctx, m.spec, m.pool.cfg.codec, wire.KindBatch, body, hi-lo)
 	m.pool.submit(t)
 	return t, hi, nil
 }
@@ -235,14 +236,14 @@ func (m *mapper[T, R]) wait(t *task, dst []R) chunkResult[R] {
 	if t.err != nil {
 		return chunkResult[R]{all: t.err}
 	}
-	br, ok := t.result.(*batchResultMsg)
+	br, ok := t.result.(*wire.BatchResult)
 	if !ok {
 		return chunkResult[R]{all: &ProtocolError{Op: "chunk of " + m.spec.Name, Err: fmt.Errorf("no batch result")}}
 	}
 	var c chunkResult[R]
 	codec := m.pool.cfg.codec
-	if ints, ok := any(dst).([]int); ok && m.spec.Result != nil && br.results.fast && len(dst) == t.n {
-		done, err := decodeFastInto(br.results.data, ints)
+	if ints, ok := any(dst).([]int); ok && m.spec.Result != nil && br.Results.Fast && len(dst) == t.n {
+		done, err := decodeFastInto(br.Results.Data, ints)
 		if err != nil {
 			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}}
 		}
@@ -250,9 +251,9 @@ func (m *mapper[T, R]) wait(t *task, dst []R) chunkResult[R] {
 			c.vals = dst
 		}
 	}
-	if m.spec.Result != nil && br.results.present && c.vals == nil {
+	if m.spec.Result != nil && br.Results.Present && c.vals == nil {
 		sv := reflect.New(reflect.SliceOf(m.spec.Result))
-		if err := decodeValue(codec, br.results, sv.Interface()); err != nil {
+		if err := decodeValue(codec, br.Results, sv.Interface()); err != nil {
 			return chunkResult[R]{all: &ProtocolError{Op: "decode results of " + m.spec.Name, Err: err}}
 		}
 		s := sv.Elem()
@@ -268,18 +269,18 @@ func (m *mapper[T, R]) wait(t *task, dst []R) chunkResult[R] {
 			}
 		}
 	}
-	for _, f := range br.failures {
-		if f.index < 0 || f.index >= t.n {
+	for _, f := range br.Failures {
+		if f.Index < 0 || f.Index >= t.n {
 			continue
 		}
-		_, err, perr := outcomeOf(m.spec, codec, f.kind, f.body)
+		_, err, perr := outcomeOf(m.spec, codec, f.Kind, f.Body)
 		if perr != nil {
 			err = &ProtocolError{Op: "decode failure of " + m.spec.Name, Err: perr}
 		}
 		if c.errs == nil {
 			c.errs = map[int]error{}
 		}
-		c.errs[f.index] = err
+		c.errs[f.Index] = err
 	}
 	return c
 }
@@ -444,7 +445,7 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 	var chunks []chunk
 	for lo := 0; lo < len(argLists); lo += cfg.chunk {
 		hi := min(lo+cfg.chunk, len(argLists))
-		tuples := make([][]encodedValue, 0, hi-lo)
+		tuples := make([][]wire.Value, 0, hi-lo)
 		for i := lo; i < hi; i++ {
 			vals, err := bind(spec, target, argLists[i], nil)
 			if err != nil {
@@ -460,8 +461,8 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 			}
 			tuples = append(tuples, enc)
 		}
-		body := payload{(&batchMsg{target: spec.Name, codec: codec.Name(), n: hi - lo, tuples: tuples}).encode()}
-		t := newTask(ctx, spec, codec, kindBatch, body, hi-lo)
+		body := wire.Payload{(&wire.Batch{Target: spec.Name, Codec: codec.Name(), N: hi - lo, Tuples: tuples}).Encode()}
+		t := newTask(ctx, spec, codec, wire.KindBatch, body, hi-lo)
 		p.submit(t)
 		chunks = append(chunks, chunk{t, lo})
 	}

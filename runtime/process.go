@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Limits that keep the handshake within the child's 64 KiB hello limit.
@@ -160,7 +161,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 		closeFiles(argFiles(args))
 		return fmt.Errorf("mp: Name must be at most %d bytes, got %d", maxName, len(p.Name))
 	}
-	call := (&callMsg{target: spec.Name, codec: codec.Name(), args: args}).payload()
+	call := (&wire.Call{Target: spec.Name, Codec: codec.Name(), Args: args}).Payload()
 	files := argFiles(args)
 
 	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr})
@@ -205,20 +206,20 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *outputs, []byte, error) {
 	}
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
-	h := hello{
-		nonce:      nonce,
-		parentPid:  os.Getpid(),
-		childPid:   cmd.Process.Pid,
-		authkey:    c.authkey,
-		ident:      c.ident,
-		name:       c.name,
-		daemon:     c.daemon,
-		parentName: CurrentProcess().Name,
-		maxFrame:   MaxFrameSize(),
-		worker:     c.worker,
-		inherited:  inheritableFDs(), // while the child initialises
+	h := wire.Hello{
+		Nonce:      nonce,
+		ParentPid:  os.Getpid(),
+		ChildPid:   cmd.Process.Pid,
+		Authkey:    c.authkey,
+		Ident:      c.ident,
+		Name:       c.name,
+		Daemon:     c.daemon,
+		ParentName: CurrentProcess().Name,
+		MaxFrame:   MaxFrameSize(),
+		Worker:     c.worker,
+		Inherited:  inheritableFDs(), // while the child initialises
 	}
-	return cmd, conn, outs, appendFrame(nil, kindHello, 0, h.encode()), nil
+	return cmd, conn, outs, wire.AppendFrame(nil, wire.KindHello, 0, h.Encode()), nil
 }
 
 // outcome is what the conversation with the child produced.
@@ -231,7 +232,7 @@ type outcome struct {
 // supervise talks to the child and reaps it: it sends the hello and the
 // call, reads the outcome, waits for the exit and then publishes everything
 // and closes the sentinel.
-func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call payload, files []*os.File) {
+func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call wire.Payload, files []*os.File) {
 	talked := make(chan outcome, 1)
 	go func() { talked <- p.converse(conn, hello, call, files) }()
 	waited := make(chan error, 1)
@@ -315,15 +316,15 @@ func isEOF(err error) bool {
 
 // converse sends the hello and the call, with the descriptors of the
 // call's handles beside them, and reads frames until the target's outcome.
-func (p *Process) converse(conn *os.File, hello []byte, call payload, files []*os.File) outcome {
-	err := writeFrames(&rightsWriter{f: conn, files: files}, hello, kindCall, 1, call)
+func (p *Process) converse(conn *os.File, hello []byte, call wire.Payload, files []*os.File) outcome {
+	err := wire.WriteFrames(&rightsWriter{f: conn, files: files}, hello, wire.KindCall, 1, call)
 	closeFiles(files) // the child has its own duplicates now
 	if err != nil {
 		// The child died before reading its call; its exit status says why.
 		return outcome{err: io.EOF}
 	}
 	for {
-		f, err := readPeerFrame(conn, MaxFrameSize())
+		f, err := wire.ReadPeerFrame(conn, MaxFrameSize())
 		if err != nil {
 			if !isEOF(err) {
 				_ = p.cmd.Process.Kill() // the channel is garbled: stop the child
@@ -339,11 +340,11 @@ func (p *Process) converse(conn *os.File, hello []byte, call payload, files []*o
 }
 
 // decodeOutcome turns a result, error or panic frame into an outcome.
-func (p *Process) decodeOutcome(f frame) (outcome, bool) {
-	res, err, perr := outcomeOf(p.spec, p.codec, f.kind, f.body)
+func (p *Process) decodeOutcome(f wire.Frame) (outcome, bool) {
+	res, err, perr := outcomeOf(p.spec, p.codec, f.Kind, f.Body)
 	if perr != nil {
 		_ = p.cmd.Process.Kill() // the channel is garbled: stop the child
-		return outcome{got: true, err: &ProtocolError{Op: "decode " + f.kind.String() + " from " + p.spec.Name, Err: perr}}, true
+		return outcome{got: true, err: &ProtocolError{Op: "decode " + f.Kind.String() + " from " + p.spec.Name, Err: perr}}, true
 	}
 	return outcome{got: true, result: res, err: err}, true
 }
@@ -351,10 +352,10 @@ func (p *Process) decodeOutcome(f frame) (outcome, bool) {
 // outcomeOf decodes a result, error or panic frame body of a call of spec:
 // the result, the target's error (a *RemoteError or *PanicError), or a
 // protocol error when the frame is malformed or of another kind.
-func outcomeOf(spec *registry.Spec, codec Codec, kind frameKind, body []byte) (res any, err error, protoErr error) {
+func outcomeOf(spec *registry.Spec, codec Codec, kind wire.Kind, body []byte) (res any, err error, protoErr error) {
 	switch kind {
-	case kindResult:
-		ev, perr := decodeResult(body)
+	case wire.KindResult:
+		ev, perr := wire.DecodeResult(body)
 		if perr != nil {
 			return nil, nil, perr
 		}
@@ -366,18 +367,18 @@ func outcomeOf(spec *registry.Spec, codec Codec, kind frameKind, body []byte) (r
 			return nil, nil, fmt.Errorf("decode result: %w", perr)
 		}
 		return v.Elem().Interface(), nil, nil
-	case kindError:
-		m, perr := decodeError(body)
+	case wire.KindError:
+		m, perr := wire.DecodeError(body)
 		if perr != nil {
 			return nil, nil, perr
 		}
 		return nil, rebuildError(spec.Name, codec, m), nil
-	case kindPanic:
-		m, perr := decodePanic(body)
+	case wire.KindPanic:
+		m, perr := wire.DecodePanic(body)
 		if perr != nil {
 			return nil, nil, perr
 		}
-		return nil, &PanicError{Target: spec.Name, Value: m.value, Type: m.typ, Stack: m.stack}, nil
+		return nil, &PanicError{Target: spec.Name, Value: m.Value, Type: m.Type, Stack: m.Stack}, nil
 	}
 	return nil, nil, fmt.Errorf("unexpected %v frame", kind)
 }
@@ -602,20 +603,20 @@ func (p *Process) String() string {
 
 // rebuildError turns an error frame into a *RemoteError whose chain holds
 // the registered sentinels and typed errors of the original.
-func rebuildError(target string, codec Codec, m *errorMsg) error {
-	e := &RemoteError{Target: target, Message: m.message, Type: m.typ}
-	for _, name := range m.sentinels {
+func rebuildError(target string, codec Codec, m *wire.ErrorMsg) error {
+	e := &RemoteError{Target: target, Message: m.Message, Type: m.Type}
+	for _, name := range m.Sentinels {
 		if s, ok := registry.Sentinel(name); ok {
 			e.wrapped = append(e.wrapped, s)
 		}
 	}
-	for _, t := range m.typed {
-		typ, ok := registry.ErrorType(t.name)
+	for _, t := range m.Typed {
+		typ, ok := registry.ErrorType(t.Name)
 		if !ok {
 			continue
 		}
 		v := reflect.New(typ)
-		if err := codec.Unmarshal(t.data, v.Interface()); err != nil {
+		if err := codec.Unmarshal(t.Data, v.Interface()); err != nil {
 			continue
 		}
 		if ev, ok := v.Elem().Interface().(error); ok {
@@ -626,9 +627,9 @@ func rebuildError(target string, codec Codec, m *errorMsg) error {
 }
 
 // describeError is the child's half of rebuildError.
-func describeError(codec Codec, err error) *errorMsg {
-	m := &errorMsg{message: err.Error(), typ: fmt.Sprintf("%T", err)}
-	m.sentinels = registry.SentinelsIn(err)
+func describeError(codec Codec, err error) *wire.ErrorMsg {
+	m := &wire.ErrorMsg{Message: err.Error(), Type: fmt.Sprintf("%T", err)}
+	m.Sentinels = registry.SentinelsIn(err)
 	names, types := registry.ErrorTypes()
 	for i, name := range names {
 		v := reflect.New(types[i])
@@ -639,7 +640,7 @@ func describeError(codec Codec, err error) *errorMsg {
 		if merr != nil {
 			continue
 		}
-		m.typed = append(m.typed, typedError{name: name, data: data})
+		m.Typed = append(m.Typed, wire.TypedError{Name: name, Data: data})
 	}
 	return m
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Queue is a first-in first-out queue of T shared by many producer and
@@ -500,25 +502,25 @@ func (q *Queue[T]) mpExport() ([]byte, []*os.File, error) {
 	if q.closed.Load() {
 		return nil, nil, ErrHandleClosed
 	}
-	var b wbuf
-	b.string(queueMeta)
-	b.string(q.codec.Name())
-	b.uvarint(uint64(q.max))
+	var b wire.Encoder
+	b.String(queueMeta)
+	b.String(q.codec.Name())
+	b.Uvarint(uint64(q.max))
 	files := []*os.File{q.put.f, q.get.f}
 	if q.counts != nil {
-		b.uvarint(uint64(len(q.counts.mem)))
+		b.Uvarint(uint64(len(q.counts.mem)))
 		files = append(files, q.counts.f)
 	} else {
-		b.uvarint(0)
+		b.Uvarint(0)
 	}
 	return b, files, nil
 }
 
 func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
-	r := rbuf{b: meta}
-	kind, codecName := r.string(), r.string()
-	maxsize, countsSize := r.uvarint(), r.uvarint()
-	err := r.done()
+	r := wire.NewDecoder(meta)
+	kind, codecName := r.String(), r.String()
+	maxsize, countsSize := r.Uvarint(), r.Uvarint()
+	err := r.Done()
 	if err == nil && kind != queueMeta {
 		err = fmt.Errorf("a %q handle cannot become a Queue", kind)
 	}

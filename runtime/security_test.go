@@ -35,6 +35,7 @@ import (
 
 	"github.com/mpgen/mpgen/runtime/internal/israce"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 const touchTarget = "github.com/mpgen/mpgen/internal/targets.TouchFile"
@@ -136,16 +137,16 @@ func launchWithSocket(t *testing.T, marker string, fdNum int) *wouldBe {
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
 // helloFor is a well-formed hello for a child of this process.
-func helloFor(childPid int, key []byte) *hello {
-	return &hello{
-		nonce:      bytes.Repeat([]byte{0x6e}, 16),
-		parentPid:  os.Getpid(),
-		childPid:   childPid,
-		authkey:    key,
-		ident:      []int{7},
-		name:       "Forged-7",
-		parentName: "SecurityTest",
-		maxFrame:   1 << 20,
+func helloFor(childPid int, key []byte) *wire.Hello {
+	return &wire.Hello{
+		Nonce:      bytes.Repeat([]byte{0x6e}, 16),
+		ParentPid:  os.Getpid(),
+		ChildPid:   childPid,
+		Authkey:    key,
+		Ident:      []int{7},
+		Name:       "Forged-7",
+		ParentName: "SecurityTest",
+		MaxFrame:   1 << 20,
 	}
 }
 
@@ -159,8 +160,8 @@ func touchCall(t *testing.T, path string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := &callMsg{target: touchTarget, codec: "gob", args: []encodedValue{{present: true, data: data}}}
-	return appendFrame(nil, kindCall, 1, call.encode())
+	call := &wire.Call{Target: touchTarget, Codec: "gob", Args: []wire.Value{{Present: true, Data: data}}}
+	return wire.AppendFrame(nil, wire.KindCall, 1, call.Encode())
 }
 
 // resign replaces the MAC at the end of an encoded hello with one computed
@@ -214,17 +215,17 @@ func TestGuardPositiveControl(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "touched")
 	w := launchWithSocket(t, "fd=3", 3)
 	h := helloFor(w.cmd.Process.Pid, testKey(0x5a))
-	msg := appendFrame(nil, kindHello, 0, h.encode())
+	msg := wire.AppendFrame(nil, wire.KindHello, 0, h.Encode())
 	if _, err := w.peer.Write(append(msg, touchCall(t, path)...)); err != nil {
 		t.Fatal(err)
 	}
 	_ = w.peer.SetReadDeadline(time.Now().Add(60 * time.Second))
-	f, err := readFrame(w.peer, 1<<20)
+	f, err := wire.ReadFrame(w.peer, 1<<20)
 	if err != nil {
 		t.Fatalf("no outcome from the child: %v; stderr %q", err, w.stderr.String())
 	}
-	if f.kind != kindResult || f.id != 1 {
-		t.Fatalf("outcome frame %v id %d, want result id 1; stderr %q", f.kind, f.id, w.stderr.String())
+	if f.Kind != wire.KindResult || f.ID != 1 {
+		t.Fatalf("outcome frame %v id %d, want result id 1; stderr %q", f.Kind, f.ID, w.stderr.String())
 	}
 	if code := w.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit code %d, stderr %q", code, w.stderr.String())
@@ -258,7 +259,7 @@ func TestGuardRefusesWithoutControlSocket(t *testing.T) {
 	touched := filepath.Join(dir, "touched")
 	// A handshake as good as one can be made before the child's pid is
 	// known, then the call: in a file or a pipe, none of it may be read.
-	payload := append(appendFrame(nil, kindHello, 0, helloFor(0, testKey(1)).encode()), touchCall(t, touched)...)
+	payload := append(wire.AppendFrame(nil, wire.KindHello, 0, helloFor(0, testKey(1)).Encode()), touchCall(t, touched)...)
 
 	t.Run("regular file", func(t *testing.T) {
 		path := filepath.Join(dir, "frames")
@@ -337,24 +338,24 @@ func TestGuardRefusesGarbageOnSocket(t *testing.T) {
 			return []byte{0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0}
 		}, false, "frame length 4 is shorter than its header"},
 		{"truncated hello then EOF", func(t *testing.T, pid int, touched string) []byte {
-			return appendFrame(nil, kindHello, 0, helloFor(pid, testKey(1)).encode())[:40]
+			return wire.AppendFrame(nil, wire.KindHello, 0, helloFor(pid, testKey(1)).Encode())[:40]
 		}, true, "truncated hello frame"},
 		{"a call instead of a hello", func(t *testing.T, pid int, touched string) []byte {
 			return touchCall(t, touched)
 		}, false, "unexpected call frame"},
 		{"a result instead of a hello", func(t *testing.T, pid int, touched string) []byte {
-			return append(appendFrame(nil, kindResult, 0, encodeResult(encodedValue{})), touchCall(t, touched)...)
+			return append(wire.AppendFrame(nil, wire.KindResult, 0, wire.EncodeResult(wire.Value{})), touchCall(t, touched)...)
 		}, false, "unexpected result frame"},
 		{"hello frame with a foreign body", func(t *testing.T, pid int, touched string) []byte {
-			return append(appendFrame(nil, kindHello, 0, []byte("\x0bmpgen-hellX\x01")), touchCall(t, touched)...)
+			return append(wire.AppendFrame(nil, wire.KindHello, 0, []byte("\x0bmpgen-hellX\x01")), touchCall(t, touched)...)
 		}, false, "bad handshake: not an mpgen hello"},
 		{"hello frame with an empty body", func(t *testing.T, pid int, touched string) []byte {
-			return append(appendFrame(nil, kindHello, 0, nil), touchCall(t, touched)...)
+			return append(wire.AppendFrame(nil, wire.KindHello, 0, nil), touchCall(t, touched)...)
 		}, false, "bad handshake"},
 		{"hello over the handshake size limit", func(t *testing.T, pid int, touched string) []byte {
 			h := helloFor(pid, testKey(1))
-			h.name = strings.Repeat("n", 64<<10)
-			return append(appendFrame(nil, kindHello, 0, h.encode()), touchCall(t, touched)...)
+			h.Name = strings.Repeat("n", 64<<10)
+			return append(wire.AppendFrame(nil, wire.KindHello, 0, h.Encode()), touchCall(t, touched)...)
 		}, false, "frame too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -383,7 +384,7 @@ func TestGuardGivesUpOnSilentPeer(t *testing.T) {
 		send []byte
 	}{
 		{"silent", nil},
-		{"stalled frame", []byte{0, 0, 0, 100, byte(kindHello), 0, 0, 0, 0, 0, 0, 0, 0, 'm', 'p'}},
+		{"stalled frame", []byte{0, 0, 0, 100, byte(wire.KindHello), 0, 0, 0, 0, 0, 0, 0, 0, 'm', 'p'}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -408,13 +409,13 @@ func TestGuardRefusesBadHandshake(t *testing.T) {
 	// A genuine exchange with one child, recorded.
 	recordedPath := filepath.Join(t.TempDir(), "recorded")
 	first := launchWithSocket(t, "fd=3", 3)
-	recorded := append(appendFrame(nil, kindHello, 0, helloFor(first.cmd.Process.Pid, testKey(2)).encode()), touchCall(t, recordedPath)...)
+	recorded := append(wire.AppendFrame(nil, wire.KindHello, 0, helloFor(first.cmd.Process.Pid, testKey(2)).Encode()), touchCall(t, recordedPath)...)
 	if _, err := first.peer.Write(recorded); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.peer.SetReadDeadline(time.Now().Add(60 * time.Second))
-	if f, err := readFrame(first.peer, 1<<20); err != nil || f.kind != kindResult {
-		t.Fatalf("recorded exchange failed: %v %v; stderr %q", f.kind, err, first.stderr.String())
+	if f, err := wire.ReadFrame(first.peer, 1<<20); err != nil || f.Kind != wire.KindResult {
+		t.Fatalf("recorded exchange failed: %v %v; stderr %q", f.Kind, err, first.stderr.String())
 	}
 	if code := first.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("recorded exchange: exit code %d", code)
@@ -432,62 +433,62 @@ func TestGuardRefusesBadHandshake(t *testing.T) {
 		{"replayed from another child", func(*testing.T, int) []byte { return recorded }, true,
 			fmt.Sprintf("handshake is for process %d (parent %d)", first.cmd.Process.Pid, os.Getpid())},
 		{"wrong child pid", func(t *testing.T, pid int) []byte {
-			return helloFor(pid+1, testKey(2)).encode()
+			return helloFor(pid+1, testKey(2)).Encode()
 		}, false, "not this one ("},
 		{"wrong parent pid", func(t *testing.T, pid int) []byte {
 			h := helloFor(pid, testKey(2))
-			h.parentPid = 1
-			return h.encode()
+			h.ParentPid = 1
+			return h.Encode()
 		}, false, "(parent 1), not this one"},
 		{"MAC with one bit flipped", func(t *testing.T, pid int) []byte {
-			b := helloFor(pid, testKey(2)).encode()
+			b := helloFor(pid, testKey(2)).Encode()
 			b[len(b)-1] ^= 1
 			return b
 		}, false, "bad handshake: MAC does not match"},
 		{"MAC under another key", func(t *testing.T, pid int) []byte {
-			return resign(t, helloFor(pid, testKey(2)).encode(), testKey(3))
+			return resign(t, helloFor(pid, testKey(2)).Encode(), testKey(3))
 		}, false, "bad handshake: MAC does not match"},
 		{"signed field changed after signing", func(t *testing.T, pid int) []byte {
 			h := helloFor(pid, testKey(2))
-			b := h.encode()
+			b := h.Encode()
 			i := bytes.Index(b, []byte("Forged-7"))
 			b[i+len("Forged-")] = '8'
 			return b
 		}, false, "bad handshake: MAC does not match"},
 		{"MAC cut short", func(t *testing.T, pid int) []byte {
-			b := helloFor(pid, testKey(2)).encode()
+			b := helloFor(pid, testKey(2)).Encode()
 			return b[:len(b)-1]
 		}, false, "bad handshake: frame body ends early"},
 		{"no MAC", func(t *testing.T, pid int) []byte {
-			b := helloFor(pid, testKey(2)).encode()
+			b := helloFor(pid, testKey(2)).Encode()
 			return b[:len(b)-1-sha256.Size]
 		}, false, "bad handshake: frame body ends early"},
 		{"empty MAC", func(t *testing.T, pid int) []byte {
-			b := helloFor(pid, testKey(2)).encode()
+			b := helloFor(pid, testKey(2)).Encode()
 			return append(b[:len(b)-1-sha256.Size], 0)
 		}, false, "bad handshake: MAC does not match"},
 		{"trailing bytes after the MAC", func(t *testing.T, pid int) []byte {
-			return append(helloFor(pid, testKey(2)).encode(), 0)
+			return append(helloFor(pid, testKey(2)).Encode(), 0)
 		}, false, "bad handshake: 1 unexpected bytes"},
 		{"protocol version 2", func(t *testing.T, pid int) []byte {
-			b := helloFor(pid, testKey(2)).encode()
-			i := 1 + len(helloMagic) // the version follows the magic string
-			if b[i] != protocolVersion {
+			b := helloFor(pid, testKey(2)).Encode()
+			i := 1 + len(wire.HelloMagic) // the version follows the magic string
+			if b[i] != wire.ProtocolVersion {
 				t.Fatalf("unexpected hello layout")
 			}
-			b[i] = protocolVersion + 1
+			b[i] = wire.ProtocolVersion + 1
 			return resign(t, b, testKey(2))
 		}, false, "bad handshake: protocol version 2, this binary speaks 1"},
 		{"authkey of 15 bytes", func(t *testing.T, pid int) []byte {
-			return helloFor(pid, bytes.Repeat([]byte{4}, 15)).encode()
+			return helloFor(pid, bytes.Repeat([]byte{4}, 15)).Encode()
 		}, false, "bad handshake: nonce or authkey too short"},
 		{"empty authkey", func(t *testing.T, pid int) []byte {
-			return helloFor(pid, nil).encode()
+			return helloFor(pid, nil).Encode()
 		}, false, "bad handshake: nonce or authkey too short"},
 		{"nonce of 15 bytes", func(t *testing.T, pid int) []byte {
 			h := helloFor(pid, testKey(2))
-			h.nonce = h.nonce[:15]
-			return h.encode()
+			h.Nonce = h.Nonce[:15]
+			return h.Encode()
 		}, false, "bad handshake: nonce or authkey too short"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -498,7 +499,7 @@ func TestGuardRefusesBadHandshake(t *testing.T) {
 				stream = tc.body(t, w.cmd.Process.Pid)
 				touched = recordedPath
 			} else {
-				stream = append(appendFrame(nil, kindHello, 0, tc.body(t, w.cmd.Process.Pid)), touchCall(t, touched)...)
+				stream = append(wire.AppendFrame(nil, wire.KindHello, 0, tc.body(t, w.cmd.Process.Pid)), touchCall(t, touched)...)
 			}
 			_, _ = w.peer.Write(stream)
 			expectRefusal(t, w, tc.want, touched)
@@ -508,8 +509,8 @@ func TestGuardRefusesBadHandshake(t *testing.T) {
 	// A correct handshake followed by a call that does not parse.
 	t.Run("garbled call after a good hello", func(t *testing.T) {
 		w := launchWithSocket(t, "fd=3", 3)
-		stream := appendFrame(nil, kindHello, 0, helloFor(w.cmd.Process.Pid, testKey(2)).encode())
-		stream = appendFrame(stream, kindCall, 1, []byte("\x7fnot a call"))
+		stream := wire.AppendFrame(nil, wire.KindHello, 0, helloFor(w.cmd.Process.Pid, testKey(2)).Encode())
+		stream = wire.AppendFrame(stream, wire.KindCall, 1, []byte("\x7fnot a call"))
 		_, _ = w.peer.Write(stream)
 		expectRefusal(t, w, "call frame: frame body ends early", "")
 	})
@@ -530,7 +531,7 @@ func TestGuardRefusesBadMarker(t *testing.T) {
 		t.Run(fmt.Sprintf("%q on fd %d", tc.marker, tc.fd), func(t *testing.T) {
 			touched := filepath.Join(t.TempDir(), "touched")
 			w := launchWithSocket(t, tc.marker, tc.fd)
-			stream := append(appendFrame(nil, kindHello, 0, helloFor(w.cmd.Process.Pid, testKey(2)).encode()), touchCall(t, touched)...)
+			stream := append(wire.AppendFrame(nil, wire.KindHello, 0, helloFor(w.cmd.Process.Pid, testKey(2)).Encode()), touchCall(t, touched)...)
 			_, _ = w.peer.Write(stream)
 			expectRefusal(t, w, fmt.Sprintf("%s=%q is not a valid child marker", envMarker, tc.marker), touched)
 		})

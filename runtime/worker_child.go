@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // serveWorker is the life of a Pool worker: it runs call and batch frames
@@ -72,7 +73,7 @@ type workerServer struct {
 	mu        sync.Mutex
 	reading   bool // a reading goroutine owns br
 	waiting   bool // serve waits on wake for a frame
-	queue     []frame
+	queue     []wire.Frame
 	busy      bool   // a call runs
 	running   uint64 // its id
 	seq       uint64 // calls started
@@ -83,21 +84,21 @@ type workerServer struct {
 }
 
 // accept takes a frame read from the parent. s.mu must be held.
-func (s *workerServer) accept(f frame) {
-	switch f.kind {
-	case kindCall, kindBatch:
+func (s *workerServer) accept(f wire.Frame) {
+	switch f.Kind {
+	case wire.KindCall, wire.KindBatch:
 		s.queue = append(s.queue, f)
-	case kindCancel:
-		if s.busy && s.running == f.id {
+	case wire.KindCancel:
+		if s.busy && s.running == f.ID {
 			s.runCancel()
 			return
 		}
 		for _, q := range s.queue {
-			if q.id == f.id {
+			if q.ID == f.ID {
 				if s.cancelled == nil {
 					s.cancelled = map[uint64]bool{}
 				}
-				s.cancelled[f.id] = true
+				s.cancelled[f.ID] = true
 				return
 			}
 		}
@@ -106,8 +107,8 @@ func (s *workerServer) accept(f frame) {
 
 // readOrExit reads one frame; at the end of the channel the worker exits:
 // the parent retired it or is gone.
-func (s *workerServer) readOrExit() frame {
-	f, err := readPeerFrame(s.br, MaxFrameSize())
+func (s *workerServer) readOrExit() wire.Frame {
+	f, err := wire.ReadPeerFrame(s.br, MaxFrameSize())
 	if err != nil {
 		s.cancelAll()
 		if isEOF(err) {
@@ -120,8 +121,8 @@ func (s *workerServer) readOrExit() frame {
 		}
 		os.Exit(childFail("worker: %v", err))
 	}
-	if f.kind == kindCall && s.rd.pending() {
-		f.files = takeFrameFiles(s.rd, f.body)
+	if f.Kind == wire.KindCall && s.rd.pending() {
+		f.Files = takeFrameFiles(s.rd, f.Body)
 	}
 	return f
 }
@@ -131,7 +132,7 @@ func (s *workerServer) readOrExit() frame {
 func (s *workerServer) drainBuffered() {
 	for {
 		n := s.br.Buffered()
-		if n < frameHeaderLen {
+		if n < wire.HeaderLen {
 			return
 		}
 		hdr, _ := s.br.Peek(4)
@@ -143,7 +144,7 @@ func (s *workerServer) drainBuffered() {
 }
 
 // next returns the next call to run, reading when nothing is queued.
-func (s *workerServer) next() frame {
+func (s *workerServer) next() wire.Frame {
 	s.mu.Lock()
 	for len(s.queue) == 0 {
 		if s.reading {
@@ -213,11 +214,11 @@ func (s *workerServer) serve(ctx context.Context) int {
 		}
 		cctx, cancel := context.WithCancel(ctx)
 		s.mu.Lock()
-		if s.cancelled[f.id] {
-			delete(s.cancelled, f.id)
+		if s.cancelled[f.ID] {
+			delete(s.cancelled, f.ID)
 			cancel()
 		}
-		s.busy, s.running, s.runCancel = true, f.id, cancel
+		s.busy, s.running, s.runCancel = true, f.ID, cancel
 		s.seq++
 		if !s.armed && !s.reading {
 			s.armed, s.armedSeq = true, s.seq
@@ -231,7 +232,7 @@ func (s *workerServer) serve(ctx context.Context) int {
 		s.busy, s.running, s.runCancel = false, 0, nil
 		s.mu.Unlock()
 		cancel()
-		if err := writeFrames(s.bw, nil, kind, f.id, body); err != nil {
+		if err := wire.WriteFrames(s.bw, nil, kind, f.ID, body); err != nil {
 			return exitFailed
 		}
 		if s.terminated.Load() {
@@ -245,7 +246,7 @@ func (s *workerServer) serve(ctx context.Context) int {
 
 // refuse answers the given calls and every queued one with a refusal,
 // flushes, and dies of SIGTERM.
-func (s *workerServer) refuse(fs ...frame) {
+func (s *workerServer) refuse(fs ...wire.Frame) {
 	s.mu.Lock()
 	if !s.reading {
 		s.drainBuffered()
@@ -254,30 +255,30 @@ func (s *workerServer) refuse(fs ...frame) {
 	s.queue = nil
 	s.mu.Unlock()
 	for _, f := range fs {
-		if f.kind == kindCall || f.kind == kindBatch {
-			_ = writeFrames(s.bw, nil, kindRefused, f.id, nil)
+		if f.Kind == wire.KindCall || f.Kind == wire.KindBatch {
+			_ = wire.WriteFrames(s.bw, nil, wire.KindRefused, f.ID, nil)
 		}
 	}
 	_ = s.bw.Flush()
 	dieOfTerminate()
 }
 
-func serveFrame(ctx context.Context, f frame) (frameKind, payload) {
-	if f.kind == kindBatch {
-		m, err := decodeBatch(f.body)
+func serveFrame(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
+	if f.Kind == wire.KindBatch {
+		m, err := wire.DecodeBatch(f.Body)
 		if err != nil {
-			return kindError, payload{failureBody("mp: " + err.Error())}
+			return wire.KindError, wire.Payload{failureBody("mp: " + err.Error())}
 		}
 		kind, body := runBatch(ctx, m)
-		return kind, payload{body}
+		return kind, wire.Payload{body}
 	}
-	call, err := decodeCall(f.body)
+	call, err := wire.DecodeCall(f.Body)
 	if err == nil {
-		err = call.adopt(f.files)
+		err = call.Adopt(f.Files)
 	}
 	if err != nil {
-		closeFiles(f.files)
-		return kindError, payload{failureBody("mp: " + err.Error())}
+		closeFiles(f.Files)
+		return wire.KindError, wire.Payload{failureBody("mp: " + err.Error())}
 	}
 	return runCall(ctx, call)
 }
@@ -285,35 +286,35 @@ func serveFrame(ctx context.Context, f frame) (frameKind, payload) {
 // takeFrameFiles takes the descriptors a call frame's handles arrived with.
 // A malformed frame takes none; its decoding fails later.
 func takeFrameFiles(rd *fdReader, body []byte) []*os.File {
-	call, err := decodeCall(body)
+	call, err := wire.DecodeCall(body)
 	if err != nil {
 		return nil
 	}
-	files, _ := rd.take(call.nfiles())
+	files, _ := rd.take(call.NFiles())
 	return files
 }
 
 // runBatch runs a target over every argument list of a batch, in order,
 // and encodes all results as one slice.
-func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
-	spec, codec, fail := lookupCall(m.target, m.codec)
+func runBatch(ctx context.Context, m *wire.Batch) (wire.Kind, []byte) {
+	spec, codec, fail := lookupCall(m.Target, m.Codec)
 	if fail != nil {
-		return kindError, fail
+		return wire.KindError, fail
 	}
 	var argsAt func(i int) registry.Args
-	if m.tuples == nil {
+	if m.Tuples == nil {
 		if len(spec.Params) != 1 {
-			return kindError, failureBody(fmt.Sprintf("mp: batch of %s needs a target of one parameter", spec.Name))
+			return wire.KindError, failureBody(fmt.Sprintf("mp: batch of %s needs a target of one parameter", spec.Name))
 		}
 		sv := reflect.New(reflect.SliceOf(spec.Params[0].Type))
-		if m.slice.present {
-			if err := decodeValue(codec, m.slice, sv.Interface()); err != nil {
-				return kindError, failureBody(fmt.Sprintf("mp: decode the arguments of %s: %v", spec.Name, err))
+		if m.Slice.Present {
+			if err := decodeValue(codec, m.Slice, sv.Interface()); err != nil {
+				return wire.KindError, failureBody(fmt.Sprintf("mp: decode the arguments of %s: %v", spec.Name, err))
 			}
 		}
 		items := sv.Elem()
-		if items.Len() != m.n {
-			return kindError, failureBody(fmt.Sprintf("mp: batch of %d carries %d arguments", m.n, items.Len()))
+		if items.Len() != m.N {
+			return wire.KindError, failureBody(fmt.Sprintf("mp: batch of %d carries %d arguments", m.N, items.Len()))
 		}
 		if spec.Batch != nil {
 			if kind, body, ok := runTyped(ctx, spec, codec, items); ok {
@@ -322,19 +323,19 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 		}
 		argsAt = itemDecoder(items)
 	} else {
-		argsAt = func(i int) registry.Args { return &wireArgs{codec: codec, args: m.tuples[i]} }
+		argsAt = func(i int) registry.Args { return &wireArgs{codec: codec, args: m.Tuples[i]} }
 	}
 	var results reflect.Value
 	store := func(int, any) {}
 	if spec.Result != nil {
-		results = reflect.MakeSlice(reflect.SliceOf(spec.Result), m.n, m.n)
+		results = reflect.MakeSlice(reflect.SliceOf(spec.Result), m.N, m.N)
 		store = resultStore(results)
 	}
-	out := &batchResultMsg{}
-	for i := 0; i < m.n; i++ {
+	out := &wire.BatchResult{}
+	for i := 0; i < m.N; i++ {
 		res, kind, body := invoke(ctx, spec, codec, argsAt(i))
-		if kind != kindResult {
-			out.failures = append(out.failures, batchFailure{index: i, kind: kind, body: body})
+		if kind != wire.KindResult {
+			out.Failures = append(out.Failures, wire.BatchFailure{Index: i, Kind: kind, Body: body})
 			continue
 		}
 		if res != nil {
@@ -344,17 +345,17 @@ func runBatch(ctx context.Context, m *batchMsg) (frameKind, []byte) {
 	if results.IsValid() {
 		ev, err := encodeValue(codec, results)
 		if err != nil {
-			return kindError, failureBody(fmt.Sprintf("mp: encode the results of %s with the %s codec: %v", spec.Name, codec.Name(), err))
+			return wire.KindError, failureBody(fmt.Sprintf("mp: encode the results of %s with the %s codec: %v", spec.Name, codec.Name(), err))
 		}
-		out.results = ev
+		out.Results = ev
 	}
-	return kindBatchResult, out.encode()
+	return wire.KindBatchResult, out.Encode()
 }
 
 // runTyped runs a batch through the target's generated Batch: a direct
 // call per item, with nothing boxed.
-func runTyped(ctx context.Context, spec *registry.Spec, codec Codec, items reflect.Value) (frameKind, []byte, bool) {
-	out := &batchResultMsg{}
+func runTyped(ctx context.Context, spec *registry.Spec, codec Codec, items reflect.Value) (wire.Kind, []byte, bool) {
+	out := &wire.BatchResult{}
 	var results reflect.Value
 	var res any
 	if spec.Result != nil {
@@ -363,7 +364,7 @@ func runTyped(ctx context.Context, spec *registry.Spec, codec Codec, items refle
 	}
 	ok := spec.Batch.RunBatch(ctx, items.Interface(), res, func(i int, err error, p *registry.Panic) {
 		kind, body := failureFrame(codec, err, p)
-		out.failures = append(out.failures, batchFailure{index: i, kind: kind, body: body})
+		out.Failures = append(out.Failures, wire.BatchFailure{Index: i, Kind: kind, Body: body})
 	})
 	if !ok {
 		return 0, nil, false
@@ -371,11 +372,11 @@ func runTyped(ctx context.Context, spec *registry.Spec, codec Codec, items refle
 	if results.IsValid() {
 		ev, err := encodeValue(codec, results)
 		if err != nil {
-			return kindError, failureBody(fmt.Sprintf("mp: encode the results of %s with the %s codec: %v", spec.Name, codec.Name(), err)), true
+			return wire.KindError, failureBody(fmt.Sprintf("mp: encode the results of %s with the %s codec: %v", spec.Name, codec.Name(), err)), true
 		}
-		out.results = ev
+		out.Results = ev
 	}
-	return kindBatchResult, out.encode(), true
+	return wire.KindBatchResult, out.Encode(), true
 }
 
 // itemDecoder returns the arguments of each item of a batch. The common
