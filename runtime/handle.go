@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 )
 
 // A handle is a runtime value that travels to another process as open
@@ -48,7 +50,7 @@ func exportHandle(h handle) (encodedValue, error) {
 	}
 	dups := make([]*os.File, 0, len(files))
 	for _, f := range files {
-		d, err := dupFile(f)
+		d, err := fdio.Dup(f)
 		if err != nil {
 			closeFiles(dups)
 			return encodedValue{}, err
@@ -95,7 +97,7 @@ func argFiles(args []encodedValue) []*os.File {
 
 // maxPassedFiles bounds the descriptors one frame or message may carry
 // (Linux's SCM_MAX_FD is 253).
-const maxPassedFiles = 64
+const maxPassedFiles = fdio.MaxFiles
 
 // dupFiles duplicates files for one send, all or none: if one cannot be
 // duplicated (out of descriptors), none travel and the receiver reports the
@@ -106,7 +108,7 @@ func dupFiles(files []*os.File) []*os.File {
 	}
 	out := make([]*os.File, 0, len(files))
 	for _, f := range files {
-		d, err := dupFile(f)
+		d, err := fdio.Dup(f)
 		if err != nil {
 			closeFiles(out)
 			return nil

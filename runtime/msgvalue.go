@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"sync"
+
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 )
 
 // inlineMax is the largest encoded value a Conn or Queue message carries
@@ -13,6 +14,10 @@ import (
 // descriptor travels beside a short message, so that a message never
 // outgrows the socket's buffer.
 const inlineMax = 64 << 10
+
+// A message with inlineMax bytes inline, its form byte and a margin must
+// fit the buffer a Sock receives into.
+const _ = uint(fdio.MaxMsg - (inlineMax + 64))
 
 // formSpilled marks a message whose value's bytes are in the attached file.
 const formSpilled = 0x80
@@ -34,7 +39,7 @@ func encodeMsg(codec Codec, v reflect.Value) ([]byte, []*os.File, error) {
 		copy(msg[1:], ev.data)
 		return msg, nil, nil
 	}
-	f, err := spillFile(ev.data)
+	f, err := fdio.Spill(ev.data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,11 +102,6 @@ func readSpill(f *os.File) ([]byte, error) {
 		return nil, fmt.Errorf("mp: read spilled value: %w", err)
 	}
 	return data, nil
-}
-
-// newRecvBufs pools the buffers messages are received into.
-func newRecvBufs() *sync.Pool {
-	return &sync.Pool{New: func() any { b := make([]byte, recvBuf); return &b }}
 }
 
 // turn waits for the turn in ch, honouring ctx.
