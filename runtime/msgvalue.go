@@ -16,7 +16,8 @@ import (
 const inlineMax = 64 << 10
 
 // A message with inlineMax bytes inline, its form byte and a margin must
-// fit the buffer a Sock receives into.
+// fit the buffer a Sock receives into (fdio.MaxMsg); if it did not, this
+// constant would be negative and would not compile.
 const _ = uint(fdio.MaxMsg - (inlineMax + 64))
 
 // formSpilled marks a message whose value's bytes are in the attached file.

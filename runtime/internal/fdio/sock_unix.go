@@ -327,7 +327,8 @@ func (s *Sock) Close() error {
 
 // Socketpair makes a pair of connected Unix sockets of type typ, both
 // close-on-exec (set under ForkLock, so no child started meanwhile inherits
-// them).
+// them). It exists on Unix only, where children can be
+// started (see runtime/internal/proc).
 func Socketpair(typ int) ([2]int, error) {
 	syscall.ForkLock.RLock()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, typ, 0)
