@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
@@ -23,7 +25,7 @@ const envMarker = "MPGEN_CHILD"
 
 // childFD is the descriptor of the control channel in the child
 // (ExtraFiles[0]).
-const childFD = 3
+const childFD = proc.ControlFD
 
 // handshakeTimeout bounds the wait for the parent's hello and call.
 const handshakeTimeout = 30 * time.Second
@@ -71,14 +73,14 @@ func runChild(marker string) int {
 	if err != nil || !strings.HasPrefix(marker, "fd=") || fd != childFD {
 		return childFail("%s=%q is not a valid child marker; this program was not started by mpgen: unset %s to run it normally", envMarker, marker, envMarker)
 	}
-	conn, err := controlConn(fd)
+	conn, err := proc.ControlConn(fd)
 	if err != nil {
 		return childFail("%s is set but descriptor %d is not an mpgen control channel (%v): this program was not started by mpgen; unset %s to run it normally", envMarker, fd, err, envMarker)
 	}
 	// conn is never closed here: the exit closes it, and watchParent must
 	// not mistake our own close for the parent's end.
 	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	rd := newFDReader(conn)
+	rd := fdio.NewReader(conn)
 
 	f, err := wire.ReadFrame(rd, 64<<10)
 	if errors.Is(err, io.EOF) {
@@ -94,7 +96,7 @@ func runChild(marker string) int {
 	if h.ChildPid != os.Getpid() || h.ParentPid != os.Getppid() {
 		return childFail("handshake is for process %d (parent %d), not this one (%d, parent %d): refusing to run", h.ChildPid, h.ParentPid, os.Getpid(), os.Getppid())
 	}
-	closeInherited(h.Inherited)
+	proc.CloseInherited(h.Inherited)
 	becomeChild(h)
 	SetMaxFrameSize(h.MaxFrame)
 	// The parent is authenticated: from here on a large call may take as
@@ -120,7 +122,7 @@ func runChild(marker string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go watchParent(rd, cancel)
-	terminated := onTerminate(cancel, spec != nil && spec.Context)
+	terminated := proc.OnTerminate(cancel, spec != nil && spec.Context)
 
 	kind, body := runCall(ctx, call)
 	// Values the target put in queues are delivered before it reports, as
@@ -130,7 +132,7 @@ func runChild(marker string) int {
 		return childFail("send the outcome of %s: %v", call.Target, err)
 	}
 	if terminated.Load() {
-		dieOfTerminate()
+		proc.DieOfTerminate()
 	}
 	if kind == wire.KindResult {
 		return exitOK
@@ -139,8 +141,8 @@ func runChild(marker string) int {
 }
 
 // takeFiles gives a call's handles the descriptors that arrived with it.
-func takeFiles(rd *fdReader, call *wire.Call) error {
-	files, err := rd.take(call.NFiles())
+func takeFiles(rd *fdio.Reader, call *wire.Call) error {
+	files, err := rd.Take(call.NFiles())
 	if err != nil {
 		return fmt.Errorf("call frame: %w", err)
 	}

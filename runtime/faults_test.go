@@ -10,22 +10,20 @@ package mp_test
 // within a bound, with nothing left behind in the parent. They read /proc,
 // so they run on Linux.
 //
-// The tests that need a process of their own (to delete its binary, or to
-// lower its descriptor limit without disturbing the other tests) run this
-// test binary again with -test.run=^TestFaultsHelper$ and the helper's name
-// in MPGEN_FAULTS_HELPER; TestFaultsHelper does nothing without it.
+// The scenarios that need a process of their own (to delete its binary, or
+// to lower its descriptor limit without disturbing the other tests) are
+// targets (internal/targets/parents.go) that run in a child and start
+// children and pools of their own from there; runScenario relays what they
+// report.
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -350,54 +348,36 @@ func TestFaultCancelManyChildren(t *testing.T) {
 	t.Logf("%d children ended %v after the cancel; left behind: %v", n, took.Round(time.Millisecond), l)
 }
 
-// runHelper runs this test binary (or exe, a copy of it) as a process of
-// its own running TestFaultsHelper in the given mode, and fails the test
-// unless the helper passes within a bound.
-func runHelper(t *testing.T, exe, mode string, env ...string) string {
+// runScenario runs a scenario target (internal/targets/parents.go) in a
+// child of its own and relays its report, failing the test unless the
+// child passes within a bound. start, if not nil, starts p instead of
+// Start.
+func runScenario(t *testing.T, p *mp.Process, start func(*mp.Process) error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^TestFaultsHelper$", "-test.v", "-test.timeout=150s")
-	cmd.Env = append(os.Environ(), append([]string{"MPGEN_FAULTS_HELPER=" + mode}, env...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
-	if err != nil || !strings.Contains(out.String(), "--- PASS: TestFaultsHelper") {
-		t.Fatalf("helper %s: %v\n%s", mode, err, out.String())
+	if start == nil {
+		start = (*mp.Process).Start
 	}
-	return out.String()
-}
-
-// relayHelperLog logs the lines that the helper's tests in file logged,
-// without the helper's own prefix.
-func relayHelperLog(t *testing.T, out, file string) {
-	t.Helper()
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, file+":") {
-			t.Log("helper: " + line)
-		}
+	if err := start(p); err != nil {
+		t.Fatalf("Start: %v", err)
 	}
-}
-
-// TestFaultsHelper is the body of a helper process (see runHelper); run
-// directly, it does nothing.
-func TestFaultsHelper(t *testing.T) {
-	mode := os.Getenv("MPGEN_FAULTS_HELPER")
-	switch mode {
-	case "":
-		t.Skip("helper process of the fault tests; runs only when MPGEN_FAULTS_HELPER is set")
-	case "deleted", "replaced":
-		helperBinaryGone(t, mode)
-	case "fds":
-		helperFDExhaustion(t)
-	case "pool-fds":
-		helperPoolFDExhaustion(t)
-	case "pool-nostart":
-		helperPoolNoWorker(t)
-	default:
-		t.Fatalf("unknown helper %q", mode)
+	t.Cleanup(func() { _ = p.Kill(); _ = p.Join() })
+	err := p.JoinTimeout(3 * time.Minute)
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("the scenario did not end within 3 minutes")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.(targets.Report)
+	for _, line := range rep.Log {
+		t.Log("child: " + line)
+	}
+	for _, e := range rep.Errors {
+		t.Error(e)
 	}
 }
 
@@ -424,9 +404,9 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 
 // The program's file is deleted, or replaced by another program, while it
 // runs: its children (started from /proc/self/exe on Linux) still run the
-// image the parent runs, both as Processes and as Pool workers. A helper
-// process, a copy of this test binary in a temporary directory, does it to
-// itself.
+// image the parent runs, both as Processes and as Pool workers. A child
+// started from a copy of this test binary in a temporary directory does it
+// to itself (targets.ImageGone).
 func TestFaultBinaryDeletedOrReplaced(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -437,170 +417,12 @@ func TestFaultBinaryDeletedOrReplaced(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			cp := filepath.Join(t.TempDir(), "mp-copy.test")
 			copyFile(t, exe, cp, 0o755)
-			relayHelperLog(t, runHelper(t, cp, mode, "MPGEN_FAULTS_WANT_SUM="+want), "faults_test.go")
-		})
-	}
-}
-
-// helperBinaryGone deletes or replaces this process's own file, then
-// starts children and a pool and checks which image they run.
-func helperBinaryGone(t *testing.T, mode string) {
-	want := os.Getenv("MPGEN_FAULTS_WANT_SUM")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := fileSum(t, self); got != want {
-		t.Fatalf("this helper's binary %s has sum %s, want %s", self, got, want)
-	}
-	switch mode {
-	case "deleted":
-		if err := os.Remove(self); err != nil {
-			t.Fatal(err)
-		}
-	case "replaced":
-		// Another program, executable, takes the file's name (a new inode,
-		// as an upgrade by rename does). Were a child started from the
-		// path, it would run this script and exit 97.
-		script := self + ".new"
-		if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'mpgen test: wrong image' >&2\nexit 97\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(script, self); err != nil {
-			t.Fatal(err)
-		}
-		if fileSum(t, self) == want {
-			t.Fatal("the replacement has the same sum")
-		}
-	}
-	t.Logf("%s %s; starting children", self, mode)
-
-	check := func(who string, img targets.Image) {
-		t.Helper()
-		if img.Sum != want {
-			t.Errorf("%s runs image %s from %q, want %s", who, img.Sum, img.Path, want)
-		} else {
-			t.Logf("%s runs the right image, from %q", who, img.Path)
-		}
-	}
-	for i := 0; i < 3; i++ {
-		p := start(t, &mp.Process{Target: targets.ExeImage})
-		if err := join(t, p); err != nil {
-			t.Fatalf("child %d: %v", i, err)
-		}
-		res, _ := p.Result()
-		check(fmt.Sprintf("child %d", i), res.(targets.Image))
-	}
-	ctx := testCtx(t)
-	pool := newPool(t, mp.Workers(2))
-	got, err := mp.Map[int, int](ctx, pool, targets.Identity, []int{1, 2, 3, 4})
-	if err != nil || !slices.Equal(got, []int{1, 2, 3, 4}) {
-		t.Fatalf("pool Map: %v, %v", got, err)
-	}
-	img, err := mp.Submit[targets.Image](ctx, pool, targets.ExeImage).Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check("a pool worker", img)
-	// A worker killed now is replaced from the same image.
-	for _, pid := range pool.Pids() {
-		kill9(t, pid)
-	}
-	img, err = mp.Submit[targets.Image](ctx, pool, targets.ExeImage).Get(ctx)
-	var ee *mp.ExitError
-	for errors.As(err, &ee) { // the call may have gone to a worker as it died
-		img, err = mp.Submit[targets.Image](ctx, pool, targets.ExeImage).Get(ctx)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	check("a replacement pool worker", img)
-}
-
-// fdLister lists this process's descriptors through a directory handle
-// opened beforehand, so that it works with the descriptor table full.
-type fdLister struct{ dir *os.File }
-
-func newFDLister(t *testing.T) *fdLister {
-	t.Helper()
-	d, err := os.Open("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return &fdLister{d}
-}
-
-// list returns the open descriptors but the lister's own, as "fd=link".
-func (l *fdLister) list(t *testing.T) []string {
-	t.Helper()
-	if _, err := l.dir.Seek(0, io.SeekStart); err != nil {
-		t.Fatal(err)
-	}
-	names, err := l.dir.Readdirnames(-1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, name := range names {
-		if name == fmt.Sprint(l.dir.Fd()) {
-			continue
-		}
-		if link, err := os.Readlink("/proc/self/fd/" + name); err == nil {
-			out = append(out, name+"="+link)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// lowerFDLimit sets this process's soft RLIMIT_NOFILE to n (children
-// inherit it) and fills every free descriptor below it with /dev/null. It
-// returns the files it opened, most recent last.
-func lowerFDLimit(t *testing.T, n uint64) []*os.File {
-	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	lim.Cur = n
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	var hoard []*os.File
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				t.Fatalf("filling the descriptor table: %v", err)
+			fromCopy := func(p *mp.Process) error {
+				defer mp.StartChildrenFrom(cp)()
+				return p.Start()
 			}
-			break
-		}
-		hoard = append(hoard, f)
-	}
-	t.Cleanup(func() {
-		for _, f := range hoard {
-			f.Close()
-		}
-	})
-	return hoard
-}
-
-// startBounded runs p.Start and fails the test if it does not return
-// within d.
-func startBounded(t *testing.T, p *mp.Process, d time.Duration) error {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() { errc <- p.Start() }()
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Cleanup(func() { _ = p.Kill(); _ = p.Join() })
-		}
-		return err
-	case <-time.After(d):
-		t.Fatalf("Start did not return within %v with the descriptor table full", d)
-		return nil
+			runScenario(t, &mp.Process{Target: targets.ImageGone, Args: []any{mode, want}}, fromCopy)
+		})
 	}
 }
 
@@ -608,84 +430,9 @@ func startBounded(t *testing.T, p *mp.Process, d time.Duration) error {
 // filled up): Start returns a clear error that matches syscall.EMFILE, at
 // once, makes no process, and leaks no descriptor; with one, two, ... free
 // descriptors the same, until there are enough; and once descriptors free
-// up, children start again. Run in a helper process, whose limit can be
-// lowered without disturbing the other tests.
+// up, children start again. The parent is a child of the test
+// (targets.FDExhaustion), whose limit can be lowered without disturbing the
+// other tests.
 func TestFaultFDExhaustion(t *testing.T) {
-	relayHelperLog(t, runHelper(t, os.Args[0], "fds"), "faults_test.go")
-}
-
-func helperFDExhaustion(t *testing.T) {
-	fds := newFDLister(t)
-	hoard := lowerFDLimit(t, 256)
-	if len(hoard) < 20 {
-		t.Fatalf("only %d descriptors free under the limit", len(hoard))
-	}
-	free := 0
-	release := func(k int) { // close k more files of the hoard
-		for ; k > 0; k-- {
-			hoard[len(hoard)-1].Close()
-			hoard = hoard[:len(hoard)-1]
-			free++
-		}
-	}
-	for _, stdout := range []string{"inherited", "buffer"} {
-		t.Run("stdout "+stdout, func(t *testing.T) {
-			started := false
-			for !started && free <= 16 {
-				p := &mp.Process{Target: targets.Echo, Args: []any{"fd"}}
-				var buf syncBuffer
-				if stdout == "buffer" {
-					p.Stdout, p.Stderr = &buf, &buf
-				}
-				fdsBefore := fds.list(t)
-				t0 := time.Now()
-				err := startBounded(t, p, 20*time.Second)
-				took := time.Since(t0)
-				if err != nil {
-					if !errors.Is(err, syscall.EMFILE) || !strings.Contains(err.Error(), "too many open files") {
-						t.Fatalf("%d free: Start = %v; want an error matching EMFILE", free, err)
-					}
-					if p.Pid() != 0 || p.IsAlive() {
-						t.Fatalf("%d free: Start failed but made process %d", free, p.Pid())
-					}
-					if after := fds.list(t); !slices.Equal(after, fdsBefore) {
-						t.Fatalf("%d free: a failed Start changed the open descriptors from\n%v\nto\n%v", free, fdsBefore, after)
-					}
-					t.Logf("free descriptors: %d: Start failed in %v: %v", free, took.Round(time.Microsecond), err)
-					release(1)
-					continue
-				}
-				started = true
-				if err := join(t, p); err != nil {
-					t.Fatalf("%d free: Start succeeded, Join = %v (output %q)", free, err, buf.String())
-				}
-				if res, _ := p.Result(); res != "fd" {
-					t.Fatalf("%d free: result %v", free, res)
-				}
-				if !eventually(5*time.Second, func() bool { return slices.Equal(fds.list(t), fdsBefore) }) {
-					t.Fatalf("%d free: descriptors after Join\n%v\ndiffer from before Start\n%v", free, fds.list(t), fdsBefore)
-				}
-				t.Logf("free descriptors: %d: the child started and ran", free)
-			}
-			if !started {
-				t.Fatalf("no child started with %d free descriptors", free)
-			}
-			// Fill the table again for the next case.
-			for ; free > 0; free-- {
-				f, err := os.Open(os.DevNull)
-				if err != nil {
-					t.Fatal(err)
-				}
-				hoard = append(hoard, f)
-			}
-		})
-	}
-	// Descriptors free up: everything works again, many times over.
-	release(len(hoard))
-	for i := 0; i < 5; i++ {
-		p := start(t, &mp.Process{Target: targets.Echo, Args: []any{"again"}})
-		if err := join(t, p); err != nil {
-			t.Fatalf("after the descriptors were freed: %v", err)
-		}
-	}
+	runScenario(t, &mp.Process{Target: targets.FDExhaustion}, nil)
 }

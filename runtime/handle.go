@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -50,7 +51,7 @@ func exportHandle(h handle) (wire.Value, error) {
 	}
 	dups := make([]*os.File, 0, len(files))
 	for _, f := range files {
-		d, err := dupFile(f)
+		d, err := fdio.Dup(f)
 		if err != nil {
 			closeFiles(dups)
 			return wire.Value{}, err
@@ -108,7 +109,7 @@ func dupFiles(files []*os.File) []*os.File {
 	}
 	out := make([]*os.File, 0, len(files))
 	for _, f := range files {
-		d, err := dupFile(f)
+		d, err := fdio.Dup(f)
 		if err != nil {
 			closeFiles(out)
 			return nil

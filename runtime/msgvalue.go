@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"sync"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -15,6 +15,11 @@ import (
 // descriptor travels beside a short message, so that a message never
 // outgrows the socket's buffer.
 const inlineMax = 64 << 10
+
+// A message with inlineMax bytes inline, its form byte and a margin must
+// fit the buffer a Sock receives into (fdio.MaxMsg); if it did not, this
+// constant would be negative and would not compile.
+const _ = uint(fdio.MaxMsg - (inlineMax + 64))
 
 // formSpilled marks a message whose value's bytes are in the attached file.
 const formSpilled = 0x80
@@ -36,7 +41,7 @@ func encodeMsg(codec Codec, v reflect.Value) ([]byte, []*os.File, error) {
 		copy(msg[1:], ev.Data)
 		return msg, nil, nil
 	}
-	f, err := spillFile(ev.Data)
+	f, err := fdio.Spill(ev.Data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,11 +104,6 @@ func readSpill(f *os.File) ([]byte, error) {
 		return nil, fmt.Errorf("mp: read spilled value: %w", err)
 	}
 	return data, nil
-}
-
-// newRecvBufs pools the buffers messages are received into.
-func newRecvBufs() *sync.Pool {
-	return &sync.Pool{New: func() any { b := make([]byte, recvBuf); return &b }}
 }
 
 // turn waits for the turn in ch, honouring ctx.

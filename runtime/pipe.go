@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -22,7 +23,7 @@ import (
 // as do senders. Like Python's, an end shared by several processes delivers
 // each message to exactly one receiver.
 type Conn[T any] struct {
-	sock    *msgSock
+	sock    *fdio.Sock
 	codec   Codec
 	canSend bool
 	canRecv bool
@@ -31,7 +32,7 @@ type Conn[T any] struct {
 // Pipe returns the two ends of a duplex pipe (Python's Pipe()): each end
 // sends to and receives from the other.
 func Pipe[T any]() (*Conn[T], *Conn[T], error) {
-	a, b, err := seqpacketPair()
+	a, b, err := fdio.SeqpacketPair()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -41,14 +42,14 @@ func Pipe[T any]() (*Conn[T], *Conn[T], error) {
 // OneWayPipe returns the ends of a one-way pipe (Python's
 // Pipe(duplex=False)): r only receives, w only sends.
 func OneWayPipe[T any]() (r, w *Conn[T], err error) {
-	a, b, err := seqpacketPair()
+	a, b, err := fdio.SeqpacketPair()
 	if err != nil {
 		return nil, nil, err
 	}
 	return newConn[T](a, false, true), newConn[T](b, true, false), nil
 }
 
-func newConn[T any](s *msgSock, send, recv bool) *Conn[T] {
+func newConn[T any](s *fdio.Sock, send, recv bool) *Conn[T] {
 	return &Conn[T]{sock: s, codec: GobCodec{}, canSend: send, canRecv: recv}
 }
 
@@ -71,7 +72,7 @@ func (c *Conn[T]) SendContext(ctx context.Context, v T) error {
 	if err != nil {
 		return fmt.Errorf("mp: send %T: %w", v, err)
 	}
-	err = c.sock.send(ctx, msg, files)
+	err = c.sock.Send(ctx, msg, files)
 	closeFiles(files)
 	return sendErr(err)
 }
@@ -94,7 +95,7 @@ func (c *Conn[T]) RecvContext(ctx context.Context) (T, error) {
 	if !c.canRecv {
 		return v, ErrWrongEnd
 	}
-	buf, n, files, err := c.sock.recv(ctx)
+	buf, n, files, err := c.sock.Recv(ctx)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNRESET) {
 			err = io.EOF
@@ -102,7 +103,7 @@ func (c *Conn[T]) RecvContext(ctx context.Context) (T, error) {
 		return v, err
 	}
 	err = decodeMsg(c.codec, (*buf)[:n], files, &v)
-	recvBufs.Put(buf)
+	fdio.PutBuf(buf)
 	return v, err
 }
 
@@ -113,27 +114,27 @@ func (c *Conn[T]) Poll(timeout time.Duration) (bool, error) {
 	if !c.canRecv {
 		return false, ErrWrongEnd
 	}
-	return c.sock.readable(context.Background(), timeout)
+	return c.sock.Readable(context.Background(), timeout)
 }
 
 // Close closes this process's end (Python's close). The other end sees
 // io.EOF once every process holding this end has closed it or exited.
-func (c *Conn[T]) Close() error { return c.sock.close() }
+func (c *Conn[T]) Close() error { return c.sock.Close() }
 
 // waitFile is the descriptor Wait watches.
-func (c *Conn[T]) waitFile() *os.File { return c.sock.f }
+func (c *Conn[T]) waitFile() *os.File { return c.sock.File() }
 
 const connMeta = "conn/1"
 
 func (c *Conn[T]) mpExport() ([]byte, []*os.File, error) {
-	if c.sock.closed.Load() {
+	if c.sock.Closed() {
 		return nil, nil, ErrHandleClosed
 	}
 	var b wire.Encoder
 	b.String(connMeta)
 	b.String(c.codec.Name())
 	b.Uvarint(boolBits(c.canSend, c.canRecv))
-	return b, []*os.File{c.sock.f}, nil
+	return b, []*os.File{c.sock.File()}, nil
 }
 
 func (c *Conn[T]) mpImport(meta []byte, files []*os.File) error {
@@ -154,7 +155,7 @@ func (c *Conn[T]) mpImport(meta []byte, files []*os.File) error {
 		closeFiles(files)
 		return fmt.Errorf("mp: import Conn: %w", err)
 	}
-	*c = Conn[T]{sock: newMsgSock(files[0]), codec: codec, canSend: bits&1 != 0, canRecv: bits&2 != 0}
+	*c = Conn[T]{sock: fdio.NewSock(files[0]), codec: codec, canSend: bits&1 != 0, canRecv: bits&2 != 0}
 	return nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
@@ -505,7 +507,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		w.slots = 1 // a call's clock starts when it is sent
 	}
 	if p.initCall != nil {
-		err = wire.WriteFrames(&rightsWriter{f: conn, files: p.initFiles}, msg, wire.KindCall, 0, p.initCall)
+		err = wire.WriteFrames(fdio.NewRightsWriter(conn, p.initFiles), msg, wire.KindCall, 0, p.initCall)
 	} else {
 		_, err = conn.Write(msg)
 	}
@@ -617,7 +619,7 @@ type poolWorker struct {
 	pool *Pool
 	cmd  *exec.Cmd
 	conn *os.File
-	outs *outputs
+	outs *proc.Outputs
 
 	wmu sync.Mutex // serializes writes, and the order of pending with them
 
@@ -701,7 +703,7 @@ func (w *poolWorker) kill() { _ = w.cmd.Process.Kill() }
 func (w *poolWorker) reap() {
 	_ = w.cmd.Wait()
 	w.conn.Close()
-	w.outs.wait(outputWait)
+	w.outs.Wait(proc.OutputWait)
 }
 
 // awaitInit reads the initializer's outcome.
@@ -742,7 +744,7 @@ func (w *poolWorker) deathOf(target string) error {
 		w.kill()
 		<-done
 	}
-	code, sig := exitStatus(w.cmd.ProcessState)
+	code, sig := proc.ExitStatus(w.cmd.ProcessState)
 	if code != 0 {
 		_, _ = SweepSharedMemory() // blocks the dead worker alone held
 	}
@@ -810,7 +812,7 @@ func (w *poolWorker) start(ts ...*task) {
 			buf = buf[:0]
 		}
 		if err == nil {
-			err = wire.WriteFrames(&rightsWriter{f: w.conn, files: sendFiles}, nil, t.kind, id, t.body)
+			err = wire.WriteFrames(fdio.NewRightsWriter(w.conn, sendFiles), nil, t.kind, id, t.body)
 		}
 		closeFiles(sendFiles)
 	}
@@ -877,7 +879,7 @@ func (w *poolWorker) settled(n int, recycle bool, quick bool) {
 func (w *poolWorker) closeWrite() {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	shutdownWrite(w.conn)
+	proc.ShutdownWrite(w.conn)
 }
 
 // timedOut kills the worker because call id ran past its deadline.
@@ -967,8 +969,8 @@ func (w *poolWorker) read() {
 
 	_ = w.cmd.Wait()
 	w.conn.Close()
-	w.outs.wait(outputWait)
-	code, sig := exitStatus(w.cmd.ProcessState)
+	w.outs.Wait(proc.OutputWait)
+	code, sig := proc.ExitStatus(w.cmd.ProcessState)
 	for i, id := range order {
 		t := pend[id]
 		if t == nil {
@@ -1078,6 +1080,6 @@ func (w *poolWorker) overRSS() bool {
 		return false
 	}
 	w.lastRSS = time.Now()
-	rss, ok := processRSS(w.cmd.Process.Pid)
+	rss, ok := proc.RSS(w.cmd.Process.Pid)
 	return ok && rss > w.pool.cfg.maxRSS
 }

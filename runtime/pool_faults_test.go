@@ -327,111 +327,24 @@ func TestPoolWorkerOutOfMemory(t *testing.T) {
 	stillServes(t, ctx, p)
 }
 
-// The pool's parent runs out of descriptors (in a helper process):
-// NewPool fails at once with an error matching EMFILE; a pool whose worker
-// dies meanwhile fails the calls it cannot place instead of hanging, and
-// serves again once descriptors free up.
+// The pool's parent runs out of descriptors (in a child of the test,
+// targets.PoolFDExhaustion): NewPool fails at once with an error matching
+// EMFILE; a pool whose worker dies meanwhile fails the calls it cannot
+// place instead of hanging, and serves again once descriptors free up.
 func TestPoolFDExhaustion(t *testing.T) {
-	relayHelperLog(t, runHelper(t, os.Args[0], "pool-fds"), "pool_faults_test.go")
-}
-
-func helperPoolFDExhaustion(t *testing.T) {
-	ctx := testCtx(t)
-	p := newPool(t, mp.Workers(1))
-	stillServes(t, ctx, p)
-	fds := newFDLister(t)
-	hoard := lowerFDLimit(t, 256)
-
-	before := fds.list(t)
-	t0 := time.Now()
-	nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	q, err := mp.NewPool(nctx, mp.Workers(2))
-	if err == nil {
-		endPool(t, q)
-		t.Fatal("NewPool succeeded with the descriptor table full")
-	}
-	if !errors.Is(err, syscall.EMFILE) {
-		t.Fatalf("NewPool = %v, want an error matching EMFILE", err)
-	}
-	if after := fds.list(t); !slices.Equal(before, after) {
-		t.Fatalf("a failed NewPool changed the open descriptors from\n%v\nto\n%v", before, after)
-	}
-	t.Logf("NewPool failed in %v: %v", time.Since(t0).Round(time.Microsecond), err)
-
-	// The only worker dies; no replacement can start.
-	kill9(t, p.Pids()[0])
-	if !eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
-		t.Fatalf("the killed worker is still counted, or a replacement started: %v", p.Pids())
-	}
-	// Take back the descriptors the dead worker's channel freed.
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			break
-		}
-		hoard = append(hoard, f)
-	}
-	for i := 0; i < 3; i++ {
-		t0 = time.Now()
-		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		_, err = p.Apply(cctx, targets.Echo, []any{"nobody to run it"}, nil)
-		cancel()
-		switch {
-		case err == nil:
-			t.Fatal("a call succeeded on a pool that cannot start a worker")
-		case errors.Is(err, context.DeadlineExceeded):
-			t.Fatalf("call %d on a pool that cannot start a worker hung until its context's deadline: %v", i, err)
-		case !errors.Is(err, syscall.EMFILE):
-			t.Fatalf("call %d = %v, want an error matching EMFILE", i, err)
-		}
-		t.Logf("call %d on a pool that cannot start a worker failed in %v: %v", i, time.Since(t0).Round(time.Microsecond), err)
-	}
-
-	// Descriptors free up: the pool starts a worker and serves again.
-	for _, f := range hoard {
-		f.Close()
-	}
-	stillServes(t, ctx, p)
-	if p.Size() != 1 {
-		t.Fatalf("pool size %d after recovery, want 1", p.Size())
-	}
+	runScenario(t, &mp.Process{Target: targets.PoolFDExhaustion}, nil)
 }
 
 // A call submitted to a pool that has no worker and cannot start one
 // (here: no descriptors left) fails at once with the start error, however
-// the submission and the failed start interleave. (Regression test of a
-// race fixed in f533d32: Pool.submit started a replacement and then queued
-// the call; when the replacement failed first, it drained the queue before
-// the call was in it, and the call waited until its context ended; this
-// hit 1 to 7 calls in 2,000.)
+// the submission and the failed start interleave (targets.PoolNoWorker, in
+// a child of the test). (Regression test of a race fixed in f533d32:
+// Pool.submit started a replacement and then queued the call; when the
+// replacement failed first, it drained the queue before the call was in
+// it, and the call waited until its context ended; this hit 1 to 7 calls
+// in 2,000.)
 func TestPoolNoWorkerCallHangs(t *testing.T) {
-	relayHelperLog(t, runHelper(t, os.Args[0], "pool-nostart"), "pool_faults_test.go")
-}
-
-func helperPoolNoWorker(t *testing.T) {
-	ctx := testCtx(t)
-	p := newPool(t, mp.Workers(1))
-	lowerFDLimit(t, 256)
-	kill9(t, p.Pids()[0])
-	if !eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
-		t.Fatalf("the killed worker is still counted: %v", p.Pids())
-	}
-	const n = 20000 // the race is hit about once in 400 to 4000 calls
-	hung := 0
-	for i := 0; i < n; i++ {
-		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_, err := p.Apply(cctx, targets.Echo, []any{"nobody to run it"}, nil)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			hung++
-		} else if !errors.Is(err, syscall.EMFILE) {
-			t.Fatalf("call %d = %v, want an error matching EMFILE", i, err)
-		}
-	}
-	if hung > 0 {
-		t.Errorf("%d of %d calls on a pool that cannot start a worker hung until their context's deadline", hung, n)
-	}
+	runScenario(t, &mp.Process{Target: targets.PoolNoWorker}, nil)
 }
 
 // A worker that gets SIGTERM while calls are queued behind the running

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
@@ -197,10 +199,18 @@ type childSpec struct {
 	worker         bool
 }
 
+// childExe names the image children start from: the program's own (tests
+// replace it to start children from a copy of the binary).
+var childExe = proc.SelfExe
+
 // launch starts a child and returns it, the parent's end of its control
 // channel, and the hello frame to send first.
-func launch(c childSpec) (*exec.Cmd, *os.File, *outputs, []byte, error) {
-	cmd, conn, outs, err := spawn(c.stdout, c.stderr)
+func launch(c childSpec) (*exec.Cmd, *os.File, *proc.Outputs, []byte, error) {
+	exe, err := childExe()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cmd, conn, outs, err := proc.Spawn(exe, []string{envMarker + "=fd=3"}, c.stdout, c.stderr)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -217,7 +227,7 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *outputs, []byte, error) {
 		ParentName: CurrentProcess().Name,
 		MaxFrame:   MaxFrameSize(),
 		Worker:     c.worker,
-		Inherited:  inheritableFDs(), // while the child initialises
+		Inherited:  proc.InheritableFDs(), // while the child initialises
 	}
 	return cmd, conn, outs, wire.AppendFrame(nil, wire.KindHello, 0, h.Encode()), nil
 }
@@ -232,7 +242,7 @@ type outcome struct {
 // supervise talks to the child and reaps it: it sends the hello and the
 // call, reads the outcome, waits for the exit and then publishes everything
 // and closes the sentinel.
-func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call wire.Payload, files []*os.File) {
+func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, call wire.Payload, files []*os.File) {
 	talked := make(chan outcome, 1)
 	go func() { talked <- p.converse(conn, hello, call, files) }()
 	waited := make(chan error, 1)
@@ -268,9 +278,9 @@ func (p *Process) supervise(conn *os.File, outs *outputs, hello []byte, call wir
 		}
 	}
 	conn.Close()
-	outs.wait(outputWait)
+	outs.Wait(proc.OutputWait)
 
-	code, sig := exitStatus(p.cmd.ProcessState)
+	code, sig := proc.ExitStatus(p.cmd.ProcessState)
 	if code != 0 {
 		// A child that crashed may have left shared-memory blocks that
 		// nobody holds any more.
@@ -317,7 +327,7 @@ func isEOF(err error) bool {
 // converse sends the hello and the call, with the descriptors of the
 // call's handles beside them, and reads frames until the target's outcome.
 func (p *Process) converse(conn *os.File, hello []byte, call wire.Payload, files []*os.File) outcome {
-	err := wire.WriteFrames(&rightsWriter{f: conn, files: files}, hello, wire.KindCall, 1, call)
+	err := wire.WriteFrames(fdio.NewRightsWriter(conn, files), hello, wire.KindCall, 1, call)
 	closeFiles(files) // the child has its own duplicates now
 	if err != nil {
 		// The child died before reading its call; its exit status says why.
@@ -513,7 +523,7 @@ func (p *Process) Terminate() error {
 	if err := p.signalable(); err != nil || p.state == stateEnded {
 		return err
 	}
-	if err := terminate(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := proc.Terminate(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("mp: terminate %s: %w", p.Name, err)
 	}
 	if p.killer == nil {

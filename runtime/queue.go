@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -42,7 +43,7 @@ import (
 // Shutdown ends the queue for everyone, like closing a channel: consumers
 // drain what was put and then get ErrQueueShutDown.
 type Queue[T any] struct {
-	put, get *msgSock // the two ends of the socketpair: values go in at put, out at get
+	put, get *fdio.Sock // the two ends of the socketpair: values go in at put, out at get
 	codec    Codec
 
 	mu      sync.Mutex
@@ -82,14 +83,14 @@ var ErrQueueEmpty = errors.New("mp: queue is empty")
 // holds at most maxsize values: Put then waits for room (PutContext and
 // PutTimeout bound the wait). maxsize <= 0 means no bound.
 func NewQueue[T any](maxsize int) (*Queue[T], error) {
-	a, b, err := seqpacketPair()
+	a, b, err := fdio.SeqpacketPair()
 	if err != nil {
 		return nil, err
 	}
 	q := &Queue[T]{put: a, get: b, codec: GobCodec{}, rx: make(chan struct{}, 1), max: max(maxsize, 0)}
 	if err := q.makeCounts(); err != nil {
-		a.close()
-		b.close()
+		a.Close()
+		b.Close()
 		return nil, err
 	}
 	q.unmapWhenUnreachable()
@@ -135,7 +136,7 @@ func (q *Queue[T]) send(msg []byte, files []*os.File) error {
 		return err
 	}
 	if len(q.backlog) == 0 {
-		sent, err := q.put.trySend(msg, files)
+		sent, err := q.put.TrySend(msg, files)
 		if sent || err != nil {
 			q.mu.Unlock()
 			closeFiles(files)
@@ -216,7 +217,7 @@ func (q *Queue[T]) feed() {
 		}
 		msg, files, n := q.nextMessage()
 		q.mu.Unlock()
-		err := q.put.send(context.Background(), msg, files)
+		err := q.put.Send(context.Background(), msg, files)
 		closeFiles(files)
 		q.mu.Lock()
 		q.backlog = q.backlog[n:]
@@ -338,7 +339,7 @@ func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 		q.giveRoom()
 		return v, decodeMsg(q.codec, msg, nil, &v)
 	}
-	buf, n, files, err := q.get.recv(ctx)
+	buf, n, files, err := q.get.Recv(ctx)
 	return q.decode(buf, n, files, err)
 }
 
@@ -356,7 +357,7 @@ func (q *Queue[T]) TryGet() (T, error) {
 		q.giveRoom()
 		return v, decodeMsg(q.codec, msg, nil, &v)
 	}
-	buf, n, files, ok, err := q.get.tryRecv()
+	buf, n, files, ok, err := q.get.TryRecv()
 	if err == nil && !ok {
 		return v, ErrQueueEmpty
 	}
@@ -384,7 +385,7 @@ func (q *Queue[T]) decode(buf *[]byte, n int, files []*os.File, err error) (T, e
 		}
 		return v, err
 	}
-	defer recvBufs.Put(buf)
+	defer fdio.PutBuf(buf)
 	q.giveRoom()
 	msg := (*buf)[:n]
 	if len(msg) > 0 && msg[0] == formBatch && len(files) == 0 {
@@ -431,7 +432,7 @@ var errMalformedBatch = errors.New("mp: malformed batch message")
 func (q *Queue[T]) Shutdown() error {
 	_ = q.Flush(context.Background())
 	q.markShutDown()
-	return q.put.shutdownSend()
+	return q.put.ShutdownSend()
 }
 
 // Close releases this process's hold on the queue after flushing what it
@@ -447,7 +448,7 @@ func (q *Queue[T]) Close() error {
 	ferr := q.Flush(context.Background())
 	q.closed.Store(true)
 	q.wakeCounts()
-	err := errors.Join(q.get.close(), q.put.close()) // get first: a blocked Get sees os.ErrClosed, not the end of the stream
+	err := errors.Join(q.get.Close(), q.put.Close()) // get first: a blocked Get sees os.ErrClosed, not the end of the stream
 	if errors.Is(ferr, ErrQueueShutDown) {
 		ferr = nil
 		if lost > 0 {
@@ -506,7 +507,7 @@ func (q *Queue[T]) mpExport() ([]byte, []*os.File, error) {
 	b.String(queueMeta)
 	b.String(q.codec.Name())
 	b.Uvarint(uint64(q.max))
-	files := []*os.File{q.put.f, q.get.f}
+	files := []*os.File{q.put.File(), q.get.File()}
 	if q.counts != nil {
 		b.Uvarint(uint64(len(q.counts.mem)))
 		files = append(files, q.counts.f)
@@ -551,7 +552,7 @@ func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
 		}
 		return fmt.Errorf("mp: import Queue: %w", err)
 	}
-	*q = Queue[T]{put: newMsgSock(files[0]), get: newMsgSock(files[1]), codec: codec, rx: make(chan struct{}, 1), counts: counts, max: int(maxsize)}
+	*q = Queue[T]{put: fdio.NewSock(files[0]), get: fdio.NewSock(files[1]), codec: codec, rx: make(chan struct{}, 1), counts: counts, max: int(maxsize)}
 	q.unmapWhenUnreachable()
 	return nil
 }

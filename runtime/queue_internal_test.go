@@ -70,7 +70,7 @@ func TestQueueFeederDropsUncounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := q2.put.shutdownSend(); err != nil { // another process's Shutdown
+	if err := q2.put.ShutdownSend(); err != nil { // another process's Shutdown
 		t.Fatal(err)
 	}
 	got := make(chan int)

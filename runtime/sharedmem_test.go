@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 )
 
 // shmName returns a name no other test (or engineer) uses, and removes its
@@ -256,7 +258,7 @@ func TestSharedMemoryExportImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := dupFile(files[0])
+	f, err := fdio.Dup(files[0])
 	if err != nil {
 		t.Fatal(err)
 	}

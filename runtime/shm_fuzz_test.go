@@ -5,6 +5,8 @@ package mp
 import (
 	"os"
 	"testing"
+
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 )
 
 // FuzzImportMeta feeds damaged descriptions of real segments to every
@@ -44,7 +46,7 @@ func FuzzImportMeta(f *testing.F) {
 		for _, h := range hs {
 			_, files, _ := h.mpExport()
 			for _, fl := range files {
-				d, err := dupFile(fl)
+				d, err := fdio.Dup(fl)
 				if err != nil {
 					f.Fatal(err)
 				}

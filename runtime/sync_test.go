@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 )
 
 func mustLock(t *testing.T) *Lock {
@@ -566,7 +568,7 @@ func TestImportMismatch(t *testing.T) {
 	for i := range meta {
 		bad := append([]byte(nil), meta...)
 		bad[i] ^= 0xff
-		f, err := dupFile(files[0])
+		f, err := fdio.Dup(files[0])
 		if err != nil {
 			t.Fatal(err)
 		}

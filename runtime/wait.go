@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 )
 
 // Waitable is what Wait watches: a *Conn or *Queue is ready when a value
@@ -18,10 +20,10 @@ func (c *Conn[T]) waitable() (*os.File, <-chan struct{}) {
 	if !c.canRecv {
 		return nil, nil
 	}
-	return c.sock.f, nil
+	return c.sock.File(), nil
 }
 
-func (q *Queue[T]) waitable() (*os.File, <-chan struct{}) { return q.get.f, nil }
+func (q *Queue[T]) waitable() (*os.File, <-chan struct{}) { return q.get.File(), nil }
 
 func (p *Process) waitable() (*os.File, <-chan struct{}) { return nil, p.Sentinel() }
 
@@ -47,7 +49,7 @@ func Wait(ctx context.Context, objs ...Waitable) ([]Waitable, error) {
 		}
 	}
 	for {
-		ready, err := pollFiles(files, nil, 0)
+		ready, err := fdio.Poll(files, nil, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +98,7 @@ func waitAny(ctx context.Context, files []*os.File, chans []<-chan struct{}) err
 		return nil
 	}
 	if len(chans) == 0 && ctx.Done() == nil {
-		_, err := pollFiles(files, nil, -1)
+		_, err := fdio.Poll(files, nil, -1)
 		return err
 	}
 	r, w, err := os.Pipe()
@@ -125,7 +127,7 @@ func waitAny(ctx context.Context, files []*os.File, chans []<-chan struct{}) err
 	if ctx.Done() != nil {
 		watch(ctx.Done())
 	}
-	_, err = pollFiles(files, r, -1)
+	_, err = fdio.Poll(files, r, -1)
 	close(stop)
 	for range watchers {
 		<-done

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
@@ -27,7 +29,7 @@ import (
 // starts: if that call kills the process, the results already computed are
 // not lost, and the parent's rule that the oldest pending call was the one
 // running holds.
-func serveWorker(conn *os.File, rd *fdReader) int {
+func serveWorker(conn *os.File, rd *fdio.Reader) int {
 	// SIGTERM cancels the running call's context; the worker reports that
 	// call's outcome, refuses the calls queued behind it (the parent runs
 	// them elsewhere) and dies of the signal.
@@ -40,7 +42,7 @@ func serveWorker(conn *os.File, rd *fdReader) int {
 		cancelAll: cancelAll,
 		wake:      make(chan struct{}, 1),
 	}
-	s.terminated = onTerminate(cancelAll, true)
+	s.terminated = proc.OnTerminate(cancelAll, true)
 	// One goroutine, made now, serves the timer for the worker's life: a
 	// goroutine made when it fires could find the worker at a memory
 	// limit its call has set (and the race detector unable to allocate).
@@ -63,7 +65,7 @@ const readerDelay = 500 * time.Microsecond
 
 type workerServer struct {
 	br         *bufio.Reader
-	rd         *fdReader // under br: keeps the descriptors that came with calls
+	rd         *fdio.Reader // under br: keeps the descriptors that came with calls
 	bw         *bufio.Writer
 	cancelAll  context.CancelFunc
 	terminated *atomic.Bool
@@ -121,7 +123,7 @@ func (s *workerServer) readOrExit() wire.Frame {
 		}
 		os.Exit(childFail("worker: %v", err))
 	}
-	if f.Kind == wire.KindCall && s.rd.pending() {
+	if f.Kind == wire.KindCall && s.rd.Pending() {
 		f.Files = takeFrameFiles(s.rd, f.Body)
 	}
 	return f
@@ -260,7 +262,7 @@ func (s *workerServer) refuse(fs ...wire.Frame) {
 		}
 	}
 	_ = s.bw.Flush()
-	dieOfTerminate()
+	proc.DieOfTerminate()
 }
 
 func serveFrame(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
@@ -285,12 +287,12 @@ func serveFrame(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
 
 // takeFrameFiles takes the descriptors a call frame's handles arrived with.
 // A malformed frame takes none; its decoding fails later.
-func takeFrameFiles(rd *fdReader, body []byte) []*os.File {
+func takeFrameFiles(rd *fdio.Reader, body []byte) []*os.File {
 	call, err := wire.DecodeCall(body)
 	if err != nil {
 		return nil
 	}
-	files, _ := rd.take(call.NFiles())
+	files, _ := rd.Take(call.NFiles())
 	return files
 }
 

@@ -3,6 +3,7 @@ package targets
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -44,3 +45,29 @@ func limitAddressSpace(extra int64) error {
 
 // selfImage is the running program image.
 func selfImage() (string, error) { return "/proc/self/exe", nil }
+
+// lowerFDLimit sets this process's soft RLIMIT_NOFILE to n (children
+// inherit it) and fills every free descriptor below it with /dev/null. It
+// returns the files it opened, most recent last.
+func lowerFDLimit(n uint64) ([]*os.File, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil, err
+	}
+	lim.Cur = n
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil, err
+	}
+	var hoard []*os.File
+	for {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			if !errors.Is(err, syscall.EMFILE) {
+				return hoard, fmt.Errorf("filling the descriptor table: %w", err)
+			}
+			break
+		}
+		hoard = append(hoard, f)
+	}
+	return hoard, nil
+}

@@ -12,3 +12,7 @@ func limitAddressSpace(extra int64) error {
 }
 
 func selfImage() (string, error) { return os.Executable() }
+
+func lowerFDLimit(n uint64) ([]*os.File, error) {
+	return nil, errors.New("lowering the descriptor limit needs Linux")
+}

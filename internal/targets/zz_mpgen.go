@@ -197,6 +197,56 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.ImageGone",
+		Func: ImageGone,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("mode"),
+			mpimpl.P[string]("want"),
+		},
+		Result: reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 string
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			r := ImageGone(a0, a1)
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FDExhaustion",
+		Func:   FDExhaustion,
+		Result: reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			r := FDExhaustion()
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.PoolFDExhaustion",
+		Func:    PoolFDExhaustion,
+		Context: true,
+		Result:  reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			r := PoolFDExhaustion(ctx)
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.PoolNoWorker",
+		Func:    PoolNoWorker,
+		Context: true,
+		Result:  reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			r := PoolNoWorker(ctx)
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Identity",
 		Func:   Identity,
 		Params: []mpimpl.Param{mpimpl.P[int]("x")},

@@ -1,6 +1,6 @@
 //go:build unix
 
-package mp
+package fdio
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 	"time"
 )
 
-// msgSock is one end of a SOCK_SEQPACKET socketpair: each send is one
+// Sock is one end of a SOCK_SEQPACKET socketpair: each send is one
 // message, delivered whole to exactly one receiver however many processes
 // share the end, and in order. Conn and Queue are built on it.
 //
 // Receivers take turns (rx) and senders take turns (tx), so that the one
 // whose turn it is may move the file's deadline to honour its context
 // without disturbing the others.
-type msgSock struct {
+type Sock struct {
 	f      *os.File
 	rc     syscall.RawConn
 	rx     chan struct{}
@@ -29,9 +29,9 @@ type msgSock struct {
 	closed atomic.Bool
 }
 
-// seqpacketPair makes a connected pair of message sockets.
-func seqpacketPair() (a, b *msgSock, err error) {
-	fds, err := socketpair(syscall.SOCK_SEQPACKET)
+// SeqpacketPair makes a connected pair of message sockets.
+func SeqpacketPair() (a, b *Sock, err error) {
+	fds, err := Socketpair(syscall.SOCK_SEQPACKET)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mp: %w", err)
 	}
@@ -42,19 +42,19 @@ func seqpacketPair() (a, b *msgSock, err error) {
 			return nil, nil, fmt.Errorf("mp: socketpair: %w", err)
 		}
 	}
-	return newMsgSock(os.NewFile(uintptr(fds[0]), "mpgen-msg")), newMsgSock(os.NewFile(uintptr(fds[1]), "mpgen-msg")), nil
+	return NewSock(os.NewFile(uintptr(fds[0]), "mpgen-msg")), NewSock(os.NewFile(uintptr(fds[1]), "mpgen-msg")), nil
 }
 
-// newMsgSock adopts f, a message socket (from seqpacketPair or received
+// NewSock adopts f, a message socket (from SeqpacketPair or received
 // from another process).
-func newMsgSock(f *os.File) *msgSock {
-	s := &msgSock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), oob: make([]byte, syscall.CmsgSpace(4*maxPassedFiles))}
+func NewSock(f *os.File) *Sock {
+	s := &Sock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), oob: make([]byte, syscall.CmsgSpace(4*MaxFiles))}
 	s.rc, _ = f.SyscallConn() // nil only for a nil file; every use checks
 	return s
 }
 
 // rawConn is the socket's RawConn, or os.ErrClosed.
-func (s *msgSock) rawConn() (syscall.RawConn, error) {
+func (s *Sock) rawConn() (syscall.RawConn, error) {
 	if s.rc == nil {
 		return nil, os.ErrClosed
 	}
@@ -102,16 +102,16 @@ func ctxErr(ctx context.Context, err error) error {
 
 // opErr reports an operation on a socket this process closed as
 // os.ErrClosed, whatever the poller said.
-func (s *msgSock) opErr(err error) error {
+func (s *Sock) opErr(err error) error {
 	if err != nil && s.closed.Load() {
 		return fmt.Errorf("mp: %w", os.ErrClosed)
 	}
 	return err
 }
 
-// send sends msg as one message, with files beside it. It blocks while the
+// Send sends msg as one message, with files beside it. It blocks while the
 // socket's buffer is full.
-func (s *msgSock) send(ctx context.Context, msg []byte, files []*os.File) error {
+func (s *Sock) Send(ctx context.Context, msg []byte, files []*os.File) error {
 	if err := turn(ctx, s.tx); err != nil {
 		return err
 	}
@@ -122,8 +122,8 @@ func (s *msgSock) send(ctx context.Context, msg []byte, files []*os.File) error 
 	return s.opErr(ctxErr(ctx, err))
 }
 
-// trySend sends msg if the socket has room now; it reports false if not.
-func (s *msgSock) trySend(msg []byte, files []*os.File) (bool, error) {
+// TrySend sends msg if the socket has room now; it reports false if not.
+func (s *Sock) TrySend(msg []byte, files []*os.File) (bool, error) {
 	select {
 	case s.tx <- struct{}{}:
 	default:
@@ -137,7 +137,7 @@ func (s *msgSock) trySend(msg []byte, files []*os.File) (bool, error) {
 	return err == nil, s.opErr(err)
 }
 
-func (s *msgSock) sendNow(msg []byte, files []*os.File, wait bool) error {
+func (s *Sock) sendNow(msg []byte, files []*os.File, wait bool) error {
 	var oob []byte
 	if len(files) > 0 {
 		fds := make([]int, len(files))
@@ -165,16 +165,10 @@ func (s *msgSock) sendNow(msg []byte, files []*os.File, wait bool) error {
 	return err
 }
 
-// recvBuf is the size of the buffer a message is received into: the largest
-// message sent inline.
-const recvBuf = inlineMax + 64
-
-var recvBufs = newRecvBufs()
-
-// recv receives one message into a pooled buffer, which the caller returns
-// with putRecvBuf, and the files that came with it. io.EOF means every
+// Recv receives one message into a pooled buffer, which the caller returns
+// with PutBuf, and the files that came with it. io.EOF means every
 // sender has gone (or the sending side was shut down) and nothing is left.
-func (s *msgSock) recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
+func (s *Sock) Recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
 	if err := turn(ctx, s.rx); err != nil {
 		return nil, 0, nil, err
 	}
@@ -190,10 +184,10 @@ func (s *msgSock) recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
 	return buf, n, files, s.opErr(ctxErr(ctx, err))
 }
 
-// recvFirst tries once, before recv sets a deadline: the poller does not
+// recvFirst tries once, before Recv sets a deadline: the poller does not
 // even try a read whose deadline has passed, so GetTimeout(0) would never
 // see a value. ok is false when nothing is there.
-func (s *msgSock) recvFirst() (buf *[]byte, n int, files []*os.File, ok bool, err error) {
+func (s *Sock) recvFirst() (buf *[]byte, n int, files []*os.File, ok bool, err error) {
 	buf, n, files, err = s.recvNow(false)
 	if errors.Is(err, syscall.EAGAIN) {
 		return nil, 0, nil, false, nil
@@ -201,8 +195,8 @@ func (s *msgSock) recvFirst() (buf *[]byte, n int, files []*os.File, ok bool, er
 	return buf, n, files, true, s.opErr(err)
 }
 
-// tryRecv is recv that does not wait: ok is false when nothing is there.
-func (s *msgSock) tryRecv() (buf *[]byte, n int, files []*os.File, ok bool, err error) {
+// TryRecv is Recv that does not wait: ok is false when nothing is there.
+func (s *Sock) TryRecv() (buf *[]byte, n int, files []*os.File, ok bool, err error) {
 	select {
 	case s.rx <- struct{}{}:
 	default:
@@ -216,7 +210,7 @@ func (s *msgSock) tryRecv() (buf *[]byte, n int, files []*os.File, ok bool, err 
 	return buf, n, files, err == nil, s.opErr(err)
 }
 
-func (s *msgSock) recvNow(wait bool) (*[]byte, int, []*os.File, error) {
+func (s *Sock) recvNow(wait bool) (*[]byte, int, []*os.File, error) {
 	rc, err := s.rawConn()
 	if err != nil {
 		return nil, 0, nil, err
@@ -258,9 +252,9 @@ func (s *msgSock) recvNow(wait bool) (*[]byte, int, []*os.File, error) {
 	return buf, n, files, nil
 }
 
-// shutdownSend ends sending on this socket for every process that shares
+// ShutdownSend ends sending on this socket for every process that shares
 // it: receivers at the other end get io.EOF once they have drained it.
-func (s *msgSock) shutdownSend() error {
+func (s *Sock) ShutdownSend() error {
 	rc, err := s.rawConn()
 	if err != nil {
 		return err
@@ -272,9 +266,9 @@ func (s *msgSock) shutdownSend() error {
 	return serr
 }
 
-// readable waits until a message (or the end) can be received, or timeout
+// Readable waits until a message (or the end) can be received, or timeout
 // passes (a negative timeout waits for ever).
-func (s *msgSock) readable(ctx context.Context, timeout time.Duration) (bool, error) {
+func (s *Sock) Readable(ctx context.Context, timeout time.Duration) (bool, error) {
 	outer := ctx
 	if timeout >= 0 {
 		var cancel context.CancelFunc
@@ -324,7 +318,27 @@ func (s *msgSock) readable(ctx context.Context, timeout time.Duration) (bool, er
 	return true, nil
 }
 
-func (s *msgSock) close() error {
+// Close closes the socket in this process; operations on it then fail with
+// os.ErrClosed.
+func (s *Sock) Close() error {
 	s.closed.Store(true)
 	return s.f.Close()
+}
+
+// Socketpair makes a pair of connected Unix sockets of type typ, both
+// close-on-exec (set under ForkLock, so no child started meanwhile inherits
+// them). It exists on Unix only, where children can be
+// started (see runtime/internal/proc).
+func Socketpair(typ int) ([2]int, error) {
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, typ, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return fds, fmt.Errorf("socketpair: %w", err)
+	}
+	return fds, nil
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package mp
+package fdio
 
 import (
 	"errors"
@@ -11,15 +11,22 @@ import (
 	"syscall"
 )
 
-// rightsWriter sends files beside the first bytes written through it
+// RightsWriter sends files beside the first bytes written through it
 // (SCM_RIGHTS), then writes plainly. The receiver gets duplicates; the
 // sender keeps its files.
-type rightsWriter struct {
+type RightsWriter struct {
 	f     *os.File
 	files []*os.File
 }
 
-func (w *rightsWriter) Write(b []byte) (int, error) {
+// NewRightsWriter returns a writer to the stream socket f that sends files
+// beside the first bytes written.
+func NewRightsWriter(f *os.File, files []*os.File) *RightsWriter {
+	return &RightsWriter{f: f, files: files}
+}
+
+// Write writes b, with the files beside it if they have not gone yet.
+func (w *RightsWriter) Write(b []byte) (int, error) {
 	if len(w.files) == 0 || len(b) == 0 {
 		return w.f.Write(b)
 	}
@@ -54,10 +61,10 @@ func (w *rightsWriter) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// fdReader reads a stream socket and keeps, in arrival order, the
+// Reader reads a stream socket and keeps, in arrival order, the
 // descriptors that came beside its bytes. A frame's descriptors have arrived
 // once the frame's bytes have been read.
-type fdReader struct {
+type Reader struct {
 	f   *os.File
 	oob []byte
 
@@ -65,11 +72,13 @@ type fdReader struct {
 	files []*os.File
 }
 
-func newFDReader(f *os.File) *fdReader {
-	return &fdReader{f: f, oob: make([]byte, syscall.CmsgSpace(4*maxPassedFiles))}
+// NewReader returns a Reader of the stream socket f.
+func NewReader(f *os.File) *Reader {
+	return &Reader{f: f, oob: make([]byte, syscall.CmsgSpace(4*MaxFiles))}
 }
 
-func (r *fdReader) Read(p []byte) (int, error) {
+// Read reads bytes into p and keeps the descriptors that came beside them.
+func (r *Reader) Read(p []byte) (int, error) {
 	rc, err := r.f.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -89,7 +98,7 @@ func (r *fdReader) Read(p []byte) (int, error) {
 		}
 	}
 	if err == nil && flags&syscall.MSG_CTRUNC != 0 {
-		err = fmt.Errorf("more than %d descriptors arrived at once; some were lost", maxPassedFiles)
+		err = fmt.Errorf("more than %d descriptors arrived at once; some were lost", MaxFiles)
 	}
 	if err != nil {
 		if n < 0 {
@@ -104,7 +113,7 @@ func (r *fdReader) Read(p []byte) (int, error) {
 }
 
 // keep adopts the descriptors in a control message.
-func (r *fdReader) keep(oob []byte) error {
+func (r *Reader) keep(oob []byte) error {
 	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil {
 		return err
@@ -123,15 +132,15 @@ func (r *fdReader) keep(oob []byte) error {
 	return nil
 }
 
-// pending reports whether descriptors are waiting to be taken.
-func (r *fdReader) pending() bool {
+// Pending reports whether descriptors are waiting to be taken.
+func (r *Reader) Pending() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.files) > 0
 }
 
-// take hands over the n oldest descriptors.
-func (r *fdReader) take(n int) ([]*os.File, error) {
+// Take hands over the n oldest descriptors.
+func (r *Reader) Take(n int) ([]*os.File, error) {
 	if n == 0 {
 		return nil, nil
 	}
@@ -160,9 +169,9 @@ func rawFD(f *os.File) (int, error) {
 	return n, nil
 }
 
-// dupFile duplicates f close-on-exec, so that a call owns descriptors its
+// Dup duplicates f close-on-exec, so that a call owns descriptors its
 // caller may close at once.
-func dupFile(f *os.File) (*os.File, error) {
+func Dup(f *os.File) (*os.File, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package mp
+package fdio
 
 import "syscall"
 

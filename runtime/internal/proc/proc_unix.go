@@ -1,6 +1,6 @@
 //go:build unix
 
-package mp
+package proc
 
 import (
 	"errors"
@@ -9,37 +9,26 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/israce"
 )
 
-// selfExe is the program's own image. On Linux /proc/self/exe starts the
-// very image that is running, even when the file was replaced or deleted.
-func selfExe() (string, error) {
-	if runtime.GOOS == "linux" {
-		return "/proc/self/exe", nil
-	}
-	return os.Executable()
-}
-
-// outputWait is how long a child's output may keep flowing after it exits
+// OutputWait is how long a child's output may keep flowing after it exits
 // (a grandchild may hold the pipe) before the parent stops copying it.
-const outputWait = 5 * time.Second
+const OutputWait = 5 * time.Second
 
-// spawn starts the program's own binary as a child with the control
-// channel on descriptor 3 and the marker in its environment, and returns
-// the parent's end of the channel and the child's output copiers.
-func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
-	exe, err := selfExe()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	fds, err := socketpair(syscall.SOCK_STREAM)
+// Spawn starts the program image exe (SelfExe, as a rule) as a child with
+// the control channel on descriptor ControlFD and extraEnv added to this
+// process's environment, and returns the parent's end of the channel and
+// the child's output copiers. stdout and stderr receive the child's output
+// (nil: this process's own).
+func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+	fds, err := fdio.Socketpair(syscall.SOCK_STREAM)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -52,12 +41,12 @@ func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
 	childEnd := os.NewFile(uintptr(fds[1]), "mpgen-control-child")
 	defer childEnd.Close()
 
-	out := &outputs{}
+	out := &Outputs{}
 	outFile, err := out.file(stdout, os.Stdout)
 	if err == nil {
 		var errFile *os.File
 		if errFile, err = out.file(stderr, os.Stderr); err == nil {
-			env := append(os.Environ(), envMarker+"=fd=3")
+			env := append(os.Environ(), extraEnv...)
 			if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
 				env = append(env, "GORACE=atexit_sleep_ms=0")
 			}
@@ -80,11 +69,11 @@ func spawn(stdout, stderr io.Writer) (*exec.Cmd, *os.File, *outputs, error) {
 	return nil, nil, nil, err
 }
 
-// outputs copies a child's output to writers that are not files. Unlike
+// Outputs copies a child's output to writers that are not files. Unlike
 // os/exec's copiers, a copier stuck in a writer that never returns cannot
-// keep Join from returning: after the child has exited, wait gives up after
+// keep Join from returning: after the child has exited, Wait gives up after
 // a bound.
-type outputs struct {
+type Outputs struct {
 	writeEnds []*os.File // the child's ends, closed in the parent after Start
 	readEnds  []*os.File
 	done      []chan struct{}
@@ -92,7 +81,7 @@ type outputs struct {
 
 // file returns what the child should get for w: w itself when it is a
 // file, def when w is nil, else the write end of a pipe copied into w.
-func (o *outputs) file(w io.Writer, def *os.File) (*os.File, error) {
+func (o *Outputs) file(w io.Writer, def *os.File) (*os.File, error) {
 	if w == nil {
 		return def, nil
 	}
@@ -115,23 +104,23 @@ func (o *outputs) file(w io.Writer, def *os.File) (*os.File, error) {
 }
 
 // started closes the parent's copies of the child's pipe ends.
-func (o *outputs) started() {
+func (o *Outputs) started() {
 	for _, f := range o.writeEnds {
 		f.Close()
 	}
 }
 
 // abandon releases everything after a failed start.
-func (o *outputs) abandon() {
+func (o *Outputs) abandon() {
 	o.started()
 	for _, f := range o.readEnds {
 		f.Close()
 	}
 }
 
-// wait lets the copiers finish for up to d, then closes the pipes (so a
+// Wait lets the copiers finish for up to d, then closes the pipes (so a
 // grandchild holding them gets EPIPE) and stops waiting.
-func (o *outputs) wait(d time.Duration) {
+func (o *Outputs) Wait(d time.Duration) {
 	if o == nil || len(o.done) == 0 {
 		return
 	}
@@ -152,10 +141,10 @@ func (o *outputs) wait(d time.Duration) {
 	}
 }
 
-// controlConn opens the inherited control channel in the child. The
+// ControlConn opens the inherited control channel in the child. The
 // descriptor must be a socket without close-on-exec, which proves that it
 // was inherited rather than opened by this program's own initialisation.
-func controlConn(fd int) (*os.File, error) {
+func ControlConn(fd int) (*os.File, error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, err
@@ -185,14 +174,14 @@ func fdFlags(fd int) (int, error) {
 	return int(r), nil
 }
 
-// inheritableFDs lists the descriptors above stderr that this process holds
+// InheritableFDs lists the descriptors above stderr that this process holds
 // without close-on-exec: a child inherits them by accident (Go opens
 // everything close-on-exec; these come from raw system calls or from our
 // own parent). The parent lists them while the new child initialises, and
-// the child closes them (closeInherited), so a child holds only stdio and
+// the child closes them (CloseInherited), so a child holds only stdio and
 // its control channel, as with Python's close_fds=True, and the parent's
 // own descriptors are left alone.
-func inheritableFDs() []int {
+func InheritableFDs() []int {
 	dir, err := syscall.Open("/dev/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
@@ -219,12 +208,12 @@ func inheritableFDs() []int {
 	return fds
 }
 
-// closeInherited closes, in a child, the descriptors the parent listed that
+// CloseInherited closes, in a child, the descriptors the parent listed that
 // are open here without close-on-exec, which proves they were inherited
 // (everything this program opened itself is close-on-exec).
-func closeInherited(fds []int) {
+func CloseInherited(fds []int) {
 	for _, fd := range fds {
-		if fd <= childFD {
+		if fd <= ControlFD {
 			continue
 		}
 		if flags, err := fdFlags(fd); err == nil && flags&syscall.FD_CLOEXEC == 0 {
@@ -233,19 +222,19 @@ func closeInherited(fds []int) {
 	}
 }
 
-// shutdownWrite tells the peer that nothing more will be sent.
-func shutdownWrite(f *os.File) {
+// ShutdownWrite tells the peer that nothing more will be sent.
+func ShutdownWrite(f *os.File) {
 	if rc, err := f.SyscallConn(); err == nil {
 		_ = rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_WR) })
 	}
 }
 
-// terminate sends the graceful stop signal.
-func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
+// Terminate sends the graceful stop signal.
+func Terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 
-// exitStatus converts a process state to Python's exit code convention and
+// ExitStatus converts a process state to Python's exit code convention and
 // the name of the killing signal, if any.
-func exitStatus(ps *os.ProcessState) (int, string) {
+func ExitStatus(ps *os.ProcessState) (int, string) {
 	if ps == nil {
 		return -1, ""
 	}
@@ -255,6 +244,7 @@ func exitStatus(ps *os.ProcessState) (int, string) {
 	return ps.ExitCode(), ""
 }
 
+// signalName names the signals a child commonly dies of as Python does.
 func signalName(s syscall.Signal) string {
 	switch s {
 	case syscall.SIGKILL:
@@ -273,12 +263,12 @@ func signalName(s syscall.Signal) string {
 	return s.String()
 }
 
-// onTerminate makes SIGTERM cancel the call's context. A target that takes
+// OnTerminate makes SIGTERM cancel the call's context. A target that takes
 // no context cannot notice, so the child then dies of the signal at once,
 // as a Python child does; otherwise the target may wind down and the child
 // dies of SIGTERM after reporting. The returned flag is set once SIGTERM
 // arrived.
-func onTerminate(cancel func(), hasContext bool) *atomic.Bool {
+func OnTerminate(cancel func(), hasContext bool) *atomic.Bool {
 	var got atomic.Bool
 	if !hasContext {
 		return &got // the default action already ends us with -SIGTERM
@@ -293,28 +283,11 @@ func onTerminate(cancel func(), hasContext bool) *atomic.Bool {
 	return &got
 }
 
-// dieOfTerminate ends the process by SIGTERM so that the parent sees exit
+// DieOfTerminate ends the process by SIGTERM so that the parent sees exit
 // code -15, as Python reports a terminated child.
-func dieOfTerminate() {
+func DieOfTerminate() {
 	signal.Reset(syscall.SIGTERM)
 	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	time.Sleep(time.Second) // the signal is delivered long before this ends
 	os.Exit(128 + int(syscall.SIGTERM))
-}
-
-// socketpair makes a pair of connected Unix sockets of type typ, both
-// close-on-exec (set under ForkLock, so no child started meanwhile inherits
-// them).
-func socketpair(typ int) ([2]int, error) {
-	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, typ, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
-		return fds, fmt.Errorf("socketpair: %w", err)
-	}
-	return fds, nil
 }

@@ -1,14 +1,14 @@
 //go:build !linux
 
-package mp
+package fdio
 
 import (
 	"fmt"
 	"os"
 )
 
-// spillFile returns an unlinked temporary file holding data.
-func spillFile(data []byte) (*os.File, error) {
+// Spill returns an unlinked temporary file holding data.
+func Spill(data []byte) (*os.File, error) {
 	f, err := os.CreateTemp("", "mpgen-spill-*")
 	if err != nil {
 		return nil, fmt.Errorf("mp: spill a value: %w", err)

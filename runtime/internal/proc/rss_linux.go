@@ -1,4 +1,4 @@
-package mp
+package proc
 
 import (
 	"os"
@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// processRSS returns the resident set size of process pid in bytes.
-func processRSS(pid int) (int64, bool) {
+// RSS returns the resident set size of process pid in bytes.
+func RSS(pid int) (int64, bool) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
 	if err != nil {
 		return 0, false

@@ -1,4 +1,4 @@
-package mp
+package fdio
 
 import (
 	"fmt"
@@ -7,8 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spillFile returns an anonymous memory file (memfd) holding data.
-func spillFile(data []byte) (*os.File, error) {
+// Spill returns an anonymous memory file (memfd) holding data.
+func Spill(data []byte) (*os.File, error) {
 	fd, err := unix.MemfdCreate("mpgen-spill", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("mp: memfd_create: %w", err)

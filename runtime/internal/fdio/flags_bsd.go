@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package mp
+package fdio
 
 // Without MSG_CMSG_CLOEXEC, received descriptors are made close-on-exec
 // right after they arrive (adoptFD); Go's runtime already turns SIGPIPE on

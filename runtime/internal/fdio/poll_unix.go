@@ -1,6 +1,6 @@
 //go:build unix
 
-package mp
+package fdio
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pollFiles reports which files are readable (or at their end), waiting up
+// Poll reports which files are readable (or at their end), waiting up
 // to timeout milliseconds (-1: until one is, or wake is). wake, if not nil,
 // is watched too but not reported.
-func pollFiles(files []*os.File, wake *os.File, timeout int) ([]bool, error) {
+func Poll(files []*os.File, wake *os.File, timeout int) ([]bool, error) {
 	if len(files) == 0 && wake == nil {
 		return nil, nil
 	}

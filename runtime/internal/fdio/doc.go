@@ -1,0 +1,64 @@
+// Package fdio is the descriptor transport of the runtime: connected
+// message sockets (SOCK_SEQPACKET socketpairs) that carry values and
+// descriptors between processes, descriptors sent beside the bytes of a
+// stream (SCM_RIGHTS), close-on-exec duplication, the anonymous memory
+// files large values are spilled into, and waiting on many descriptors at
+// once.
+//
+// Platform differences live here, behind one API: on Unix everything
+// works; elsewhere (Windows) the calls that would move a descriptor fail
+// with ErrUnsupported. fdio imports only the standard library and
+// golang.org/x/sys; it never imports package mp
+// (github.com/mpgen/mpgen/runtime), mpimpl or the registry. Package mp and
+// runtime/internal/proc build on it.
+package fdio
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+)
+
+// ErrUnsupported says what is missing off Unix (Windows): an inheritable
+// duplex control channel (a socketpair on Unix).
+var ErrUnsupported = errors.New("starting child processes is not supported on this platform yet (mpgen needs a Unix socketpair)")
+
+// MaxFiles bounds the descriptors one frame or message may carry
+// (Linux's SCM_MAX_FD is 253).
+const MaxFiles = 64
+
+// MaxMsg is the size of the buffer a message is received into, and so the
+// largest message a Sock delivers whole: a longer one fails to arrive.
+const MaxMsg = 64<<10 + 64
+
+var recvBufs = &sync.Pool{New: func() any { b := make([]byte, MaxMsg); return &b }}
+
+// PutBuf returns a buffer that Sock.Recv or Sock.TryRecv handed out, once
+// the message in it has been used.
+func PutBuf(buf *[]byte) { recvBufs.Put(buf) }
+
+// turn waits for the turn in ch, honouring ctx.
+func turn(ctx context.Context, ch chan struct{}) error {
+	select {
+	case ch <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closeFiles closes files, ignoring errors: they are descriptors nobody
+// will use any more.
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}

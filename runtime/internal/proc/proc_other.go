@@ -1,0 +1,44 @@
+//go:build !unix
+
+package proc
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"sync/atomic"
+	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
+)
+
+const OutputWait = 5 * time.Second
+
+type Outputs struct{}
+
+func (o *Outputs) Wait(time.Duration) {}
+
+func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+	return nil, nil, nil, fdio.ErrUnsupported
+}
+
+func ControlConn(fd int) (*os.File, error) { return nil, fdio.ErrUnsupported }
+
+func InheritableFDs() []int { return nil }
+
+func CloseInherited(fds []int) {}
+
+func ShutdownWrite(f *os.File) { f.Close() }
+
+func Terminate(p *os.Process) error { return p.Kill() }
+
+func ExitStatus(ps *os.ProcessState) (int, string) {
+	if ps == nil {
+		return -1, ""
+	}
+	return ps.ExitCode(), ""
+}
+
+func OnTerminate(cancel func(), hasContext bool) *atomic.Bool { return new(atomic.Bool) }
+
+func DieOfTerminate() { os.Exit(1) }
