@@ -2,9 +2,6 @@ package mp
 
 import "github.com/mpgen/mpgen/runtime/internal/proc"
 
-// exitStatus serves the internal tests that reap their own children.
-var exitStatus = proc.ExitStatus
-
 // StartChildrenFrom makes the children started from now on run the image
 // exe (a copy of the test binary) instead of the program's own, until the
 // returned function restores the default. Tests set it only while no other

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -57,7 +58,7 @@ type Queue[T any] struct {
 
 	// counts is the queue's shared words (tasks.go): unfinished tasks, and
 	// for a bounded queue its free room; nil off Linux.
-	counts *segment
+	counts *shm.Segment
 	max    int
 	closed atomic.Bool
 }
@@ -509,8 +510,8 @@ func (q *Queue[T]) mpExport() ([]byte, []*os.File, error) {
 	b.Uvarint(uint64(q.max))
 	files := []*os.File{q.put.File(), q.get.File()}
 	if q.counts != nil {
-		b.Uvarint(uint64(len(q.counts.mem)))
-		files = append(files, q.counts.f)
+		b.Uvarint(uint64(len(q.counts.Mem())))
+		files = append(files, q.counts.File())
 	} else {
 		b.Uvarint(0)
 	}
@@ -535,9 +536,9 @@ func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
 	if err == nil && (maxsize > 1<<31 || countsSize > 1<<20) {
 		err = fmt.Errorf("a Queue of %d values with %d bytes of counts", maxsize, countsSize)
 	}
-	var counts *segment
+	var counts *shm.Segment
 	if err == nil && countsSize > 0 {
-		if counts, err = importSegment(files[2], kindQueue, int(countsSize)); err == nil {
+		if counts, err = shm.Import(files[2], shm.KindQueue, int(countsSize)); err == nil {
 			files = files[:2] // the segment owns the third
 		}
 	}

@@ -8,15 +8,17 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
 // A Queue's shared words, in a segment of its own that travels with it:
 // the count of unfinished tasks (JoinableQueue's), and for a bounded queue
 // the free room and a shut-down flag that wakes putters waiting for room.
 const (
-	offUnfinished = offWords
-	offRoom       = offWords + 4
-	offShutDown   = offWords + 8
+	offUnfinished = shm.OffWords
+	offRoom       = shm.OffWords + 4
+	offShutDown   = shm.OffWords + 8
 )
 
 // ErrTaskDoneTooOften is returned by TaskDone called more times than values
@@ -26,7 +28,7 @@ var ErrTaskDoneTooOften = errors.New("mp: Queue.TaskDone called more times than 
 // makeCounts makes the queue's shared words. Off Linux there are none: the
 // queue works, unbounded, but TaskDone and Join report errors.ErrUnsupported.
 func (q *Queue[T]) makeCounts() error {
-	s, err := newKindSegment(kindQueue, offWords+12)
+	s, err := shm.New(shm.KindQueue, shm.OffWords+12)
 	if err != nil {
 		if errors.Is(err, errors.ErrUnsupported) && q.max == 0 {
 			return nil
@@ -38,7 +40,7 @@ func (q *Queue[T]) makeCounts() error {
 	return nil
 }
 
-func (q *Queue[T]) word(off int) *uint32 { return word(q.counts.mem, off) }
+func (q *Queue[T]) word(off int) *uint32 { return q.counts.Word(off) }
 
 // takeRoom waits for room in a bounded queue and takes it.
 func (q *Queue[T]) takeRoom(ctx context.Context, timeout time.Duration) error {
@@ -47,7 +49,7 @@ func (q *Queue[T]) takeRoom(ctx context.Context, timeout time.Duration) error {
 	}
 	defer runtime.KeepAlive(q) // the words are q's mapping
 	room := q.word(offRoom)
-	var wt *waiter
+	var wt *shm.Waiter
 	for {
 		if q.closed.Load() {
 			return fmt.Errorf("mp: Queue.Put: %w", os.ErrClosed)
@@ -64,12 +66,12 @@ func (q *Queue[T]) takeRoom(ctx context.Context, timeout time.Duration) error {
 		}
 		if wt == nil {
 			wt = newWaiter(ctx, room, "Queue.Put", timeout)
-			defer wt.done()
+			defer wt.Done()
 		}
 		if timeout == 0 {
 			return fmt.Errorf("mp: Queue.Put: no room: %w", ErrQueueFull)
 		}
-		if err := wt.sleep(room, 0); err != nil && err != errSlice {
+		if err := wt.Sleep(room, 0); err != nil && err != shm.ErrSlice {
 			var te *WaitTimeoutError
 			if errors.As(err, &te) {
 				return fmt.Errorf("mp: Queue.Put: no room within %v: %w", timeout, ErrQueueFull)
@@ -85,7 +87,7 @@ func (q *Queue[T]) giveRoom() {
 		return
 	}
 	atomic.AddUint32(q.word(offRoom), 1)
-	futexWake(q.word(offRoom), 1)
+	shm.Wake(q.word(offRoom), 1)
 }
 
 // addTask counts a value put as an unfinished task.
@@ -130,7 +132,7 @@ func (q *Queue[T]) taskDone() bool {
 		}
 		if atomic.CompareAndSwapUint32(w, n, n-1) {
 			if n == 1 {
-				futexWake(w, 1<<30)
+				shm.Wake(w, 1<<30)
 			}
 			return true
 		}
@@ -146,7 +148,7 @@ func (q *Queue[T]) Join(ctx context.Context) error {
 	defer runtime.KeepAlive(q)
 	w := q.word(offUnfinished)
 	wt := newWaiter(ctx, w, "Queue.Join", -1)
-	defer wt.done()
+	defer wt.Done()
 	for {
 		if q.closed.Load() {
 			return fmt.Errorf("mp: Queue.Join: %w", os.ErrClosed)
@@ -155,7 +157,7 @@ func (q *Queue[T]) Join(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
-		if err := wt.sleep(w, n); err != nil && err != errSlice {
+		if err := wt.Sleep(w, n); err != nil && err != shm.ErrSlice {
 			return err
 		}
 	}
@@ -177,7 +179,7 @@ func (q *Queue[T]) markShutDown() {
 		return
 	}
 	atomic.StoreUint32(q.word(offShutDown), 1)
-	futexWake(q.word(offRoom), 1<<30)
+	shm.Wake(q.word(offRoom), 1<<30)
 }
 
 // wakeCounts wakes the goroutines of this process waiting on the shared
@@ -185,10 +187,10 @@ func (q *Queue[T]) markShutDown() {
 // wake too, look again, and sleep on.)
 func (q *Queue[T]) wakeCounts() {
 	if q.counts != nil {
-		futexWake(q.word(offRoom), 1<<30)
-		futexWake(q.word(offUnfinished), 1<<30)
+		shm.Wake(q.word(offRoom), 1<<30)
+		shm.Wake(q.word(offUnfinished), 1<<30)
 		// The descriptor goes now; the mapping stays until q is garbage.
-		q.counts.f.Close()
+		q.counts.File().Close()
 	}
 }
 
@@ -196,6 +198,6 @@ func (q *Queue[T]) wakeCounts() {
 // Close, where a goroutine may still be reading them.
 func (q *Queue[T]) unmapWhenUnreachable() {
 	if q.counts != nil {
-		runtime.AddCleanup(q, func(s *segment) { s.Close() }, q.counts)
+		runtime.AddCleanup(q, func(s *shm.Segment) { s.Close() }, q.counts)
 	}
 }

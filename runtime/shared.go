@@ -3,143 +3,12 @@ package mp
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"reflect"
-	"strconv"
-	"sync/atomic"
 	"unsafe"
+
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
-
-// The header of a Value or Array segment, after the magic and kind.
-const (
-	offDataLock = offWords // the optional lock's word
-	offElemSize = 16
-	offLen      = 24
-	offLayout   = 32
-	maxArray    = 1 << 44 // bytes
-)
-
-// plainType reports an error unless values of t are plain data that mean
-// the same in every process: numbers, bools, and arrays and structs of
-// them. Pointers, strings, slices, maps, interfaces, channels and functions
-// hold addresses of one process's memory and are refused.
-func plainType(t reflect.Type) error {
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-		return nil
-	case reflect.Array:
-		if err := plainType(t.Elem()); err != nil {
-			return fmt.Errorf("%v: %w", t, err)
-		}
-		return nil
-	case reflect.Struct:
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if err := plainType(f.Type); err != nil {
-				return fmt.Errorf("field %s: %w", f.Name, err)
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("%v is a %v, which holds addresses of one process's memory", t, t.Kind())
-}
-
-// layout fingerprints t's memory layout (kinds, sizes, offsets), so that
-// two processes agree on the bytes, not only on a type name.
-func layout(t reflect.Type) uint64 {
-	h := fnv.New64a()
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		h.Write([]byte(t.Kind().String() + ":" + strconv.FormatUint(uint64(t.Size()), 10) + ";"))
-		switch t.Kind() {
-		case reflect.Array:
-			h.Write([]byte(strconv.Itoa(t.Len()) + "["))
-			walk(t.Elem())
-			h.Write([]byte("]"))
-		case reflect.Struct:
-			h.Write([]byte("{"))
-			for i := range t.NumField() {
-				f := t.Field(i)
-				h.Write([]byte(f.Name + "@" + strconv.FormatUint(uint64(f.Offset), 10) + "="))
-				walk(f.Type)
-			}
-			h.Write([]byte("}"))
-		}
-	}
-	walk(t)
-	return h.Sum64()
-}
-
-// dataSegment makes a Value or Array segment for n elements of type t.
-func dataSegment(kind uint32, t reflect.Type, n int) (*segment, error) {
-	if err := plainType(t); err != nil {
-		return nil, fmt.Errorf("mp: New%s[%v]: %w; only numbers, bools, and arrays and structs of them can be shared", kindName(kind), t, err)
-	}
-	if t.Align() > dataOffset {
-		return nil, fmt.Errorf("mp: New%s[%v]: alignment %d is too large", kindName(kind), t, t.Align())
-	}
-	es := t.Size()
-	if n < 0 || n > maxArray || (es > 0 && uint64(n) > maxArray/uint64(es)) {
-		return nil, fmt.Errorf("mp: New%s[%v]: length %d out of range", kindName(kind), t, n)
-	}
-	s, err := newKindSegment(kind, dataOffset+n*int(es))
-	if err != nil {
-		return nil, err
-	}
-	atomic.StoreUint64(word64(s.mem, offElemSize), uint64(es))
-	atomic.StoreUint64(word64(s.mem, offLen), uint64(n))
-	atomic.StoreUint64(word64(s.mem, offLayout), layout(t))
-	return s, nil
-}
-
-func dataMeta(kind uint32, s *segment, t reflect.Type, n int) []byte {
-	m := newMeta(kind, len(s.mem))
-	m.uint(uint64(t.Size()))
-	m.uint(uint64(n))
-	m.uint(layout(t))
-	m.str(t.String())
-	return m.b
-}
-
-// importData maps a Value or Array segment and checks that it holds n
-// elements of type t, as this process's t is laid out. It returns n.
-func importData(meta []byte, files []*os.File, kind uint32, t reflect.Type) (*segment, int, error) {
-	s, n, err := func() (*segment, int, error) {
-		size, m, err := readMeta(meta, kind)
-		if err != nil {
-			return nil, 0, err
-		}
-		es, n, lay, name := m.uint(), m.uint(), m.uint(), m.str()
-		if m.err != nil {
-			return nil, 0, fmt.Errorf("mp: import %s: %w", kindName(kind), m.err)
-		}
-		if name != t.String() || es != uint64(t.Size()) || lay != layout(t) {
-			return nil, 0, fmt.Errorf("mp: import: a %s[%s] (element size %d) was sent where a %s[%v] (element size %d) is expected, or the two programs lay the type out differently", kindName(kind), name, es, kindName(kind), t, t.Size())
-		}
-		if n > maxArray || es > 0 && n > maxArray/es || uint64(size) < dataOffset+n*es {
-			return nil, 0, fmt.Errorf("mp: import: %s of %d elements does not fit its %d-byte segment", kindName(kind), n, size)
-		}
-		if err := checkFiles(files, 1, kind); err != nil {
-			return nil, 0, err
-		}
-		s, err := importSegment(files[0], kind, size)
-		if err != nil {
-			return nil, 0, err
-		}
-		if atomic.LoadUint64(word64(s.mem, offElemSize)) != es || atomic.LoadUint64(word64(s.mem, offLen)) != n || atomic.LoadUint64(word64(s.mem, offLayout)) != lay {
-			s.unmap()
-			return nil, 0, fmt.Errorf("mp: import: %s segment header does not match its description", kindName(kind))
-		}
-		return s, int(n), nil
-	}()
-	if err != nil {
-		closeFiles(files)
-	}
-	return s, n, err
-}
 
 // Value is one value of type T in shared memory: Python's
 // multiprocessing.Value. Every process that holds it reads and writes the
@@ -155,13 +24,13 @@ func importData(meta []byte, files []*os.File, kind uint32, t reflect.Type) (*se
 // returns an error wrapping errors.ErrUnsupported.
 type Value[T any] struct {
 	dataLock
-	seg *segment
+	seg *shm.Segment
 	p   *T
 }
 
 // NewValue returns a new shared Value holding v.
 func NewValue[T any](v T) (*Value[T], error) {
-	s, err := dataSegment(kindValue, reflect.TypeFor[T](), 1)
+	s, err := shm.NewData(shm.KindValue, reflect.TypeFor[T](), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +39,8 @@ func NewValue[T any](v T) (*Value[T], error) {
 	return x, nil
 }
 
-func newValueOn[T any](s *segment) *Value[T] {
-	return &Value[T]{dataLock: dataLock{lock: word(s.mem, offDataLock), what: "Value"}, seg: s, p: (*T)(unsafe.Pointer(&s.mem[dataOffset]))}
+func newValueOn[T any](s *shm.Segment) *Value[T] {
+	return &Value[T]{dataLock: dataLock{lock: s.Word(shm.OffDataLock), what: "Value"}, seg: s, p: (*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset]))}
 }
 
 // Load returns the value (an unsynchronized read).
@@ -196,11 +65,11 @@ func (x *Value[T]) mpExport() ([]byte, []*os.File, error) {
 	if x.seg == nil {
 		return nil, nil, ErrHandleClosed
 	}
-	return dataMeta(kindValue, x.seg, reflect.TypeFor[T](), 1), []*os.File{x.seg.f}, nil
+	return shm.DataMeta(shm.KindValue, x.seg, reflect.TypeFor[T](), 1), []*os.File{x.seg.File()}, nil
 }
 
 func (x *Value[T]) mpImport(meta []byte, files []*os.File) error {
-	s, n, err := importData(meta, files, kindValue, reflect.TypeFor[T]())
+	s, n, err := shm.ImportData(meta, files, shm.KindValue, reflect.TypeFor[T]())
 	if err != nil {
 		return err
 	}
@@ -221,21 +90,21 @@ func (x *Value[T]) mpImport(meta []byte, files []*os.File) error {
 // error wrapping errors.ErrUnsupported.
 type Array[T any] struct {
 	dataLock
-	seg *segment
+	seg *shm.Segment
 	s   []T
 }
 
 // NewArray returns a new shared Array of n zero elements.
 func NewArray[T any](n int) (*Array[T], error) {
-	s, err := dataSegment(kindArray, reflect.TypeFor[T](), n)
+	s, err := shm.NewData(shm.KindArray, reflect.TypeFor[T](), n)
 	if err != nil {
 		return nil, err
 	}
 	return newArrayOn[T](s, n), nil
 }
 
-func newArrayOn[T any](s *segment, n int) *Array[T] {
-	return &Array[T]{dataLock: dataLock{lock: word(s.mem, offDataLock), what: "Array"}, seg: s, s: unsafe.Slice((*T)(unsafe.Pointer(&s.mem[dataOffset])), n)}
+func newArrayOn[T any](s *shm.Segment, n int) *Array[T] {
+	return &Array[T]{dataLock: dataLock{lock: s.Word(shm.OffDataLock), what: "Array"}, seg: s, s: unsafe.Slice((*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset])), n)}
 }
 
 // Slice returns the shared elements as a slice aliasing the shared memory
@@ -258,11 +127,11 @@ func (a *Array[T]) mpExport() ([]byte, []*os.File, error) {
 	if a.seg == nil {
 		return nil, nil, ErrHandleClosed
 	}
-	return dataMeta(kindArray, a.seg, reflect.TypeFor[T](), len(a.s)), []*os.File{a.seg.f}, nil
+	return shm.DataMeta(shm.KindArray, a.seg, reflect.TypeFor[T](), len(a.s)), []*os.File{a.seg.File()}, nil
 }
 
 func (a *Array[T]) mpImport(meta []byte, files []*os.File) error {
-	s, n, err := importData(meta, files, kindArray, reflect.TypeFor[T]())
+	s, n, err := shm.ImportData(meta, files, shm.KindArray, reflect.TypeFor[T]())
 	if err != nil {
 		return err
 	}
@@ -286,7 +155,7 @@ func (d *dataLock) Lock() {
 // Unlock releases the lock that guards the data. It panics if the lock is
 // not held.
 func (d *dataLock) Unlock() {
-	d.race.sync()
+	d.race.Sync()
 	if !mutexUnlock(d.lock) {
 		panic(ErrNotLocked)
 	}

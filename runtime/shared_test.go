@@ -3,59 +3,13 @@
 package mp
 
 import (
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 )
 
-func itoa(i int) string                 { return strconv.Itoa(i) }
 func atomic32Store(w *uint32, v uint32) { atomic.StoreUint32(w, v) }
 func atomic64Load(w *uint64) uint64     { return atomic.LoadUint64(w) }
-
-// An Array a child writes is seen by the parent, in place.
-func TestArrayWrittenByChild(t *testing.T) {
-	a, err := NewArray[float64](100000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	s := a.Slice()
-	if a.Len() != 100000 || len(s) != 100000 {
-		t.Fatalf("Len %d", a.Len())
-	}
-	startHelper(t, "array-write", "", a).mustOK(t)
-	for i, v := range s {
-		if v != float64(i)*1.5 {
-			t.Fatalf("a[%d] = %v after the child wrote it", i, v)
-		}
-	}
-}
-
-// A struct Value incremented by four processes under its own lock.
-func TestValueLockedProcesses(t *testing.T) {
-	v, err := NewValue(point{X: 10, Ok: true, F: [3]float32{1, 2, 3}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	var hs []*helper
-	for range 4 {
-		hs = append(hs, startHelper(t, "value-counter", "3000", v))
-	}
-	for _, h := range hs {
-		h.mustOK(t)
-	}
-	got := v.Load()
-	want := point{X: 10 + 4*3000, Y: -2 * 4 * 3000, Ok: true, F: [3]float32{1, 2, 3}}
-	if got != want {
-		t.Fatalf("value %+v, want %+v", got, want)
-	}
-	v.Store(point{})
-	if *v.Pointer() != (point{}) {
-		t.Fatal("Store then Pointer")
-	}
-}
 
 // Types holding addresses are refused with a message naming the culprit.
 func TestValueRefusesPointers(t *testing.T) {

@@ -1,18 +1,9 @@
 package mp
 
 import (
-	"fmt"
 	"os"
-)
 
-// shmDir is where named shared memory lives, and the prefixes of its names:
-// finished segments are shmPrefix+name, segments being created are
-// shmTempPrefix+random.
-const (
-	shmDir        = "/dev/shm"
-	shmPrefix     = "mpgen-"
-	shmTempPrefix = "mpgen~tmp~"
-	maxShmName    = 200
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
 // SharedMemory is a named block of shared memory: Python's
@@ -39,32 +30,82 @@ const (
 // A block is a file in /dev/shm named "mpgen-" + name, created with
 // permissions 0600. Linux only: elsewhere the functions return an error
 // wrapping errors.ErrUnsupported.
-type SharedMemory struct {
-	name string
-	f    *os.File
-	mem  []byte
+type SharedMemory struct{ b *shm.Block }
+
+// CreateSharedMemory creates the block name of size bytes, zero-filled, and
+// attaches this process to it. It fails with an error matching fs.ErrExist
+// if a block of that name exists. The name appears only once the block is
+// complete and held, so no other process can see a half-made block or sweep
+// it away.
+func CreateSharedMemory(name string, size int) (*SharedMemory, error) {
+	b, err := shm.Create(name, size)
+	if err != nil {
+		return nil, err
+	}
+	return &SharedMemory{b}, nil
 }
 
-// validShmName checks a block name: 1 to 200 letters, digits, '.', '_' or
-// '-', not starting with '.'.
-func validShmName(name string) error {
-	if name == "" || len(name) > maxShmName || name[0] == '.' {
-		return fmt.Errorf("mp: shared memory name %q: want 1 to %d characters, not starting with '.'", name, maxShmName)
+// AttachSharedMemory attaches this process to the existing block name. It
+// fails with an error matching fs.ErrNotExist if there is no such block (or
+// it was unlinked).
+func AttachSharedMemory(name string) (*SharedMemory, error) {
+	b, err := shm.Attach(name)
+	if err != nil {
+		return nil, err
 	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("mp: shared memory name %q: only letters, digits, '.', '_' and '-' are allowed", name)
-		}
-	}
-	return nil
+	return &SharedMemory{b}, nil
 }
+
+// SweepSharedMemory removes the blocks (and half-made temporary files) in
+// /dev/shm that no process holds any more: their holders all closed them
+// or died. It returns how many it removed. It is cheap enough to call
+// whenever a child process ends; CreateSharedMemory and AttachSharedMemory
+// call it too. Blocks of other users are left alone.
+func SweepSharedMemory() (removed int, err error) { return shm.Sweep() }
 
 // Name returns the block's name, as given to CreateSharedMemory.
-func (m *SharedMemory) Name() string { return m.name }
+func (m *SharedMemory) Name() string { return m.b.Name() }
 
 // Size returns the block's size in bytes.
-func (m *SharedMemory) Size() int { return len(m.mem) }
+func (m *SharedMemory) Size() int { return len(m.b.Mem()) }
 
 // Bytes returns the block's memory, aliasing the shared mapping. It is
 // valid until Close.
-func (m *SharedMemory) Bytes() []byte { return m.mem }
+func (m *SharedMemory) Bytes() []byte { return m.b.Mem() }
+
+// Close detaches this process: it unmaps the block and drops this
+// process's hold on it. If no process holds it any more, Close removes it
+// (its name too). Bytes must not be used afterwards. Close must not be
+// called while other goroutines use the block.
+func (m *SharedMemory) Close() error { return m.b.Close() }
+
+// Unlink removes the block's name (Python's unlink()): processes attached
+// keep their memory, and the block is freed when the last closes it or
+// ends; AttachSharedMemory fails from now on. If the name already names
+// another block (the original was unlinked and created again), Unlink
+// leaves it alone and returns an error matching fs.ErrNotExist.
+func (m *SharedMemory) Unlink() error {
+	if m.b.Closed() {
+		return ErrHandleClosed
+	}
+	return m.b.Unlink()
+}
+
+func (m *SharedMemory) mpExport() ([]byte, []*os.File, error) {
+	if m.b.Closed() {
+		return nil, nil, ErrHandleClosed
+	}
+	meta, files := m.b.Export()
+	return meta, files, nil
+}
+
+// mpImport attaches to the block the descriptor refers to. The received
+// descriptor shares the sender's open file, and so its hold.
+func (m *SharedMemory) mpImport(meta []byte, files []*os.File) error {
+	b, err := shm.ImportBlock(meta, files)
+	if err != nil {
+		return err
+	}
+	m.b = b
+	return nil
+}

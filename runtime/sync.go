@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
 // The lock word of Lock, RLock, Condition's lock, Value and Array: 0 when
@@ -28,7 +30,7 @@ func mutexLock(ctx context.Context, w *uint32, op string, timeout time.Duration)
 		return nil
 	}
 	wt := newWaiter(ctx, w, op, timeout)
-	defer wt.done()
+	defer wt.Done()
 	for {
 		v := atomic.LoadUint32(w)
 		if v == 0 {
@@ -44,20 +46,20 @@ func mutexLock(ctx context.Context, w *uint32, op string, timeout time.Duration)
 			}
 			v |= lockWaiters
 		}
-		err := wt.sleep(w, v)
+		err := wt.Sleep(w, v)
 		if err == nil {
 			continue
 		}
 		// A slice passed, or the wait is over: is the holder still there?
-		if owner := v & lockPidMask; owner != selfPid && !pidAlive(int(owner)) {
+		if owner := v & lockPidMask; owner != selfPid && !shm.Alive(int(owner)) {
 			if atomic.CompareAndSwapUint32(w, v, selfPid|lockWaiters) {
 				return ErrLockAbandoned
 			}
 			continue
 		}
-		if over(err) {
+		if shm.Over(err) {
 			// We may have swallowed an unlock's single wake-up: pass it on.
-			futexWake(w, 1)
+			shm.Wake(w, 1)
 			return err
 		}
 	}
@@ -68,7 +70,7 @@ func mutexLock(ctx context.Context, w *uint32, op string, timeout time.Duration)
 func mutexUnlock(w *uint32) bool {
 	old := atomic.SwapUint32(w, 0)
 	if old&lockWaiters != 0 {
-		futexWake(w, 1)
+		shm.Wake(w, 1)
 	}
 	return old != 0
 }
@@ -101,22 +103,22 @@ func mutexUnlock(w *uint32) bool {
 // On platforms other than Linux NewLock returns an error wrapping
 // errors.ErrUnsupported.
 type Lock struct {
-	seg  *segment
+	seg  *shm.Segment
 	w    *uint32
 	race raceSync
 }
 
 // NewLock returns a new, unlocked Lock.
 func NewLock() (*Lock, error) {
-	s, err := newKindSegment(kindLock, dataOffset)
+	s, err := shm.New(shm.KindLock, shm.DataOffset)
 	if err != nil {
 		return nil, err
 	}
 	return newLockOn(s), nil
 }
 
-func newLockOn(s *segment) *Lock {
-	l := &Lock{seg: s, w: word(s.mem, offWords)}
+func newLockOn(s *shm.Segment) *Lock {
+	l := &Lock{seg: s, w: s.Word(shm.OffWords)}
 	return l
 }
 
@@ -163,7 +165,7 @@ func (l *Lock) AcquireTimeout(d time.Duration) error {
 // (Python's acquire(block=False)). It never takes over an abandoned lock.
 func (l *Lock) TryAcquire() bool {
 	if l.seg != nil && mutexTry(l.w) {
-		l.race.sync()
+		l.race.Sync()
 		return true
 	}
 	return false
@@ -175,7 +177,7 @@ func (l *Lock) Release() error {
 	if l.seg == nil {
 		return ErrHandleClosed
 	}
-	l.race.sync()
+	l.race.Sync()
 	if !mutexUnlock(l.w) {
 		return ErrNotLocked
 	}
@@ -193,10 +195,10 @@ func (l *Lock) owner() int { return int(atomic.LoadUint32(l.w) & lockPidMask) }
 // Close must not be called while other goroutines use l.
 func (l *Lock) Close() error { return takeSegment(&l.seg) }
 
-func (l *Lock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, kindLock) }
+func (l *Lock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, shm.KindLock) }
 
 func (l *Lock) mpImport(meta []byte, files []*os.File) error {
-	s, err := importSimple(meta, files, kindLock)
+	s, err := importSimple(meta, files, shm.KindLock)
 	if err != nil {
 		return err
 	}
@@ -205,14 +207,14 @@ func (l *Lock) mpImport(meta []byte, files []*os.File) error {
 }
 
 // importSimple imports a one-segment primitive without extra metadata.
-func importSimple(meta []byte, files []*os.File, kind uint32) (*segment, error) {
-	size, _, err := readMeta(meta, kind)
+func importSimple(meta []byte, files []*os.File, kind shm.Kind) (*shm.Segment, error) {
+	size, _, err := shm.ReadMeta(meta, kind)
 	if err == nil {
-		err = checkFiles(files, 1, kind)
+		err = shm.CheckFiles(files, 1, kind)
 	}
-	var s *segment
+	var s *shm.Segment
 	if err == nil {
-		s, err = importSegment(files[0], kind, size)
+		s, err = shm.Import(files[0], kind, size)
 	}
 	if err != nil {
 		closeFiles(files)
@@ -232,7 +234,7 @@ func importSimple(meta []byte, files []*os.File, kind uint32) (*segment, error) 
 // dies is handled as for Lock (ErrLockAbandoned; the new holder's count is
 // 1). Off Linux, NewRLock returns an error wrapping errors.ErrUnsupported.
 type RLock struct {
-	seg   *segment
+	seg   *shm.Segment
 	w     *uint32 // owner word, as Lock's
 	count *uint32 // recursion depth, changed only by the owner
 	race  raceSync
@@ -240,15 +242,15 @@ type RLock struct {
 
 // NewRLock returns a new, unlocked RLock.
 func NewRLock() (*RLock, error) {
-	s, err := newKindSegment(kindRLock, dataOffset)
+	s, err := shm.New(shm.KindRLock, shm.DataOffset)
 	if err != nil {
 		return nil, err
 	}
 	return newRLockOn(s), nil
 }
 
-func newRLockOn(s *segment) *RLock {
-	l := &RLock{seg: s, w: word(s.mem, offWords), count: word(s.mem, offWords+4)}
+func newRLockOn(s *shm.Segment) *RLock {
+	l := &RLock{seg: s, w: s.Word(shm.OffWords), count: s.Word(shm.OffWords + 4)}
 	return l
 }
 
@@ -258,7 +260,7 @@ func (l *RLock) acquire(ctx context.Context, op string, timeout time.Duration) e
 	}
 	if atomic.LoadUint32(l.w)&lockPidMask == selfPid {
 		atomic.AddUint32(l.count, 1)
-		l.race.sync()
+		l.race.Sync()
 		return nil
 	}
 	err := mutexLock(ctx, l.w, op, timeout)
@@ -308,7 +310,7 @@ func (l *RLock) TryAcquire() bool {
 	} else {
 		return false
 	}
-	l.race.sync()
+	l.race.Sync()
 	return true
 }
 
@@ -321,7 +323,7 @@ func (l *RLock) Release() error {
 	if atomic.LoadUint32(l.w)&lockPidMask != selfPid {
 		return ErrNotOwner
 	}
-	l.race.sync()
+	l.race.Sync()
 	if atomic.AddUint32(l.count, ^uint32(0)) == 0 {
 		mutexUnlock(l.w)
 	}
@@ -331,10 +333,10 @@ func (l *RLock) Release() error {
 // Close unmaps the lock in this process; see Lock.Close.
 func (l *RLock) Close() error { return takeSegment(&l.seg) }
 
-func (l *RLock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, kindRLock) }
+func (l *RLock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, shm.KindRLock) }
 
 func (l *RLock) mpImport(meta []byte, files []*os.File) error {
-	s, err := importSimple(meta, files, kindRLock)
+	s, err := importSimple(meta, files, shm.KindRLock)
 	if err != nil {
 		return err
 	}
@@ -349,7 +351,7 @@ func (l *RLock) mpImport(meta []byte, files []*os.File) error {
 // Lock where a crash must be detected). Off Linux the constructors return
 // an error wrapping errors.ErrUnsupported.
 type Semaphore struct {
-	seg     *segment
+	seg     *shm.Segment
 	count   *uint32 // free units
 	waiters *uint32 // processes that may be sleeping on count
 	bound   *uint32 // maximum count for a bounded semaphore, else 0
@@ -367,7 +369,7 @@ func newSemaphore(n int, bounded bool) (*Semaphore, error) {
 	if n < 0 || n > 1<<31-1 {
 		return nil, fmt.Errorf("mp: semaphore value %d out of range [0, 2^31-1]", n)
 	}
-	s, err := newKindSegment(kindSemaphore, dataOffset)
+	s, err := shm.New(shm.KindSemaphore, shm.DataOffset)
 	if err != nil {
 		return nil, err
 	}
@@ -379,8 +381,8 @@ func newSemaphore(n int, bounded bool) (*Semaphore, error) {
 	return sem, nil
 }
 
-func newSemaphoreOn(s *segment) *Semaphore {
-	sem := &Semaphore{seg: s, count: word(s.mem, offWords), waiters: word(s.mem, offWords+4), bound: word(s.mem, offWords+8)}
+func newSemaphoreOn(s *shm.Segment) *Semaphore {
+	sem := &Semaphore{seg: s, count: s.Word(shm.OffWords), waiters: s.Word(shm.OffWords + 4), bound: s.Word(shm.OffWords + 8)}
 	return sem
 }
 
@@ -408,18 +410,18 @@ func (s *Semaphore) acquire1(ctx context.Context, op string, timeout time.Durati
 		return nil
 	}
 	wt := newWaiter(ctx, s.count, op, timeout)
-	defer wt.done()
+	defer wt.Done()
 	for {
 		atomic.AddUint32(s.waiters, 1)
 		if s.try() {
 			atomic.AddUint32(s.waiters, ^uint32(0))
 			return nil
 		}
-		err := wt.sleep(s.count, 0)
+		err := wt.Sleep(s.count, 0)
 		atomic.AddUint32(s.waiters, ^uint32(0))
-		if over(err) {
+		if shm.Over(err) {
 			if atomic.LoadUint32(s.count) > 0 {
-				futexWake(s.count, 1) // pass on a wake-up we may have taken
+				shm.Wake(s.count, 1) // pass on a wake-up we may have taken
 			}
 			return err
 		}
@@ -441,7 +443,7 @@ func (s *Semaphore) AcquireTimeout(d time.Duration) error {
 // TryAcquire takes a unit if one is free and reports whether it did.
 func (s *Semaphore) TryAcquire() bool {
 	if s.seg != nil && s.try() {
-		s.race.sync()
+		s.race.Sync()
 		return true
 	}
 	return false
@@ -453,7 +455,7 @@ func (s *Semaphore) Release() error {
 	if s.seg == nil {
 		return ErrHandleClosed
 	}
-	s.race.sync()
+	s.race.Sync()
 	bound := atomic.LoadUint32(s.bound)
 	for {
 		v := atomic.LoadUint32(s.count)
@@ -465,7 +467,7 @@ func (s *Semaphore) Release() error {
 		}
 	}
 	if atomic.LoadUint32(s.waiters) > 0 {
-		futexWake(s.count, 1)
+		shm.Wake(s.count, 1)
 	}
 	return nil
 }
@@ -482,11 +484,11 @@ func (s *Semaphore) Value() int {
 func (s *Semaphore) Close() error { return takeSegment(&s.seg) }
 
 func (s *Semaphore) mpExport() ([]byte, []*os.File, error) {
-	return exportSegment(s.seg, kindSemaphore)
+	return exportSegment(s.seg, shm.KindSemaphore)
 }
 
 func (s *Semaphore) mpImport(meta []byte, files []*os.File) error {
-	seg, err := importSimple(meta, files, kindSemaphore)
+	seg, err := importSimple(meta, files, shm.KindSemaphore)
 	if err != nil {
 		return err
 	}
@@ -498,22 +500,22 @@ func (s *Semaphore) mpImport(meta []byte, files []*os.File) error {
 // multiprocessing.Event. Off Linux NewEvent returns an error wrapping
 // errors.ErrUnsupported.
 type Event struct {
-	seg  *segment
+	seg  *shm.Segment
 	w    *uint32 // generation << 1 | set bit
 	race raceSync
 }
 
 // NewEvent returns a new, clear Event.
 func NewEvent() (*Event, error) {
-	s, err := newKindSegment(kindEvent, dataOffset)
+	s, err := shm.New(shm.KindEvent, shm.DataOffset)
 	if err != nil {
 		return nil, err
 	}
 	return newEventOn(s), nil
 }
 
-func newEventOn(s *segment) *Event {
-	e := &Event{seg: s, w: word(s.mem, offWords)}
+func newEventOn(s *shm.Segment) *Event {
+	e := &Event{seg: s, w: s.Word(shm.OffWords)}
 	return e
 }
 
@@ -523,14 +525,14 @@ func (e *Event) Set() {
 	if e.seg == nil {
 		return
 	}
-	e.race.sync()
+	e.race.Sync()
 	for {
 		v := atomic.LoadUint32(e.w)
 		if v&1 != 0 {
 			return
 		}
 		if atomic.CompareAndSwapUint32(e.w, v, (v+2)|1) {
-			futexWake(e.w, 1<<30)
+			shm.Wake(e.w, 1<<30)
 			return
 		}
 	}
@@ -552,7 +554,7 @@ func (e *Event) Clear() {
 // IsSet reports whether the flag is set.
 func (e *Event) IsSet() bool {
 	if e.seg != nil && atomic.LoadUint32(e.w)&1 != 0 {
-		e.race.sync()
+		e.race.Sync()
 		return true
 	}
 	return false
@@ -571,9 +573,9 @@ func (e *Event) wait1(ctx context.Context, op string, timeout time.Duration) err
 		return nil
 	}
 	wt := newWaiter(ctx, e.w, op, timeout)
-	defer wt.done()
+	defer wt.Done()
 	for {
-		if err := wt.sleep(e.w, v); over(err) {
+		if err := wt.Sleep(e.w, v); shm.Over(err) {
 			return err
 		}
 		if atomic.LoadUint32(e.w) != v {
@@ -595,10 +597,10 @@ func (e *Event) WaitTimeout(d time.Duration) error {
 // Close unmaps the event in this process.
 func (e *Event) Close() error { return takeSegment(&e.seg) }
 
-func (e *Event) mpExport() ([]byte, []*os.File, error) { return exportSegment(e.seg, kindEvent) }
+func (e *Event) mpExport() ([]byte, []*os.File, error) { return exportSegment(e.seg, shm.KindEvent) }
 
 func (e *Event) mpImport(meta []byte, files []*os.File) error {
-	s, err := importSimple(meta, files, kindEvent)
+	s, err := importSimple(meta, files, shm.KindEvent)
 	if err != nil {
 		return err
 	}

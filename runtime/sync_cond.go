@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
 // Condition is a condition variable shared by processes: Python's
@@ -20,7 +22,7 @@ import (
 // waiting can cause one later spurious wake-up. Off Linux NewCondition
 // returns an error wrapping errors.ErrUnsupported.
 type Condition struct {
-	seg      *segment
+	seg      *shm.Segment
 	seq      *uint32 // bumped by every notify; the futex word
 	state    *uint64 // waiting processes << 32 | notifications not yet taken
 	l        *Lock
@@ -39,7 +41,7 @@ func NewCondition(l *Lock) (*Condition, error) {
 	} else if l.seg == nil {
 		return nil, ErrHandleClosed
 	}
-	s, err := newKindSegment(kindCondition, dataOffset)
+	s, err := shm.New(shm.KindCondition, shm.DataOffset)
 	if err != nil {
 		if own {
 			l.Close()
@@ -49,8 +51,8 @@ func NewCondition(l *Lock) (*Condition, error) {
 	return newConditionOn(s, l, own), nil
 }
 
-func newConditionOn(s *segment, l *Lock, own bool) *Condition {
-	return &Condition{seg: s, seq: word(s.mem, offWords), state: word64(s.mem, offWords+8), l: l, ownsLock: own}
+func newConditionOn(s *shm.Segment, l *Lock, own bool) *Condition {
+	return &Condition{seg: s, seq: s.Word(shm.OffWords), state: s.Word64(shm.OffWords + 8), l: l, ownsLock: own}
 }
 
 // L returns the condition's lock.
@@ -118,7 +120,7 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 		return err
 	}
 	atomic.AddUint64(c.state, 1<<32)
-	c.l.race.sync()
+	c.l.race.Sync()
 	mutexUnlock(c.l.w)
 	wt := newWaiter(ctx, c.seq, op, timeout)
 	var werr error
@@ -127,14 +129,14 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 		if c.take() {
 			break
 		}
-		if err := wt.sleep(c.seq, s); over(err) {
+		if err := wt.Sleep(c.seq, s); shm.Over(err) {
 			if !c.giveUp() {
 				werr = err
 			}
 			break
 		}
 	}
-	wt.done()
+	wt.Done()
 	// Like Python, reacquire the lock however the wait ended.
 	lerr := c.l.race.synced(mutexLock(context.Background(), c.l.w, op, -1))
 	if werr != nil {
@@ -190,7 +192,7 @@ func (c *Condition) Notify(n int) error {
 		}
 		if atomic.CompareAndSwapUint64(c.state, v, v+k) {
 			atomic.AddUint32(c.seq, 1)
-			futexWake(c.seq, int(k))
+			shm.Wake(c.seq, int(k))
 			return nil
 		}
 	}
@@ -218,37 +220,37 @@ func (c *Condition) mpExport() ([]byte, []*os.File, error) {
 	if c.seg == nil || c.l.seg == nil {
 		return nil, nil, ErrHandleClosed
 	}
-	m := newMeta(kindCondition, len(c.seg.mem))
-	m.uint(uint64(len(c.l.seg.mem)))
-	return m.b, []*os.File{c.seg.f, c.l.seg.f}, nil
+	m := shm.NewMeta(shm.KindCondition, len(c.seg.Mem()))
+	m.Uint(uint64(len(c.l.seg.Mem())))
+	return m.Bytes(), []*os.File{c.seg.File(), c.l.seg.File()}, nil
 }
 
 func (c *Condition) mpImport(meta []byte, files []*os.File) error {
-	size, m, err := readMeta(meta, kindCondition)
+	size, m, err := shm.ReadMeta(meta, shm.KindCondition)
 	var lsize uint64
 	if err == nil {
-		lsize = m.uint()
-		if m.err != nil || lsize < dataOffset || lsize > 1<<20 {
+		lsize = m.Uint()
+		if m.Err() != nil || lsize < shm.DataOffset || lsize > 1<<20 {
 			err = fmt.Errorf("mp: import: bad Condition metadata")
 		}
 	}
 	if err == nil {
-		err = checkFiles(files, 2, kindCondition)
+		err = shm.CheckFiles(files, 2, shm.KindCondition)
 	}
-	var s, ls *segment
+	var s, ls *shm.Segment
 	if err == nil {
-		s, err = importSegment(files[0], kindCondition, size)
+		s, err = shm.Import(files[0], shm.KindCondition, size)
 	}
 	if err == nil {
-		if ls, err = importSegment(files[1], kindLock, int(lsize)); err != nil {
-			s.unmap()
+		if ls, err = shm.Import(files[1], shm.KindLock, int(lsize)); err != nil {
+			s.Unmap()
 		}
 	}
 	if err != nil {
 		closeFiles(files)
 		return err
 	}
-	*c = *newConditionOn(s, &Lock{seg: ls, w: word(ls.mem, offWords)}, true)
+	*c = *newConditionOn(s, &Lock{seg: ls, w: ls.Word(shm.OffWords)}, true)
 	return nil
 }
 
@@ -277,7 +279,7 @@ const (
 // arriving makes the others wait until their timeout breaks the barrier.
 // Off Linux NewBarrier returns an error wrapping errors.ErrUnsupported.
 type Barrier struct {
-	seg     *segment
+	seg     *shm.Segment
 	w       *uint32
 	parties int
 	race    raceSync
@@ -288,12 +290,12 @@ func NewBarrier(parties int) (*Barrier, error) {
 	if parties < 1 || parties > maxBarParties {
 		return nil, fmt.Errorf("mp: barrier parties %d out of range [1, %d]", parties, maxBarParties)
 	}
-	s, err := newKindSegment(kindBarrier, dataOffset)
+	s, err := shm.New(shm.KindBarrier, shm.DataOffset)
 	if err != nil {
 		return nil, err
 	}
-	atomic.StoreUint32(word(s.mem, offWords+4), uint32(parties))
-	return &Barrier{seg: s, w: word(s.mem, offWords), parties: parties}, nil
+	atomic.StoreUint32(s.Word(shm.OffWords+4), uint32(parties))
+	return &Barrier{seg: s, w: s.Word(shm.OffWords), parties: parties}, nil
 }
 
 // Parties returns the number of processes needed to pass the barrier.
@@ -333,9 +335,9 @@ func (b *Barrier) WaitTimeout(d time.Duration) (int, error) {
 }
 
 func (b *Barrier) wait(ctx context.Context, op string, timeout time.Duration) (int, error) {
-	b.race.sync()
+	b.race.Sync()
 	i, err := b.wait1(ctx, op, timeout)
-	b.race.sync()
+	b.race.Sync()
 	return i, err
 }
 
@@ -353,7 +355,7 @@ func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (
 		c := int(v & barCountMask)
 		if c+1 >= b.parties {
 			if atomic.CompareAndSwapUint32(b.w, v, nextGen(v)) {
-				futexWake(b.w, 1<<30)
+				shm.Wake(b.w, 1<<30)
 				return c, nil
 			}
 			continue
@@ -364,7 +366,7 @@ func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (
 		}
 	}
 	wt := newWaiter(ctx, b.w, op, timeout)
-	defer wt.done()
+	defer wt.Done()
 	for {
 		v := atomic.LoadUint32(b.w)
 		if v>>barGenShift != gen {
@@ -374,7 +376,7 @@ func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (
 			b.leave(gen, 0)
 			return 0, ErrBrokenBarrier
 		}
-		if err := wt.sleep(b.w, v); over(err) {
+		if err := wt.Sleep(b.w, v); shm.Over(err) {
 			if b.leave(gen, barBroken) {
 				return idx, nil // the round completed just now
 			}
@@ -397,7 +399,7 @@ func (b *Barrier) leave(gen, flags uint32) bool {
 			nv = nextGen(v)
 		}
 		if atomic.CompareAndSwapUint32(b.w, v, nv) {
-			futexWake(b.w, 1<<30)
+			shm.Wake(b.w, 1<<30)
 			return false
 		}
 	}
@@ -412,7 +414,7 @@ func (b *Barrier) Abort() {
 	for {
 		v := atomic.LoadUint32(b.w)
 		if atomic.CompareAndSwapUint32(b.w, v, v|barBroken) {
-			futexWake(b.w, 1<<30)
+			shm.Wake(b.w, 1<<30)
 			return
 		}
 	}
@@ -431,7 +433,7 @@ func (b *Barrier) Reset() {
 			nv = v | barBroken | barResetting
 		}
 		if atomic.CompareAndSwapUint32(b.w, v, nv) {
-			futexWake(b.w, 1<<30)
+			shm.Wake(b.w, 1<<30)
 			return
 		}
 	}
@@ -440,18 +442,20 @@ func (b *Barrier) Reset() {
 // Close unmaps the barrier in this process.
 func (b *Barrier) Close() error { return takeSegment(&b.seg) }
 
-func (b *Barrier) mpExport() ([]byte, []*os.File, error) { return exportSegment(b.seg, kindBarrier) }
+func (b *Barrier) mpExport() ([]byte, []*os.File, error) {
+	return exportSegment(b.seg, shm.KindBarrier)
+}
 
 func (b *Barrier) mpImport(meta []byte, files []*os.File) error {
-	s, err := importSimple(meta, files, kindBarrier)
+	s, err := importSimple(meta, files, shm.KindBarrier)
 	if err != nil {
 		return err
 	}
-	p := int(atomic.LoadUint32(word(s.mem, offWords+4)))
+	p := int(atomic.LoadUint32(s.Word(shm.OffWords + 4)))
 	if p < 1 || p > maxBarParties {
 		s.Close()
 		return fmt.Errorf("mp: import: barrier of %d parties", p)
 	}
-	b.seg, b.w, b.parties = s, word(s.mem, offWords), p
+	b.seg, b.w, b.parties = s, s.Word(shm.OffWords), p
 	return nil
 }

@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -162,4 +163,174 @@ func CreateAndCrash(name string) error {
 	m.Bytes()[0] = 1
 	os.Exit(3)
 	return nil
+}
+
+// HoldLockThenExit acquires l, sets held, and keeps l until exit is set,
+// then ends its process with code 3, still holding the lock (the test may
+// kill the process before).
+//
+//mp:target
+func HoldLockThenExit(l *mp.Lock, held, exit *mp.Event) error {
+	if err := l.Acquire(context.Background()); err != nil {
+		return err
+	}
+	held.Set()
+	if err := exit.Wait(context.Background()); err != nil {
+		return err
+	}
+	os.Exit(3)
+	return nil
+}
+
+// HoldRLockTwice acquires l twice, sets held, and keeps l until its
+// context ends (the test kills the process meanwhile).
+//
+//mp:target
+func HoldRLockTwice(ctx context.Context, l *mp.RLock, held *mp.Event) error {
+	if err := errors.Join(l.Acquire(ctx), l.Acquire(ctx)); err != nil {
+		return err
+	}
+	held.Set()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// CountSemaphoreHolders takes a unit of sem n times, holding it briefly
+// each time while it counts the holders: a[0] is the number holding a unit
+// now, a[1] the most there ever were, both changed under l.
+//
+//mp:target
+func CountSemaphoreHolders(ctx context.Context, sem *mp.Semaphore, a *mp.Array[int64], l *mp.Lock, n int) error {
+	s := a.Slice()
+	for range n {
+		if err := sem.Acquire(ctx); err != nil {
+			return err
+		}
+		l.Lock()
+		s[0]++
+		if s[0] > s[1] {
+			s[1] = s[0]
+		}
+		l.Unlock()
+		time.Sleep(time.Millisecond)
+		l.Lock()
+		s[0]--
+		l.Unlock()
+		if err := sem.Release(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitThenSet waits for e, then sets done.
+//
+//mp:target
+func WaitThenSet(ctx context.Context, e, done *mp.Event) error {
+	if err := e.Wait(ctx); err != nil {
+		return err
+	}
+	done.Set()
+	return nil
+}
+
+// WaitForCondition counts itself as a waiter in a[2], waits on c until
+// a[0] != 0, then adds a[0] to a[1], all under c's lock.
+//
+//mp:target
+func WaitForCondition(ctx context.Context, c *mp.Condition, a *mp.Array[int64]) error {
+	s := a.Slice()
+	c.Lock()
+	defer c.Unlock()
+	s[2]++ // one more waiter ready
+	if err := c.WaitFor(ctx, func() bool { return s[0] != 0 }); err != nil {
+		return err
+	}
+	s[1] += s[0]
+	return nil
+}
+
+// BarrierRounds passes b rounds times as party id of four: before each
+// round it sets a[id] to the round reached, and after it checks that every
+// party arrived and records its arrival index in a[4+round*4+id].
+//
+//mp:target
+func BarrierRounds(ctx context.Context, b *mp.Barrier, a *mp.Array[int32], id, rounds int) error {
+	s := a.Slice()
+	for r := range rounds {
+		s[id] = int32(r + 1)
+		idx, err := b.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		for j := range b.Parties() {
+			if s[j] < int32(r+1) {
+				return fmt.Errorf("round %d: process %d passed the barrier before process %d arrived", r, id, j)
+			}
+		}
+		s[4+r*4+id] = int32(idx)
+		// A second barrier so nobody starts round r+1 (and writes s[id])
+		// before everyone checked round r.
+		if _, err := b.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Particle is plain data of several fields, shared in a Value.
+type Particle struct {
+	X, Y int64
+	Ok   bool
+	F    [3]float32
+}
+
+// MoveParticle adds 1 to X and -2 to Y n times, under v's own lock.
+//
+//mp:target
+func MoveParticle(v *mp.Value[Particle], n int) error {
+	p := v.Pointer()
+	for range n {
+		v.Lock()
+		p.X++
+		p.Y -= 2
+		v.Unlock()
+	}
+	return nil
+}
+
+// CreateFillHold creates the block name of 64 KiB, fills it with 0xA5,
+// sets ready, and waits until exit is set: then it ends its process with
+// code 3, still holding the block (the test may kill the process before).
+//
+//mp:target
+func CreateFillHold(name string, ready, exit *mp.Event) error {
+	m, err := mp.CreateSharedMemory(name, 1<<16)
+	if err != nil {
+		return err
+	}
+	for i := range m.Bytes() {
+		m.Bytes()[i] = 0xA5
+	}
+	ready.Set()
+	if err := exit.Wait(context.Background()); err != nil {
+		return err
+	}
+	os.Exit(3)
+	return nil
+}
+
+// AttachHold attaches to the block name, writes 0x5A into its first byte,
+// sets ready, holds the block until exit is set and then returns without
+// closing it (its process ends soon after; the test may kill it before).
+//
+//mp:target
+func AttachHold(name string, ready, exit *mp.Event) error {
+	m, err := mp.AttachSharedMemory(name)
+	if err != nil {
+		return err
+	}
+	m.Bytes()[0] = 0x5A
+	ready.Set()
+	return exit.Wait(context.Background())
 }

@@ -688,6 +688,217 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.HoldLockThenExit",
+		Func: HoldLockThenExit,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Lock]("l"),
+			mpimpl.P[*mpruntime.Event]("held"),
+			mpimpl.P[*mpruntime.Event]("exit"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Lock
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, HoldLockThenExit(a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.HoldRLockTwice",
+		Func:    HoldRLockTwice,
+		Context: true,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.RLock]("l"),
+			mpimpl.P[*mpruntime.Event]("held"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.RLock
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, HoldRLockTwice(ctx, a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.CountSemaphoreHolders",
+		Func:    CountSemaphoreHolders,
+		Context: true,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Semaphore]("sem"),
+			mpimpl.P[*mpruntime.Array[int64]]("a"),
+			mpimpl.P[*mpruntime.Lock]("l"),
+			mpimpl.P[int]("n"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Semaphore
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Array[int64]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Lock
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			var a3 int
+			if err := args.Decode(3, &a3); err != nil {
+				return nil, err
+			}
+			return nil, CountSemaphoreHolders(ctx, a0, a1, a2, a3)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.WaitThenSet",
+		Func:    WaitThenSet,
+		Context: true,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Event]("e"),
+			mpimpl.P[*mpruntime.Event]("done"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Event
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, WaitThenSet(ctx, a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.WaitForCondition",
+		Func:    WaitForCondition,
+		Context: true,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Condition]("c"),
+			mpimpl.P[*mpruntime.Array[int64]]("a"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Condition
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Array[int64]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, WaitForCondition(ctx, a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.BarrierRounds",
+		Func:    BarrierRounds,
+		Context: true,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Barrier]("b"),
+			mpimpl.P[*mpruntime.Array[int32]]("a"),
+			mpimpl.P[int]("id"),
+			mpimpl.P[int]("rounds"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Barrier
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Array[int32]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 int
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			var a3 int
+			if err := args.Decode(3, &a3); err != nil {
+				return nil, err
+			}
+			return nil, BarrierRounds(ctx, a0, a1, a2, a3)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.MoveParticle",
+		Func: MoveParticle,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Value[Particle]]("v"),
+			mpimpl.P[int]("n"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Value[Particle]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, MoveParticle(a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.CreateFillHold",
+		Func: CreateFillHold,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("name"),
+			mpimpl.P[*mpruntime.Event]("ready"),
+			mpimpl.P[*mpruntime.Event]("exit"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, CreateFillHold(a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.AttachHold",
+		Func: AttachHold,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("name"),
+			mpimpl.P[*mpruntime.Event]("ready"),
+			mpimpl.P[*mpruntime.Event]("exit"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, AttachHold(a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
 		Func: Noop,
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {

@@ -1,4 +1,4 @@
-package mp
+package shm
 
 import (
 	"crypto/rand"
@@ -12,20 +12,20 @@ import (
 	"syscall"
 )
 
-// CreateSharedMemory creates the block name of size bytes, zero-filled, and
-// attaches this process to it. It fails with an error matching fs.ErrExist
-// if a block of that name exists. The name appears only once the block is
+// Create creates the block name of size bytes, zero-filled, and attaches
+// this process to it. It fails with an error matching fs.ErrExist if a
+// block of that name exists. The name appears only once the block is
 // complete and held, so no other process can see a half-made block or sweep
 // it away.
-func CreateSharedMemory(name string, size int) (*SharedMemory, error) {
-	if err := validShmName(name); err != nil {
+func Create(name string, size int) (*Block, error) {
+	if err := validName(name); err != nil {
 		return nil, err
 	}
 	if size <= 0 {
 		return nil, fmt.Errorf("mp: CreateSharedMemory %q: size %d must be positive", name, size)
 	}
-	_, _ = SweepSharedMemory()
-	final := filepath.Join(shmDir, shmPrefix+name)
+	_, _ = Sweep()
+	final := filepath.Join(Dir, Prefix+name)
 	for attempt := 0; ; attempt++ {
 		f, tmp, err := createTemp(size)
 		if err != nil {
@@ -34,7 +34,7 @@ func CreateSharedMemory(name string, size int) (*SharedMemory, error) {
 		err = os.Link(tmp, final)
 		os.Remove(tmp)
 		if err == nil {
-			return mapShm(name, f, size)
+			return mapBlock(name, f, size)
 		}
 		f.Close()
 		if errors.Is(err, fs.ErrNotExist) && attempt < 3 {
@@ -51,7 +51,7 @@ func CreateSharedMemory(name string, size int) (*SharedMemory, error) {
 func createTemp(size int) (*os.File, string, error) {
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(shmDir, shmTempPrefix+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(Dir, tempPrefix+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, "", err
@@ -67,15 +67,15 @@ func createTemp(size int) (*os.File, string, error) {
 	return f, tmp, nil
 }
 
-// AttachSharedMemory attaches this process to the existing block name. It
-// fails with an error matching fs.ErrNotExist if there is no such block (or
-// it was unlinked).
-func AttachSharedMemory(name string) (*SharedMemory, error) {
-	if err := validShmName(name); err != nil {
+// Attach attaches this process to the existing block name. It fails with
+// an error matching fs.ErrNotExist if there is no such block (or it was
+// unlinked).
+func Attach(name string) (*Block, error) {
+	if err := validName(name); err != nil {
 		return nil, err
 	}
-	_, _ = SweepSharedMemory()
-	path := filepath.Join(shmDir, shmPrefix+name)
+	_, _ = Sweep()
+	path := filepath.Join(Dir, Prefix+name)
 	for attempt := 0; ; attempt++ {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
@@ -95,7 +95,7 @@ func AttachSharedMemory(name string) (*SharedMemory, error) {
 				f.Close()
 				return nil, fmt.Errorf("mp: AttachSharedMemory %q: empty or unreadable block: %v", name, err)
 			}
-			return mapShm(name, f, int(st.Size))
+			return mapBlock(name, f, int(st.Size))
 		}
 		f.Close()
 		if err == nil && attempt < 3 {
@@ -105,13 +105,13 @@ func AttachSharedMemory(name string) (*SharedMemory, error) {
 	}
 }
 
-func mapShm(name string, f *os.File, size int) (*SharedMemory, error) {
+func mapBlock(name string, f *os.File, size int) (*Block, error) {
 	mem, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("mp: map shared memory %q: %w", name, err)
 	}
-	return &SharedMemory{name: name, f: f, mem: mem}, nil
+	return &Block{name: name, f: f, mem: mem}, nil
 }
 
 // sameFile reports whether path still names f's file. It returns false
@@ -139,52 +139,47 @@ func flock(f *os.File, how int) error {
 
 // Close detaches this process: it unmaps the block and drops this
 // process's hold on it. If no process holds it any more, Close removes it
-// (its name too). Bytes must not be used afterwards. Close must not be
-// called while other goroutines use the block.
-func (m *SharedMemory) Close() error {
-	if m.f == nil {
+// (its name too). Mem must not be used afterwards. Closing a nil or closed
+// block does nothing.
+func (b *Block) Close() error {
+	if b == nil || b.f == nil {
 		return nil
 	}
-	err := syscall.Munmap(m.mem)
-	m.mem = nil
-	if cerr := m.f.Close(); err == nil {
+	err := syscall.Munmap(b.mem)
+	b.mem = nil
+	if cerr := b.f.Close(); err == nil {
 		err = cerr
 	}
-	m.f = nil
-	sweepOne(filepath.Join(shmDir, shmPrefix+m.name))
+	b.f = nil
+	sweepOne(filepath.Join(Dir, Prefix+b.name))
 	return err
 }
 
-// Unlink removes the block's name (Python's unlink()): processes attached
-// keep their memory, and the block is freed when the last closes it or
-// ends; AttachSharedMemory fails from now on. If the name already names
-// another block (the original was unlinked and created again), Unlink
-// leaves it alone and returns an error matching fs.ErrNotExist.
-func (m *SharedMemory) Unlink() error {
-	if m.f == nil {
-		return ErrHandleClosed
-	}
-	path := filepath.Join(shmDir, shmPrefix+m.name)
-	same, err := sameFile(m.f, path)
+// Unlink removes the block's name: processes attached keep their memory,
+// and the block is freed when the last closes it or ends; Attach fails
+// from now on. If the name already names another block (the original was
+// unlinked and created again), Unlink leaves it alone and returns an error
+// matching fs.ErrNotExist. The block must be open.
+func (b *Block) Unlink() error {
+	path := filepath.Join(Dir, Prefix+b.name)
+	same, err := sameFile(b.f, path)
 	if !same {
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("mp: Unlink shared memory %q: already unlinked: %w", m.name, fs.ErrNotExist)
+			return fmt.Errorf("mp: Unlink shared memory %q: already unlinked: %w", b.name, fs.ErrNotExist)
 		}
-		return fmt.Errorf("mp: Unlink shared memory %q: %w", m.name, err)
+		return fmt.Errorf("mp: Unlink shared memory %q: %w", b.name, err)
 	}
 	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("mp: Unlink shared memory %q: %w", m.name, err)
+		return fmt.Errorf("mp: Unlink shared memory %q: %w", b.name, err)
 	}
 	return nil
 }
 
-// SweepSharedMemory removes the blocks (and half-made temporary files) in
-// /dev/shm that no process holds any more: their holders all closed them
-// or died. It returns how many it removed. It is cheap enough to call
-// whenever a child process ends; CreateSharedMemory and AttachSharedMemory
-// call it too. Blocks of other users are left alone.
-func SweepSharedMemory() (removed int, err error) {
-	d, err := os.Open(shmDir)
+// Sweep removes the blocks (and half-made temporary files) in Dir that no
+// process holds any more: their holders all closed them or died. It
+// returns how many it removed. Blocks of other users are left alone.
+func Sweep() (removed int, err error) {
+	d, err := os.Open(Dir)
 	if err != nil {
 		return 0, fmt.Errorf("mp: SweepSharedMemory: %w", err)
 	}
@@ -194,8 +189,8 @@ func SweepSharedMemory() (removed int, err error) {
 		return 0, fmt.Errorf("mp: SweepSharedMemory: %w", err)
 	}
 	for _, n := range names {
-		if strings.HasPrefix(n, shmPrefix) || strings.HasPrefix(n, shmTempPrefix) {
-			if sweepOne(filepath.Join(shmDir, n)) {
+		if strings.HasPrefix(n, Prefix) || strings.HasPrefix(n, tempPrefix) {
+			if sweepOne(filepath.Join(Dir, n)) {
 				removed++
 			}
 		}
@@ -226,52 +221,52 @@ func sweepOne(path string) bool {
 	return os.Remove(path) == nil
 }
 
-func (m *SharedMemory) mpExport() ([]byte, []*os.File, error) {
-	if m.f == nil {
-		return nil, nil, ErrHandleClosed
-	}
-	meta := newMeta(kindSharedMemory, len(m.mem))
-	meta.str(m.name)
-	return meta.b, []*os.File{m.f}, nil
+// Export describes the open block for another process: metadata, and the
+// file that carries this process's hold (the receiver shares it).
+func (b *Block) Export() ([]byte, []*os.File) {
+	meta := NewMeta(KindSharedMemory, len(b.mem))
+	meta.Str(b.name)
+	return meta.b, []*os.File{b.f}
 }
 
-// mpImport attaches to the block the descriptor refers to. The received
-// descriptor shares the sender's open file, and so its hold.
-func (m *SharedMemory) mpImport(meta []byte, files []*os.File) error {
-	err := func() error {
+// ImportBlock attaches to the block that meta and files (from Export in
+// another process) describe. The received descriptor shares the sender's
+// open file, and so its hold. It takes ownership of files: it closes them
+// if it fails.
+func ImportBlock(meta []byte, files []*os.File) (*Block, error) {
+	b, err := func() (*Block, error) {
 		if len(meta) == 0 || meta[0] != metaVersion {
-			return errors.New("mp: import SharedMemory: bad metadata version")
+			return nil, errors.New("mp: import SharedMemory: bad metadata version")
 		}
-		r := &metaReader{b: meta[1:]}
-		kind, size, name := r.uint(), r.uint(), r.str()
-		if r.err != nil || kind != uint64(kindSharedMemory) {
-			return fmt.Errorf("mp: import: descriptor is a %s, not a SharedMemory", kindName(uint32(kind)))
+		r := &MetaReader{b: meta[1:]}
+		kind, size, name := r.Uint(), r.Uint(), r.Str()
+		if r.err != nil || kind != uint64(KindSharedMemory) {
+			return nil, fmt.Errorf("mp: import: descriptor is a %s, not a SharedMemory", Kind(kind))
 		}
-		if err := validShmName(name); err != nil {
-			return err
+		if err := validName(name); err != nil {
+			return nil, err
 		}
-		if err := checkFiles(files, 1, kindSharedMemory); err != nil {
-			return err
+		if err := CheckFiles(files, 1, KindSharedMemory); err != nil {
+			return nil, err
 		}
 		var st syscall.Stat_t
 		if err := syscall.Fstat(int(files[0].Fd()), &st); err != nil {
-			return err
+			return nil, err
 		}
 		if size == 0 || size > uint64(st.Size) {
-			return fmt.Errorf("mp: import SharedMemory %q: %d bytes described, file has %d", name, size, st.Size)
+			return nil, fmt.Errorf("mp: import SharedMemory %q: %d bytes described, file has %d", name, size, st.Size)
 		}
 		if err := flock(files[0], syscall.LOCK_SH); err != nil {
-			return err
+			return nil, err
 		}
 		mem, err := syscall.Mmap(int(files[0].Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 		if err != nil {
-			return fmt.Errorf("mp: map shared memory %q: %w", name, err)
+			return nil, fmt.Errorf("mp: map shared memory %q: %w", name, err)
 		}
-		*m = SharedMemory{name: name, f: files[0], mem: mem}
-		return nil
+		return &Block{name: name, f: files[0], mem: mem}, nil
 	}()
 	if err != nil {
 		closeFiles(files)
 	}
-	return err
+	return b, err
 }

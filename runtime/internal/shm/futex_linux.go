@@ -1,7 +1,6 @@
-package mp
+package shm
 
 import (
-	"errors"
 	"syscall"
 	"time"
 	"unsafe"
@@ -15,16 +14,14 @@ const (
 	futexOpWake = 1 // FUTEX_WAKE
 )
 
-// errFutexTimeout is what futexWait returns when its timeout passed.
-var errFutexTimeout = errors.New("mp: futex wait timed out")
-
-// futexWait sleeps while *addr == val, for at most timeout when timeout > 0
-// (a timeout <= 0 waits until woken). It returns nil when woken, when *addr
-// was not val on entry, or when interrupted by a signal: callers always
-// re-check their condition, as spurious returns are allowed. It returns
-// errFutexTimeout when the timeout passed, and another error only when the
-// kernel refused the call (a bad address).
-func futexWait(addr *uint32, val uint32, timeout time.Duration) error {
+// Wait sleeps while *addr == val, for at most timeout when timeout > 0 (a
+// timeout <= 0 waits until woken): a futex wait on a word in shared memory.
+// It returns nil when woken, when *addr was not val on entry, or when
+// interrupted by a signal: callers always re-check their condition, as
+// spurious returns are allowed. It returns ErrTimeout when the timeout
+// passed, and another error only when the kernel refused the call (a bad
+// address).
+func Wait(addr *uint32, val uint32, timeout time.Duration) error {
 	var ts *syscall.Timespec
 	if timeout > 0 {
 		t := syscall.NsecToTimespec(int64(timeout))
@@ -35,14 +32,14 @@ func futexWait(addr *uint32, val uint32, timeout time.Duration) error {
 	case 0, syscall.EAGAIN, syscall.EINTR:
 		return nil
 	case syscall.ETIMEDOUT:
-		return errFutexTimeout
+		return ErrTimeout
 	}
 	return errno
 }
 
-// futexWake wakes up to n processes (or threads) sleeping in futexWait on
-// addr, in any process that maps the same memory.
-func futexWake(addr *uint32, n int) {
+// Wake wakes up to n processes (or threads) sleeping in Wait on addr, in
+// any process that maps the same memory.
+func Wake(addr *uint32, n int) {
 	if n <= 0 {
 		return
 	}

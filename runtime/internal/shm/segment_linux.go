@@ -1,4 +1,4 @@
-package mp
+package shm
 
 import (
 	"crypto/rand"
@@ -28,20 +28,9 @@ const (
 	fSealGrow       = 0x4
 )
 
-// segment is a shared memory object mapped into this process: an anonymous
-// memfd (or, where memfd_create is missing, a /dev/shm file unlinked at
-// once) sized with ftruncate and mapped MAP_SHARED. Its size is sealed
-// where the kernel allows it, so no process holding it can shrink it under
-// another's mapping (which would make that process fault). The file travels
-// to other processes as a descriptor; each maps it itself.
-type segment struct {
-	f   *os.File
-	mem []byte
-}
-
 // newSegment makes a zero-filled shared segment of size bytes, mapped
 // read-write into this process.
-func newSegment(size int) (*segment, error) {
+func newSegment(size int) (*Segment, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("mp: shared segment size %d must be positive", size)
 	}
@@ -84,7 +73,7 @@ func memfd(name string) (*os.File, bool, error) {
 		}
 	}
 	// No memfd: a file in /dev/shm, unlinked at once (a crash in between
-	// leaves a file that SweepSharedMemory does not know; it is tiny).
+	// leaves a file that Sweep does not know; it is tiny).
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	path := "/dev/shm/mpgen~anon~" + hex.EncodeToString(rnd[:])
@@ -102,7 +91,7 @@ func memfd(name string) (*os.File, bool, error) {
 // by another process (it is not sealed), a shrink later makes access fault,
 // so segments received from other processes are mapped only when sealed
 // (see checkSealed).
-func mapSegment(f *os.File, size int) (*segment, error) {
+func mapSegment(f *os.File, size int) (*Segment, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("mp: shared segment size %d must be positive", size)
 	}
@@ -117,7 +106,7 @@ func mapSegment(f *os.File, size int) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mp: map shared segment: %w", err)
 	}
-	return &segment{f: f, mem: mem}, nil
+	return &Segment{f: f, mem: mem}, nil
 }
 
 // checkSealed reports an error unless f's size is sealed against shrinking,
@@ -137,8 +126,9 @@ func checkSealed(f *os.File) error {
 }
 
 // Close unmaps the segment and closes its file. Memory obtained from the
-// segment must not be used afterwards.
-func (s *segment) Close() error {
+// segment must not be used afterwards. Closing a nil or closed segment
+// does nothing.
+func (s *Segment) Close() error {
 	if s == nil || s.f == nil {
 		return nil
 	}
@@ -151,10 +141,10 @@ func (s *segment) Close() error {
 	return err
 }
 
-// pidAlive reports whether process pid exists and is not a zombie. A
-// process that has exited but was not reaped yet is a zombie: it holds
-// nothing any more.
-func pidAlive(pid int) bool {
+// Alive reports whether process pid exists and is not a zombie. A process
+// that has exited but was not reaped yet is a zombie: it holds nothing any
+// more.
+func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
@@ -179,9 +169,9 @@ func pidAlive(pid int) bool {
 	return true
 }
 
-// unmap unmaps the segment but leaves its file open (for an import that
-// failed after mapping: the caller closes the file).
-func (s *segment) unmap() {
+// Unmap unmaps the segment but leaves its file open: for an import that
+// failed after mapping, whose caller closes the file.
+func (s *Segment) Unmap() {
 	_ = syscall.Munmap(s.mem)
 	s.mem = nil
 }

@@ -1,0 +1,166 @@
+//go:build linux
+
+package shm
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestNewSegment(t *testing.T) {
+	s := segment(t, KindSemaphore, 1)
+	if len(s.Mem()) != os.Getpagesize() {
+		t.Fatalf("%d bytes, want one page", len(s.Mem()))
+	}
+	if m, k := atomic.LoadUint32(s.Word(offMagic)), atomic.LoadUint32(s.Word(offKind)); m != segMagic || Kind(k) != KindSemaphore {
+		t.Fatalf("header: magic %#x, kind %d", m, k)
+	}
+	for i, b := range s.Mem()[OffWords:] {
+		if b != 0 {
+			t.Fatalf("byte %d is %d, want zero", OffWords+i, b)
+		}
+	}
+	if err := s.Close(); err != nil || s.Mem() != nil || s.File() != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := New(KindLock, 0); err == nil {
+		t.Fatal("a segment of 0 bytes")
+	}
+}
+
+// A segment mapped twice (as by two processes) shows the same bytes.
+func TestSegmentMappedTwice(t *testing.T) {
+	s := segment(t, KindArray, 3*os.Getpagesize())
+	s2, err := Import(dup(t, s.File()), KindArray, len(s.Mem()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if &s.Mem()[0] == &s2.Mem()[0] {
+		t.Fatal("one mapping, not two")
+	}
+	last := len(s.Mem()) - 1
+	s.Mem()[last] = 7
+	atomic.StoreUint64(s2.Word64(DataOffset), 1<<40+3)
+	if s2.Mem()[last] != 7 || atomic.LoadUint64(s.Word64(DataOffset)) != 1<<40+3 {
+		t.Fatal("the two mappings differ")
+	}
+	// A smaller mapping of the same file is allowed; a larger one is not.
+	s3, err := Import(dup(t, s.File()), KindArray, DataOffset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3.Close()
+	f := dup(t, s.File())
+	defer f.Close()
+	if _, err := Import(f, KindArray, len(s.Mem())+1); err == nil || !strings.Contains(err.Error(), "want at least") {
+		t.Fatalf("a mapping beyond the file: %v", err)
+	}
+}
+
+// The seals refuse to resize a segment's file, from any holder.
+func TestSealsRefuseResize(t *testing.T) {
+	s := segment(t, KindValue, DataOffset)
+	f := dup(t, s.File())
+	defer f.Close()
+	size := int64(len(s.Mem()))
+	for _, n := range []int64{0, size / 2, size * 2} {
+		if err := f.Truncate(n); err == nil {
+			t.Fatalf("Truncate(%d) of a sealed segment succeeded", n)
+		}
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != size {
+		t.Fatalf("size %v, %v", st.Size(), err)
+	}
+}
+
+// Import maps only a sealed segment of the kind it expects.
+func TestImportRefuses(t *testing.T) {
+	s := segment(t, KindArray, DataOffset)
+	f := dup(t, s.File())
+	defer f.Close()
+	if _, err := Import(f, KindLock, len(s.Mem())); err == nil || !strings.Contains(err.Error(), "not an mpgen Lock") {
+		t.Fatalf("an Array imported as a Lock: %v", err)
+	}
+	if _, err := Import(nil, KindLock, DataOffset); err == nil {
+		t.Fatal("Import without a descriptor")
+	}
+	// A memfd whose size anyone may change.
+	u, sealed, err := memfd("unsealed")
+	if err != nil || !sealed {
+		t.Skipf("no memfd: %v", err)
+	}
+	defer u.Close()
+	if err := u.Truncate(4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(u, KindLock, 4096); err == nil || !strings.Contains(err.Error(), "not sealed") {
+		t.Fatalf("an unsealed memfd: %v", err)
+	}
+	// A plain file cannot be sealed: it is mapped, and refused by its header.
+	p, err := os.CreateTemp(t.TempDir(), "segment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Truncate(4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(p, KindLock, 4096); err == nil || !strings.Contains(err.Error(), "magic 0x0") {
+		t.Fatalf("a plain file: %v", err)
+	}
+}
+
+func TestCheckFiles(t *testing.T) {
+	if err := CheckFiles([]*os.File{nil, nil}, 2, KindCondition); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFiles(nil, 1, KindValue); err == nil || !strings.Contains(err.Error(), "a Value travels with 1 descriptor(s), got 0") {
+		t.Fatalf("CheckFiles: %v", err)
+	}
+}
+
+// Alive tells live processes from absent ones and from zombies (ended,
+// not reaped: they hold nothing).
+func TestAlive(t *testing.T) {
+	if !Alive(os.Getpid()) || !Alive(1) {
+		t.Fatal("this process or init is not alive")
+	}
+	if Alive(0) || Alive(-1) {
+		t.Fatal("pid 0 or -1 is alive")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command")
+	}
+	cmd := exec.Command(sleep, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if !Alive(pid) {
+		t.Fatal("a running child is not alive")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for Alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed, unreaped child is still alive")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Wait()
+	if Alive(pid) {
+		t.Fatal("a reaped child is alive")
+	}
+}
