@@ -131,15 +131,15 @@ func (c *Conn[T]) mpExport() ([]byte, []*os.File, error) {
 		return nil, nil, ErrHandleClosed
 	}
 	var b wire.Encoder
-	b.String(connMeta)
-	b.String(c.codec.Name())
+	b.Str(connMeta)
+	b.Str(c.codec.Name())
 	b.Uvarint(boolBits(c.canSend, c.canRecv))
 	return b, []*os.File{c.sock.File()}, nil
 }
 
 func (c *Conn[T]) mpImport(meta []byte, files []*os.File) error {
 	r := wire.NewDecoder(meta)
-	kind, codecName, bits := r.String(), r.String(), r.Uvarint()
+	kind, codecName, bits := r.Str(), r.Str(), r.Uvarint()
 	err := r.Done()
 	if err == nil && kind != connMeta {
 		err = fmt.Errorf("a %q handle cannot become a Conn", kind)

@@ -505,8 +505,8 @@ func (q *Queue[T]) mpExport() ([]byte, []*os.File, error) {
 		return nil, nil, ErrHandleClosed
 	}
 	var b wire.Encoder
-	b.String(queueMeta)
-	b.String(q.codec.Name())
+	b.Str(queueMeta)
+	b.Str(q.codec.Name())
 	b.Uvarint(uint64(q.max))
 	files := []*os.File{q.put.File(), q.get.File()}
 	if q.counts != nil {
@@ -520,7 +520,7 @@ func (q *Queue[T]) mpExport() ([]byte, []*os.File, error) {
 
 func (q *Queue[T]) mpImport(meta []byte, files []*os.File) error {
 	r := wire.NewDecoder(meta)
-	kind, codecName := r.String(), r.String()
+	kind, codecName := r.Str(), r.Str()
 	maxsize, countsSize := r.Uvarint(), r.Uvarint()
 	err := r.Done()
 	if err == nil && kind != queueMeta {

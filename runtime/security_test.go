@@ -458,11 +458,11 @@ func TestGuardRefusesBadHandshake(t *testing.T) {
 		{"MAC cut short", func(t *testing.T, pid int) []byte {
 			b := helloFor(pid, testKey(2)).Encode()
 			return b[:len(b)-1]
-		}, false, "bad handshake: frame body ends early"},
+		}, false, "bad handshake: input ends early"},
 		{"no MAC", func(t *testing.T, pid int) []byte {
 			b := helloFor(pid, testKey(2)).Encode()
 			return b[:len(b)-1-sha256.Size]
-		}, false, "bad handshake: frame body ends early"},
+		}, false, "bad handshake: input ends early"},
 		{"empty MAC", func(t *testing.T, pid int) []byte {
 			b := helloFor(pid, testKey(2)).Encode()
 			return append(b[:len(b)-1-sha256.Size], 0)
@@ -512,7 +512,7 @@ func TestGuardRefusesBadHandshake(t *testing.T) {
 		stream := wire.AppendFrame(nil, wire.KindHello, 0, helloFor(w.cmd.Process.Pid, testKey(2)).Encode())
 		stream = wire.AppendFrame(stream, wire.KindCall, 1, []byte("\x7fnot a call"))
 		_, _ = w.peer.Write(stream)
-		expectRefusal(t, w, "call frame: frame body ends early", "")
+		expectRefusal(t, w, "call frame: input ends early", "")
 	})
 }
 

@@ -108,5 +108,5 @@ func exportSegment(s *shm.Segment, kind shm.Kind) ([]byte, []*os.File, error) {
 	if s == nil {
 		return nil, nil, ErrHandleClosed
 	}
-	return shm.NewMeta(kind, len(s.Mem())).Bytes(), []*os.File{s.File()}, nil
+	return shm.NewMeta(kind, len(s.Mem())), []*os.File{s.File()}, nil
 }

@@ -221,15 +221,15 @@ func (c *Condition) mpExport() ([]byte, []*os.File, error) {
 		return nil, nil, ErrHandleClosed
 	}
 	m := shm.NewMeta(shm.KindCondition, len(c.seg.Mem()))
-	m.Uint(uint64(len(c.l.seg.Mem())))
-	return m.Bytes(), []*os.File{c.seg.File(), c.l.seg.File()}, nil
+	m.Uvarint(uint64(len(c.l.seg.Mem())))
+	return m, []*os.File{c.seg.File(), c.l.seg.File()}, nil
 }
 
 func (c *Condition) mpImport(meta []byte, files []*os.File) error {
 	size, m, err := shm.ReadMeta(meta, shm.KindCondition)
 	var lsize uint64
 	if err == nil {
-		lsize = m.Uint()
+		lsize = m.Uvarint()
 		if m.Err() != nil || lsize < shm.DataOffset || lsize > 1<<20 {
 			err = fmt.Errorf("mp: import: bad Condition metadata")
 		}

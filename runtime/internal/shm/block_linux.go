@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Create creates the block name of size bytes, zero-filled, and attaches
@@ -226,7 +228,7 @@ func sweepOne(path string) bool {
 func (b *Block) Export() ([]byte, []*os.File) {
 	meta := NewMeta(KindSharedMemory, len(b.mem))
 	meta.Str(b.name)
-	return meta.b, []*os.File{b.f}
+	return meta, []*os.File{b.f}
 }
 
 // ImportBlock attaches to the block that meta and files (from Export in
@@ -238,9 +240,9 @@ func ImportBlock(meta []byte, files []*os.File) (*Block, error) {
 		if len(meta) == 0 || meta[0] != metaVersion {
 			return nil, errors.New("mp: import SharedMemory: bad metadata version")
 		}
-		r := &MetaReader{b: meta[1:]}
-		kind, size, name := r.Uint(), r.Uint(), r.Str()
-		if r.err != nil || kind != uint64(KindSharedMemory) {
+		r := wire.NewDecoder(meta[1:])
+		kind, size, name := r.Uvarint(), r.Uvarint(), r.Str()
+		if r.Err() != nil || kind != uint64(KindSharedMemory) {
 			return nil, fmt.Errorf("mp: import: descriptor is a %s, not a SharedMemory", Kind(kind))
 		}
 		if err := validName(name); err != nil {

@@ -236,7 +236,7 @@ func TestBlockExportImport(t *testing.T) {
 	// Damaged descriptions are refused, and the descriptors closed.
 	other := NewMeta(KindSharedMemory, 1<<20)
 	other.Str(name)
-	for _, bad := range [][]byte{nil, {2}, NewMeta(KindValue, 4096).Bytes(), meta[:len(meta)-1], other.Bytes()} {
+	for _, bad := range [][]byte{nil, {2}, []byte(NewMeta(KindValue, 4096)), meta[:len(meta)-1], []byte(other)} {
 		b, err := Create(shmName(t), 4096)
 		if err != nil {
 			t.Fatal(err)

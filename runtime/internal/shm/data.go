@@ -101,11 +101,11 @@ func NewData(kind Kind, t reflect.Type, n int) (*Segment, error) {
 // process.
 func DataMeta(kind Kind, s *Segment, t reflect.Type, n int) []byte {
 	m := NewMeta(kind, len(s.mem))
-	m.Uint(uint64(t.Size()))
-	m.Uint(uint64(n))
-	m.Uint(layout(t))
+	m.Uvarint(uint64(t.Size()))
+	m.Uvarint(uint64(n))
+	m.Uvarint(layout(t))
 	m.Str(t.String())
-	return m.b
+	return m
 }
 
 // ImportData maps a Value or Array segment described by meta and checks
@@ -118,9 +118,9 @@ func ImportData(meta []byte, files []*os.File, kind Kind, t reflect.Type) (*Segm
 		if err != nil {
 			return nil, 0, err
 		}
-		es, n, lay, name := m.Uint(), m.Uint(), m.Uint(), m.Str()
-		if m.err != nil {
-			return nil, 0, fmt.Errorf("mp: import %s: %w", kind, m.err)
+		es, n, lay, name := m.Uvarint(), m.Uvarint(), m.Uvarint(), m.Str()
+		if err := m.Err(); err != nil {
+			return nil, 0, fmt.Errorf("mp: import %s: %w", kind, err)
 		}
 		if name != t.String() || es != uint64(t.Size()) || lay != layout(t) {
 			return nil, 0, fmt.Errorf("mp: import: a %s[%s] (element size %d) was sent where a %s[%v] (element size %d) is expected, or the two programs lay the type out differently", kind, name, es, kind, t, t.Size())

@@ -42,10 +42,10 @@ func FuzzImportMeta(f *testing.F) {
 
 	f.Add(DataMeta(KindArray, arr, ft, 100))
 	f.Add(DataMeta(KindValue, val, pt, 1))
-	f.Add(NewMeta(KindBarrier, len(bar.Mem())).Bytes())
+	f.Add([]byte(NewMeta(KindBarrier, len(bar.Mem()))))
 	cm := NewMeta(KindCondition, len(cond.Mem()))
-	cm.Uint(uint64(len(bar.Mem()))) // a Condition also describes its lock
-	f.Add(cm.Bytes())
+	cm.Uvarint(uint64(len(bar.Mem()))) // a Condition also describes its lock
+	f.Add([]byte(cm))
 	bm, _ := blk.Export()
 	f.Add(bm)
 	f.Add([]byte{1, 9, 64, 3, 100})
@@ -76,7 +76,7 @@ func FuzzImportMeta(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			r.Uint() // a Condition's lock size, or nothing
+			r.Uvarint() // a Condition's lock size, or nothing
 			files := dups(t, c.seg)
 			s, err := Import(files[0], c.kind, size)
 			if err != nil {

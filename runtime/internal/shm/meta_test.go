@@ -7,17 +7,17 @@ import (
 
 func TestMetaRoundTrip(t *testing.T) {
 	w := NewMeta(KindValue, 4096)
-	w.Uint(5)
+	w.Uvarint(5)
 	w.Str("abc")
-	w.Uint(1 << 40)
-	size, r, err := ReadMeta(w.Bytes(), KindValue)
+	w.Uvarint(1 << 40)
+	size, r, err := ReadMeta([]byte(w), KindValue)
 	if err != nil || size != 4096 {
 		t.Fatalf("ReadMeta: size %d, %v", size, err)
 	}
-	if a, s, b := r.Uint(), r.Str(), r.Uint(); a != 5 || s != "abc" || b != 1<<40 || r.Err() != nil {
+	if a, s, b := r.Uvarint(), r.Str(), r.Uvarint(); a != 5 || s != "abc" || b != 1<<40 || r.Err() != nil {
 		t.Fatalf("fields %d %q %d, %v", a, s, b, r.Err())
 	}
-	if r.Uint() != 0 || r.Err() == nil {
+	if r.Uvarint() != 0 || r.Err() == nil {
 		t.Fatal("a read past the end did not fail")
 	}
 	if r.Str() != "" || r.Err() == nil {
@@ -26,11 +26,11 @@ func TestMetaRoundTrip(t *testing.T) {
 }
 
 func TestReadMetaRefuses(t *testing.T) {
-	valid := NewMeta(KindLock, DataOffset).Bytes()
-	other := NewMeta(KindValue, DataOffset).Bytes()
-	small := NewMeta(KindLock, DataOffset-1).Bytes()
-	huge := NewMeta(KindLock, 1<<47).Bytes()
-	long := append(NewMeta(KindLock, DataOffset).Bytes(), make([]byte, maxMetaBytes)...)
+	valid := []byte(NewMeta(KindLock, DataOffset))
+	other := []byte(NewMeta(KindValue, DataOffset))
+	small := []byte(NewMeta(KindLock, DataOffset-1))
+	huge := []byte(NewMeta(KindLock, 1<<47))
+	long := append([]byte(NewMeta(KindLock, DataOffset)), make([]byte, maxMetaBytes)...)
 	cases := []struct {
 		meta []byte
 		want string
@@ -55,8 +55,8 @@ func TestReadMetaRefuses(t *testing.T) {
 
 func TestStrTruncated(t *testing.T) {
 	w := NewMeta(KindArray, DataOffset)
-	w.Uint(10) // a string of 10 bytes, with 3 present
-	b := append(w.Bytes(), "abc"...)
+	w.Uvarint(10) // a string of 10 bytes, with 3 present
+	b := append([]byte(w), "abc"...)
 	_, r, err := ReadMeta(b, KindArray)
 	if err != nil {
 		t.Fatal(err)

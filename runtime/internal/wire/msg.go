@@ -38,7 +38,7 @@ type Hello struct {
 // Encode encodes the hello and signs it under its authkey.
 func (h *Hello) Encode() []byte {
 	var b Encoder
-	b.String(HelloMagic)
+	b.Str(HelloMagic)
 	b.Uvarint(ProtocolVersion)
 	b.Bytes(h.Nonce)
 	b.Uvarint(uint64(h.ParentPid))
@@ -48,9 +48,9 @@ func (h *Hello) Encode() []byte {
 	for _, n := range h.Ident {
 		b.Uvarint(uint64(n))
 	}
-	b.String(h.Name)
+	b.Str(h.Name)
 	b.Bool(h.Daemon)
-	b.String(h.ParentName)
+	b.Str(h.ParentName)
 	b.Uvarint(uint64(h.MaxFrame))
 	b.Bool(h.Worker)
 	b.Uvarint(uint64(len(h.Inherited)))
@@ -70,7 +70,7 @@ var ErrBadHello = errors.New("bad handshake")
 // MAC. The pids are for the caller to check.
 func DecodeHello(body []byte) (*Hello, error) {
 	r := Decoder{b: body}
-	if m := r.String(); r.err == nil && m != HelloMagic {
+	if m := r.Str(); r.err == nil && m != HelloMagic {
 		return nil, fmt.Errorf("%w: not an mpgen hello", ErrBadHello)
 	}
 	if v := r.Uvarint(); r.err == nil && v != ProtocolVersion {
@@ -85,9 +85,9 @@ func DecodeHello(body []byte) (*Hello, error) {
 	for i := 0; i < n; i++ {
 		h.Ident = append(h.Ident, int(r.Uvarint()))
 	}
-	h.Name = r.String()
+	h.Name = r.Str()
 	h.Daemon = r.Bool()
-	h.ParentName = r.String()
+	h.ParentName = r.Str()
 	h.MaxFrame = int64(r.Uvarint())
 	h.Worker = r.Bool()
 	n = r.Count(1)
@@ -235,8 +235,8 @@ func (c *Call) Encode() []byte { return c.Payload().Bytes() }
 // Payload encodes the call, each big value's bytes a piece of their own.
 func (c *Call) Payload() Payload {
 	var p pieces
-	p.cur.String(c.Target)
-	p.cur.String(c.Codec)
+	p.cur.Str(c.Target)
+	p.cur.Str(c.Codec)
 	p.cur.Uvarint(uint64(len(c.Args)))
 	for _, a := range c.Args {
 		p.value(a)
@@ -272,7 +272,7 @@ func (c *Call) Adopt(files []*os.File) error {
 // Adopt.
 func DecodeCall(body []byte) (*Call, error) {
 	r := Decoder{b: body}
-	c := &Call{Target: r.String(), Codec: r.String()}
+	c := &Call{Target: r.Str(), Codec: r.Str()}
 	n := r.Count(1)
 	if n > 0 {
 		c.Args = make([]Value, 0, n)
@@ -327,15 +327,15 @@ type TypedError struct {
 // Encode encodes the error message.
 func (e *ErrorMsg) Encode() []byte {
 	var b Encoder
-	b.String(e.Message)
-	b.String(e.Type)
+	b.Str(e.Message)
+	b.Str(e.Type)
 	b.Uvarint(uint64(len(e.Sentinels)))
 	for _, s := range e.Sentinels {
-		b.String(s)
+		b.Str(s)
 	}
 	b.Uvarint(uint64(len(e.Typed)))
 	for _, t := range e.Typed {
-		b.String(t.Name)
+		b.Str(t.Name)
 		b.Bytes(t.Data)
 	}
 	return b
@@ -344,14 +344,14 @@ func (e *ErrorMsg) Encode() []byte {
 // DecodeError decodes an error frame's body.
 func DecodeError(body []byte) (*ErrorMsg, error) {
 	r := Decoder{b: body}
-	e := &ErrorMsg{Message: r.String(), Type: r.String()}
+	e := &ErrorMsg{Message: r.Str(), Type: r.Str()}
 	n := r.Count(1)
 	for i := 0; i < n; i++ {
-		e.Sentinels = append(e.Sentinels, r.String())
+		e.Sentinels = append(e.Sentinels, r.Str())
 	}
 	n = r.Count(2)
 	for i := 0; i < n; i++ {
-		e.Typed = append(e.Typed, TypedError{Name: r.String(), Data: r.Bytes()})
+		e.Typed = append(e.Typed, TypedError{Name: r.Str(), Data: r.Bytes()})
 	}
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("error frame: %w", err)
@@ -370,16 +370,16 @@ type PanicMsg struct {
 // Encode encodes the panic message.
 func (p *PanicMsg) Encode() []byte {
 	var b Encoder
-	b.String(p.Value)
-	b.String(p.Type)
-	b.String(p.Stack)
+	b.Str(p.Value)
+	b.Str(p.Type)
+	b.Str(p.Stack)
 	return b
 }
 
 // DecodePanic decodes a panic frame's body.
 func DecodePanic(body []byte) (*PanicMsg, error) {
 	r := Decoder{b: body}
-	p := &PanicMsg{Value: r.String(), Type: r.String(), Stack: r.String()}
+	p := &PanicMsg{Value: r.Str(), Type: r.Str(), Stack: r.Str()}
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("panic frame: %w", err)
 	}
@@ -401,8 +401,8 @@ type Batch struct {
 // Encode encodes the batch.
 func (m *Batch) Encode() []byte {
 	b := make(Encoder, 0, 64+len(m.Target)+len(m.Slice.Data))
-	b.String(m.Target)
-	b.String(m.Codec)
+	b.Str(m.Target)
+	b.Str(m.Codec)
 	b.Uvarint(uint64(m.N))
 	b.Bool(m.Tuples != nil)
 	if m.Tuples == nil {
@@ -422,7 +422,7 @@ func (m *Batch) Encode() []byte {
 // DecodeBatch decodes a batch frame's body.
 func DecodeBatch(body []byte) (*Batch, error) {
 	r := Decoder{b: body}
-	m := &Batch{Target: r.String(), Codec: r.String()}
+	m := &Batch{Target: r.Str(), Codec: r.Str()}
 	m.N = int(r.Uvarint())
 	if r.Bool() {
 		n := r.Count(1)

@@ -234,7 +234,7 @@ func TestDecodeHelloErrors(t *testing.T) {
 		body []byte
 		want string
 	}{
-		{"empty", nil, "frame body ends early"},
+		{"empty", nil, "input ends early"},
 		{"foreign magic", []byte("\x0bmpgen-hellX\x01"), "not an mpgen hello"},
 		{"future version", []byte("\x0bmpgen-hello\x02"), "protocol version 2"},
 		{"short key", (&Hello{Nonce: h.Nonce, Authkey: h.Authkey[:15]}).Encode(), "nonce or authkey too short"},

@@ -19,8 +19,8 @@ func (b *Encoder) Uvarint(v uint64) { *b = binary.AppendUvarint(*b, v) }
 // Bytes appends p, prefixed with its length.
 func (b *Encoder) Bytes(p []byte) { b.Uvarint(uint64(len(p))); *b = append(*b, p...) }
 
-// String appends s, prefixed with its length.
-func (b *Encoder) String(s string) { b.Uvarint(uint64(len(s))); *b = append(*b, s...) }
+// Str appends s, prefixed with its length.
+func (b *Encoder) Str(s string) { b.Uvarint(uint64(len(s))); *b = append(*b, s...) }
 
 // Bool appends v as one byte, 0 or 1.
 func (b *Encoder) Bool(v bool) {
@@ -33,10 +33,7 @@ func (b *Encoder) Bool(v bool) {
 
 // Decoder reads what an Encoder wrote. The first error sticks; every later
 // read returns zero values, so decoders check Err or Done once at the end.
-// Input that ends early fails with ErrShortBody. String reads a string, so
-// a *Decoder is a fmt.Stringer that consumes its input: do not print one,
-// and to skip a string write _ = r.String() (go vet takes a String method
-// for one without side effects).
+// Input that ends early fails with ErrShortBody.
 type Decoder struct {
 	b   []byte
 	err error
@@ -47,7 +44,7 @@ func NewDecoder(b []byte) *Decoder { return &Decoder{b: b} }
 
 // ErrShortBody is the error of a read past the end of the input (or of a
 // uvarint that does not end within it).
-var ErrShortBody = errors.New("frame body ends early")
+var ErrShortBody = errors.New("input ends early")
 
 // Fail records err unless an error is already recorded.
 func (r *Decoder) Fail(err error) {
@@ -92,8 +89,8 @@ func (r *Decoder) Bytes() []byte {
 	return p
 }
 
-// String reads a length-prefixed string.
-func (r *Decoder) String() string { return string(r.Bytes()) }
+// Str reads a length-prefixed string.
+func (r *Decoder) Str() string { return string(r.Bytes()) }
 
 // Bool reads a bool; a byte other than 0 or 1 is an error.
 func (r *Decoder) Bool() bool {
