@@ -77,7 +77,7 @@ func (c *Condition) held() error {
 	if c.seg == nil || c.l.seg == nil {
 		return ErrHandleClosed
 	}
-	if c.l.owner() != int(selfPid) {
+	if !c.l.w.mine() {
 		return errCondNotHeld
 	}
 	return nil
@@ -250,7 +250,7 @@ func (c *Condition) mpImport(meta []byte, files []*os.File) error {
 		closeFiles(files)
 		return err
 	}
-	*c = *newConditionOn(s, &Lock{seg: ls, w: ls.Word(shm.OffWords)}, true)
+	*c = *newConditionOn(s, newLockOn(ls), true)
 	return nil
 }
 
