@@ -275,8 +275,8 @@ func TestConditionNotifyOne(t *testing.T) {
 	if ok != 1 || timedOut != 1 {
 		t.Fatalf("%d woken, %d timed out; want 1 and 1", ok, timedOut)
 	}
-	if st := atomic64Load(c.state); st != 0 {
-		t.Fatalf("condition state %#x after all left, want 0", st)
+	if hi := atomic.LoadUint32(c.hi); hi != 0 {
+		t.Fatalf("slots below %d in use after all left, want none", hi)
 	}
 }
 

@@ -64,3 +64,13 @@ func (id ProcID) Alive() bool {
 	}
 	return id.alive()
 }
+
+// Gone reports whether no process has id's pid any more: one cheap system
+// call, sure when true. False says nothing of a zombie or of a pid reused
+// by another process; Alive tells those.
+func (id ProcID) Gone() bool {
+	if id == Self() {
+		return false
+	}
+	return id.gone()
+}

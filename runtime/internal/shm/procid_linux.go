@@ -72,3 +72,7 @@ func (id ProcID) alive() bool {
 	}
 	return id.Start() == 0 || uint32(start) == id.Start()
 }
+
+func (id ProcID) gone() bool {
+	return id.Pid() <= 0 || syscall.Kill(id.Pid(), 0) == syscall.ESRCH
+}

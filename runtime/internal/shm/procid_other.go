@@ -13,3 +13,6 @@ func ProcIDOf(pid int) ProcID {
 
 // alive reports true: off Linux no lock can have a dead holder to detect.
 func (id ProcID) alive() bool { return true }
+
+// gone reports false: off Linux no lock can have a dead holder to detect.
+func (id ProcID) gone() bool { return false }

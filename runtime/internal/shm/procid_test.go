@@ -29,7 +29,8 @@ func TestSelf(t *testing.T) {
 
 // Alive tells live processes from absent ones, from zombies (ended, not
 // reaped: they hold nothing), and from a live process that reuses a dead
-// one's pid (same pid, another start time).
+// one's pid (same pid, another start time). Gone, the cheap check, is
+// true only once the pid is free.
 func TestProcIDAlive(t *testing.T) {
 	if !Self().Alive() || !ProcIDOf(1).Alive() {
 		t.Fatal("this process or init is not alive")
@@ -59,6 +60,9 @@ func TestProcIDAlive(t *testing.T) {
 	if !MakeProcID(pid, 0).Alive() {
 		t.Fatal("an identity without a start time is not judged by its pid")
 	}
+	if id.Gone() || reused.Gone() || Self().Gone() {
+		t.Fatal("Gone for a pid that is running")
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +76,12 @@ func TestProcIDAlive(t *testing.T) {
 	if ProcIDOf(pid) != 0 {
 		t.Fatal("ProcIDOf a zombie is not 0")
 	}
+	if id.Gone() {
+		t.Fatal("Gone for a zombie: its pid is still taken")
+	}
 	cmd.Wait()
-	if id.Alive() || MakeProcID(pid, 0).Alive() {
-		t.Fatal("a reaped child is alive")
+	if id.Alive() || MakeProcID(pid, 0).Alive() || !id.Gone() {
+		t.Fatal("a reaped child is alive, or not gone")
 	}
 }
 
