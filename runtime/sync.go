@@ -54,10 +54,10 @@ func mutexTry(w *lockWord) bool {
 // holder is still alive; if the holder died it takes the lock over and
 // returns ErrLockAbandoned (the caller then holds the lock).
 func mutexLock(ctx context.Context, w *lockWord, op string, timeout time.Duration) error {
-	if mutexTry(w) {
+	self := uint64(shm.Self())
+	if atomic.CompareAndSwapUint64(&w.owner, 0, self) { // mutexTry, without a call
 		return nil
 	}
-	self := uint64(shm.Self())
 	wt := newWaiter(ctx, &w.seq, op, timeout)
 	defer wt.Done()
 	for {
@@ -102,10 +102,18 @@ func mutexLock(ctx context.Context, w *lockWord, op string, timeout time.Duratio
 func mutexUnlock(w *lockWord) bool {
 	old := atomic.SwapUint64(&w.owner, 0)
 	if old&lockWaiters != 0 {
-		atomic.AddUint32(&w.seq, 1)
-		shm.Wake(&w.seq, 1)
+		mutexWake(w)
 	}
 	return old != 0
+}
+
+// mutexWake wakes one sleeper on a lock word just freed (out of line, so
+// that mutexUnlock inlines).
+//
+//go:noinline
+func mutexWake(w *lockWord) {
+	atomic.AddUint32(&w.seq, 1)
+	shm.Wake(&w.seq, 1)
 }
 
 // Lock is a mutual-exclusion lock shared by processes: Python's
