@@ -7,11 +7,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
@@ -360,5 +362,30 @@ func TestConditionTooManyWaiters(t *testing.T) {
 	}
 	if hi := atomic.LoadUint32(c.hi); hi != 0 {
 		t.Fatalf("hi %d after every slot left", hi)
+	}
+}
+
+// A Condition described as smaller than its slots need is refused on
+// import, never mapped short.
+func TestConditionImportTooSmall(t *testing.T) {
+	c := mustCondition(t)
+	_, files, err := c.mpExport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := shm.NewMeta(shm.KindCondition, os.Getpagesize())
+	m.Uint(uint64(len(c.l.seg.Mem())))
+	var dups []*os.File
+	for _, f := range files {
+		d, err := fdio.Dup(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dups = append(dups, d)
+	}
+	var got Condition
+	if err := got.mpImport(m.Bytes(), dups); err == nil || !strings.Contains(err.Error(), "Condition segment of") {
+		got.Close()
+		t.Fatalf("import of a one-page Condition: %v", err)
 	}
 }
