@@ -9,7 +9,7 @@ import "sync/atomic"
 func LockOwner(l *Lock) int { return l.owner() }
 
 // RLockHeld reports whether some process holds l.
-func RLockHeld(l *RLock) bool { return atomic.LoadUint32(l.w) != 0 }
+func RLockHeld(l *RLock) bool { return atomic.LoadUint64(&l.w.owner) != 0 }
 
 // ErrCondNotHeld is the error of Wait or Notify without the lock.
 var ErrCondNotHeld = errCondNotHeld

@@ -40,7 +40,7 @@ func NewValue[T any](v T) (*Value[T], error) {
 }
 
 func newValueOn[T any](s *shm.Segment) *Value[T] {
-	return &Value[T]{dataLock: dataLock{lock: s.Word(shm.OffDataLock), what: "Value"}, seg: s, p: (*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset]))}
+	return &Value[T]{dataLock: dataLock{lock: lockAt(s, shm.OffDataLock), what: "Value"}, seg: s, p: (*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset]))}
 }
 
 // Load returns the value (an unsynchronized read).
@@ -104,7 +104,7 @@ func NewArray[T any](n int) (*Array[T], error) {
 }
 
 func newArrayOn[T any](s *shm.Segment, n int) *Array[T] {
-	return &Array[T]{dataLock: dataLock{lock: s.Word(shm.OffDataLock), what: "Array"}, seg: s, s: unsafe.Slice((*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset])), n)}
+	return &Array[T]{dataLock: dataLock{lock: lockAt(s, shm.OffDataLock), what: "Array"}, seg: s, s: unsafe.Slice((*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset])), n)}
 }
 
 // Slice returns the shared elements as a slice aliasing the shared memory
@@ -142,7 +142,7 @@ func (a *Array[T]) mpImport(meta []byte, files []*os.File) error {
 // dataLock is the optional lock of a Value or Array: a cross-process Lock
 // in the same segment as the data.
 type dataLock struct {
-	lock *uint32
+	lock *lockWord
 	what string // "Value" or "Array", for errors
 	race raceSync
 }

@@ -4,12 +4,8 @@ package mp
 
 import (
 	"strings"
-	"sync/atomic"
 	"testing"
 )
-
-func atomic32Store(w *uint32, v uint32) { atomic.StoreUint32(w, v) }
-func atomic64Load(w *uint64) uint64     { return atomic.LoadUint64(w) }
 
 // Types holding addresses are refused with a message naming the culprit.
 func TestValueRefusesPointers(t *testing.T) {

@@ -70,9 +70,6 @@ func (e *WaitTimeoutError) Is(target error) bool {
 	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
 }
 
-// selfPid is this process's id as the lock words store it.
-var selfPid = uint32(os.Getpid()) & lockPidMask
-
 // newWaiter starts a shm.Waiter on w that reports a timeout as a
 // *WaitTimeoutError.
 func newWaiter(ctx context.Context, w *uint32, op string, timeout time.Duration) *shm.Waiter {

@@ -6,60 +6,92 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
-// The lock word of Lock, RLock, Condition's lock, Value and Array: 0 when
-// free, else the holder's process id, with lockWaiters set when some
-// process may be sleeping on the word.
-const (
-	lockWaiters = 1 << 31
-	lockPidMask = 1<<30 - 1
-)
+// lockWord is the shared state of a Lock, an RLock, a Condition's lock and
+// the lock of a Value or Array: 16 bytes in the segment.
+//
+// The holder is recorded as its shm.ProcID (pid and start time), in the
+// same atomic compare-and-swap that takes the lock, so a holder that dies
+// leaves either no trace or its whole identity, and a process that later
+// reuses its pid is not taken for it. Sleepers wait on seq, a separate
+// 32-bit futex word (futexes are 32-bit), which an unlock bumps before it
+// wakes one when the waiters flag says some process may be asleep.
+type lockWord struct {
+	owner uint64 // 0 when free, else the holder's shm.ProcID | lockWaiters
+	seq   uint32 // the futex word
+	_     uint32
+}
+
+// lockWaiters, in lockWord.owner, is set when some process may be
+// sleeping on seq (a ProcID never has bit 63 set).
+const lockWaiters = 1 << 63
+
+// lockAt returns the lock word at off in s (off % 8 == 0, 16 bytes).
+func lockAt(s *shm.Segment, off int) *lockWord {
+	_ = s.Mem()[off+15]
+	return (*lockWord)(unsafe.Pointer(s.Word64(off)))
+}
+
+// holder returns the identity of the lock's holder, 0 when free.
+func (w *lockWord) holder() shm.ProcID {
+	return shm.ProcID(atomic.LoadUint64(&w.owner) &^ lockWaiters)
+}
+
+// mine reports whether this process holds the lock.
+func (w *lockWord) mine() bool { return w.holder() == shm.Self() }
 
 // mutexTry takes the lock word if it is free.
-func mutexTry(w *uint32) bool { return atomic.CompareAndSwapUint32(w, 0, selfPid) }
+func mutexTry(w *lockWord) bool {
+	return atomic.CompareAndSwapUint64(&w.owner, 0, uint64(shm.Self()))
+}
 
 // mutexLock takes the lock word, waiting as long as ctx and timeout (< 0:
 // none) allow. While it waits it looks, once per wait slice, at whether the
 // holder is still alive; if the holder died it takes the lock over and
 // returns ErrLockAbandoned (the caller then holds the lock).
-func mutexLock(ctx context.Context, w *uint32, op string, timeout time.Duration) error {
-	if mutexTry(w) {
+func mutexLock(ctx context.Context, w *lockWord, op string, timeout time.Duration) error {
+	self := uint64(shm.Self())
+	if atomic.CompareAndSwapUint64(&w.owner, 0, self) { // mutexTry, without a call
 		return nil
 	}
-	wt := newWaiter(ctx, w, op, timeout)
+	wt := newWaiter(ctx, &w.seq, op, timeout)
 	defer wt.Done()
 	for {
-		v := atomic.LoadUint32(w)
+		// seq first: an unlock after this load changes it, so the sleep
+		// below cannot miss that unlock's wake-up.
+		seq := atomic.LoadUint32(&w.seq)
+		v := atomic.LoadUint64(&w.owner)
 		if v == 0 {
-			// Taken with the waiters bit: others may still be asleep.
-			if atomic.CompareAndSwapUint32(w, 0, selfPid|lockWaiters) {
+			// Taken with the waiters flag: others may still be asleep.
+			if atomic.CompareAndSwapUint64(&w.owner, 0, self|lockWaiters) {
 				return nil
 			}
 			continue
 		}
 		if v&lockWaiters == 0 {
-			if !atomic.CompareAndSwapUint32(w, v, v|lockWaiters) {
+			if !atomic.CompareAndSwapUint64(&w.owner, v, v|lockWaiters) {
 				continue
 			}
 			v |= lockWaiters
 		}
-		err := wt.Sleep(w, v)
+		err := wt.Sleep(&w.seq, seq)
 		if err == nil {
 			continue
 		}
 		// A slice passed, or the wait is over: is the holder still there?
-		if owner := v & lockPidMask; owner != selfPid && !shm.Alive(int(owner)) {
-			if atomic.CompareAndSwapUint32(w, v, selfPid|lockWaiters) {
+		if owner := shm.ProcID(v &^ lockWaiters); uint64(owner) != self && !owner.Alive() {
+			if atomic.CompareAndSwapUint64(&w.owner, v, self|lockWaiters) {
 				return ErrLockAbandoned
 			}
 			continue
 		}
 		if shm.Over(err) {
 			// We may have swallowed an unlock's single wake-up: pass it on.
-			shm.Wake(w, 1)
+			shm.Wake(&w.seq, 1)
 			return err
 		}
 	}
@@ -67,12 +99,21 @@ func mutexLock(ctx context.Context, w *uint32, op string, timeout time.Duration)
 
 // mutexUnlock frees the lock word and wakes one sleeper if there may be
 // one. It reports false when the word was not locked.
-func mutexUnlock(w *uint32) bool {
-	old := atomic.SwapUint32(w, 0)
+func mutexUnlock(w *lockWord) bool {
+	old := atomic.SwapUint64(&w.owner, 0)
 	if old&lockWaiters != 0 {
-		shm.Wake(w, 1)
+		mutexWake(w)
 	}
 	return old != 0
+}
+
+// mutexWake wakes one sleeper on a lock word just freed (out of line, so
+// that mutexUnlock inlines).
+//
+//go:noinline
+func mutexWake(w *lockWord) {
+	atomic.AddUint32(&w.seq, 1)
+	shm.Wake(&w.seq, 1)
 }
 
 // Lock is a mutual-exclusion lock shared by processes: Python's
@@ -85,15 +126,15 @@ func mutexUnlock(w *uint32) bool {
 // process to release a multiprocessing.Lock another one acquired.
 //
 // When a process dies while holding the lock, a process waiting for it
-// notices within about 100 ms (it checks that the holder's process id still
-// names a live, non-zombie process), takes the lock over and is told so:
+// notices within about 100 ms, takes the lock over and is told so:
 // Acquire, AcquireTimeout return ErrLockAbandoned with the lock held, and
-// Lock takes it silently. A process that dies while the lock is free leaves
-// nothing behind. The check cannot see a crashed holder whose process id
-// was already reused by another process; on Linux ids are reused only after
-// the pid space (pid_max, by default 4194304 on 64-bit systems) wraps.
-// All processes sharing a lock must be in one PID namespace (containers
-// sharing a memfd would compare ids from different namespaces).
+// Lock takes it silently. The lock records its holder by process id and
+// start time, taken in one atomic step with the lock, so a waiter checks
+// that a live, non-zombie process with that id and that start time still
+// exists: a dead holder whose id was reused by another process is seen as
+// dead too. A process that dies while the lock is free leaves nothing
+// behind. All processes sharing a lock must be in one PID namespace
+// (containers sharing a memfd would compare ids from different namespaces).
 //
 // A goroutine blocked waiting (here and in the other primitives) sleeps in
 // a futex system call and so occupies an OS thread meanwhile, as a
@@ -104,7 +145,7 @@ func mutexUnlock(w *uint32) bool {
 // errors.ErrUnsupported.
 type Lock struct {
 	seg  *shm.Segment
-	w    *uint32
+	w    *lockWord
 	race raceSync
 }
 
@@ -118,7 +159,7 @@ func NewLock() (*Lock, error) {
 }
 
 func newLockOn(s *shm.Segment) *Lock {
-	l := &Lock{seg: s, w: s.Word(shm.OffWords)}
+	l := &Lock{seg: s, w: lockAt(s, shm.OffWords)}
 	return l
 }
 
@@ -185,10 +226,10 @@ func (l *Lock) Release() error {
 }
 
 // Locked reports whether some process holds the lock.
-func (l *Lock) Locked() bool { return l.seg != nil && atomic.LoadUint32(l.w) != 0 }
+func (l *Lock) Locked() bool { return l.seg != nil && atomic.LoadUint64(&l.w.owner) != 0 }
 
 // owner returns the holder's process id, or 0.
-func (l *Lock) owner() int { return int(atomic.LoadUint32(l.w) & lockPidMask) }
+func (l *Lock) owner() int { return l.w.holder().Pid() }
 
 // Close unmaps the lock in this process. Other processes holding it are not
 // affected; the lock itself is gone once every process closed it or ended.
@@ -235,8 +276,8 @@ func importSimple(meta []byte, files []*os.File, kind shm.Kind) (*shm.Segment, e
 // 1). Off Linux, NewRLock returns an error wrapping errors.ErrUnsupported.
 type RLock struct {
 	seg   *shm.Segment
-	w     *uint32 // owner word, as Lock's
-	count *uint32 // recursion depth, changed only by the owner
+	w     *lockWord // as Lock's
+	count *uint32   // recursion depth, changed only by the owner
 	race  raceSync
 }
 
@@ -250,7 +291,7 @@ func NewRLock() (*RLock, error) {
 }
 
 func newRLockOn(s *shm.Segment) *RLock {
-	l := &RLock{seg: s, w: s.Word(shm.OffWords), count: s.Word(shm.OffWords + 4)}
+	l := &RLock{seg: s, w: lockAt(s, shm.OffWords), count: s.Word(shm.OffWords + 16)}
 	return l
 }
 
@@ -258,7 +299,7 @@ func (l *RLock) acquire(ctx context.Context, op string, timeout time.Duration) e
 	if l.seg == nil {
 		return ErrHandleClosed
 	}
-	if atomic.LoadUint32(l.w)&lockPidMask == selfPid {
+	if l.w.mine() {
 		atomic.AddUint32(l.count, 1)
 		l.race.Sync()
 		return nil
@@ -303,7 +344,7 @@ func (l *RLock) TryAcquire() bool {
 	if l.seg == nil {
 		return false
 	}
-	if atomic.LoadUint32(l.w)&lockPidMask == selfPid {
+	if l.w.mine() {
 		atomic.AddUint32(l.count, 1)
 	} else if mutexTry(l.w) {
 		atomic.StoreUint32(l.count, 1)
@@ -320,7 +361,7 @@ func (l *RLock) Release() error {
 	if l.seg == nil {
 		return ErrHandleClosed
 	}
-	if atomic.LoadUint32(l.w)&lockPidMask != selfPid {
+	if !l.w.mine() {
 		return ErrNotOwner
 	}
 	l.race.Sync()

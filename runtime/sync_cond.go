@@ -1,13 +1,17 @@
 package mp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
@@ -15,19 +19,62 @@ import (
 // multiprocessing.Condition. It is always used with its Lock, which a
 // process must hold to Wait, Notify or NotifyAll.
 //
-// Notify(n) wakes up to n of the processes waiting at that moment; a
-// process that starts waiting before a woken one has run may take its
-// place (both then see the change under the lock, so loops over a
-// predicate, as WaitFor runs, stay correct). A process that dies while
-// waiting can cause one later spurious wake-up. Off Linux NewCondition
-// returns an error wrapping errors.ErrUnsupported.
+// Notify(n) wakes the n processes (or goroutines) that have waited longest
+// among those waiting when it is called, as Python's notify does: a wait
+// that starts afterwards never takes their place. A waiter whose timeout
+// passes or whose context is done re-takes the lock and only then leaves;
+// if it was notified meanwhile it returns nil, so no notification is lost.
+// A waiter whose process died is skipped, or, if it is not yet reaped or
+// its pid was reused (waiters are known by pid and start time), its
+// notification is passed on within about 100 ms by another waiter, which
+// looks once per wait slice; the same for a waiter that dies after being
+// notified, before it re-took the lock. A passed-on notification goes to
+// the longest waiting of those that were waiting when Notify was called,
+// if any is left. Up to 4096 waits (processes or goroutines) can be in
+// progress at once; one more gets ErrTooManyWaiters at once, with the lock
+// still held. Off Linux NewCondition returns an error wrapping
+// errors.ErrUnsupported.
 type Condition struct {
 	seg      *shm.Segment
-	seq      *uint32 // bumped by every notify; the futex word
-	state    *uint64 // waiting processes << 32 | notifications not yet taken
+	ticket   *uint32 // the order number of the next wait
+	hi       *uint32 // the slots in use are below hi
 	l        *Lock
 	ownsLock bool
 }
+
+// ErrTooManyWaiters: a Condition's Wait found 4096 waits already in
+// progress (processes or goroutines); it returns at once, with the lock
+// still held.
+var ErrTooManyWaiters = errors.New("mp: too many waiters: a Condition has room for 4096 waits at once")
+
+func init() {
+	registry.RegisterError("github.com/mpgen/mpgen/runtime.ErrTooManyWaiters", ErrTooManyWaiters)
+}
+
+// The condition's segment: the ticket and hi words, then one slot per wait
+// in progress. Every change to the slots is made with the lock held, except
+// that the waiter reads its own slot's state (its futex word) without it.
+const (
+	condOffTicket  = shm.OffWords
+	condOffHi      = shm.OffWords + 4
+	condOffSlots   = 64
+	condSlotSize   = 16
+	condMaxWaiters = 4096
+	condSize       = condOffSlots + condMaxWaiters*condSlotSize
+)
+
+// condSlot is one wait in progress.
+type condSlot struct {
+	state uint32 // slotFree, slotWaiting or slotNotified; the waiter's futex word
+	order uint32 // waiting: its ticket; notified: the last ticket given before the Notify
+	id    uint64 // the waiter's shm.ProcID
+}
+
+const (
+	slotFree uint32 = iota
+	slotWaiting
+	slotNotified
+)
 
 // NewCondition returns a condition variable using l as its lock, or a new
 // Lock of its own when l is nil (then Close closes it too).
@@ -41,7 +88,7 @@ func NewCondition(l *Lock) (*Condition, error) {
 	} else if l.seg == nil {
 		return nil, ErrHandleClosed
 	}
-	s, err := shm.New(shm.KindCondition, shm.DataOffset)
+	s, err := shm.New(shm.KindCondition, condSize)
 	if err != nil {
 		if own {
 			l.Close()
@@ -52,7 +99,12 @@ func NewCondition(l *Lock) (*Condition, error) {
 }
 
 func newConditionOn(s *shm.Segment, l *Lock, own bool) *Condition {
-	return &Condition{seg: s, seq: s.Word(shm.OffWords), state: s.Word64(shm.OffWords + 8), l: l, ownsLock: own}
+	return &Condition{seg: s, ticket: s.Word(condOffTicket), hi: s.Word(condOffHi), l: l, ownsLock: own}
+}
+
+// slot returns slot i (0 <= i < condMaxWaiters).
+func (c *Condition) slot(i int) *condSlot {
+	return (*condSlot)(unsafe.Pointer(c.seg.Word64(condOffSlots + i*condSlotSize)))
 }
 
 // L returns the condition's lock.
@@ -77,72 +129,146 @@ func (c *Condition) held() error {
 	if c.seg == nil || c.l.seg == nil {
 		return ErrHandleClosed
 	}
-	if c.l.owner() != int(selfPid) {
+	if !c.l.w.mine() {
 		return errCondNotHeld
 	}
 	return nil
 }
 
-// take consumes one notification, if there is one.
-func (c *Condition) take() bool {
-	for {
-		v := atomic.LoadUint64(c.state)
-		if uint32(v) == 0 {
-			return false
-		}
-		if atomic.CompareAndSwapUint64(c.state, v, v-(1<<32)-1) {
-			return true
+// enter takes a free slot for a new wait, with the lock held, and returns
+// its index. When every slot is taken, it takes one of a dead waiter.
+func (c *Condition) enter() (int, error) {
+	hi := int(atomic.LoadUint32(c.hi))
+	i := -1
+	for j := range hi {
+		if atomic.LoadUint32(&c.slot(j).state) == slotFree {
+			i = j
+			break
 		}
 	}
+	if i < 0 && hi < condMaxWaiters {
+		i = hi
+	}
+	if i < 0 {
+		// Full: pass on the notifications of dead waiters, then take the
+		// first slot free or of a dead waiter.
+		c.rescue()
+		for j := range hi {
+			sl := c.slot(j)
+			if st := atomic.LoadUint32(&sl.state); st == slotFree || (st == slotWaiting && !shm.ProcID(atomic.LoadUint64(&sl.id)).Alive()) {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return 0, ErrTooManyWaiters
+		}
+		atomic.StoreUint32(&c.slot(i).state, slotFree)
+	}
+	if uint32(i) >= atomic.LoadUint32(c.hi) {
+		atomic.StoreUint32(c.hi, uint32(i+1))
+	}
+	// The state last: a waiter that dies before it leaves a free slot.
+	sl := c.slot(i)
+	atomic.StoreUint64(&sl.id, uint64(shm.Self()))
+	atomic.StoreUint32(&sl.order, atomic.AddUint32(c.ticket, 1))
+	atomic.StoreUint32(&sl.state, slotWaiting)
+	return i, nil
 }
 
-// giveUp removes a waiter that timed out. If every remaining waiter is
-// owed a notification, one of them was meant for this one: it takes it and
-// reports true (it was notified after all).
-func (c *Condition) giveUp() bool {
-	for {
-		v := atomic.LoadUint64(c.state)
-		w, t := uint32(v>>32), uint32(v)
-		if t > 0 && t >= w {
-			if atomic.CompareAndSwapUint64(c.state, v, v-(1<<32)-1) {
-				return true
-			}
-			continue
-		}
-		if atomic.CompareAndSwapUint64(c.state, v, v-(1<<32)) {
-			return false
-		}
+// leave frees slot i, with the lock held.
+func (c *Condition) leave(i int) {
+	atomic.StoreUint32(&c.slot(i).state, slotFree)
+	hi := atomic.LoadUint32(c.hi)
+	for hi > 0 && atomic.LoadUint32(&c.slot(int(hi-1)).state) == slotFree {
+		hi--
 	}
+	atomic.StoreUint32(c.hi, hi)
 }
 
 func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) error {
 	if err := c.held(); err != nil {
 		return err
 	}
-	atomic.AddUint64(c.state, 1<<32)
+	i, err := c.enter()
+	if err != nil {
+		return err
+	}
+	sl := c.slot(i)
 	c.l.race.Sync()
 	mutexUnlock(c.l.w)
-	wt := newWaiter(ctx, c.seq, op, timeout)
+	wt := newWaiter(ctx, &sl.state, op, timeout)
 	var werr error
-	for {
-		s := atomic.LoadUint32(c.seq)
-		if c.take() {
+	abandoned := false
+	for atomic.LoadUint32(&sl.state) == slotWaiting {
+		err := wt.Sleep(&sl.state, slotWaiting)
+		if shm.Over(err) {
+			werr = err
 			break
 		}
-		if err := wt.Sleep(c.seq, s); shm.Over(err) {
-			if !c.giveUp() {
-				werr = err
+		if err == shm.ErrSlice && c.orphaned() {
+			// A notified waiter died before it took its notification:
+			// pass it on, under the lock (given up after one slice).
+			switch err := mutexLock(ctx, c.l.w, op, shm.WaitSlice); err {
+			case nil, ErrLockAbandoned:
+				abandoned = abandoned || err != nil
+				c.l.race.Sync()
+				c.rescue()
+				c.l.race.Sync()
+				mutexUnlock(c.l.w)
 			}
-			break
 		}
 	}
 	wt.Done()
-	// Like Python, reacquire the lock however the wait ended.
+	// Like Python, reacquire the lock however the wait ended; then leave
+	// the slot. A notification that came after the timeout still counts.
 	lerr := c.l.race.synced(mutexLock(context.Background(), c.l.w, op, -1))
+	if atomic.LoadUint32(&sl.state) == slotNotified {
+		werr = nil
+	}
+	c.leave(i)
 	if werr != nil {
 		return werr
 	}
+	if abandoned {
+		return ErrLockAbandoned
+	}
 	return lerr
+}
+
+// orphaned reports whether some notified waiter of another process died,
+// looking without the lock.
+func (c *Condition) orphaned() bool {
+	self := shm.Self()
+	for i := range int(atomic.LoadUint32(c.hi)) {
+		sl := c.slot(i)
+		if atomic.LoadUint32(&sl.state) != slotNotified {
+			continue
+		}
+		if id := shm.ProcID(atomic.LoadUint64(&sl.id)); id != self && !id.Alive() {
+			return true
+		}
+	}
+	return false
+}
+
+// rescue frees the slots of notified waiters that died, with the lock
+// held, and passes each one's notification on to a waiter that was waiting
+// when it was given, if one is left.
+func (c *Condition) rescue() {
+	self := shm.Self()
+	for i := range int(atomic.LoadUint32(c.hi)) {
+		sl := c.slot(i)
+		if atomic.LoadUint32(&sl.state) != slotNotified {
+			continue
+		}
+		if id := shm.ProcID(atomic.LoadUint64(&sl.id)); id == self || id.Alive() {
+			continue
+		}
+		given := atomic.LoadUint32(&sl.order)
+		c.leave(i)
+		c.notify(1, given)
+	}
 }
 
 // Wait releases the lock, waits for a notification or for ctx to be done,
@@ -175,26 +301,52 @@ func (c *Condition) WaitFor(ctx context.Context, pred func() bool) error {
 	return abandoned
 }
 
-// Notify wakes up to n waiting processes. The caller must hold the lock.
+// Notify wakes the n processes (or goroutines) that have waited longest,
+// or all if fewer are waiting. The caller must hold the lock.
 func (c *Condition) Notify(n int) error {
 	if err := c.held(); err != nil {
 		return err
 	}
+	c.notify(n, atomic.LoadUint32(c.ticket))
+	return nil
+}
+
+// notify wakes the n longest waiting of the waiters whose ticket is not
+// after given, with the lock held. A waiter whose process is gone is
+// skipped and its slot freed; one that died otherwise (a zombie, a reused
+// pid) is notified, and rescue passes it on.
+func (c *Condition) notify(n int, given uint32) {
 	if n <= 0 {
-		return nil
+		return
 	}
-	for {
-		v := atomic.LoadUint64(c.state)
-		w, t := uint32(v>>32), uint32(v)
-		k := uint64(min(uint64(n), uint64(w-t)))
-		if w <= t || k == 0 {
-			return nil
+	type waiting struct{ age, i uint32 }
+	var buf [16]waiting
+	ws := buf[:0]
+	for i := range int(atomic.LoadUint32(c.hi)) {
+		sl := c.slot(i)
+		if atomic.LoadUint32(&sl.state) != slotWaiting {
+			continue
 		}
-		if atomic.CompareAndSwapUint64(c.state, v, v+k) {
-			atomic.AddUint32(c.seq, 1)
-			shm.Wake(c.seq, int(k))
-			return nil
+		if age := given - atomic.LoadUint32(&sl.order); int32(age) >= 0 {
+			ws = append(ws, waiting{age: age, i: uint32(i)})
 		}
+	}
+	if len(ws) > n {
+		slices.SortFunc(ws, func(a, b waiting) int { return cmp.Compare(b.age, a.age) })
+	}
+	for _, w := range ws {
+		if n == 0 {
+			break
+		}
+		sl := c.slot(int(w.i))
+		if shm.ProcID(atomic.LoadUint64(&sl.id)).Gone() {
+			c.leave(int(w.i))
+			continue
+		}
+		atomic.StoreUint32(&sl.order, given)
+		atomic.StoreUint32(&sl.state, slotNotified)
+		shm.Wake(&sl.state, 1)
+		n--
 	}
 }
 
@@ -234,6 +386,9 @@ func (c *Condition) mpImport(meta []byte, files []*os.File) error {
 			err = fmt.Errorf("mp: import: bad Condition metadata")
 		}
 	}
+	if err == nil && size < condSize {
+		err = fmt.Errorf("mp: import: Condition segment of %d bytes, want %d", size, condSize)
+	}
 	if err == nil {
 		err = shm.CheckFiles(files, 2, shm.KindCondition)
 	}
@@ -250,7 +405,7 @@ func (c *Condition) mpImport(meta []byte, files []*os.File) error {
 		closeFiles(files)
 		return err
 	}
-	*c = *newConditionOn(s, &Lock{seg: ls, w: ls.Word(shm.OffWords)}, true)
+	*c = *newConditionOn(s, newLockOn(ls), true)
 	return nil
 }
 

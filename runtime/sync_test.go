@@ -8,10 +8,12 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
 func mustLock(t *testing.T) *Lock {
@@ -81,6 +83,80 @@ func TestLockContextCancel(t *testing.T) {
 	}
 }
 
+// A holder that died and whose pid now names another live process is seen
+// as dead: the lock records pid and start time, and the new process has
+// another start time. Simulated with a live process that is not a holder
+// (this test's parent) recorded with a start time it does not have: the
+// lock is taken over within the documented ~100 ms, not after the timeout,
+// and Lock does not wait as long as the unrelated process lives. The same
+// for an RLock and a Value's lock.
+func TestLockHolderPidReused(t *testing.T) {
+	other := shm.ProcIDOf(os.Getppid())
+	if other == 0 || other.Pid() == os.Getpid() {
+		t.Skip("no readable /proc/<pid>/stat for the parent")
+	}
+	reused := uint64(shm.MakeProcID(other.Pid(), other.Start()+1))
+	const bound = time.Second // documented: about 100 ms; slack for a loaded machine
+
+	l := mustLock(t)
+	// The live process itself, recorded rightly, keeps the lock.
+	atomic.StoreUint64(&l.w.owner, uint64(other))
+	if err := l.AcquireTimeout(150 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("AcquireTimeout while a live process holds the lock: %v", err)
+	}
+	atomic.StoreUint64(&l.w.owner, reused)
+	start := time.Now()
+	err := l.AcquireTimeout(5 * time.Second)
+	if d := time.Since(start); !errors.Is(err, ErrLockAbandoned) || d > bound {
+		t.Fatalf("AcquireTimeout(5s) on a lock whose holder's pid was reused: %v after %v, want ErrLockAbandoned within %v", err, d, bound)
+	}
+	if l.owner() != os.Getpid() {
+		t.Fatalf("owner %d after takeover", l.owner())
+	}
+	l.Unlock()
+
+	atomic.StoreUint64(&l.w.owner, reused)
+	done := make(chan struct{})
+	go func() { l.Lock(); close(done) }()
+	select {
+	case <-done:
+		l.Unlock()
+	case <-time.After(bound + 2*time.Second):
+		mutexUnlock(l.w) // let the blocked Lock return before failing
+		<-done
+		t.Fatal("Lock waited for the unrelated process that reused the holder's pid")
+	}
+
+	r, err := NewRLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	atomic.StoreUint64(&r.w.owner, reused)
+	atomic.StoreUint32(r.count, 2)
+	start = time.Now()
+	if err := r.AcquireTimeout(5 * time.Second); !errors.Is(err, ErrLockAbandoned) || time.Since(start) > bound {
+		t.Fatalf("RLock.AcquireTimeout(5s): %v after %v", err, time.Since(start))
+	}
+	if err := r.Release(); err != nil || atomic.LoadUint64(&r.w.owner) != 0 {
+		t.Fatalf("one Release after the takeover: %v, owner %#x", err, atomic.LoadUint64(&r.w.owner))
+	}
+
+	v, err := NewValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	atomic.StoreUint64(&v.lock.owner, reused)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start = time.Now()
+	if err := v.Acquire(ctx); !errors.Is(err, ErrLockAbandoned) || time.Since(start) > bound {
+		t.Fatalf("Value.Acquire: %v after %v", err, time.Since(start))
+	}
+	v.Unlock()
+}
+
 func TestRLock(t *testing.T) {
 	l, err := NewRLock()
 	if err != nil {
@@ -103,7 +179,7 @@ func TestRLock(t *testing.T) {
 		t.Fatalf("extra Release: %v", err)
 	}
 	// Another process holds it: this one cannot take it.
-	atomic32Store(l.w, 1) // pid 1 (init) is alive and is not us
+	atomic.StoreUint64(&l.w.owner, uint64(shm.ProcIDOf(1))) // init is alive and is not us
 	if err := l.AcquireTimeout(20 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("AcquireTimeout while another process holds it: %v", err)
 	}
@@ -199,8 +275,8 @@ func TestConditionNotifyOne(t *testing.T) {
 	if ok != 1 || timedOut != 1 {
 		t.Fatalf("%d woken, %d timed out; want 1 and 1", ok, timedOut)
 	}
-	if st := atomic64Load(c.state); st != 0 {
-		t.Fatalf("condition state %#x after all left, want 0", st)
+	if hi := atomic.LoadUint32(c.hi); hi != 0 {
+		t.Fatalf("slots below %d in use after all left, want none", hi)
 	}
 }
 

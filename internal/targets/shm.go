@@ -250,6 +250,27 @@ func WaitForCondition(ctx context.Context, c *mp.Condition, a *mp.Array[int64]) 
 	return nil
 }
 
+// NotifyThenWait is the notifier of issue 10's lost wake-up: rounds
+// times, under c's lock, it stores 0 in v, notifies one waiter and waits
+// until v is 4.
+//
+//mp:target
+func NotifyThenWait(ctx context.Context, c *mp.Condition, v *mp.Value[int64], rounds int) error {
+	for r := range rounds {
+		c.Lock()
+		v.Store(0)
+		err := c.Notify(1)
+		if err == nil {
+			err = c.WaitFor(ctx, func() bool { return v.Load() == 4 })
+		}
+		c.Unlock()
+		if err != nil {
+			return fmt.Errorf("round %d: %w", r, err)
+		}
+	}
+	return nil
+}
+
 // BarrierRounds passes b rounds times as party id of four: before each
 // round it sets a[id] to the round reached, and after it checks that every
 // party arrived and records its arrival index in a[4+round*4+id].

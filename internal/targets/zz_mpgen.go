@@ -802,6 +802,31 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.NotifyThenWait",
+		Func:    NotifyThenWait,
+		Context: true,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Condition]("c"),
+			mpimpl.P[*mpruntime.Value[int64]]("v"),
+			mpimpl.P[int]("rounds"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Condition
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Value[int64]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 int
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, NotifyThenWait(ctx, a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.BarrierRounds",
 		Func:    BarrierRounds,
 		Context: true,

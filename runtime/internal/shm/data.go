@@ -11,12 +11,12 @@ import (
 
 // The header of a Value or Array segment, after the magic and kind.
 const (
-	// OffDataLock is the offset of the word of a Value's or Array's
+	// OffDataLock is the offset of the 16 bytes of a Value's or Array's
 	// optional lock.
 	OffDataLock = OffWords
-	offElemSize = 16
-	offLen      = 24
-	offLayout   = 32
+	offElemSize = 24
+	offLen      = 32
+	offLayout   = 40
 	maxArray    = 1 << 44 // bytes
 )
 

@@ -141,34 +141,6 @@ func (s *Segment) Close() error {
 	return err
 }
 
-// Alive reports whether process pid exists and is not a zombie. A process
-// that has exited but was not reaped yet is a zombie: it holds nothing any
-// more.
-func Alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	if err == syscall.ESRCH {
-		return false
-	}
-	b, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if rerr != nil {
-		return err == nil || err == syscall.EPERM
-	}
-	// The state follows the command name, which is in parentheses and may
-	// itself contain ") ".
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == ')' {
-			if i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
-				return false
-			}
-			break
-		}
-	}
-	return true
-}
-
 // Unmap unmaps the segment but leaves its file open: for an import that
 // failed after mapping, whose caller closes the file.
 func (s *Segment) Unmap() {

@@ -21,8 +21,5 @@ func checkSealed(f *os.File) error { return errNoShm }
 // Close does nothing: off Linux no segment is ever made.
 func (s *Segment) Close() error { return nil }
 
-// Alive reports true: off Linux no lock can have a dead holder to detect.
-func Alive(pid int) bool { return true }
-
 // Unmap does nothing: off Linux no segment is ever made.
 func (s *Segment) Unmap() {}

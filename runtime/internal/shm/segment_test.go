@@ -4,12 +4,9 @@ package shm
 
 import (
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 )
 
 func TestNewSegment(t *testing.T) {
@@ -125,42 +122,5 @@ func TestCheckFiles(t *testing.T) {
 	}
 	if err := CheckFiles(nil, 1, KindValue); err == nil || !strings.Contains(err.Error(), "a Value travels with 1 descriptor(s), got 0") {
 		t.Fatalf("CheckFiles: %v", err)
-	}
-}
-
-// Alive tells live processes from absent ones and from zombies (ended,
-// not reaped: they hold nothing).
-func TestAlive(t *testing.T) {
-	if !Alive(os.Getpid()) || !Alive(1) {
-		t.Fatal("this process or init is not alive")
-	}
-	if Alive(0) || Alive(-1) {
-		t.Fatal("pid 0 or -1 is alive")
-	}
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep command")
-	}
-	cmd := exec.Command(sleep, "30")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	if !Alive(pid) {
-		t.Fatal("a running child is not alive")
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for Alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatal("a killed, unreaped child is still alive")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	cmd.Wait()
-	if Alive(pid) {
-		t.Fatal("a reaped child is alive")
 	}
 }

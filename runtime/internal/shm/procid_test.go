@@ -1,0 +1,122 @@
+//go:build linux
+
+package shm
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Self is this process's pid with its start time; ProcIDOf finds the same.
+func TestSelf(t *testing.T) {
+	id := Self()
+	if id.Pid() != os.Getpid() || id.Start() == 0 {
+		t.Fatalf("Self = pid %d start %d, want pid %d and a start time", id.Pid(), id.Start(), os.Getpid())
+	}
+	if ProcIDOf(os.Getpid()) != id || Self() != id {
+		t.Fatalf("ProcIDOf(self) = %#x, Self = %#x", ProcIDOf(os.Getpid()), id)
+	}
+	if id&(1<<63) != 0 || MakeProcID(1<<31-1, ^uint32(0))&(1<<63) != 0 {
+		t.Fatal("a ProcID has bit 63 set")
+	}
+	if p := MakeProcID(4194303, 7); p.Pid() != 4194303 || p.Start() != 7 {
+		t.Fatalf("MakeProcID round trip: %d %d", p.Pid(), p.Start())
+	}
+}
+
+// Alive tells live processes from absent ones, from zombies (ended, not
+// reaped: they hold nothing), and from a live process that reuses a dead
+// one's pid (same pid, another start time). Gone, the cheap check, is
+// true only once the pid is free.
+func TestProcIDAlive(t *testing.T) {
+	if !Self().Alive() || !ProcIDOf(1).Alive() {
+		t.Fatal("this process or init is not alive")
+	}
+	if ProcID(0).Alive() || ProcIDOf(0) != 0 || ProcIDOf(-1) != 0 {
+		t.Fatal("pid 0 or -1 is alive")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command")
+	}
+	cmd := exec.Command(sleep, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	id := ProcIDOf(pid)
+	if id.Pid() != pid || !id.Alive() {
+		t.Fatalf("a running child (%#x) is not alive", id)
+	}
+	// What a holder that died leaves when its pid goes to this child.
+	reused := MakeProcID(pid, id.Start()+1)
+	if reused.Alive() {
+		t.Fatal("a live process with the pid but another start time passed for the recorded one")
+	}
+	// A start time of 0 (unknown) is judged by the pid alone.
+	if !MakeProcID(pid, 0).Alive() {
+		t.Fatal("an identity without a start time is not judged by its pid")
+	}
+	if id.Gone() || reused.Gone() || Self().Gone() {
+		t.Fatal("Gone for a pid that is running")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for id.Alive() {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed, unreaped child is still alive")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if ProcIDOf(pid) != 0 {
+		t.Fatal("ProcIDOf a zombie is not 0")
+	}
+	if id.Gone() {
+		t.Fatal("Gone for a zombie: its pid is still taken")
+	}
+	cmd.Wait()
+	if id.Alive() || MakeProcID(pid, 0).Alive() || !id.Gone() {
+		t.Fatal("a reaped child is alive, or not gone")
+	}
+}
+
+// parseStat finds the state and the start time after a command name that
+// holds spaces and parentheses, and refuses what is not a stat line.
+func TestParseStat(t *testing.T) {
+	line := "123 (a) b (c) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 19 20\n"
+	state, start, err := parseStat([]byte(line))
+	if err != nil || state != 'R' || start != 424242 {
+		t.Fatalf("parseStat = %c %d %v", state, start, err)
+	}
+	for _, bad := range []string{"", "123 (x", "1 (x) R 1 2", "1 (x) RR 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 9 0", "1 (x) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -9 0"} {
+		if _, _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q) succeeded", bad)
+		}
+	}
+}
+
+// FuzzParseStat: any bytes give a result or an error, never a panic.
+func FuzzParseStat(f *testing.F) {
+	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("1 ()) R 1"))
+	f.Fuzz(func(t *testing.T, b []byte) { _, _, _ = parseStat(b) })
+}
+
+// BenchmarkProcIDAlive is what judging another process costs: one read of
+// its /proc/<pid>/stat (a lock waiter pays it once per wait slice, a
+// Condition's Notify once per waiter of another process it wakes).
+func BenchmarkProcIDAlive(b *testing.B) {
+	id := ProcIDOf(1)
+	for b.Loop() {
+		if !id.Alive() {
+			b.Fatal("init is not alive")
+		}
+	}
+}
