@@ -374,7 +374,7 @@ func TestConditionImportTooSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := shm.NewMeta(shm.KindCondition, os.Getpagesize())
-	m.Uint(uint64(len(c.l.seg.Mem())))
+	m.Uvarint(uint64(len(c.l.seg.Mem())))
 	var dups []*os.File
 	for _, f := range files {
 		d, err := fdio.Dup(f)
@@ -384,7 +384,7 @@ func TestConditionImportTooSmall(t *testing.T) {
 		dups = append(dups, d)
 	}
 	var got Condition
-	if err := got.mpImport(m.Bytes(), dups); err == nil || !strings.Contains(err.Error(), "Condition segment of") {
+	if err := got.mpImport(m, dups); err == nil || !strings.Contains(err.Error(), "Condition segment of") {
 		got.Close()
 		t.Fatalf("import of a one-page Condition: %v", err)
 	}
