@@ -103,7 +103,7 @@ func runChild(marker string) int {
 		return serveWorker(conn, rd)
 	}
 
-	f, err = readPeerFrame(rd, MaxFrameSize())
+	f, err = readPeerFrame(rd, maxFrameSize.Load())
 	if err != nil || f.kind != kindCall {
 		return childFail("no call from the parent: %v", describeFrameErr(f, err))
 	}

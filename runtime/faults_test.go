@@ -497,7 +497,7 @@ func helperBinaryGone(t *testing.T, mode string) {
 	if err != nil || !slices.Equal(got, []int{1, 2, 3, 4}) {
 		t.Fatalf("pool Map: %v, %v", got, err)
 	}
-	img, err := mp.Submit[targets.Image](ctx, pool, targets.ExeImage).Get(ctx)
+	img, err := mp.Submit[targets.Image](ctx, pool, targets.ExeImage).GetContext(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,10 +506,10 @@ func helperBinaryGone(t *testing.T, mode string) {
 	for _, pid := range pool.Pids() {
 		kill9(t, pid)
 	}
-	img, err = mp.Submit[targets.Image](ctx, pool, targets.ExeImage).Get(ctx)
+	img, err = mp.Submit[targets.Image](ctx, pool, targets.ExeImage).GetContext(ctx)
 	var ee *mp.ExitError
 	for errors.As(err, &ee) { // the call may have gone to a worker as it died
-		img, err = mp.Submit[targets.Image](ctx, pool, targets.ExeImage).Get(ctx)
+		img, err = mp.Submit[targets.Image](ctx, pool, targets.ExeImage).GetContext(ctx)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -412,7 +412,7 @@ func TestIdentityNamesAndAuthKey(t *testing.T) {
 	if w.ParentName != "MainProcess" || w.ParentPid != me.Pid {
 		t.Fatalf("child's parent = %q %d", w.ParentName, w.ParentPid)
 	}
-	if w.AuthKeySum != sha256.Sum256(mp.AuthKey()) {
+	if w.AuthKeySum != sha256.Sum256(me.AuthKey) {
 		t.Fatal("child's authkey differs from the parent's")
 	}
 	if w.Marker {
@@ -543,20 +543,20 @@ func TestRunInProcess(t *testing.T) {
 
 func TestTypedForms(t *testing.T) {
 	ctx := context.Background()
-	j, err := mp.Go1(ctx, targets.Square, 7)
+	j, err := mp.Spawn[int](ctx, targets.Square, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = j.Kill(); _ = j.Join() })
-	if v, err := j.Wait(ctx); err != nil || v != 49 {
+	t.Cleanup(func() { j.Cancel(); _, _ = j.Get() })
+	if v, err := j.GetContext(ctx); err != nil || v != 49 {
 		t.Fatalf("Square(7) = %d, %v", v, err)
 	}
 	s, err := mp.Spawn[string](ctx, targets.Echo, "typed")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Kill(); _ = s.Join() })
-	if v, err := s.Wait(ctx); err != nil || v != "typed" {
+	t.Cleanup(func() { s.Cancel(); _, _ = s.Get() })
+	if v, err := s.GetContext(ctx); err != nil || v != "typed" {
 		t.Fatalf("Echo = %q, %v", v, err)
 	}
 	var ae *mp.ArgError

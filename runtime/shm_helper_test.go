@@ -81,7 +81,7 @@ func shmHelper(mode string) int {
 		if err := helperImports(&l); err != nil {
 			return fail(err)
 		}
-		if err := l.Acquire(ctx); err != nil {
+		if err := l.AcquireContext(ctx); err != nil {
 			return fail(err)
 		}
 		fmt.Println("held")
@@ -92,7 +92,7 @@ func shmHelper(mode string) int {
 		if err := helperImports(&l); err != nil {
 			return fail(err)
 		}
-		if err := errors.Join(l.Acquire(ctx), l.Acquire(ctx)); err != nil {
+		if err := errors.Join(l.AcquireContext(ctx), l.AcquireContext(ctx)); err != nil {
 			return fail(err)
 		}
 		fmt.Println("held")
@@ -134,7 +134,7 @@ func shmHelper(mode string) int {
 		id, rounds, s := helperArg(0), helperArg(1), a.Slice()
 		for r := range rounds {
 			s[id] = int32(r + 1)
-			idx, err := b.Wait(ctx)
+			idx, err := b.WaitContext(ctx)
 			if err != nil {
 				return fail(err)
 			}
@@ -146,7 +146,7 @@ func shmHelper(mode string) int {
 			s[4+r*4+id] = int32(idx)
 			// A second barrier so nobody starts round r+1 (and writes
 			// s[id]) before everyone checked round r.
-			if _, err := b.Wait(ctx); err != nil {
+			if _, err := b.WaitContext(ctx); err != nil {
 				return fail(err)
 			}
 		}
@@ -179,7 +179,7 @@ func shmHelper(mode string) int {
 		if err := helperImports(&e, &done); err != nil {
 			return fail(err)
 		}
-		if err := e.Wait(ctx); err != nil {
+		if err := e.WaitContext(ctx); err != nil {
 			return fail(err)
 		}
 		done.Set()
@@ -193,7 +193,7 @@ func shmHelper(mode string) int {
 		s := a.Slice()
 		c.Lock()
 		s[2]++ // one more waiter ready
-		if err := c.WaitFor(ctx, func() bool { return s[0] != 0 }); err != nil {
+		if err := c.WaitForContext(ctx, func() bool { return s[0] != 0 }); err != nil {
 			return fail(err)
 		}
 		s[1] += s[0]
@@ -208,7 +208,7 @@ func shmHelper(mode string) int {
 		}
 		s := a.Slice()
 		for range helperArg(0) {
-			if err := sem.Acquire(ctx); err != nil {
+			if err := sem.AcquireContext(ctx); err != nil {
 				return fail(err)
 			}
 			l.Lock()

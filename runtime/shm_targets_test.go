@@ -132,7 +132,7 @@ func TestTargetsLockHolderKilled(t *testing.T) {
 	p := start(t, &mp.Process{Target: targets.HoldLock, Args: []any{l, held}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := held.Wait(ctx); err != nil {
+	if err := held.WaitContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if l.TryAcquire() {
@@ -141,7 +141,7 @@ func TestTargetsLockHolderKilled(t *testing.T) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Acquire(ctx); !errors.Is(err, mp.ErrLockAbandoned) {
+	if err := l.AcquireContext(ctx); !errors.Is(err, mp.ErrLockAbandoned) {
 		t.Fatalf("Acquire after the holder was killed: %v", err)
 	}
 	l.Unlock()
@@ -191,7 +191,7 @@ func TestTargetsSemaphoreTimeout(t *testing.T) {
 	closeLater(t, s)
 	// Join, not join: the target's own error matches DeadlineExceeded.
 	err = start(t, &mp.Process{Target: targets.WaitSemaphore, Args: []any{s, 50 * time.Millisecond}}).Join()
-	var te *mp.WaitTimeoutError
+	var te *mp.TimeoutError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &te) || te.After != 50*time.Millisecond {
 		t.Fatalf("child's timeout error: %v", err)
 	}

@@ -6,72 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/mpgen/mpgen/runtime/internal/israce"
-	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
-
-// Errors of the cross-process primitives (Lock, Value, Array, ...).
-var (
-	// ErrLockAbandoned: the lock's holder died while holding it. The caller
-	// now holds the lock, as after a successful acquire, but the state the
-	// lock protects may be half-updated: repair or check it, then unlock.
-	// It is pthread's EOWNERDEAD and Windows' WAIT_ABANDONED.
-	ErrLockAbandoned = errors.New("mp: lock abandoned: its holder died while holding it; the caller now holds the lock, but the state it protects may be inconsistent")
-	// ErrNotOwner: an RLock was released by a process that does not hold it.
-	ErrNotOwner = errors.New("mp: lock released by a process that does not hold it")
-	// ErrNotLocked: a lock was released while not held (Python raises
-	// RuntimeError or ValueError).
-	ErrNotLocked = errors.New("mp: release of an unlocked lock")
-	// ErrTooManyReleases: a BoundedSemaphore was released more often than
-	// acquired (Python's ValueError "semaphore or lock released too many
-	// times").
-	ErrTooManyReleases = errors.New("mp: bounded semaphore released too many times")
-	// ErrBrokenBarrier: the barrier was aborted, reset, or a waiter gave up
-	// (timeout or cancelled context) while others waited (Python's
-	// threading.BrokenBarrierError).
-	ErrBrokenBarrier = errors.New("mp: barrier is broken")
-	// ErrHandleClosed: the shared object was closed in this process.
-	ErrHandleClosed = errors.New("mp: shared object is closed")
-)
-
-// The errors of the shared primitives travel back from a child's target:
-// errors.Is and errors.As work on them in the parent.
-func init() {
-	const pkg = "github.com/mpgen/mpgen/runtime."
-	for name, err := range map[string]error{
-		"ErrLockAbandoned": ErrLockAbandoned, "ErrNotOwner": ErrNotOwner, "ErrNotLocked": ErrNotLocked,
-		"ErrTooManyReleases": ErrTooManyReleases, "ErrBrokenBarrier": ErrBrokenBarrier, "ErrHandleClosed": ErrHandleClosed,
-	} {
-		registry.RegisterError(pkg+name, err)
-	}
-	registry.RegisterErrorType(pkg+"WaitTimeoutError", reflect.TypeFor[*WaitTimeoutError]())
-}
-
-// WaitTimeoutError reports a wait on a cross-process primitive (a lock,
-// semaphore, event, condition or barrier) that ran out of time. It matches
-// context.DeadlineExceeded and os.ErrDeadlineExceeded with errors.Is.
-type WaitTimeoutError struct {
-	Op    string        // what was waited for, e.g. "Lock.Acquire"
-	After time.Duration // the timeout
-}
-
-func (e *WaitTimeoutError) Error() string {
-	return fmt.Sprintf("mp: %s timed out after %v", e.Op, e.After)
-}
-
-// Timeout reports true, as net.Error does for a timeout.
-func (e *WaitTimeoutError) Timeout() bool { return true }
-
-// Is makes errors.Is(err, context.DeadlineExceeded) and errors.Is(err,
-// os.ErrDeadlineExceeded) true.
-func (e *WaitTimeoutError) Is(target error) bool {
-	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
-}
 
 // Kinds of shared objects, in segment headers and export metadata.
 const (
@@ -268,13 +208,14 @@ type waiter struct {
 	op       string
 	timeout  time.Duration
 	deadline time.Time // zero: none
+	start    time.Time // zero when ctx can never be done
 	stop     func() bool
 }
 
 // newWaiter starts a wait on w. timeout < 0 means none; timeout == 0 means
 // do not sleep at all (the caller gets one look). Call done when finished.
 func newWaiter(ctx context.Context, w *uint32, op string, timeout time.Duration) *waiter {
-	wt := &waiter{ctx: ctx, op: op, timeout: timeout}
+	wt := &waiter{ctx: ctx, op: op, timeout: timeout, start: startOf(ctx)}
 	if timeout >= 0 {
 		wt.deadline = time.Now().Add(timeout)
 	}
@@ -291,17 +232,17 @@ func (wt *waiter) done() {
 }
 
 // sleep sleeps while *w == val, for one slice at most. It returns nil when
-// woken (or spuriously), errSlice when the slice passed, or the typed
-// timeout or context error when the wait is over.
+// woken (or spuriously), errSlice when the slice passed, or a
+// *TimeoutError or the context's error when the wait is over.
 func (wt *waiter) sleep(w *uint32, val uint32) error {
-	if err := wt.ctx.Err(); err != nil {
-		return fmt.Errorf("mp: %s: %w", wt.op, err)
+	if wt.ctx.Err() != nil {
+		return giveUp(wt.ctx, wt.op, wt.start)
 	}
 	d := waitSlice
 	if !wt.deadline.IsZero() {
 		rem := time.Until(wt.deadline)
 		if rem <= 0 {
-			return &WaitTimeoutError{Op: wt.op, After: wt.timeout}
+			return &TimeoutError{Op: wt.op, After: wt.timeout}
 		}
 		d = min(d, rem)
 	}

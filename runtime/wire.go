@@ -61,10 +61,6 @@ func (k frameKind) String() string {
 
 const frameHeaderLen = 4 + 1 + 8
 
-// DefaultMaxFrameSize is the largest frame a process accepts unless
-// SetMaxFrameSize says otherwise: 1 GiB.
-const DefaultMaxFrameSize = 1 << 30
-
 var maxFrameSize atomic.Int64
 
 func init() { maxFrameSize.Store(DefaultMaxFrameSize) }
@@ -72,16 +68,14 @@ func init() { maxFrameSize.Store(DefaultMaxFrameSize) }
 // SetMaxFrameSize sets the largest frame (one encoded call, result or error)
 // this process will read; a longer frame is refused before any memory is
 // allocated for it, and the call fails with a *ProtocolError. n <= 0 restores
-// DefaultMaxFrameSize. A child inherits the limit of its parent.
-func SetMaxFrameSize(n int64) {
+// DefaultMaxFrameSize. A child inherits the limit of its parent. It returns
+// the previous limit.
+func SetMaxFrameSize(n int64) (previous int64) {
 	if n <= 0 || n > math.MaxUint32 {
 		n = DefaultMaxFrameSize
 	}
-	maxFrameSize.Store(n)
+	return maxFrameSize.Swap(n)
 }
-
-// MaxFrameSize returns the limit set by SetMaxFrameSize.
-func MaxFrameSize() int64 { return maxFrameSize.Load() }
 
 // errFrameTooLarge is wrapped by readFrame when a length exceeds the limit.
 var errFrameTooLarge = errors.New("frame too large")

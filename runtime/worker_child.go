@@ -107,7 +107,7 @@ func (s *workerServer) accept(f frame) {
 // readOrExit reads one frame; at the end of the channel the worker exits:
 // the parent retired it or is gone.
 func (s *workerServer) readOrExit() frame {
-	f, err := readPeerFrame(s.br, MaxFrameSize())
+	f, err := readPeerFrame(s.br, maxFrameSize.Load())
 	if err != nil {
 		s.cancelAll()
 		if isEOF(err) {

@@ -54,7 +54,7 @@ func AddUnderLock(v *mp.Value[int64], d int64, n int) error {
 func MeetAtBarrier(ctx context.Context, b *mp.Barrier, rounds int) ([]int, error) {
 	var idx []int
 	for range rounds {
-		i, err := b.Wait(ctx)
+		i, err := b.WaitContext(ctx)
 		if err != nil {
 			return idx, err
 		}
@@ -68,7 +68,7 @@ func MeetAtBarrier(ctx context.Context, b *mp.Barrier, rounds int) ([]int, error
 //
 //mp:target
 func HoldLock(ctx context.Context, l *mp.Lock, held *mp.Event) error {
-	if err := l.Acquire(ctx); err != nil {
+	if err := l.AcquireContext(ctx); err != nil {
 		return err
 	}
 	held.Set()
@@ -118,7 +118,7 @@ func WaitSemaphore(s *mp.Semaphore, d time.Duration) error {
 func FillOnRequest(ctx context.Context, a *mp.Array[uint64], ctl *mp.Array[int64], req, done *mp.Semaphore) error {
 	s, c := a.Slice(), ctl.Slice()
 	for {
-		if err := req.Acquire(ctx); err != nil {
+		if err := req.AcquireContext(ctx); err != nil {
 			return err
 		}
 		v := uint64(c[0])

@@ -150,7 +150,7 @@ type Who struct {
 //mp:target
 func Whoami() Who {
 	cur := mp.CurrentProcess()
-	w := Who{Name: cur.Name, Pid: cur.Pid, Daemon: cur.Daemon, AuthKeySum: sha256.Sum256(mp.AuthKey())}
+	w := Who{Name: cur.Name, Pid: cur.Pid, Daemon: cur.Daemon, AuthKeySum: sha256.Sum256(cur.AuthKey)}
 	if par := mp.ParentProcess(); par != nil {
 		w.ParentName, w.ParentPid = par.Name, par.Pid
 	}
@@ -163,7 +163,7 @@ func Whoami() Who {
 //
 //mp:target
 func Nested(ctx context.Context, n int) ([]Who, error) {
-	jobs := make([]*mp.Job[Who], n)
+	jobs := make([]*mp.Future[Who], n)
 	for i := range jobs {
 		j, err := mp.Spawn[Who](ctx, Whoami)
 		if err != nil {
@@ -173,7 +173,7 @@ func Nested(ctx context.Context, n int) ([]Who, error) {
 	}
 	out := make([]Who, n)
 	for i, j := range jobs {
-		w, err := j.Wait(ctx)
+		w, err := j.GetContext(ctx)
 		if err != nil {
 			return nil, err
 		}
