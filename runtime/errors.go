@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"strings"
@@ -12,7 +14,8 @@ import (
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
-// The sentinel errors of package mp.
+// The sentinel errors of package mp. Each travels back from a child's
+// target: errors.Is matches it in the parent.
 var (
 	// ErrNoGuard: the program has no mpgen main guard, so a child would
 	// run main again (Python's missing `if __name__ == "__main__"`).
@@ -79,15 +82,34 @@ var (
 	ErrHandleClosed = errors.New("mp: shared object is closed")
 )
 
-// The errors of the shared primitives, and *TimeoutError, travel back from
-// a child's target: errors.Is and errors.As work on them in the parent.
+// Package mp's sentinels, the standard library's, and *TimeoutError travel
+// back from a child's target: errors.Is and errors.As work on them in the
+// parent as they would have in the child (a target's own package registers
+// its errors from generated code).
 func init() {
 	const pkg = "github.com/mpgen/mpgen/runtime."
 	for name, err := range map[string]error{
+		"ErrNoGuard": ErrNoGuard, "ErrNotRegistered": ErrNotRegistered, "ErrStarted": ErrStarted,
+		"ErrNotStarted": ErrNotStarted, "ErrRunning": ErrRunning, "ErrClosed": ErrClosed,
+		"ErrDaemonChildren": ErrDaemonChildren, "ErrPoolClosed": ErrPoolClosed, "ErrPoolTerminated": ErrPoolTerminated,
+		"ErrWrongEnd": ErrWrongEnd, "ErrQueueShutDown": ErrQueueShutDown, "ErrQueueFull": ErrQueueFull,
+		"ErrQueueEmpty": ErrQueueEmpty, "ErrTaskDoneTooOften": ErrTaskDoneTooOften,
 		"ErrLockAbandoned": ErrLockAbandoned, "ErrNotOwner": ErrNotOwner, "ErrNotLocked": ErrNotLocked,
 		"ErrTooManyReleases": ErrTooManyReleases, "ErrBrokenBarrier": ErrBrokenBarrier, "ErrHandleClosed": ErrHandleClosed,
 	} {
 		registry.RegisterError(pkg+name, err)
+	}
+	for name, err := range map[string]error{
+		"context.Canceled": context.Canceled, "context.DeadlineExceeded": context.DeadlineExceeded,
+		"errors.ErrUnsupported": errors.ErrUnsupported,
+		"io.EOF":                io.EOF, "io.ErrUnexpectedEOF": io.ErrUnexpectedEOF, "io.ErrClosedPipe": io.ErrClosedPipe,
+		"io.ErrShortWrite": io.ErrShortWrite, "io.ErrShortBuffer": io.ErrShortBuffer, "io.ErrNoProgress": io.ErrNoProgress,
+		"io/fs.ErrInvalid": fs.ErrInvalid, "io/fs.ErrPermission": fs.ErrPermission, "io/fs.ErrExist": fs.ErrExist,
+		"io/fs.ErrNotExist": fs.ErrNotExist, "io/fs.ErrClosed": fs.ErrClosed,
+		"os.ErrDeadlineExceeded": os.ErrDeadlineExceeded, "os.ErrNoDeadline": os.ErrNoDeadline,
+		"os.ErrProcessDone": os.ErrProcessDone,
+	} {
+		registry.RegisterError(name, err)
 	}
 	registry.RegisterErrorType(pkg+"TimeoutError", reflect.TypeFor[*TimeoutError]())
 }
