@@ -95,7 +95,7 @@ func blockingCalls(t *testing.T) []blocking {
 			func(ctx context.Context) error {
 				return withLock(func() error { return cond.WaitForContext(ctx, never) })
 			}},
-		{"Barrier", "Barrier.Wait", nil,
+		{"Barrier", "Barrier.Wait", mp.ErrBrokenBarrier,
 			func(d time.Duration) error {
 				b, err := mp.NewBarrier(2)
 				must(err)
@@ -243,6 +243,11 @@ func TestBlockingCallsComplete(t *testing.T) {
 	}
 	if err := p.JoinContext(ctx); err != nil {
 		t.Fatal(err)
+	}
+	for _, d := range []time.Duration{0, -time.Second} {
+		if err := p.JoinTimeout(d); err != nil {
+			t.Fatalf("JoinTimeout(%v) of an ended child: %v", d, err)
+		}
 	}
 
 	pool := newPool(t, mp.Workers(1))

@@ -124,7 +124,8 @@ func init() {
 // It matches context.DeadlineExceeded and os.ErrDeadlineExceeded with
 // errors.Is and reports Timeout() true, as net's timeouts do. The timeouts
 // of Queue.Get and Queue.Put also match ErrQueueEmpty and ErrQueueFull
-// (Python raises queue.Empty and queue.Full).
+// (Python raises queue.Empty and queue.Full), and a Barrier wait that timed
+// out, which breaks the barrier, matches ErrBrokenBarrier.
 type TimeoutError struct {
 	// Op is what timed out: "Lock.Acquire", "Queue.Get", "Process.Join",
 	// ..., or "call of " and the target's name for a pool call.
@@ -134,7 +135,7 @@ type TimeoutError struct {
 	// had been running (0 if no worker had taken it yet).
 	After time.Duration
 
-	err error // ErrQueueEmpty or ErrQueueFull, or nil
+	err error // ErrQueueEmpty, ErrQueueFull or ErrBrokenBarrier, or nil
 }
 
 func (e *TimeoutError) Error() string {
@@ -157,8 +158,8 @@ func (e *TimeoutError) Is(target error) bool {
 	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
 }
 
-// Unwrap returns ErrQueueEmpty or ErrQueueFull for the timeouts of a
-// Queue, else nil.
+// Unwrap returns ErrQueueEmpty, ErrQueueFull or ErrBrokenBarrier for the
+// timeouts that also mean those, else nil.
 func (e *TimeoutError) Unwrap() error { return e.err }
 
 // startOf returns when an XContext call started, to report how long it

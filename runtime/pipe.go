@@ -132,7 +132,13 @@ func (c *Conn[T]) Poll(timeout time.Duration) (bool, error) {
 
 // Close closes this process's end (Python's close). The other end sees
 // io.EOF once every process holding this end has closed it or exited.
-func (c *Conn[T]) Close() error { return c.sock.close() }
+// Closing a closed end does nothing and returns nil, as in Python.
+func (c *Conn[T]) Close() error {
+	if err := c.sock.close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return err
+	}
+	return nil
+}
 
 // waitFile is the descriptor Wait watches.
 func (c *Conn[T]) waitFile() *os.File { return c.sock.f }

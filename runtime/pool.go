@@ -69,7 +69,8 @@ func Initializer(target any, args ...any) PoolOption {
 }
 
 // MaxTasksPerChild replaces a worker after it has served n calls or
-// chunks (Python's maxtasksperchild). 0 means never.
+// chunks (Python's maxtasksperchild). 0 means never; below 0 NewPool
+// returns an error.
 func MaxTasksPerChild(n int) PoolOption { return func(c *poolConfig) { c.maxTasks = n } }
 
 // IdleTimeout stops a worker that has had nothing to do for d; the pool
@@ -99,6 +100,9 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	}
 	if cfg.workers < 1 {
 		return nil, fmt.Errorf("mp: NewPool: Workers(%d): need at least one worker", cfg.workers)
+	}
+	if cfg.maxTasks < 0 {
+		return nil, fmt.Errorf("mp: NewPool: MaxTasksPerChild(%d): need 0 (never) or more", cfg.maxTasks)
 	}
 	if !guardInstalled.Load() {
 		return nil, ErrNoGuard

@@ -416,11 +416,13 @@ func (p *Process) Run() error {
 // *RemoteError for an error it returned, a *PanicError for a panic, an
 // *ExitError when the child died without an outcome (os.Exit, a fatal
 // runtime error, a signal), or a *ProtocolError. Join may be called any
-// number of times, from any goroutine.
+// number of times, from any goroutine, until Close; after Close it returns
+// ErrClosed, as Python does.
 func (p *Process) Join() error { return p.JoinContext(context.Background()) }
 
 // JoinTimeout is Join that gives up after d with a *TimeoutError; the
-// child keeps running.
+// child keeps running. With d <= 0 it does not wait: it returns the outcome
+// of a child that has ended.
 func (p *Process) JoinTimeout(d time.Duration) error {
 	ctx, cancel := timeoutCtx(d)
 	defer cancel()
@@ -432,15 +434,17 @@ func (p *Process) JoinTimeout(d time.Duration) error {
 func (p *Process) JoinContext(ctx context.Context) error {
 	start := startOf(ctx)
 	p.mu.Lock()
-	if p.state == stateNew {
+	switch p.state {
+	case stateNew:
 		p.mu.Unlock()
 		return ErrNotStarted
+	case stateClosed:
+		p.mu.Unlock()
+		return ErrClosed
 	}
 	done := p.doneChan()
 	p.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	if !ended(ctx, done) {
 		return giveUp(ctx, "Process.Join", start)
 	}
 	p.mu.Lock()

@@ -440,8 +440,12 @@ func (q *Queue[T]) Shutdown() error {
 // kept from a batch are put back first; if the queue was shut down
 // meanwhile they are lost, and Close says how many. Other processes keep
 // using the queue. Goroutines blocked in Get, Put or Join return
-// os.ErrClosed.
+// os.ErrClosed. Closing a closed queue does nothing and returns nil, as in
+// Python.
 func (q *Queue[T]) Close() error {
+	if q.closed.Load() {
+		return nil
+	}
 	lost := q.putBack()
 	ferr := q.Flush()
 	q.closed.Store(true)

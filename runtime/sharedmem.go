@@ -40,9 +40,10 @@ const (
 // permissions 0600. Linux only: elsewhere the functions return an error
 // wrapping errors.ErrUnsupported.
 type SharedMemory struct {
-	name string
-	f    *os.File
-	mem  []byte
+	name   string
+	f      *os.File
+	mem    []byte
+	closed [2]uint64 // after Close: the block file's device and inode, for Unlink
 }
 
 // validShmName checks a block name: 1 to 200 letters, digits, '.', '_' or

@@ -145,6 +145,10 @@ func (m *SharedMemory) Close() error {
 	if m.f == nil {
 		return nil
 	}
+	var st syscall.Stat_t
+	if syscall.Fstat(int(m.f.Fd()), &st) == nil {
+		m.closed = [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+	}
 	err := syscall.Munmap(m.mem)
 	m.mem = nil
 	if cerr := m.f.Close(); err == nil {
@@ -159,13 +163,21 @@ func (m *SharedMemory) Close() error {
 // keep their memory, and the block is freed when the last closes it or
 // ends; AttachSharedMemory fails from now on. If the name already names
 // another block (the original was unlinked and created again), Unlink
-// leaves it alone and returns an error matching fs.ErrNotExist.
+// leaves it alone and returns an error matching fs.ErrNotExist. After
+// Close, Unlink still removes the block's name if it names the same block,
+// as Python's does (a block whose last holder closed it is gone already).
 func (m *SharedMemory) Unlink() error {
-	if m.f == nil {
-		return ErrHandleClosed
-	}
 	path := filepath.Join(shmDir, shmPrefix+m.name)
-	same, err := sameFile(m.f, path)
+	var same bool
+	var err error
+	if m.f != nil {
+		same, err = sameFile(m.f, path)
+	} else {
+		var st syscall.Stat_t
+		if err = syscall.Stat(path, &st); err == nil {
+			same = m.closed != [2]uint64{} && m.closed == [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+		}
+	}
 	if !same {
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("mp: Unlink shared memory %q: already unlinked: %w", m.name, fs.ErrNotExist)

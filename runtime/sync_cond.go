@@ -367,14 +367,15 @@ func (b *Barrier) Wait() (int, error) { return b.wait(context.Background(), "Bar
 
 // WaitTimeout is Wait that gives up after d (Python's wait(timeout=d)):
 // the barrier breaks, for the other waiters too, and WaitTimeout returns a
-// *TimeoutError.
+// *TimeoutError that also matches ErrBrokenBarrier.
 func (b *Barrier) WaitTimeout(d time.Duration) (int, error) {
 	return b.wait(context.Background(), "Barrier.Wait", max(d, 0))
 }
 
 // WaitContext is Wait that gives up when ctx is done: the barrier breaks,
-// for the other waiters too, and WaitContext returns a *TimeoutError once
-// ctx's deadline passed, else ctx.Err().
+// for the other waiters too, and WaitContext returns a *TimeoutError that
+// also matches ErrBrokenBarrier once ctx's deadline passed, else
+// ctx.Err().
 func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	return b.wait(ctx, "Barrier.Wait", -1)
 }
@@ -424,6 +425,9 @@ func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (
 		if err := wt.sleep(b.w, v); over(err) {
 			if b.leave(gen, barBroken) {
 				return idx, nil // the round completed just now
+			}
+			if te, ok := err.(*TimeoutError); ok {
+				te.err = ErrBrokenBarrier // it broke the barrier, for itself too
 			}
 			return 0, err
 		}
