@@ -37,7 +37,7 @@ type pipeChild[T any] struct {
 // only argument, and stops it (by closing the parent's end) when tb ends.
 func newPipeChild[T any](tb testing.TB, target any) *pipeChild[T] {
 	tb.Helper()
-	a, b, err := mp.Pipe[T]()
+	a, b, err := mp.Pipe[T](true)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func newProduceChild(tb testing.TB) *produceChild {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a, b, err := mp.Pipe[int]()
+	a, b, err := mp.Pipe[int](true)
 	if err != nil {
 		q.Close()
 		tb.Fatal(err)

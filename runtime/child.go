@@ -106,7 +106,7 @@ func runChild(marker string) int {
 		return serveWorker(conn, rd)
 	}
 
-	f, err = wire.ReadPeerFrame(rd, MaxFrameSize())
+	f, err = wire.ReadPeerFrame(rd, maxFrameSize.Load())
 	if err != nil || f.Kind != wire.KindCall {
 		return childFail("no call from the parent: %v", describeFrameErr(f, err))
 	}

@@ -22,17 +22,25 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
-// GobCodec is the default codec: encoding/gob, which carries every type a
-// target may take (basic types, structs, slices, maps, pointers, time.Time,
-// types implementing gob.GobEncoder or encoding.BinaryMarshaler) and refuses
-// malformed input with an error.
-type GobCodec struct{}
+// The built-in codecs, registered under their names "gob" and "json".
+var (
+	// Gob is the default codec: encoding/gob, which carries every type a
+	// target may take (basic types, structs, slices, maps, pointers,
+	// time.Time, types implementing gob.GobEncoder or
+	// encoding.BinaryMarshaler) and refuses malformed input with an error.
+	Gob Codec = gobCodec{}
+	// JSON is encoding/json, for payloads that should be readable or shared
+	// with other languages. It cannot carry NaN or infinities.
+	JSON Codec = jsonCodec{}
+)
+
+type gobCodec struct{}
 
 // Name returns "gob".
-func (GobCodec) Name() string { return "gob" }
+func (gobCodec) Name() string { return "gob" }
 
 // Marshal encodes v with a fresh gob encoder.
-func (GobCodec) Marshal(v any) ([]byte, error) {
+func (gobCodec) Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
 		return nil, err
@@ -41,27 +49,25 @@ func (GobCodec) Marshal(v any) ([]byte, error) {
 }
 
 // Unmarshal decodes data into v with a fresh gob decoder.
-func (GobCodec) Unmarshal(data []byte, v any) error {
+func (gobCodec) Unmarshal(data []byte, v any) error {
 	return gob.NewDecoder(bytes.NewReader(data)).Decode(v)
 }
 
-// JSONCodec is encoding/json, for payloads that should be readable or
-// shared with other languages. It cannot carry NaN or infinities.
-type JSONCodec struct{}
+type jsonCodec struct{}
 
 // Name returns "json".
-func (JSONCodec) Name() string { return "json" }
+func (jsonCodec) Name() string { return "json" }
 
 // Marshal encodes v as JSON.
-func (JSONCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+func (jsonCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // Unmarshal decodes JSON data into v.
-func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 var codecs = struct {
 	sync.RWMutex
 	m map[string]Codec
-}{m: map[string]Codec{"gob": GobCodec{}, "json": JSONCodec{}}}
+}{m: map[string]Codec{"gob": gobCodec{}, "json": jsonCodec{}}}
 
 // RegisterCodec makes c available to children by its name. It panics when
 // another codec already has that name.

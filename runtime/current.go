@@ -23,6 +23,12 @@ type Info struct {
 	Pid int
 	// Daemon reports whether the process was started as a daemon.
 	Daemon bool
+	// AuthKey is the process's authentication key (Python's
+	// current_process().authkey), in CurrentProcess only: 32 random bytes
+	// made when the main process starts, inherited by every child over its
+	// control channel (never through argv or the environment).
+	// Process.AuthKey overrides it for one child and its descendants.
+	AuthKey []byte
 }
 
 func (i *Info) String() string {
@@ -50,11 +56,13 @@ func init() {
 }
 
 // CurrentProcess describes the process that calls it (Python's
-// multiprocessing.current_process()).
+// multiprocessing.current_process()), with a copy of its AuthKey.
 func CurrentProcess() Info {
 	self.RLock()
 	defer self.RUnlock()
-	return self.info
+	i := self.info
+	i.AuthKey = append([]byte(nil), self.authkey...)
+	return i
 }
 
 // ParentProcess describes the process that started this one, or returns nil
@@ -69,11 +77,9 @@ func ParentProcess() *Info {
 	return &p
 }
 
-// AuthKey returns a copy of this process's authentication key: 32 random
-// bytes made when the main process starts, inherited by every child over its
-// control channel (never through argv or the environment). Process.AuthKey
-// overrides it for one child and its descendants.
-func AuthKey() []byte {
+// authKey returns a copy of this process's authentication key (see
+// Info.AuthKey).
+func authKey() []byte {
 	self.RLock()
 	defer self.RUnlock()
 	return append([]byte(nil), self.authkey...)

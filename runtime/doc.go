@@ -26,10 +26,17 @@
 //	_ = p.Start()
 //	err := p.Join()
 //
-// The Go way, typed by the compiler:
+// The Go way, with the result typed:
 //
-//	job, err := mp.Go1(ctx, square, 7) // square: func(context.Context, int) (int, error)
-//	n, err := job.Wait(ctx)
+//	f, err := mp.Spawn[int](ctx, square, 7) // square: func(context.Context, int) (int, error)
+//	n, err := f.Get()
+//
+// Blocking calls come in net's three forms: X blocks until done, XTimeout(d)
+// gives up after d and XContext(ctx) when ctx is done, both with a
+// *TimeoutError when the time runs out; a non-blocking form is TryX. Calls
+// that start work (NewPool, Spawn, Process.StartContext, a pool's calls)
+// take a context first and bind it to that work, as exec.CommandContext
+// does.
 //
 // Errors keep their identity: a sentinel error of the target's package
 // matches errors.Is in the parent, and an error type of that package is

@@ -1,12 +1,21 @@
 package mp
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
 	"strings"
+	"time"
+
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 )
 
-// Errors returned by Process methods before or instead of running a child.
+// The sentinel errors of package mp. Each travels back from a child's
+// target: errors.Is matches it in the parent.
 var (
 	// ErrNoGuard: the program has no mpgen main guard, so a child would
 	// run main again (Python's missing `if __name__ == "__main__"`).
@@ -26,7 +35,199 @@ var (
 	// Python forbids too (its children would be orphaned when it is
 	// terminated).
 	ErrDaemonChildren = errors.New("mp: a daemon process cannot start child processes")
+
+	// ErrPoolClosed: work was submitted after Close or Terminate.
+	ErrPoolClosed = errors.New("mp: pool is closed")
+	// ErrPoolTerminated: the call was pending when Terminate stopped the pool.
+	ErrPoolTerminated = errors.New("mp: pool terminated")
+
+	// ErrWrongEnd is returned by Send on the receiving end of a one-way
+	// pipe, and by Recv and Poll on its sending end.
+	ErrWrongEnd = errors.New("mp: this end of a one-way pipe cannot do that")
+	// ErrQueueShutDown is returned by Get once a shut-down queue is empty,
+	// and by Put on a shut-down queue (Python's queue.ShutDown).
+	ErrQueueShutDown = errors.New("mp: queue is shut down")
+	// ErrQueueFull is matched by the *TimeoutError of PutTimeout and
+	// PutContext when a bounded queue had no room in time (Python's
+	// queue.Full).
+	ErrQueueFull = errors.New("mp: queue is full")
+	// ErrQueueEmpty is returned by TryGet when the queue has nothing ready,
+	// and matched by the *TimeoutError of GetTimeout and GetContext when
+	// nothing came in time (Python's queue.Empty).
+	ErrQueueEmpty = errors.New("mp: queue is empty")
+	// ErrTaskDoneTooOften is returned by TaskDone called more times than
+	// values were put (Python's ValueError: task_done() called too many
+	// times).
+	ErrTaskDoneTooOften = errors.New("mp: Queue.TaskDone called more times than values were put")
+
+	// ErrLockAbandoned: the lock's holder died while holding it. The caller
+	// now holds the lock, as after a successful acquire, but the state the
+	// lock protects may be half-updated: repair or check it, then unlock.
+	// It is pthread's EOWNERDEAD and Windows' WAIT_ABANDONED.
+	ErrLockAbandoned = errors.New("mp: lock abandoned: its holder died while holding it; the caller now holds the lock, but the state it protects may be inconsistent")
+	// ErrNotOwner: an RLock was released by a process that does not hold it.
+	ErrNotOwner = errors.New("mp: lock released by a process that does not hold it")
+	// ErrNotLocked: a lock was released while not held (Python raises
+	// RuntimeError or ValueError).
+	ErrNotLocked = errors.New("mp: release of an unlocked lock")
+	// ErrTooManyReleases: a BoundedSemaphore was released more often than
+	// acquired (Python's ValueError "semaphore or lock released too many
+	// times").
+	ErrTooManyReleases = errors.New("mp: bounded semaphore released too many times")
+	// ErrBrokenBarrier: the barrier was aborted, reset, or a waiter gave up
+	// (timeout or cancelled context) while others waited (Python's
+	// threading.BrokenBarrierError).
+	ErrBrokenBarrier = errors.New("mp: barrier is broken")
+	// ErrHandleClosed: the shared object was closed in this process.
+	ErrHandleClosed = errors.New("mp: shared object is closed")
+	// ErrTooManyWaiters: a Condition's Wait found 4096 waits already in
+	// progress (processes or goroutines); it returns at once, with the lock
+	// still held.
+	ErrTooManyWaiters = errors.New("mp: too many waiters: a Condition has room for 4096 waits at once")
 )
+
+// Package mp's sentinels, the standard library's, and *TimeoutError travel
+// back from a child's target: errors.Is and errors.As work on them in the
+// parent as they would have in the child (a target's own package registers
+// its errors from generated code).
+func init() {
+	const pkg = "github.com/mpgen/mpgen/runtime."
+	for name, err := range map[string]error{
+		"ErrNoGuard": ErrNoGuard, "ErrNotRegistered": ErrNotRegistered, "ErrStarted": ErrStarted,
+		"ErrNotStarted": ErrNotStarted, "ErrRunning": ErrRunning, "ErrClosed": ErrClosed,
+		"ErrDaemonChildren": ErrDaemonChildren, "ErrPoolClosed": ErrPoolClosed, "ErrPoolTerminated": ErrPoolTerminated,
+		"ErrWrongEnd": ErrWrongEnd, "ErrQueueShutDown": ErrQueueShutDown, "ErrQueueFull": ErrQueueFull,
+		"ErrQueueEmpty": ErrQueueEmpty, "ErrTaskDoneTooOften": ErrTaskDoneTooOften,
+		"ErrLockAbandoned": ErrLockAbandoned, "ErrNotOwner": ErrNotOwner, "ErrNotLocked": ErrNotLocked,
+		"ErrTooManyReleases": ErrTooManyReleases, "ErrBrokenBarrier": ErrBrokenBarrier, "ErrHandleClosed": ErrHandleClosed,
+		"ErrTooManyWaiters": ErrTooManyWaiters,
+	} {
+		registry.RegisterError(pkg+name, err)
+	}
+	for name, err := range map[string]error{
+		"context.Canceled": context.Canceled, "context.DeadlineExceeded": context.DeadlineExceeded,
+		"errors.ErrUnsupported": errors.ErrUnsupported,
+		"io.EOF":                io.EOF, "io.ErrUnexpectedEOF": io.ErrUnexpectedEOF, "io.ErrClosedPipe": io.ErrClosedPipe,
+		"io.ErrShortWrite": io.ErrShortWrite, "io.ErrShortBuffer": io.ErrShortBuffer, "io.ErrNoProgress": io.ErrNoProgress,
+		"io/fs.ErrInvalid": fs.ErrInvalid, "io/fs.ErrPermission": fs.ErrPermission, "io/fs.ErrExist": fs.ErrExist,
+		"io/fs.ErrNotExist": fs.ErrNotExist, "io/fs.ErrClosed": fs.ErrClosed,
+		"os.ErrDeadlineExceeded": os.ErrDeadlineExceeded, "os.ErrNoDeadline": os.ErrNoDeadline,
+		"os.ErrProcessDone": os.ErrProcessDone,
+	} {
+		registry.RegisterError(name, err)
+	}
+	registry.RegisterErrorType(pkg+"TimeoutError", reflect.TypeFor[*TimeoutError]())
+}
+
+// TimeoutError reports a blocking call that gave up because its time ran
+// out: an XTimeout call (Lock.AcquireTimeout, Queue.GetTimeout,
+// Process.JoinTimeout, ...) whose duration passed, an XContext call whose
+// context's deadline passed, or a pool call whose context's deadline passed
+// (if it was running, its worker was killed and replaced). A call whose
+// context is cancelled returns ctx.Err() instead.
+//
+// It matches context.DeadlineExceeded and os.ErrDeadlineExceeded with
+// errors.Is and reports Timeout() true, as net's timeouts do. The timeouts
+// of Queue.Get and Queue.Put also match ErrQueueEmpty and ErrQueueFull
+// (Python raises queue.Empty and queue.Full), and a Barrier wait that timed
+// out, which breaks the barrier, matches ErrBrokenBarrier.
+type TimeoutError struct {
+	// Op is what timed out: "Lock.Acquire", "Queue.Get", "Process.Join",
+	// ..., or "call of " and the target's name for a pool call.
+	Op string
+	// After is how long the call waited: the duration given to an XTimeout
+	// call, the time waited by an XContext call, or how long a pool call
+	// had been running (0 if no worker had taken it yet).
+	After time.Duration
+
+	err error // ErrQueueEmpty, ErrQueueFull or ErrBrokenBarrier, or nil
+}
+
+func (e *TimeoutError) Error() string {
+	s := "mp: " + e.Op + " timed out"
+	if e.After > 0 {
+		s += " after " + e.After.Round(time.Millisecond).String()
+	}
+	if e.err != nil {
+		s += ": " + strings.TrimPrefix(e.err.Error(), "mp: ")
+	}
+	return s
+}
+
+// Timeout reports true, as net.Error does for a timeout.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// Is makes errors.Is(err, context.DeadlineExceeded) and errors.Is(err,
+// os.ErrDeadlineExceeded) true.
+func (e *TimeoutError) Is(target error) bool {
+	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
+}
+
+// Unwrap returns ErrQueueEmpty, ErrQueueFull or ErrBrokenBarrier for the
+// timeouts that also mean those, else nil.
+func (e *TimeoutError) Unwrap() error { return e.err }
+
+// startOf returns when an XContext call started, to report how long it
+// waited; a context that can never be done needs no clock.
+func startOf(ctx context.Context) time.Time {
+	if ctx.Done() == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// giveUp is the error of an XContext call for op that started at start and
+// whose ctx is done: a *TimeoutError once the deadline passed, else
+// ctx.Err().
+func giveUp(ctx context.Context, op string, start time.Time) error {
+	return asTimeout(ctx.Err(), op, start, nil)
+}
+
+// asTimeout turns context.DeadlineExceeded, the error of a wait for op
+// that started at start, into a *TimeoutError that also matches also (when
+// not nil). Other errors pass unchanged.
+func asTimeout(err error, op string, start time.Time, also error) error {
+	if err != context.DeadlineExceeded {
+		return err
+	}
+	var after time.Duration
+	if !start.IsZero() {
+		after = time.Since(start)
+	}
+	return &TimeoutError{Op: op, After: after, err: also}
+}
+
+// ended waits until done is closed, and reports true, or until ctx is
+// done, and reports false. A closed done wins over a done ctx, so an
+// XTimeout call with d <= 0 looks once.
+func ended[T any](ctx context.Context, done <-chan T) bool {
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// within gives the *TimeoutError of an XTimeout call the duration d it was
+// given, and returns err.
+func within(d time.Duration, err error) error {
+	if te, ok := err.(*TimeoutError); ok {
+		te.After = max(d, 0)
+	}
+	return err
+}
+
+// timeoutCtx is the context of an XTimeout call: done after d (at once
+// when d <= 0).
+func timeoutCtx(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), max(d, 0))
+}
 
 // ArgError reports arguments that do not fit the target's signature. Start
 // returns it before any process is made.

@@ -3,7 +3,6 @@
 package mp_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -37,7 +36,7 @@ func ExampleLock_Acquire() {
 		panic(err)
 	}
 	defer l.Close()
-	switch err := l.Acquire(context.Background()); {
+	switch err := l.Acquire(); {
 	case errors.Is(err, mp.ErrLockAbandoned):
 		fmt.Println("holder crashed: repair the shared state")
 	case err != nil:

@@ -24,23 +24,24 @@ func Example() {
 	// Output: hello from a child <nil> 0
 }
 
-// The typed form: the compiler checks the target's signature and the result
-// type. targets.Square is `//mp:target func Square(ctx context.Context, x int) (int, error)`.
-func ExampleGo1() {
+// The typed form: Spawn checks the result type against the target's before
+// it starts the child, and Get returns it typed. targets.Square is
+// `//mp:target func Square(ctx context.Context, x int) (int, error)`.
+func ExampleSpawn() {
 	ctx := context.Background()
-	job, err := mp.Go1(ctx, targets.Square, 12)
+	f, err := mp.Spawn[int](ctx, targets.Square, 12)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	n, err := job.Wait(ctx)
+	n, err := f.Get()
 	fmt.Println(n, err)
 	// Output: 144 <nil>
 }
 
 // A returned error keeps its identity across the process boundary.
 func ExampleRemoteError() {
-	p := mp.NewProcess(targets.Fail, "on purpose")
+	p := &mp.Process{Target: targets.Fail, Args: []any{"on purpose"}}
 	_ = p.Start()
 	err := p.Join()
 	var re *mp.RemoteError

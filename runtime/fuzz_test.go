@@ -56,7 +56,7 @@ var fuzzArgTypes = []func() any{
 }
 
 func FuzzArgsDecode(f *testing.F) {
-	gob, json := GobCodec{}, JSONCodec{}
+	gob, json := Gob, JSON
 	seeds := []any{
 		42, "hello", []byte{0, 1, 2}, []int{1, 2, 3}, map[string][]int{"a": {1}, "b": nil},
 		&fuzzPoint{X: 1, Y: -2},
@@ -119,7 +119,7 @@ func FuzzArgsDecode(f *testing.F) {
 // arrive are an error.
 func FuzzDecodeMsg(f *testing.F) {
 	for _, v := range []any{42, "text", []byte("raw"), []int{1, 2}, map[string]int{"a": 1}} {
-		msg, files, err := encodeMsg(GobCodec{}, reflect.ValueOf(v))
+		msg, files, err := encodeMsg(Gob, reflect.ValueOf(v))
 		if err != nil || len(files) != 0 {
 			f.Fatalf("encodeMsg(%v): %v, %d files", v, err, len(files))
 		}
@@ -132,18 +132,18 @@ func FuzzDecodeMsg(f *testing.F) {
 		switch kind % 4 {
 		case 0:
 			var v int
-			_ = decodeMsg(GobCodec{}, msg, nil, &v)
+			_ = decodeMsg(Gob, msg, nil, &v)
 		case 1:
 			var v string
-			_ = decodeMsg(GobCodec{}, msg, nil, &v)
+			_ = decodeMsg(Gob, msg, nil, &v)
 		case 2:
 			var v []byte
-			if err := decodeMsg(GobCodec{}, msg, nil, &v); err == nil && len(msg) > 0 && msg[0] == wire.FormRaw && !bytes.Equal(v, msg[1:]) {
+			if err := decodeMsg(Gob, msg, nil, &v); err == nil && len(msg) > 0 && msg[0] == wire.FormRaw && !bytes.Equal(v, msg[1:]) {
 				t.Fatalf("raw message decoded to %q, want %q", v, msg[1:])
 			}
 		case 3:
 			var v *Conn[int]
-			if err := decodeMsg(GobCodec{}, msg, nil, &v); err == nil && len(msg) > 0 && msg[0] == wire.FormHandle {
+			if err := decodeMsg(Gob, msg, nil, &v); err == nil && len(msg) > 0 && msg[0] == wire.FormHandle {
 				t.Fatalf("a handle without descriptors was accepted")
 			}
 		}

@@ -54,7 +54,7 @@ func TestPrimitivesGoroutinesRace(t *testing.T) {
 				a.Lock()
 				x++
 				a.Unlock()
-				if err := sem.Acquire(t.Context()); err != nil {
+				if err := sem.AcquireContext(t.Context()); err != nil {
 					t.Error(err)
 					return
 				}
@@ -66,7 +66,7 @@ func TestPrimitivesGoroutinesRace(t *testing.T) {
 	wg.Wait()
 	var msg string
 	go func() { msg = "hi"; ev.Set() }()
-	if err := ev.Wait(t.Context()); err != nil || msg != "hi" || x != 2000 || y != 2000 {
+	if err := ev.WaitContext(t.Context()); err != nil || msg != "hi" || x != 2000 || y != 2000 {
 		t.Fatal(err, msg, x, y)
 	}
 }

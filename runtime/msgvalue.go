@@ -96,8 +96,8 @@ func readSpill(f *os.File) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > MaxFrameSize() {
-		return nil, fmt.Errorf("mp: a %d-byte value exceeds the frame limit %d (see SetMaxFrameSize)", st.Size(), MaxFrameSize())
+	if st.Size() > maxFrameSize.Load() {
+		return nil, fmt.Errorf("mp: a %d-byte value exceeds the frame limit %d (see SetMaxFrameSize)", st.Size(), maxFrameSize.Load())
 	}
 	data := make([]byte, st.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {

@@ -29,33 +29,20 @@ type Conn[T any] struct {
 	canRecv bool
 }
 
-// Pipe returns the two ends of a duplex pipe (Python's Pipe()): each end
-// sends to and receives from the other.
-func Pipe[T any]() (*Conn[T], *Conn[T], error) {
-	a, b, err := fdio.SeqpacketPair()
+// Pipe returns the two ends of a pipe (Python's Pipe(duplex)). With duplex
+// each end sends to and receives from the other; without, a only receives
+// and b only sends (Python's (r, w)).
+func Pipe[T any](duplex bool) (a, b *Conn[T], err error) {
+	sa, sb, err := fdio.SeqpacketPair()
 	if err != nil {
 		return nil, nil, err
 	}
-	return newConn[T](a, true, true), newConn[T](b, true, true), nil
-}
-
-// OneWayPipe returns the ends of a one-way pipe (Python's
-// Pipe(duplex=False)): r only receives, w only sends.
-func OneWayPipe[T any]() (r, w *Conn[T], err error) {
-	a, b, err := fdio.SeqpacketPair()
-	if err != nil {
-		return nil, nil, err
-	}
-	return newConn[T](a, false, true), newConn[T](b, true, false), nil
+	return newConn[T](sa, duplex, true), newConn[T](sb, true, duplex), nil
 }
 
 func newConn[T any](s *fdio.Sock, send, recv bool) *Conn[T] {
-	return &Conn[T]{sock: s, codec: GobCodec{}, canSend: send, canRecv: recv}
+	return &Conn[T]{sock: s, codec: gobCodec{}, canSend: send, canRecv: recv}
 }
-
-// ErrWrongEnd is returned by Send on the receiving end of a one-way pipe,
-// and by Recv and Poll on its sending end.
-var ErrWrongEnd = errors.New("mp: this end of a one-way pipe cannot do that")
 
 // Send sends v to the other end. It blocks only while the pipe's buffer is
 // full. A value too large to travel inline rides in an anonymous memory
@@ -63,18 +50,35 @@ var ErrWrongEnd = errors.New("mp: this end of a one-way pipe cannot do that")
 // wraps io.ErrClosedPipe.
 func (c *Conn[T]) Send(v T) error { return c.SendContext(context.Background(), v) }
 
-// SendContext is Send that gives up when ctx is done.
+// SendTimeout is Send that gives up after d, with a *TimeoutError.
+func (c *Conn[T]) SendTimeout(v T, d time.Duration) error {
+	ctx, cancel := timeoutCtx(d)
+	defer cancel()
+	return within(d, c.SendContext(ctx, v))
+}
+
+// SendContext is Send that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err().
 func (c *Conn[T]) SendContext(ctx context.Context, v T) error {
 	if !c.canSend {
 		return ErrWrongEnd
 	}
+	start := startOf(ctx)
 	msg, files, err := encodeMsg(c.codec, reflect.ValueOf(&v).Elem())
 	if err != nil {
 		return fmt.Errorf("mp: send %T: %w", v, err)
 	}
-	err = c.sock.Send(ctx, msg, files)
+	sent := false
+	if _, timed := ctx.Deadline(); timed {
+		// Try once first: the poller does not even try a write whose
+		// deadline has passed, so SendTimeout(v, 0) would never send.
+		sent, err = c.sock.TrySend(msg, files)
+	}
+	if !sent && err == nil {
+		err = c.sock.Send(ctx, msg, files)
+	}
 	closeFiles(files)
-	return sendErr(err)
+	return asTimeout(sendErr(err), "Conn.Send", start, nil)
 }
 
 // sendErr says plainly that the peer is gone.
@@ -89,18 +93,28 @@ func sendErr(err error) error {
 // other end is closed (by every process that held it) and nothing is left.
 func (c *Conn[T]) Recv() (T, error) { return c.RecvContext(context.Background()) }
 
-// RecvContext is Recv that gives up when ctx is done, with ctx's error.
+// RecvTimeout is Recv that gives up after d, with a *TimeoutError.
+func (c *Conn[T]) RecvTimeout(d time.Duration) (T, error) {
+	ctx, cancel := timeoutCtx(d)
+	defer cancel()
+	v, err := c.RecvContext(ctx)
+	return v, within(d, err)
+}
+
+// RecvContext is Recv that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err().
 func (c *Conn[T]) RecvContext(ctx context.Context) (T, error) {
 	var v T
 	if !c.canRecv {
 		return v, ErrWrongEnd
 	}
+	start := startOf(ctx)
 	buf, n, files, err := c.sock.Recv(ctx)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNRESET) {
 			err = io.EOF
 		}
-		return v, err
+		return v, asTimeout(err, "Conn.Recv", start, nil)
 	}
 	err = decodeMsg(c.codec, (*buf)[:n], files, &v)
 	fdio.PutBuf(buf)
@@ -109,7 +123,9 @@ func (c *Conn[T]) RecvContext(ctx context.Context) (T, error) {
 
 // Poll reports whether a value (or the end of the stream) can be received
 // without waiting, waiting up to timeout for one; a negative timeout waits
-// for ever (Python's poll(None)).
+// for ever (Python's poll(None)). It keeps Python's poll(timeout) shape
+// rather than the Recv, RecvTimeout, RecvContext triple: it asks whether
+// the end is ready, and a timeout is its answer false, not an error.
 func (c *Conn[T]) Poll(timeout time.Duration) (bool, error) {
 	if !c.canRecv {
 		return false, ErrWrongEnd
@@ -119,7 +135,14 @@ func (c *Conn[T]) Poll(timeout time.Duration) (bool, error) {
 
 // Close closes this process's end (Python's close). The other end sees
 // io.EOF once every process holding this end has closed it or exited.
-func (c *Conn[T]) Close() error { return c.sock.Close() }
+//
+// Closing a closed end does nothing and returns nil, as in Python.
+func (c *Conn[T]) Close() error {
+	if err := c.sock.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return err
+	}
+	return nil
+}
 
 // waitFile is the descriptor Wait watches.
 func (c *Conn[T]) waitFile() *os.File { return c.sock.File() }

@@ -21,28 +21,6 @@ import (
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
-// Errors of a Pool.
-var (
-	// ErrPoolClosed: work was submitted after Close or Terminate.
-	ErrPoolClosed = errors.New("mp: pool is closed")
-	// ErrPoolTerminated: the call was pending when Terminate stopped the pool.
-	ErrPoolTerminated = errors.New("mp: pool terminated")
-)
-
-// TimeoutError reports a pool call that ran past its deadline: the worker
-// running it was killed and replaced. It matches context.DeadlineExceeded.
-type TimeoutError struct {
-	Target string
-	After  time.Duration // how long the call had been running
-}
-
-func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("mp: %s timed out after %v; its worker was killed and replaced", e.Target, e.After.Round(time.Millisecond))
-}
-
-// Is makes errors.Is(err, context.DeadlineExceeded) true.
-func (e *TimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
-
 // Pool is a set of warm worker processes that run many calls of any
 // registered target (Python's multiprocessing.Pool). Each worker is a child
 // serving calls over its control channel, one at a time. A worker that
@@ -68,16 +46,15 @@ type Pool struct {
 }
 
 type poolConfig struct {
-	workers     int
-	init        any
-	initArgs    []any
-	maxTasks    int
-	idle        time.Duration
-	maxRSS      int64
-	taskTimeout time.Duration
-	codec       Codec
-	stdout      io.Writer
-	stderr      io.Writer
+	workers  int
+	init     any
+	initArgs []any
+	maxTasks int
+	idle     time.Duration
+	maxRSS   int64
+	codec    Codec
+	stdout   io.Writer
+	stderr   io.Writer
 }
 
 // PoolOption configures NewPool.
@@ -95,7 +72,8 @@ func Initializer(target any, args ...any) PoolOption {
 }
 
 // MaxTasksPerChild replaces a worker after it has served n calls or
-// chunks (Python's maxtasksperchild). 0 means never.
+// chunks (Python's maxtasksperchild). 0 means never; below 0 NewPool
+// returns an error.
 func MaxTasksPerChild(n int) PoolOption { return func(c *poolConfig) { c.maxTasks = n } }
 
 // IdleTimeout stops a worker that has had nothing to do for d; the pool
@@ -106,12 +84,7 @@ func IdleTimeout(d time.Duration) PoolOption { return func(c *poolConfig) { c.id
 // memory exceeds bytes (Linux; ignored elsewhere). 0 means no limit.
 func MaxRSS(bytes int64) PoolOption { return func(c *poolConfig) { c.maxRSS = bytes } }
 
-// TaskTimeout bounds every call: a call running longer is failed with a
-// *TimeoutError and its worker is killed and replaced. A context deadline
-// on a single call does the same.
-func TaskTimeout(d time.Duration) PoolOption { return func(c *poolConfig) { c.taskTimeout = d } }
-
-// PoolCodec sets the codec of the pool's calls (default GobCodec).
+// PoolCodec sets the codec of the pool's calls (default Gob).
 func PoolCodec(codec Codec) PoolOption { return func(c *poolConfig) { c.codec = codec } }
 
 // PoolOutput redirects the workers' stdout and stderr (default: inherited).
@@ -124,12 +97,15 @@ func PoolOutput(stdout, stderr io.Writer) PoolOption {
 // Initializer, NewPool returns only after every worker's initializer has
 // run, and returns its error if one fails. ctx bounds the start only.
 func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
-	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: GobCodec{}}
+	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: gobCodec{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.workers < 1 {
 		return nil, fmt.Errorf("mp: NewPool: Workers(%d): need at least one worker", cfg.workers)
+	}
+	if cfg.maxTasks < 0 {
+		return nil, fmt.Errorf("mp: NewPool: MaxTasksPerChild(%d): need 0 (never) or more", cfg.maxTasks)
 	}
 	if !guardInstalled.Load() {
 		return nil, ErrNoGuard
@@ -276,15 +252,30 @@ func (p *Pool) Terminate() {
 	}
 }
 
-// Join waits until every worker has exited; call Close or Terminate first.
-func (p *Pool) Join() error {
+// Join waits until every worker has exited (Python's join); call Close,
+// Shutdown or Terminate first.
+func (p *Pool) Join() error { return p.JoinContext(context.Background()) }
+
+// JoinTimeout is Join that gives up after d with a *TimeoutError.
+func (p *Pool) JoinTimeout(d time.Duration) error {
+	ctx, cancel := timeoutCtx(d)
+	defer cancel()
+	return within(d, p.JoinContext(ctx))
+}
+
+// JoinContext is Join that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err().
+func (p *Pool) JoinContext(ctx context.Context) error {
+	start := startOf(ctx)
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
 	if !closed {
 		return errors.New("mp: Pool.Join before Close or Terminate")
 	}
-	<-p.ended
+	if !ended(ctx, p.ended) {
+		return giveUp(ctx, "Pool.Join", start)
+	}
 	return nil
 }
 
@@ -306,7 +297,6 @@ func (p *Pool) checkEnded() {
 // caller's goroutine, or queues it when every slot is taken; it fails t
 // when the pool is closed.
 func (p *Pool) submit(t *task) {
-	t.timeout = p.cfg.taskTimeout
 	t.watch()
 	p.mu.Lock()
 	if p.closed {
@@ -493,7 +483,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		name:    fmt.Sprintf("PoolWorker-%d", n),
 		ident:   nextIdent(),
 		daemon:  true,
-		authkey: AuthKey(),
+		authkey: authKey(),
 		stdout:  p.cfg.stdout,
 		stderr:  p.cfg.stderr,
 		worker:  true,
@@ -503,9 +493,6 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 	}
 	w := &poolWorker{pool: p, cmd: cmd, conn: conn, outs: outs, pending: map[uint64]*task{}, dead: make(chan struct{})}
 	w.slots = 4
-	if p.cfg.taskTimeout > 0 {
-		w.slots = 1 // a call's clock starts when it is sent
-	}
 	if p.initCall != nil {
 		err = wire.WriteFrames(fdio.NewRightsWriter(conn, p.initFiles), msg, wire.KindCall, 0, p.initCall)
 	} else {
@@ -529,20 +516,18 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 
 // task is one call or chunk sent to a worker.
 type task struct {
-	spec    *registry.Spec
-	codec   Codec
-	kind    wire.Kind // wire.KindCall or wire.KindBatch
-	body    wire.Payload
-	n       int // items in a batch
-	ctx     context.Context
-	timeout time.Duration
+	spec  *registry.Spec
+	codec Codec
+	kind  wire.Kind // wire.KindCall or wire.KindBatch
+	body  wire.Payload
+	n     int // items in a batch
+	ctx   context.Context
 
 	once   sync.Once
 	done   chan struct{}
 	result any // a call's result, or a batch's *batchOutcome
 	err    error
 	stop   func() bool
-	cancel context.CancelFunc
 	mu     sync.Mutex
 	worker *poolWorker
 	id     uint64
@@ -563,13 +548,10 @@ func (t *task) finish(res any, err error) {
 		t.mu.Lock()
 		closeFiles(t.files) // under t.mu: start duplicates them under it
 		t.files = nil
-		stop, cancel := t.stop, t.cancel
+		stop := t.stop
 		t.mu.Unlock()
 		if stop != nil {
 			stop()
-		}
-		if cancel != nil {
-			cancel()
 		}
 		close(t.done)
 	})
@@ -598,14 +580,14 @@ func (t *task) watch() {
 		t.mu.Unlock()
 		if w == nil { // still queued: dispatch will skip it
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				t.finish(nil, &TimeoutError{Target: t.spec.Name})
+				t.finish(nil, &TimeoutError{Op: "call of " + t.spec.Name})
 			} else {
 				t.finish(nil, ctx.Err())
 			}
 			return
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.finish(nil, &TimeoutError{Target: t.spec.Name, After: time.Since(sent)})
+			t.finish(nil, &TimeoutError{Op: "call of " + t.spec.Name, After: time.Since(sent)})
 			w.timedOut(id)
 			return
 		}
@@ -712,7 +694,7 @@ func (w *poolWorker) awaitInit(ctx context.Context) error {
 		_ = w.conn.SetReadDeadline(dl)
 	}
 	defer w.conn.SetReadDeadline(time.Time{})
-	f, err := wire.ReadPeerFrame(w.conn, MaxFrameSize())
+	f, err := wire.ReadPeerFrame(w.conn, maxFrameSize.Load())
 	if err != nil {
 		if isEOF(err) { // the worker died: say how
 			return fmt.Errorf("worker initializer: %w", w.deathOf("initializer"))
@@ -756,8 +738,7 @@ func (w *poolWorker) deathOf(target string) error {
 // worker ended is queued again.
 func (w *poolWorker) start(ts ...*task) {
 	var skipped int
-	var orphans, watch []*task
-	var stops []func() bool
+	var orphans []*task
 	var buf []byte
 	var err error
 	w.wmu.Lock()
@@ -780,20 +761,11 @@ func (w *poolWorker) start(ts ...*task) {
 		w.order = append(w.order, id)
 		w.mu.Unlock()
 		t.worker, t.id, t.sentAt = w, id, time.Now()
-		if t.timeout > 0 && t.cancel == nil {
-			// The clock of a pool-wide TaskTimeout starts now: watch a
-			// context with that deadline instead of the caller's.
-			stops = append(stops, t.stop)
-			t.ctx, t.cancel = context.WithTimeout(t.ctx, t.timeout)
-		}
 		// The send gets its own duplicates of the call's descriptors:
 		// the call may finish (a cancel, a deadline) and close its own
 		// while the frame is being written.
 		sendFiles := dupFiles(t.files)
 		t.mu.Unlock()
-		if t.timeout > 0 {
-			watch = append(watch, t)
-		}
 		if err != nil {
 			closeFiles(sendFiles)
 			continue
@@ -820,14 +792,6 @@ func (w *poolWorker) start(ts ...*task) {
 		_, err = w.conn.Write(buf)
 	}
 	w.wmu.Unlock()
-	for _, stop := range stops {
-		if stop != nil {
-			stop()
-		}
-	}
-	for _, t := range watch {
-		t.watch()
-	}
 	if err != nil {
 		w.kill() // the reader sees the end and settles the pending calls
 	}
@@ -908,7 +872,7 @@ func (w *poolWorker) read() {
 			w.settled(freed, recycle, quick)
 			freed, recycle = 0, false
 		}
-		f, err := wire.ReadPeerFrame(br, MaxFrameSize())
+		f, err := wire.ReadPeerFrame(br, maxFrameSize.Load())
 		if err == nil {
 			now := time.Now()
 			quick = now.Sub(last) < quickGap

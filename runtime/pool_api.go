@@ -7,44 +7,94 @@ import (
 	"iter"
 	"os"
 	"reflect"
+	"sync/atomic"
+	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
-// Future is the pending result of a call submitted to a Pool (Python's
-// AsyncResult, concurrent.futures.Future).
+// Future is the pending result of a call: a call submitted to a Pool
+// (ApplyAsync, Submit; Python's AsyncResult, concurrent.futures.Future) or
+// a target started in a child process of its own (Spawn). Both read alike:
+// Get waits for the result, Done, Ready and Successful look at it, Cancel
+// gives up on it.
 type Future[R any] struct {
-	t *task
+	t         *task    // a pool call, or
+	p         *Process // a spawned child
+	cancelled atomic.Bool
 }
 
-// Get waits for the call and returns its result (Python's get). When ctx
-// ends first it returns ctx.Err() and the call goes on.
-func (f *Future[R]) Get(ctx context.Context) (R, error) {
+// Get waits for the call and returns its result (Python's get): the
+// target's result, or its error, panic (*PanicError) or abnormal end.
+func (f *Future[R]) Get() (R, error) { return f.GetContext(context.Background()) }
+
+// GetTimeout is Get that gives up after d with a *TimeoutError; the call
+// goes on.
+func (f *Future[R]) GetTimeout(d time.Duration) (R, error) {
+	ctx, cancel := timeoutCtx(d)
+	defer cancel()
+	v, err := f.GetContext(ctx)
+	return v, within(d, err)
+}
+
+// GetContext is Get that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err(); the call goes on (the
+// context given when the call started is the one that stops it).
+func (f *Future[R]) GetContext(ctx context.Context) (R, error) {
 	var zero R
-	select {
-	case <-f.t.done:
-	case <-ctx.Done():
-		return zero, ctx.Err()
+	start := startOf(ctx)
+	if !ended(ctx, f.Done()) {
+		return zero, giveUp(ctx, "Future.Get", start)
 	}
-	if f.t.err != nil {
-		return zero, f.t.err
+	res, err := f.outcome()
+	if err != nil {
+		return zero, err
 	}
-	if f.t.result == nil {
+	if res == nil {
 		return zero, nil
 	}
-	return f.t.result.(R), nil
+	return res.(R), nil
+}
+
+// outcome returns the finished call's result and error.
+func (f *Future[R]) outcome() (any, error) {
+	if f.p == nil {
+		return f.t.result, f.t.err
+	}
+	if f.cancelled.Load() {
+		return nil, context.Canceled
+	}
+	return f.p.Result()
 }
 
 // Done returns a channel closed when the call has finished.
-func (f *Future[R]) Done() <-chan struct{} { return f.t.done }
+func (f *Future[R]) Done() <-chan struct{} {
+	if f.p != nil {
+		return f.p.Sentinel()
+	}
+	return f.t.done
+}
 
 // Ready reports whether the call has finished (Python's ready).
-func (f *Future[R]) Ready() bool { return f.t.finished() }
+func (f *Future[R]) Ready() bool {
+	select {
+	case <-f.Done():
+		return true
+	default:
+		return false
+	}
+}
 
 // Successful reports whether the call finished without error (Python's
 // successful; false while it runs).
-func (f *Future[R]) Successful() bool { return f.t.finished() && f.t.err == nil }
+func (f *Future[R]) Successful() bool {
+	if !f.Ready() {
+		return false
+	}
+	_, err := f.outcome()
+	return err == nil
+}
 
 // prepare resolves and binds a call for the pool. files are the call's own
 // duplicates of its handles' descriptors, which travel beside its frame.
@@ -76,8 +126,10 @@ func failed[R any](err error) *Future[R] {
 
 // ApplyAsync submits target(args..., kwargs...) and returns at once
 // (Python's apply_async). Argument errors are reported by the Future.
-// Cancelling ctx cancels the call's context in its worker; a ctx deadline
-// that passes while the call runs kills the worker (see TimeoutError).
+// ctx is the call's: cancelling it cancels the call's context in its
+// worker (the call fails with context.Canceled), and a deadline that
+// passes fails the call with a *TimeoutError, killing and replacing its
+// worker if the call was running.
 func (p *Pool) ApplyAsync(ctx context.Context, target any, args []any, kwargs map[string]any) *Future[any] {
 	spec, body, files, err := p.prepare(target, args, kwargs)
 	if err != nil {
@@ -90,9 +142,9 @@ func (p *Pool) ApplyAsync(ctx context.Context, target any, args []any, kwargs ma
 }
 
 // Apply runs target(args..., kwargs...) on a worker and waits for its
-// result (Python's apply).
+// result (Python's apply); ctx is the call's, as for ApplyAsync.
 func (p *Pool) Apply(ctx context.Context, target any, args []any, kwargs map[string]any) (any, error) {
-	return p.ApplyAsync(ctx, target, args, kwargs).Get(ctx)
+	return p.ApplyAsync(ctx, target, args, kwargs).Get()
 }
 
 // Submit is ApplyAsync with a result typed R, checked against the target's
@@ -469,11 +521,20 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 	return m.gather(chunks)
 }
 
-// Cancel cancels the call if no worker has taken it yet (Python's
-// Future.cancel): Get then returns context.Canceled. It reports whether the
-// call was cancelled; a running or finished call is not (cancel its
-// context to stop a running one).
+// Cancel gives up on the call and reports whether it did; Get then returns
+// context.Canceled. A pool call is cancelled only if no worker has taken
+// it yet (Python's Future.cancel; cancel its context to stop a running
+// one). A spawned child that is still running is terminated, as by
+// Process.Terminate. A finished call is not cancelled.
 func (f *Future[R]) Cancel() bool {
+	if f.p != nil {
+		if !f.p.IsAlive() {
+			return false
+		}
+		f.cancelled.Store(true)
+		_ = f.p.Terminate()
+		return true
+	}
 	f.t.mu.Lock()
 	queued := f.t.worker == nil
 	f.t.mu.Unlock()
@@ -484,15 +545,8 @@ func (f *Future[R]) Cancel() bool {
 	return f.t.err == context.Canceled
 }
 
-// Shutdown is the executor's shutdown: it closes the pool to new work,
-// optionally cancels the calls no worker has taken yet (cancel_futures),
-// and waits until the workers have exited or ctx is done.
-func (p *Pool) Shutdown(ctx context.Context, cancelPending bool) error {
-	p.close(cancelPending)
-	select {
-	case <-p.ended:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// Shutdown is the executor's shutdown(wait=False, cancel_futures): it
+// closes the pool to new work, as Close does, and with cancelPending fails
+// the calls no worker has taken yet with context.Canceled. It does not
+// wait: Join, JoinTimeout and JoinContext do.
+func (p *Pool) Shutdown(cancelPending bool) { p.close(cancelPending) }

@@ -48,7 +48,7 @@ func getBounded[R any](t *testing.T, f *mp.Future[R], d time.Duration) (R, error
 	case <-time.After(d):
 		t.Fatalf("call still pending after %v", d)
 	}
-	return f.Get(context.Background())
+	return f.Get()
 }
 
 // waitReplaced waits until the pool has n workers, none of them in gone.
@@ -181,16 +181,18 @@ func TestPoolFaultPathsLeakNothing(t *testing.T) {
 
 	run("timeouts", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
 		ctx := testCtx(t)
-		p := newPool(t, mp.Workers(1), mp.TaskTimeout(300*time.Millisecond))
+		p := newPool(t, mp.Workers(1))
 		old := p.Pids()
 		t0 := time.Now()
-		_, err := getBounded(t, p.ApplyAsync(ctx, targets.SleepNoCtx, []any{time.Hour}, nil), 30*time.Second)
+		tctx, tcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer tcancel()
+		_, err := getBounded(t, p.ApplyAsync(tctx, targets.SleepNoCtx, []any{time.Hour}, nil), 30*time.Second)
 		var te *mp.TimeoutError
 		if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("a call past TaskTimeout: %v, want a *TimeoutError", err)
+			t.Fatalf("a call past its 300 ms deadline: %v, want a *TimeoutError", err)
 		}
 		if d := time.Since(t0); d > 10*time.Second {
-			t.Errorf("a call with a 300 ms TaskTimeout failed after %v", d)
+			t.Errorf("a call with a 300 ms deadline failed after %v", d)
 		}
 		waitReplaced(t, p, 1, old)
 		stillServes(t, ctx, p)
@@ -277,7 +279,7 @@ func TestPoolFaultPathsLeakNothing(t *testing.T) {
 			t.Fatal("Join after Close did not return")
 		}
 		for i, f := range fs {
-			if v, err := f.Get(ctx); err != nil || v != i {
+			if v, err := f.GetContext(ctx); err != nil || v != i {
 				t.Fatalf("call %d queued before Close: %v, %v", i, v, err)
 			}
 		}

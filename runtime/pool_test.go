@@ -49,22 +49,22 @@ func TestPoolApplyAndFutures(t *testing.T) {
 		t.Fatalf("Apply = %v, %v", res, err)
 	}
 	f := mp.Submit[string](ctx, p, targets.Echo, "async")
-	if v, err := f.Get(ctx); err != nil || v != "async" || !f.Ready() || !f.Successful() {
+	if v, err := f.GetContext(ctx); err != nil || v != "async" || !f.Ready() || !f.Successful() {
 		t.Fatalf("Submit.Get = %q, %v", v, err)
 	}
 	bad := mp.Submit[int](ctx, p, targets.Echo, "x")
 	var ae *mp.ArgError
-	if _, err := bad.Get(ctx); !errors.As(err, &ae) {
+	if _, err := bad.GetContext(ctx); !errors.As(err, &ae) {
 		t.Fatalf("Submit with the wrong result type = %v", err)
 	}
 	fe := p.ApplyAsync(ctx, targets.Fail, []any{"in pool"}, nil)
 	<-fe.Done()
-	if _, err := fe.Get(ctx); !errors.Is(err, targets.ErrBoom) || fe.Successful() {
+	if _, err := fe.GetContext(ctx); !errors.Is(err, targets.ErrBoom) || fe.Successful() {
 		t.Fatalf("pool error = %v", err)
 	}
 	fp := p.ApplyAsync(ctx, targets.Panic, []any{"in pool"}, nil)
 	var pe *mp.PanicError
-	if _, err := fp.Get(ctx); !errors.As(err, &pe) || !strings.Contains(pe.Stack, "targets.Panic") {
+	if _, err := fp.GetContext(ctx); !errors.As(err, &pe) || !strings.Contains(pe.Stack, "targets.Panic") {
 		t.Fatalf("pool panic = %v", err)
 	}
 	// A panic is an error result, not a crash: the workers are the same.
@@ -147,7 +147,7 @@ func TestPoolInitializerAndRecycling(t *testing.T) {
 	p := newPool(t, mp.Workers(1), mp.Initializer(targets.InitWorker, "ready"), mp.MaxTasksPerChild(2))
 	var pids []string
 	for range 5 {
-		v, err := mp.Submit[string](ctx, p, targets.WorkerTag).Get(ctx)
+		v, err := mp.Submit[string](ctx, p, targets.WorkerTag).GetContext(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +192,7 @@ func TestPoolSurvivesCrashes(t *testing.T) {
 		kill9(t, pid)
 	}
 	var ee *mp.ExitError
-	if _, err := f.Get(ctx); !errors.As(err, &ee) || ee.Signal != "SIGKILL" {
+	if _, err := f.GetContext(ctx); !errors.As(err, &ee) || ee.Signal != "SIGKILL" {
 		t.Fatalf("call on a killed worker = %v", err)
 	}
 	// A worker killed while idle is noticed at once and replaced; a call
@@ -229,13 +229,16 @@ func TestPoolTimeoutAndCancel(t *testing.T) {
 		t.Fatalf("the timed-out worker was not replaced: %v", after)
 	}
 
-	// TaskTimeout applies to every call.
-	q := newPool(t, mp.Workers(1), mp.TaskTimeout(200*time.Millisecond))
-	if _, err := q.Apply(ctx, targets.SleepNoCtx, []any{time.Hour}, nil); !errors.As(err, &te) {
-		t.Fatalf("TaskTimeout call = %v", err)
+	// A call's context deadline (what TaskTimeout was) fails it with a
+	// *TimeoutError, and the pool serves on.
+	q := newPool(t, mp.Workers(1))
+	dctx, dcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer dcancel()
+	if _, err := q.Apply(dctx, targets.SleepNoCtx, []any{time.Hour}, nil); !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a call past its deadline = %v", err)
 	}
 	if v, err := q.Apply(ctx, targets.Add, []any{1, 1}, nil); err != nil || v != 2 {
-		t.Fatalf("after TaskTimeout: %v, %v", v, err)
+		t.Fatalf("after a call's deadline: %v, %v", v, err)
 	}
 
 	// Cancelling a call's context cancels it in its worker.
@@ -244,7 +247,7 @@ func TestPoolTimeoutAndCancel(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	pids := p.Pids()
 	ccancel()
-	if _, err := f.Get(ctx); !errors.Is(err, context.Canceled) {
+	if _, err := f.GetContext(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled call = %v", err)
 	}
 	if v, err := p.Apply(ctx, targets.Echo, []any{"after cancel"}, nil); err != nil || v != "after cancel" {
@@ -270,7 +273,7 @@ func TestPoolCloseTerminateIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, f := range fs {
-		if v, err := f.Get(ctx); err != nil || v != 2*i {
+		if v, err := f.GetContext(ctx); err != nil || v != 2*i {
 			t.Fatalf("call %d queued before Close: %v, %v", i, v, err)
 		}
 	}
@@ -282,7 +285,7 @@ func TestPoolCloseTerminateIdle(t *testing.T) {
 	f := q.ApplyAsync(ctx, targets.SleepNoCtx, []any{time.Hour}, nil)
 	time.Sleep(100 * time.Millisecond)
 	q.Terminate()
-	if _, err := f.Get(ctx); err == nil {
+	if _, err := f.GetContext(ctx); err == nil {
 		t.Fatal("a running call survived Terminate")
 	}
 	if err := q.Join(); err != nil {
@@ -305,12 +308,12 @@ func TestPoolCloseTerminateIdle(t *testing.T) {
 func TestPoolMaxRSS(t *testing.T) {
 	ctx := testCtx(t)
 	p := newPool(t, mp.Workers(1), mp.MaxRSS(64<<20))
-	first, err := mp.Submit[int](ctx, p, targets.Grow, 128).Get(ctx)
+	first, err := mp.Submit[int](ctx, p, targets.Grow, 128).GetContext(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(150 * time.Millisecond)
-	second, err := mp.Submit[int](ctx, p, targets.Grow, 1).Get(ctx)
+	second, err := mp.Submit[int](ctx, p, targets.Grow, 1).GetContext(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,21 +334,22 @@ func TestPoolExecutorForm(t *testing.T) {
 	if !queued[19].Cancel() {
 		t.Fatal("Cancel of a queued call returned false")
 	}
-	if _, err := queued[19].Get(ctx); !errors.Is(err, context.Canceled) {
+	if _, err := queued[19].GetContext(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled future: %v", err)
 	}
 	if running.Cancel() {
 		t.Fatal("Cancel of a running call returned true")
 	}
-	if err := p.Shutdown(ctx, true); err != nil {
+	p.Shutdown(true)
+	if err := p.JoinContext(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := running.Get(ctx); err != nil {
+	if _, err := running.GetContext(ctx); err != nil {
 		t.Fatalf("the running call was lost by Shutdown: %v", err)
 	}
 	cancelled, done := 0, 0
 	for _, f := range queued {
-		v, err := f.Get(ctx)
+		v, err := f.GetContext(ctx)
 		switch {
 		case errors.Is(err, context.Canceled):
 			cancelled++

@@ -30,9 +30,15 @@ const (
 // an outcome has to exit before it is killed.
 const channelLossGrace = 2 * time.Second
 
-// DefaultKillDelay is how long Terminate waits after the graceful signal
-// before it kills a child that is still running.
-const DefaultKillDelay = 5 * time.Second
+// Defaults of a Process and of the wire.
+const (
+	// DefaultKillDelay is how long Terminate waits after the graceful
+	// signal before it kills a child that is still running.
+	DefaultKillDelay = 5 * time.Second
+	// DefaultMaxFrameSize is the largest frame a process accepts unless
+	// SetMaxFrameSize says otherwise: 1 GiB.
+	DefaultMaxFrameSize = 1 << 30
+)
 
 // Process runs a target in a child process: Python's
 // multiprocessing.Process, shaped like os/exec.Cmd. Set the exported fields,
@@ -62,12 +68,12 @@ type Process struct {
 	// own. Every child, daemon or not, ends when its parent does.
 	Daemon bool
 	// AuthKey, when set, replaces the inherited authentication key for
-	// the child (see AuthKey).
+	// the child (see Info.AuthKey).
 	AuthKey []byte
 	// Stdout and Stderr receive the child's output. Unlike os/exec.Cmd,
 	// nil means inherit this process's stdout and stderr, as Python does.
 	Stdout, Stderr io.Writer
-	// Codec serializes arguments and the result; nil means GobCodec.
+	// Codec serializes arguments and the result; nil means Gob.
 	Codec Codec
 	// KillDelay is how long Terminate waits before killing a child that
 	// has not ended; 0 means DefaultKillDelay.
@@ -95,12 +101,6 @@ const (
 	stateEnded
 	stateClosed
 )
-
-// NewProcess returns a Process for target with positional args, for the
-// common case; set other fields on the result before Start.
-func NewProcess(target any, args ...any) *Process {
-	return &Process{Target: target, Args: args}
-}
 
 // Start starts the child process and returns without waiting for it
 // (Python's start()). Every check happens before a process is made: the
@@ -138,7 +138,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	}
 	codec := p.Codec
 	if codec == nil {
-		codec = GobCodec{}
+		codec = gobCodec{}
 	}
 	if _, ok := lookupCodec(codec.Name()); !ok {
 		return fmt.Errorf("mp: codec %q is not registered: call mp.RegisterCodec from an init function so the child has it too", codec.Name())
@@ -153,7 +153,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	}
 	key := p.AuthKey
 	if len(key) == 0 {
-		key = AuthKey()
+		key = authKey()
 	}
 	if len(key) < 16 || len(key) > maxAuthKey {
 		closeFiles(argFiles(args))
@@ -225,7 +225,7 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *proc.Outputs, []byte, error) {
 		Name:       c.name,
 		Daemon:     c.daemon,
 		ParentName: CurrentProcess().Name,
-		MaxFrame:   MaxFrameSize(),
+		MaxFrame:   maxFrameSize.Load(),
 		Worker:     c.worker,
 		Inherited:  proc.InheritableFDs(), // while the child initialises
 	}
@@ -334,7 +334,7 @@ func (p *Process) converse(conn *os.File, hello []byte, call wire.Payload, files
 		return outcome{err: io.EOF}
 	}
 	for {
-		f, err := wire.ReadPeerFrame(conn, MaxFrameSize())
+		f, err := wire.ReadPeerFrame(conn, maxFrameSize.Load())
 		if err != nil {
 			if !isEOF(err) {
 				_ = p.cmd.Process.Kill() // the channel is garbled: stop the child
@@ -427,31 +427,36 @@ func (p *Process) Run() error {
 // *RemoteError for an error it returned, a *PanicError for a panic, an
 // *ExitError when the child died without an outcome (os.Exit, a fatal
 // runtime error, a signal), or a *ProtocolError. Join may be called any
-// number of times, from any goroutine.
+// number of times, from any goroutine, until Close; after Close it returns
+// ErrClosed, as Python does.
 func (p *Process) Join() error { return p.JoinContext(context.Background()) }
 
-// JoinTimeout is Join that gives up after d, returning an error that
-// matches context.DeadlineExceeded; the child keeps running.
+// JoinTimeout is Join that gives up after d with a *TimeoutError; the
+// child keeps running. With d <= 0 it does not wait: it returns the outcome
+// of a child that has ended.
 func (p *Process) JoinTimeout(d time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := timeoutCtx(d)
 	defer cancel()
-	return p.JoinContext(ctx)
+	return within(d, p.JoinContext(ctx))
 }
 
-// JoinContext is Join that gives up when ctx is done, returning ctx.Err();
-// the child keeps running.
+// JoinContext is Join that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err(); the child keeps running.
 func (p *Process) JoinContext(ctx context.Context) error {
+	start := startOf(ctx)
 	p.mu.Lock()
-	if p.state == stateNew {
+	switch p.state {
+	case stateNew:
 		p.mu.Unlock()
 		return ErrNotStarted
+	case stateClosed:
+		p.mu.Unlock()
+		return ErrClosed
 	}
 	done := p.doneChan()
 	p.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
+	if !ended(ctx, done) {
+		return giveUp(ctx, "Process.Join", start)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

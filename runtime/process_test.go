@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func start(t *testing.T, p *mp.Process) *mp.Process {
 func join(t *testing.T, p *mp.Process) error {
 	t.Helper()
 	err := p.JoinTimeout(30 * time.Second)
-	if errors.Is(err, context.DeadlineExceeded) {
+	if _, ended := p.ExitCode(); !ended { // err may be the child's own timeout
 		t.Fatalf("child did not end within 30 s")
 	}
 	return err
@@ -181,6 +182,41 @@ func TestReturnedErrorKeepsIdentity(t *testing.T) {
 	if errors.Is(err, targets.ErrBoom) {
 		t.Fatal("errors.Is matched a sentinel the error does not wrap")
 	}
+}
+
+// TestSentinelsCrossTheBoundary: the standard library's sentinels and
+// package mp's own, returned (wrapped) by a target, match errors.Is in the
+// parent, as the target package's own sentinels do (issue 10, item 13).
+func TestSentinelsCrossTheBoundary(t *testing.T) {
+	for name, want := range targets.Sentinels {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := join(t, start(t, &mp.Process{Target: targets.WrapSentinel, Args: []any{name}}))
+			if !errors.Is(err, want) {
+				t.Fatalf("errors.Is(%v, %s) = false", err, name)
+			}
+			if err.Error() != "target wraps: "+want.Error() {
+				t.Fatalf("message %q", err)
+			}
+		})
+	}
+	t.Run("ENOENT", func(t *testing.T) {
+		err := join(t, start(t, &mp.Process{Target: targets.OpenMissing, Args: []any{t.TempDir() + "/missing"}}))
+		if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) {
+			t.Fatalf("os.Open of a missing file: %v, want fs.ErrNotExist only", err)
+		}
+	})
+	t.Run("Terminate", func(t *testing.T) {
+		// A context-aware target returns its cancelled context's error.
+		p := start(t, &mp.Process{Target: targets.Sleep, Args: []any{time.Hour}})
+		waitRunning(t, p)
+		if err := p.Terminate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := join(t, p); !errors.Is(err, context.Canceled) {
+			t.Fatalf("a terminated context-aware target: %v, want context.Canceled", err)
+		}
+	})
 }
 
 func TestPanicCarriesStack(t *testing.T) {
@@ -412,7 +448,7 @@ func TestIdentityNamesAndAuthKey(t *testing.T) {
 	if w.ParentName != "MainProcess" || w.ParentPid != me.Pid {
 		t.Fatalf("child's parent = %q %d", w.ParentName, w.ParentPid)
 	}
-	if w.AuthKeySum != sha256.Sum256(mp.AuthKey()) {
+	if w.AuthKeySum != sha256.Sum256(me.AuthKey) {
 		t.Fatal("child's authkey differs from the parent's")
 	}
 	if w.Marker {
@@ -453,6 +489,9 @@ func TestDaemonCannotHaveChildren(t *testing.T) {
 	err := join(t, p)
 	if err == nil || !strings.Contains(err.Error(), mp.ErrDaemonChildren.Error()) {
 		t.Fatalf("Join = %v, want the daemon error", err)
+	}
+	if !errors.Is(err, mp.ErrDaemonChildren) {
+		t.Fatalf("errors.Is(%v, ErrDaemonChildren) = false across the boundary", err)
 	}
 }
 
@@ -543,20 +582,20 @@ func TestRunInProcess(t *testing.T) {
 
 func TestTypedForms(t *testing.T) {
 	ctx := context.Background()
-	j, err := mp.Go1(ctx, targets.Square, 7)
+	j, err := mp.Spawn[int](ctx, targets.Square, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = j.Kill(); _ = j.Join() })
-	if v, err := j.Wait(ctx); err != nil || v != 49 {
+	t.Cleanup(func() { j.Cancel(); _, _ = j.Get() })
+	if v, err := j.GetContext(ctx); err != nil || v != 49 {
 		t.Fatalf("Square(7) = %d, %v", v, err)
 	}
 	s, err := mp.Spawn[string](ctx, targets.Echo, "typed")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Kill(); _ = s.Join() })
-	if v, err := s.Wait(ctx); err != nil || v != "typed" {
+	t.Cleanup(func() { s.Cancel(); _, _ = s.Get() })
+	if v, err := s.GetContext(ctx); err != nil || v != "typed" {
 		t.Fatalf("Echo = %q, %v", v, err)
 	}
 	var ae *mp.ArgError

@@ -68,18 +68,6 @@ type queued struct {
 	files []*os.File
 }
 
-// ErrQueueShutDown is returned by Get once a shut-down queue is empty, and
-// by Put on a shut-down queue (Python's queue.ShutDown).
-var ErrQueueShutDown = errors.New("mp: queue is shut down")
-
-// ErrQueueFull is wrapped by PutTimeout when a bounded queue had no room in
-// time (Python's queue.Full).
-var ErrQueueFull = errors.New("mp: queue is full")
-
-// ErrQueueEmpty is returned by TryGet when the queue has nothing ready, and
-// wrapped by GetTimeout when nothing came in time (Python's queue.Empty).
-var ErrQueueEmpty = errors.New("mp: queue is empty")
-
 // NewQueue makes a queue (Python's Queue(maxsize)). With maxsize > 0 it
 // holds at most maxsize values: Put then waits for room (PutContext and
 // PutTimeout bound the wait). maxsize <= 0 means no bound.
@@ -88,7 +76,7 @@ func NewQueue[T any](maxsize int) (*Queue[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue[T]{put: a, get: b, codec: GobCodec{}, rx: make(chan struct{}, 1), max: max(maxsize, 0)}
+	q := &Queue[T]{put: a, get: b, codec: gobCodec{}, rx: make(chan struct{}, 1), max: max(maxsize, 0)}
 	if err := q.makeCounts(); err != nil {
 		a.Close()
 		b.Close()
@@ -102,13 +90,15 @@ func NewQueue[T any](maxsize int) (*Queue[T], error) {
 // Queue); a bounded one waits until a value is got.
 func (q *Queue[T]) Put(v T) error { return q.PutContext(context.Background(), v) }
 
-// PutTimeout is Put that gives up after d with an error wrapping
-// ErrQueueFull (Python's put(timeout=d) raising queue.Full).
+// PutTimeout is Put that gives up after d with a *TimeoutError that
+// matches ErrQueueFull (Python's put(timeout=d) raising queue.Full); with
+// d <= 0 it does not wait (Python's put_nowait).
 func (q *Queue[T]) PutTimeout(v T, d time.Duration) error {
 	return q.put1(context.Background(), v, max(d, 0))
 }
 
-// PutContext is Put that gives up when ctx is done, with ctx's error.
+// PutContext is Put that gives up when ctx is done: with a *TimeoutError
+// matching ErrQueueFull once its deadline passed, else with ctx.Err().
 func (q *Queue[T]) PutContext(ctx context.Context, v T) error { return q.put1(ctx, v, -1) }
 
 func (q *Queue[T]) put1(ctx context.Context, v T, timeout time.Duration) error {
@@ -270,7 +260,19 @@ func (q *Queue[T]) nextMessage() (msg []byte, files []*os.File, n int) {
 
 // Flush waits until every value this process put is in the queue, where
 // other processes can get it (Python's join_thread).
-func (q *Queue[T]) Flush(ctx context.Context) error {
+func (q *Queue[T]) Flush() error { return q.FlushContext(context.Background()) }
+
+// FlushTimeout is Flush that gives up after d, with a *TimeoutError.
+func (q *Queue[T]) FlushTimeout(d time.Duration) error {
+	ctx, cancel := timeoutCtx(d)
+	defer cancel()
+	return within(d, q.FlushContext(ctx))
+}
+
+// FlushContext is Flush that gives up when ctx is done: with a
+// *TimeoutError once its deadline passed, else with ctx.Err().
+func (q *Queue[T]) FlushContext(ctx context.Context) error {
+	start := startOf(ctx)
 	q.mu.Lock()
 	if !q.feeding {
 		err := q.err
@@ -288,7 +290,7 @@ func (q *Queue[T]) Flush(ctx context.Context) error {
 		defer q.mu.Unlock()
 		return q.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return giveUp(ctx, "Queue.Flush", start)
 	}
 }
 
@@ -317,23 +319,22 @@ func queueErr(err error) error {
 // Get removes and returns the oldest value, waiting for one (Python's get).
 func (q *Queue[T]) Get() (T, error) { return q.GetContext(context.Background()) }
 
-// GetTimeout is Get that gives up after d with an error that wraps
-// ErrQueueEmpty (Python's get(timeout=d) raising queue.Empty).
+// GetTimeout is Get that gives up after d with a *TimeoutError that
+// matches ErrQueueEmpty (Python's get(timeout=d) raising queue.Empty).
 func (q *Queue[T]) GetTimeout(d time.Duration) (T, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := timeoutCtx(d)
 	defer cancel()
 	v, err := q.GetContext(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("mp: queue get: nothing arrived within %v: %w", d, ErrQueueEmpty)
-	}
-	return v, err
+	return v, within(d, err)
 }
 
-// GetContext is Get that gives up when ctx is done, with ctx's error.
+// GetContext is Get that gives up when ctx is done: with a *TimeoutError
+// matching ErrQueueEmpty once its deadline passed, else with ctx.Err().
 func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 	var v T
+	start := startOf(ctx)
 	if err := turn(ctx, q.rx); err != nil {
-		return v, err
+		return v, asTimeout(err, "Queue.Get", start, ErrQueueEmpty)
 	}
 	defer func() { <-q.rx }()
 	if msg, ok := q.popAhead(); ok {
@@ -341,7 +342,7 @@ func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 		return v, decodeMsg(q.codec, msg, nil, &v)
 	}
 	buf, n, files, err := q.get.Recv(ctx)
-	return q.decode(buf, n, files, err)
+	return q.decode(buf, n, files, asTimeout(err, "Queue.Get", start, ErrQueueEmpty))
 }
 
 // TryGet returns the oldest value if one is ready, or ErrQueueEmpty
@@ -431,7 +432,7 @@ var errMalformedBatch = errors.New("mp: malformed batch message")
 // and, once what was put has been got, Get returns ErrQueueShutDown.
 // Values still waiting in this process are sent first.
 func (q *Queue[T]) Shutdown() error {
-	_ = q.Flush(context.Background())
+	_ = q.Flush()
 	q.markShutDown()
 	return q.put.ShutdownSend()
 }
@@ -443,10 +444,14 @@ func (q *Queue[T]) Shutdown() error {
 // kept from a batch are put back first; if the queue was shut down
 // meanwhile they are lost, and Close says how many. Other processes keep
 // using the queue. Goroutines blocked in Get, Put or Join return
-// os.ErrClosed.
+// os.ErrClosed. Closing a closed queue does nothing and returns nil, as in
+// Python.
 func (q *Queue[T]) Close() error {
+	if q.closed.Load() {
+		return nil
+	}
 	lost := q.putBack()
-	ferr := q.Flush(context.Background())
+	ferr := q.Flush()
 	q.closed.Store(true)
 	q.wakeCounts()
 	err := errors.Join(q.get.Close(), q.put.Close()) // get first: a blocked Get sees os.ErrClosed, not the end of the stream

@@ -87,11 +87,11 @@ func TestQueueFeederDropsUncounted(t *testing.T) {
 			}
 		}
 	}()
-	_ = q.Flush(context.Background())
+	_ = q.Flush()
 	n := <-got
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := q2.Join(ctx); err != nil {
+	if err := q2.JoinContext(ctx); err != nil {
 		t.Fatalf("Join after the %d delivered values were done: %v (unfinished %d)", n, err, q.Unfinished())
 	}
 }

@@ -21,10 +21,6 @@ const (
 	offShutDown   = shm.OffWords + 8
 )
 
-// ErrTaskDoneTooOften is returned by TaskDone called more times than values
-// were put (Python's ValueError: task_done() called too many times).
-var ErrTaskDoneTooOften = errors.New("mp: Queue.TaskDone called more times than values were put")
-
 // makeCounts makes the queue's shared words. Off Linux there are none: the
 // queue works, unbounded, but TaskDone and Join report errors.ErrUnsupported.
 func (q *Queue[T]) makeCounts() error {
@@ -69,12 +65,11 @@ func (q *Queue[T]) takeRoom(ctx context.Context, timeout time.Duration) error {
 			defer wt.Done()
 		}
 		if timeout == 0 {
-			return fmt.Errorf("mp: Queue.Put: no room: %w", ErrQueueFull)
+			return &TimeoutError{Op: "Queue.Put", err: ErrQueueFull}
 		}
 		if err := wt.Sleep(room, 0); err != nil && err != shm.ErrSlice {
-			var te *WaitTimeoutError
-			if errors.As(err, &te) {
-				return fmt.Errorf("mp: Queue.Put: no room within %v: %w", timeout, ErrQueueFull)
+			if te, ok := err.(*TimeoutError); ok {
+				te.err = ErrQueueFull
 			}
 			return err
 		}
@@ -140,14 +135,23 @@ func (q *Queue[T]) taskDone() bool {
 }
 
 // Join waits until every value put in the queue, by any process, has been
-// marked done with TaskDone (Python's JoinableQueue.join), or ctx is done.
-func (q *Queue[T]) Join(ctx context.Context) error {
+// marked done with TaskDone (Python's JoinableQueue.join).
+func (q *Queue[T]) Join() error { return q.join(context.Background(), -1) }
+
+// JoinTimeout is Join that gives up after d, with a *TimeoutError.
+func (q *Queue[T]) JoinTimeout(d time.Duration) error { return q.join(context.Background(), max(d, 0)) }
+
+// JoinContext is Join that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err().
+func (q *Queue[T]) JoinContext(ctx context.Context) error { return q.join(ctx, -1) }
+
+func (q *Queue[T]) join(ctx context.Context, timeout time.Duration) error {
 	if q.counts == nil {
 		return fmt.Errorf("mp: Queue.Join: %w", errors.ErrUnsupported)
 	}
 	defer runtime.KeepAlive(q)
 	w := q.word(offUnfinished)
-	wt := newWaiter(ctx, w, "Queue.Join", -1)
+	wt := newWaiter(ctx, w, "Queue.Join", timeout)
 	defer wt.Done()
 	for {
 		if q.closed.Load() {

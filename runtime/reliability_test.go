@@ -508,7 +508,7 @@ func TestAuthKeyNotInArgvOrEnviron(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			key := tc.key
 			if key == nil {
-				key = mp.AuthKey()
+				key = mp.CurrentProcess().AuthKey
 			}
 			name := "Process-with-a-distinctive-name-" + hex.EncodeToString(key[:4])
 			p := start(t, &mp.Process{Target: targets.Whoami, Name: name, AuthKey: tc.key})

@@ -156,7 +156,7 @@ func touchCall(t *testing.T, path string) []byte {
 	if registry.ByName(touchTarget) == nil {
 		t.Fatalf("%s is not registered in the test binary", touchTarget)
 	}
-	data, err := GobCodec{}.Marshal(path)
+	data, err := Gob.Marshal(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"time"
 	"unsafe"
 
 	"github.com/mpgen/mpgen/runtime/internal/shm"
@@ -161,8 +162,20 @@ func (d *dataLock) Unlock() {
 	}
 }
 
-// Acquire acquires the lock that guards the data, waiting until ctx is
-// done; see Lock.Acquire for ErrLockAbandoned.
-func (d *dataLock) Acquire(ctx context.Context) error {
-	return d.race.synced(mutexLock(ctx, d.lock, d.what+".Acquire", -1))
+// Acquire acquires the lock that guards the data, waiting as long as it
+// takes; see Lock.Acquire for ErrLockAbandoned.
+func (d *dataLock) Acquire() error { return d.acquire(context.Background(), -1) }
+
+// AcquireTimeout acquires the lock that guards the data, waiting at most
+// d; see Lock.AcquireTimeout.
+func (d *dataLock) AcquireTimeout(dur time.Duration) error {
+	return d.acquire(context.Background(), max(dur, 0))
+}
+
+// AcquireContext acquires the lock that guards the data, waiting until ctx
+// is done; see Lock.AcquireContext.
+func (d *dataLock) AcquireContext(ctx context.Context) error { return d.acquire(ctx, -1) }
+
+func (d *dataLock) acquire(ctx context.Context, timeout time.Duration) error {
+	return d.race.synced(mutexLock(ctx, d.lock, d.what+".Acquire", timeout))
 }

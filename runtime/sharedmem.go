@@ -83,9 +83,11 @@ func (m *SharedMemory) Close() error { return m.b.Close() }
 // keep their memory, and the block is freed when the last closes it or
 // ends; AttachSharedMemory fails from now on. If the name already names
 // another block (the original was unlinked and created again), Unlink
-// leaves it alone and returns an error matching fs.ErrNotExist.
+// leaves it alone and returns an error matching fs.ErrNotExist. After
+// Close, Unlink still removes the block's name if it names the same block,
+// as Python's does (a block whose last holder closed it is gone already).
 func (m *SharedMemory) Unlink() error {
-	if m.b.Closed() {
+	if m.b == nil {
 		return ErrHandleClosed
 	}
 	return m.b.Unlink()

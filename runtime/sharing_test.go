@@ -55,7 +55,7 @@ func noNewFDs(t *testing.T) {
 
 func TestPipeToChild(t *testing.T) {
 	noNewFDs(t)
-	a, b, err := mp.Pipe[string]()
+	a, b, err := mp.Pipe[string](true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestPipeToChild(t *testing.T) {
 
 func TestPipeLargeValueAndEOF(t *testing.T) {
 	noNewFDs(t)
-	r, w, err := mp.OneWayPipe[[]byte]()
+	r, w, err := mp.Pipe[[]byte](false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestPipeLargeValueAndEOF(t *testing.T) {
 
 func TestPipeContextAndClosedPeer(t *testing.T) {
 	noNewFDs(t)
-	a, b, err := mp.Pipe[int]()
+	a, b, err := mp.Pipe[int](true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestQueueBacklog(t *testing.T) {
 			t.Fatalf("value %d = %q, want %q", i, s, want)
 		}
 	}
-	if err := q.Flush(context.Background()); err != nil {
+	if err := q.Flush(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -298,7 +298,7 @@ func TestQueueConcurrentGoroutines(t *testing.T) {
 
 func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 	noNewFDs(t)
-	a, b, err := mp.Pipe[int]()
+	a, b, err := mp.Pipe[int](true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,14 +309,14 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if got, err := mp.Wait(ctx, a, q, p); !errors.Is(err, context.DeadlineExceeded) || got != nil {
+	if got, err := mp.WaitContext(ctx, a, q, p); !errors.Is(err, context.DeadlineExceeded) || got != nil {
 		t.Fatalf("Wait with nothing ready = %v, %v; want DeadlineExceeded", got, err)
 	}
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		_ = b.Send(1)
 	}()
-	got, err := mp.Wait(context.Background(), a, q, p)
+	got, err := mp.Wait(a, q, p)
 	if err != nil || len(got) != 1 || got[0] != mp.Waitable(a) {
 		t.Fatalf("Wait after a send = %v, %v; want [a]", got, err)
 	}
@@ -326,14 +326,14 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 	if err := q.Put(2); err != nil {
 		t.Fatal(err)
 	}
-	got, err = mp.Wait(context.Background(), a, q)
+	got, err = mp.Wait(a, q)
 	if err != nil || len(got) != 1 || got[0] != mp.Waitable(q) {
 		t.Fatalf("Wait after a put = %v, %v; want [q]", got, err)
 	}
 	if _, err := q.Get(); err != nil {
 		t.Fatal(err)
 	}
-	got, err = mp.Wait(context.Background(), a, q, p) // the process ends
+	got, err = mp.Wait(a, q, p) // the process ends
 	if err != nil || len(got) != 1 || got[0] != mp.Waitable(p) {
 		t.Fatalf("Wait for the process = %v, %v; want [p]", got, err)
 	}
@@ -357,7 +357,7 @@ func TestQueueBatchesLoseNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := job.Wait(context.Background())
+		sum, err := job.Get()
 		if err != nil {
 			t.Fatalf("TakeSome: %v", err)
 		}
@@ -390,7 +390,7 @@ func TestQueueJoin(t *testing.T) {
 	if err := q.Put(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Join(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := q.JoinContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join with a task not done: %v, want DeadlineExceeded", err)
 	}
 	const n = 3000
@@ -399,7 +399,7 @@ func TestQueueJoin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var jobs []*mp.Job[int]
+	var jobs []*mp.Future[int]
 	for range 2 {
 		job, err := mp.Spawn[int](context.Background(), targets.Drain, q)
 		if err != nil {
@@ -409,7 +409,7 @@ func TestQueueJoin(t *testing.T) {
 	}
 	jctx, jcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer jcancel()
-	if err := q.Join(jctx); err != nil {
+	if err := q.JoinContext(jctx); err != nil {
 		t.Fatalf("Join: %v", err)
 	}
 	if u := q.Unfinished(); u != 0 {
@@ -423,7 +423,7 @@ func TestQueueJoin(t *testing.T) {
 	}
 	got := 0
 	for _, j := range jobs {
-		k, err := j.Wait(context.Background())
+		k, err := j.Get()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +529,7 @@ func TestPoolHandles(t *testing.T) {
 			fs = append(fs, pool.ApplyAsync(ctx, targets.Emit, []any{i}, nil))
 		}
 		for _, f := range fs {
-			if _, err := f.Get(ctx); err != nil {
+			if _, err := f.GetContext(ctx); err != nil {
 				t.Fatalf("Emit: %v", err)
 			}
 		}
@@ -551,7 +551,7 @@ func TestPoolHandles(t *testing.T) {
 		t.Fatalf("sum of emitted values = %d, want %d", sum, 99*100/2)
 	}
 
-	a, b, err := mp.Pipe[string]()
+	a, b, err := mp.Pipe[string](true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +564,7 @@ func TestPoolHandles(t *testing.T) {
 		t.Fatalf("Recv = %q, %v", s, err)
 	}
 	a.Close()
-	if _, err := f.Get(ctx); err != nil {
+	if _, err := f.GetContext(ctx); err != nil {
 		t.Fatalf("Upper on a worker: %v", err)
 	}
 
@@ -616,7 +616,7 @@ func TestQueueCloseReleasesWaiters(t *testing.T) {
 	}
 	errs := make(chan error, 2)
 	go func() { errs <- q.Put(2) }()
-	go func() { errs <- q.Join(context.Background()) }()
+	go func() { errs <- q.Join() }()
 	time.Sleep(50 * time.Millisecond)
 	// Close flushes nothing here: the value in the socket is not waiting.
 	if err := q.Close(); err != nil {
@@ -640,7 +640,7 @@ func TestQueueCloseReleasesWaiters(t *testing.T) {
 // TestZeroTimeoutsSeeWaitingValues: Poll(0) and GetTimeout(0) look before
 // any deadline, as Python's poll() and get(timeout=0) do.
 func TestZeroTimeoutsSeeWaitingValues(t *testing.T) {
-	a, b, err := mp.Pipe[int]()
+	a, b, err := mp.Pipe[int](true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,7 +724,7 @@ func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
 			}
 			cancel()
 		}()
-		_, _ = pool.ApplyAsync(cctx, targets.SetSink, []any{q}, nil).Get(ctx)
+		_, _ = pool.ApplyAsync(cctx, targets.SetSink, []any{q}, nil).GetContext(ctx)
 	}
 	if p := pool.Pids(); len(p) != 1 || p[0] != pid {
 		t.Fatalf("worker %d was replaced by %v: a cancel broke its channel", pid, p)
@@ -735,7 +735,7 @@ func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
 // were encoded leaves no descriptor behind.
 func TestFailedStartsCloseTheirDuplicates(t *testing.T) {
 	noNewFDs(t)
-	_, b, err := mp.Pipe[string]()
+	_, b, err := mp.Pipe[string](true)
 	if err != nil {
 		t.Fatal(err)
 	}

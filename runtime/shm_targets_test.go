@@ -133,7 +133,7 @@ func TestTargetsLockHolderKilled(t *testing.T) {
 	p := start(t, &mp.Process{Target: targets.HoldLock, Args: []any{l, held}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := held.Wait(ctx); err != nil {
+	if err := held.WaitContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if l.TryAcquire() {
@@ -142,7 +142,7 @@ func TestTargetsLockHolderKilled(t *testing.T) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Acquire(ctx); !errors.Is(err, mp.ErrLockAbandoned) {
+	if err := l.AcquireContext(ctx); !errors.Is(err, mp.ErrLockAbandoned) {
 		t.Fatalf("Acquire after the holder was killed: %v", err)
 	}
 	l.Unlock()
@@ -192,7 +192,7 @@ func TestTargetsSemaphoreTimeout(t *testing.T) {
 	closeLater(t, s)
 	// Join, not join: the target's own error matches DeadlineExceeded.
 	err = start(t, &mp.Process{Target: targets.WaitSemaphore, Args: []any{s, 50 * time.Millisecond}}).Join()
-	var te *mp.WaitTimeoutError
+	var te *mp.TimeoutError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &te) || te.After != 50*time.Millisecond {
 		t.Fatalf("child's timeout error: %v", err)
 	}
@@ -223,7 +223,7 @@ func waitSet(t *testing.T, e *mp.Event) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := e.Wait(ctx); err != nil {
+	if err := e.WaitContext(ctx); err != nil {
 		t.Fatalf("the target did not set the event: %v", err)
 	}
 }
@@ -256,7 +256,7 @@ func TestLockHolderCrash(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			done := make(chan error, 1)
-			go func() { done <- l.Acquire(ctx) }()
+			go func() { done <- l.AcquireContext(ctx) }()
 			time.Sleep(30 * time.Millisecond)
 			select {
 			case err := <-done:
@@ -330,7 +330,7 @@ func TestRLockHolderCrash(t *testing.T) {
 	p.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := l.Acquire(ctx); !errors.Is(err, mp.ErrLockAbandoned) {
+	if err := l.AcquireContext(ctx); !errors.Is(err, mp.ErrLockAbandoned) {
 		t.Fatalf("Acquire after the holder died: %v", err)
 	}
 	if err := l.Release(); err != nil {
@@ -381,7 +381,7 @@ func TestEventProcesses(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := done.Wait(ctx); err != nil {
+	if err := done.WaitContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := join(t, p); err != nil {
@@ -449,7 +449,7 @@ func TestConditionNotifierKeepsNoToken(t *testing.T) {
 	c.Lock()
 	p := start(t, &mp.Process{Target: targets.NotifyThenWait, Args: []any{c, v, rounds}})
 	for r := range rounds {
-		if err := c.WaitFor(ctx, func() bool { return v.Load() == 0 }); err != nil {
+		if err := c.WaitForContext(ctx, func() bool { return v.Load() == 0 }); err != nil {
 			c.Unlock()
 			t.Fatalf("round %d: the parent, waiting at the child's Notify(1), was not woken: %v", r, err)
 		}

@@ -264,7 +264,7 @@ func TestSoak(t *testing.T) {
 			fs = append(fs, p.ApplyAsync(ctx, targets.Add, []any{i, 1}, nil))
 		}
 		for i, f := range fs {
-			v, err := f.Get(ctx)
+			v, err := f.GetContext(ctx)
 			if i%100 == 50 {
 				var ee *mp.ExitError
 				if !errors.As(err, &ee) || ee.Code != 7 {

@@ -127,7 +127,7 @@ func mutexWake(w *lockWord) {
 //
 // When a process dies while holding the lock, a process waiting for it
 // notices within about 100 ms, takes the lock over and is told so:
-// Acquire, AcquireTimeout return ErrLockAbandoned with the lock held, and
+// Acquire, AcquireTimeout and AcquireContext return ErrLockAbandoned with the lock held, and
 // Lock takes it silently. The lock records its holder by process id and
 // start time, taken in one atomic step with the lock, so a waiter checks
 // that a live, non-zombie process with that id and that start time still
@@ -165,7 +165,9 @@ func newLockOn(s *shm.Segment) *Lock {
 
 // Lock acquires the lock, waiting as long as it takes. If the previous
 // holder died holding it, Lock takes it over without saying so; use Acquire
-// to be told (ErrLockAbandoned). It panics if l is closed.
+// to be told (ErrLockAbandoned). It panics if l is closed. Lock and Unlock
+// make *Lock a sync.Locker; Acquire and Release are Python's names, with
+// errors.
 func (l *Lock) Lock() {
 	if l.seg == nil {
 		panic("mp: Lock of a Lock that is closed or was not made by NewLock")
@@ -181,25 +183,28 @@ func (l *Lock) Unlock() {
 	}
 }
 
-// Acquire acquires the lock, waiting until ctx is done. It returns nil or
-// ErrLockAbandoned with the lock held, or an error wrapping ctx.Err()
-// without it.
-func (l *Lock) Acquire(ctx context.Context) error {
-	if l.seg == nil {
-		return ErrHandleClosed
-	}
-	return l.race.synced(mutexLock(ctx, l.w, "Lock.Acquire", -1))
-}
+// Acquire acquires the lock, waiting as long as it takes (Python's
+// acquire()). It returns nil, or ErrLockAbandoned with the lock held.
+func (l *Lock) Acquire() error { return l.acquire(context.Background(), -1) }
 
 // AcquireTimeout acquires the lock, waiting at most d (Python's
 // acquire(timeout=d)). It returns nil or ErrLockAbandoned with the lock
-// held, or a *WaitTimeoutError without it. With d <= 0 it does not wait,
+// held, or a *TimeoutError without it. With d <= 0 it does not wait,
 // but still takes over a lock whose holder died.
 func (l *Lock) AcquireTimeout(d time.Duration) error {
+	return l.acquire(context.Background(), max(d, 0))
+}
+
+// AcquireContext acquires the lock, waiting until ctx is done. It returns
+// nil or ErrLockAbandoned with the lock held, or without it a *TimeoutError
+// once ctx's deadline passed, else ctx.Err().
+func (l *Lock) AcquireContext(ctx context.Context) error { return l.acquire(ctx, -1) }
+
+func (l *Lock) acquire(ctx context.Context, timeout time.Duration) error {
 	if l.seg == nil {
 		return ErrHandleClosed
 	}
-	return l.race.synced(mutexLock(context.Background(), l.w, "Lock.AcquireTimeout", max(d, 0)))
+	return l.race.synced(mutexLock(ctx, l.w, "Lock.Acquire", timeout))
 }
 
 // TryAcquire acquires the lock if it is free and reports whether it did
@@ -327,15 +332,20 @@ func (l *RLock) Unlock() {
 	}
 }
 
-// Acquire acquires the lock, waiting until ctx is done; see Lock.Acquire.
-func (l *RLock) Acquire(ctx context.Context) error {
-	return l.acquire(ctx, "RLock.Acquire", -1)
-}
+// Acquire acquires the lock, waiting as long as it takes; see
+// Lock.Acquire.
+func (l *RLock) Acquire() error { return l.acquire(context.Background(), "RLock.Acquire", -1) }
 
 // AcquireTimeout acquires the lock, waiting at most d; see
 // Lock.AcquireTimeout.
 func (l *RLock) AcquireTimeout(d time.Duration) error {
-	return l.acquire(context.Background(), "RLock.AcquireTimeout", max(d, 0))
+	return l.acquire(context.Background(), "RLock.Acquire", max(d, 0))
+}
+
+// AcquireContext acquires the lock, waiting until ctx is done; see
+// Lock.AcquireContext.
+func (l *RLock) AcquireContext(ctx context.Context) error {
+	return l.acquire(ctx, "RLock.Acquire", -1)
 }
 
 // TryAcquire acquires the lock if it is free or held by this process, and
@@ -469,16 +479,23 @@ func (s *Semaphore) acquire1(ctx context.Context, op string, timeout time.Durati
 	}
 }
 
-// Acquire takes one unit, waiting until ctx is done. It returns nil, or an
-// error wrapping ctx.Err() without a unit.
-func (s *Semaphore) Acquire(ctx context.Context) error {
-	return s.acquire(ctx, "Semaphore.Acquire", -1)
+// Acquire takes one unit, waiting as long as it takes (Python's
+// acquire()).
+func (s *Semaphore) Acquire() error {
+	return s.acquire(context.Background(), "Semaphore.Acquire", -1)
 }
 
 // AcquireTimeout takes one unit, waiting at most d; it returns a
-// *WaitTimeoutError when none came free in time.
+// *TimeoutError when none came free in time.
 func (s *Semaphore) AcquireTimeout(d time.Duration) error {
-	return s.acquire(context.Background(), "Semaphore.AcquireTimeout", max(d, 0))
+	return s.acquire(context.Background(), "Semaphore.Acquire", max(d, 0))
+}
+
+// AcquireContext takes one unit, waiting until ctx is done. It returns
+// nil, or without a unit a *TimeoutError once ctx's deadline passed, else
+// ctx.Err().
+func (s *Semaphore) AcquireContext(ctx context.Context) error {
+	return s.acquire(ctx, "Semaphore.Acquire", -1)
 }
 
 // TryAcquire takes a unit if one is free and reports whether it did.
@@ -625,15 +642,18 @@ func (e *Event) wait1(ctx context.Context, op string, timeout time.Duration) err
 	}
 }
 
-// Wait blocks until the flag is set or ctx is done (Python's wait()). It
-// returns nil once set, or an error wrapping ctx.Err().
-func (e *Event) Wait(ctx context.Context) error { return e.wait(ctx, "Event.Wait", -1) }
+// Wait blocks until the flag is set (Python's wait()).
+func (e *Event) Wait() error { return e.wait(context.Background(), "Event.Wait", -1) }
 
 // WaitTimeout blocks until the flag is set or d passed (Python's
-// wait(timeout=d)); it returns a *WaitTimeoutError in the second case.
+// wait(timeout=d)); it returns a *TimeoutError in the second case.
 func (e *Event) WaitTimeout(d time.Duration) error {
-	return e.wait(context.Background(), "Event.WaitTimeout", max(d, 0))
+	return e.wait(context.Background(), "Event.Wait", max(d, 0))
 }
+
+// WaitContext blocks until the flag is set or ctx is done. It returns nil
+// once set, else a *TimeoutError once ctx's deadline passed, or ctx.Err().
+func (e *Event) WaitContext(ctx context.Context) error { return e.wait(ctx, "Event.Wait", -1) }
 
 // Close unmaps the event in this process.
 func (e *Event) Close() error { return takeSegment(&e.seg) }

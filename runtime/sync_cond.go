@@ -11,7 +11,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
@@ -40,15 +39,6 @@ type Condition struct {
 	hi       *uint32 // the slots in use are below hi
 	l        *Lock
 	ownsLock bool
-}
-
-// ErrTooManyWaiters: a Condition's Wait found 4096 waits already in
-// progress (processes or goroutines); it returns at once, with the lock
-// still held.
-var ErrTooManyWaiters = errors.New("mp: too many waiters: a Condition has room for 4096 waits at once")
-
-func init() {
-	registry.RegisterError("github.com/mpgen/mpgen/runtime.ErrTooManyWaiters", ErrTooManyWaiters)
 }
 
 // The condition's segment: the ticket and hi words, then one slot per wait
@@ -117,7 +107,15 @@ func (c *Condition) Lock() { c.l.Lock() }
 func (c *Condition) Unlock() { c.l.Unlock() }
 
 // Acquire acquires the condition's lock (see Lock.Acquire).
-func (c *Condition) Acquire(ctx context.Context) error { return c.l.Acquire(ctx) }
+func (c *Condition) Acquire() error { return c.l.Acquire() }
+
+// AcquireTimeout acquires the condition's lock, waiting at most d (see
+// Lock.AcquireTimeout).
+func (c *Condition) AcquireTimeout(d time.Duration) error { return c.l.AcquireTimeout(d) }
+
+// AcquireContext acquires the condition's lock, waiting until ctx is done
+// (see Lock.AcquireContext).
+func (c *Condition) AcquireContext(ctx context.Context) error { return c.l.AcquireContext(ctx) }
 
 // Release releases the condition's lock (see Lock.Release).
 func (c *Condition) Release() error { return c.l.Release() }
@@ -271,26 +269,58 @@ func (c *Condition) rescue() {
 	}
 }
 
-// Wait releases the lock, waits for a notification or for ctx to be done,
-// then reacquires the lock (in every case, as Python does). It returns nil
-// when notified, an error wrapping ctx.Err() otherwise, or
+// Wait releases the lock, waits for a notification, then reacquires the
+// lock (Python's wait()). It returns nil when notified, or
 // ErrLockAbandoned if the lock's holder died meanwhile.
-func (c *Condition) Wait(ctx context.Context) error { return c.wait(ctx, "Condition.Wait", -1) }
+func (c *Condition) Wait() error { return c.wait(context.Background(), "Condition.Wait", -1) }
 
-// WaitTimeout is Wait bounded by d instead of a context; it returns a
-// *WaitTimeoutError when not notified in time.
+// WaitTimeout is Wait that gives up after d (Python's wait(timeout=d)),
+// with a *TimeoutError; it reacquires the lock in every case, as Python
+// does.
 func (c *Condition) WaitTimeout(d time.Duration) error {
-	return c.wait(context.Background(), "Condition.WaitTimeout", max(d, 0))
+	return c.wait(context.Background(), "Condition.Wait", max(d, 0))
+}
+
+// WaitContext is Wait that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err(). It reacquires the lock in
+// every case, as Python does.
+func (c *Condition) WaitContext(ctx context.Context) error {
+	return c.wait(ctx, "Condition.Wait", -1)
 }
 
 // WaitFor waits until pred returns true, calling it with the lock held
 // (Python's wait_for). It returns nil once pred is true (ErrLockAbandoned
 // if the lock was taken over from a dead holder on the way), or Wait's
 // error.
-func (c *Condition) WaitFor(ctx context.Context, pred func() bool) error {
+func (c *Condition) WaitFor(pred func() bool) error {
+	return c.waitFor(context.Background(), pred, -1)
+}
+
+// WaitForTimeout is WaitFor that gives up after d in all (Python's
+// wait_for(predicate, timeout=d)), with a *TimeoutError.
+func (c *Condition) WaitForTimeout(pred func() bool, d time.Duration) error {
+	return within(d, c.waitFor(context.Background(), pred, max(d, 0)))
+}
+
+// WaitForContext is WaitFor that gives up when ctx is done, with
+// WaitContext's error.
+func (c *Condition) WaitForContext(ctx context.Context, pred func() bool) error {
+	return c.waitFor(ctx, pred, -1)
+}
+
+// waitFor runs WaitFor's loop; timeout >= 0 bounds the whole of it.
+func (c *Condition) waitFor(ctx context.Context, pred func() bool, timeout time.Duration) error {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
 	var abandoned error
 	for !pred() {
-		switch err := c.Wait(ctx); err {
+		t := time.Duration(-1)
+		if timeout >= 0 {
+			t = max(time.Until(deadline), 0)
+		}
+		switch err := c.wait(ctx, "Condition.WaitFor", t); err {
 		case nil:
 		case ErrLockAbandoned:
 			abandoned = err
@@ -475,18 +505,26 @@ func (b *Barrier) Broken() bool {
 
 func nextGen(v uint32) uint32 { return ((v>>barGenShift + 1) & 0xffff) << barGenShift }
 
-// Wait waits until parties processes have called Wait, or ctx is done. It
-// returns the arrival index, 0 for the first to arrive up to parties-1 for
-// the last, different for each (Python uses it to choose one process to do
-// something). When ctx is done first, the barrier breaks and Wait returns
-// an error wrapping ctx.Err(); when the barrier is or becomes broken, it
-// returns ErrBrokenBarrier.
-func (b *Barrier) Wait(ctx context.Context) (int, error) { return b.wait(ctx, "Barrier.Wait", -1) }
+// Wait waits until parties processes have called Wait (Python's wait()).
+// It returns the arrival index, 0 for the first to arrive up to parties-1
+// for the last, different for each (Python uses it to choose one process
+// to do something). When the barrier is or becomes broken, it returns
+// ErrBrokenBarrier.
+func (b *Barrier) Wait() (int, error) { return b.wait(context.Background(), "Barrier.Wait", -1) }
 
-// WaitTimeout is Wait bounded by d instead of a context: when d passes, the
-// barrier breaks and WaitTimeout returns a *WaitTimeoutError.
+// WaitTimeout is Wait that gives up after d (Python's wait(timeout=d)):
+// the barrier breaks, for the other waiters too, and WaitTimeout returns a
+// *TimeoutError that also matches ErrBrokenBarrier.
 func (b *Barrier) WaitTimeout(d time.Duration) (int, error) {
-	return b.wait(context.Background(), "Barrier.WaitTimeout", max(d, 0))
+	return b.wait(context.Background(), "Barrier.Wait", max(d, 0))
+}
+
+// WaitContext is Wait that gives up when ctx is done: the barrier breaks,
+// for the other waiters too, and WaitContext returns a *TimeoutError that
+// also matches ErrBrokenBarrier once ctx's deadline passed, else
+// ctx.Err().
+func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
+	return b.wait(ctx, "Barrier.Wait", -1)
 }
 
 func (b *Barrier) wait(ctx context.Context, op string, timeout time.Duration) (int, error) {
@@ -534,6 +572,9 @@ func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (
 		if err := wt.Sleep(b.w, v); shm.Over(err) {
 			if b.leave(gen, barBroken) {
 				return idx, nil // the round completed just now
+			}
+			if te, ok := err.(*TimeoutError); ok {
+				te.err = ErrBrokenBarrier // it broke the barrier, for itself too
 			}
 			return 0, err
 		}

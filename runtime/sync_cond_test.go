@@ -76,7 +76,7 @@ func TestConditionNotifierDoesNotTakeItsOwn(t *testing.T) {
 				child <- err
 				return
 			}
-			err := c.WaitFor(ctx, func() bool { return state == 4 })
+			err := c.WaitForContext(ctx, func() bool { return state == 4 })
 			c.Unlock()
 			if err != nil {
 				child <- err
@@ -86,7 +86,7 @@ func TestConditionNotifierDoesNotTakeItsOwn(t *testing.T) {
 		child <- nil
 	}()
 	for r := range rounds {
-		if err := c.WaitFor(ctx, func() bool { return state == 0 }); err != nil {
+		if err := c.WaitForContext(ctx, func() bool { return state == 0 }); err != nil {
 			c.Unlock()
 			t.Fatalf("round %d: the waiter was never woken: %v", r, err)
 		}

@@ -37,7 +37,7 @@ func TestLockBasics(t *testing.T) {
 	}
 	start := time.Now()
 	err := l.AcquireTimeout(50 * time.Millisecond)
-	var te *WaitTimeoutError
+	var te *TimeoutError
 	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 50*time.Millisecond {
 		t.Fatalf("AcquireTimeout on a held lock: %v after %v", err, time.Since(start))
 	}
@@ -63,7 +63,7 @@ func TestLockContextCancel(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- l.Acquire(ctx) }()
+	go func() { done <- l.AcquireContext(ctx) }()
 	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
 	cancel()
@@ -151,7 +151,7 @@ func TestLockHolderPidReused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start = time.Now()
-	if err := v.Acquire(ctx); !errors.Is(err, ErrLockAbandoned) || time.Since(start) > bound {
+	if err := v.AcquireContext(ctx); !errors.Is(err, ErrLockAbandoned) || time.Since(start) > bound {
 		t.Fatalf("Value.Acquire: %v after %v", err, time.Since(start))
 	}
 	v.Unlock()
@@ -164,7 +164,7 @@ func TestRLock(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 	l.Lock()
-	if err := l.Acquire(context.Background()); err != nil {
+	if err := l.Acquire(); err != nil {
 		t.Fatal(err)
 	}
 	if !l.TryAcquire() {
@@ -201,7 +201,7 @@ func TestSemaphoreInProcess(t *testing.T) {
 		t.Fatalf("AcquireTimeout on an empty semaphore: %v", err)
 	}
 	got := make(chan error)
-	go func() { got <- s.Acquire(context.Background()) }()
+	go func() { got <- s.Acquire() }()
 	time.Sleep(10 * time.Millisecond)
 	if err := s.Release(); err != nil {
 		t.Fatal(err)
@@ -288,7 +288,7 @@ func TestBarrierBrokenAndReset(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	// A waiter that times out breaks the barrier for the other one.
 	other := make(chan error, 1)
-	go func() { _, err := b.Wait(context.Background()); other <- err }()
+	go func() { _, err := b.Wait(); other <- err }()
 	time.Sleep(20 * time.Millisecond)
 	if b.NWaiting() != 1 {
 		t.Fatalf("NWaiting %d", b.NWaiting())
@@ -299,7 +299,7 @@ func TestBarrierBrokenAndReset(t *testing.T) {
 	if err := <-other; !errors.Is(err, ErrBrokenBarrier) {
 		t.Fatalf("the other waiter: %v", err)
 	}
-	if _, err := b.Wait(context.Background()); !errors.Is(err, ErrBrokenBarrier) {
+	if _, err := b.Wait(); !errors.Is(err, ErrBrokenBarrier) {
 		t.Fatalf("Wait on a broken barrier: %v", err)
 	}
 	b.Reset()
@@ -307,7 +307,7 @@ func TestBarrierBrokenAndReset(t *testing.T) {
 		t.Fatal("broken after Reset")
 	}
 	// Usable again; Abort breaks it for a waiter.
-	go func() { _, err := b.Wait(context.Background()); other <- err }()
+	go func() { _, err := b.Wait(); other <- err }()
 	time.Sleep(20 * time.Millisecond)
 	b.Abort()
 	if err := <-other; !errors.Is(err, ErrBrokenBarrier) {
@@ -315,7 +315,7 @@ func TestBarrierBrokenAndReset(t *testing.T) {
 	}
 	b.Reset()
 	// Reset while someone waits: they get ErrBrokenBarrier, then it is clean.
-	go func() { _, err := b.Wait(context.Background()); other <- err }()
+	go func() { _, err := b.Wait(); other <- err }()
 	time.Sleep(20 * time.Millisecond)
 	b.Reset()
 	if err := <-other; !errors.Is(err, ErrBrokenBarrier) {
@@ -328,7 +328,7 @@ func TestBarrierBrokenAndReset(t *testing.T) {
 	idx := make(chan int, 3)
 	for range 3 {
 		wg.Go(func() {
-			i, err := b.Wait(context.Background())
+			i, err := b.Wait()
 			if err != nil {
 				t.Error(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
 )
@@ -28,11 +29,25 @@ func (q *Queue[T]) waitable() (*os.File, <-chan struct{}) { return q.get.File(),
 func (p *Process) waitable() (*os.File, <-chan struct{}) { return nil, p.Sentinel() }
 
 // Wait waits until at least one of objs is ready and returns those that are
-// (Python's multiprocessing.connection.wait). When ctx is done first it
-// returns ctx's error; use context.WithTimeout for Python's timeout. The
-// descriptors of Conns and Queues are watched with poll(2), processes
-// through their sentinels, all at once.
-func Wait(ctx context.Context, objs ...Waitable) ([]Waitable, error) {
+// (Python's multiprocessing.connection.wait). The descriptors of Conns and
+// Queues are watched with poll(2), processes through their sentinels, all
+// at once.
+func Wait(objs ...Waitable) ([]Waitable, error) { return WaitContext(context.Background(), objs...) }
+
+// WaitTimeout is Wait that gives up after d with a *TimeoutError (where
+// Python's wait(objs, timeout) returns an empty list); with d <= 0 it looks
+// once.
+func WaitTimeout(d time.Duration, objs ...Waitable) ([]Waitable, error) {
+	ctx, cancel := timeoutCtx(d)
+	defer cancel()
+	ready, err := WaitContext(ctx, objs...)
+	return ready, within(d, err)
+}
+
+// WaitContext is Wait that gives up when ctx is done: with a *TimeoutError
+// once its deadline passed, else with ctx.Err().
+func WaitContext(ctx context.Context, objs ...Waitable) ([]Waitable, error) {
+	start := startOf(ctx)
 	var files []*os.File
 	var fileObjs []Waitable
 	var chans []<-chan struct{}
@@ -57,8 +72,8 @@ func Wait(ctx context.Context, objs ...Waitable) ([]Waitable, error) {
 		if len(out) > 0 {
 			return out, nil
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if ctx.Err() != nil {
+			return nil, giveUp(ctx, "Wait", start)
 		}
 		if err := waitAny(ctx, files, chans); err != nil {
 			return nil, err

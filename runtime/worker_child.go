@@ -110,7 +110,7 @@ func (s *workerServer) accept(f wire.Frame) {
 // readOrExit reads one frame; at the end of the channel the worker exits:
 // the parent retired it or is gone.
 func (s *workerServer) readOrExit() wire.Frame {
-	f, err := wire.ReadPeerFrame(s.br, MaxFrameSize())
+	f, err := wire.ReadPeerFrame(s.br, maxFrameSize.Load())
 	if err != nil {
 		s.cancelAll()
 		if isEOF(err) {

@@ -166,5 +166,5 @@ func run(ctx context.Context, limit, step, workers int) (Total, error) {
 	if err := found.Shutdown(); err != nil {
 		return Total{}, err
 	}
-	return collector.Wait(ctx)
+	return collector.Get()
 }

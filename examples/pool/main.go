@@ -79,6 +79,6 @@ func main() {
 	_, err = pool.Apply(ctx, crash, []any{3}, nil)
 	var ee *mp.ExitError
 	fmt.Println("crashing call:", err, "| is *mp.ExitError:", errors.As(err, &ee))
-	n, err := mp.Submit[int](ctx, pool, collatz, 27).Get(ctx)
+	n, err := mp.Submit[int](ctx, pool, collatz, 27).Get()
 	fmt.Println("the pool goes on: collatz(27) =", n, err)
 }

@@ -112,7 +112,7 @@ func ImageGone(mode, want string) (r Report) {
 	if err != nil || !slices.Equal(got, []int{1, 2, 3, 4}) {
 		return r.fatalf("pool Map: %v, %v", got, err)
 	}
-	img, err := mp.Submit[Image](ctx, pool, ExeImage).Get(ctx)
+	img, err := mp.Submit[Image](ctx, pool, ExeImage).GetContext(ctx)
 	if err != nil {
 		return r.fatalf("%v", err)
 	}
@@ -123,10 +123,10 @@ func ImageGone(mode, want string) (r Report) {
 			return r.fatalf("kill worker %d: %v", pid, err)
 		}
 	}
-	img, err = mp.Submit[Image](ctx, pool, ExeImage).Get(ctx)
+	img, err = mp.Submit[Image](ctx, pool, ExeImage).GetContext(ctx)
 	var ee *mp.ExitError
 	for errors.As(err, &ee) { // the call may have gone to a worker as it died
-		img, err = mp.Submit[Image](ctx, pool, ExeImage).Get(ctx)
+		img, err = mp.Submit[Image](ctx, pool, ExeImage).GetContext(ctx)
 	}
 	if err != nil {
 		return r.fatalf("%v", err)

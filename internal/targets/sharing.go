@@ -82,7 +82,7 @@ func Consume(ctx context.Context, in *mp.Queue[int], out *mp.Queue[[3]int]) erro
 //
 //mp:target
 func PassConn(q *mp.Queue[*mp.Conn[string]]) error {
-	a, b, err := mp.Pipe[string]()
+	a, b, err := mp.Pipe[string](true)
 	if err != nil {
 		return err
 	}

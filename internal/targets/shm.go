@@ -55,7 +55,7 @@ func AddUnderLock(v *mp.Value[int64], d int64, n int) error {
 func MeetAtBarrier(ctx context.Context, b *mp.Barrier, rounds int) ([]int, error) {
 	var idx []int
 	for range rounds {
-		i, err := b.Wait(ctx)
+		i, err := b.WaitContext(ctx)
 		if err != nil {
 			return idx, err
 		}
@@ -69,7 +69,7 @@ func MeetAtBarrier(ctx context.Context, b *mp.Barrier, rounds int) ([]int, error
 //
 //mp:target
 func HoldLock(ctx context.Context, l *mp.Lock, held *mp.Event) error {
-	if err := l.Acquire(ctx); err != nil {
+	if err := l.AcquireContext(ctx); err != nil {
 		return err
 	}
 	held.Set()
@@ -119,7 +119,7 @@ func WaitSemaphore(s *mp.Semaphore, d time.Duration) error {
 func FillOnRequest(ctx context.Context, a *mp.Array[uint64], ctl *mp.Array[int64], req, done *mp.Semaphore) error {
 	s, c := a.Slice(), ctl.Slice()
 	for {
-		if err := req.Acquire(ctx); err != nil {
+		if err := req.AcquireContext(ctx); err != nil {
 			return err
 		}
 		v := uint64(c[0])
@@ -171,11 +171,11 @@ func CreateAndCrash(name string) error {
 //
 //mp:target
 func HoldLockThenExit(l *mp.Lock, held, exit *mp.Event) error {
-	if err := l.Acquire(context.Background()); err != nil {
+	if err := l.AcquireContext(context.Background()); err != nil {
 		return err
 	}
 	held.Set()
-	if err := exit.Wait(context.Background()); err != nil {
+	if err := exit.WaitContext(context.Background()); err != nil {
 		return err
 	}
 	os.Exit(3)
@@ -187,7 +187,7 @@ func HoldLockThenExit(l *mp.Lock, held, exit *mp.Event) error {
 //
 //mp:target
 func HoldRLockTwice(ctx context.Context, l *mp.RLock, held *mp.Event) error {
-	if err := errors.Join(l.Acquire(ctx), l.Acquire(ctx)); err != nil {
+	if err := errors.Join(l.AcquireContext(ctx), l.AcquireContext(ctx)); err != nil {
 		return err
 	}
 	held.Set()
@@ -203,7 +203,7 @@ func HoldRLockTwice(ctx context.Context, l *mp.RLock, held *mp.Event) error {
 func CountSemaphoreHolders(ctx context.Context, sem *mp.Semaphore, a *mp.Array[int64], l *mp.Lock, n int) error {
 	s := a.Slice()
 	for range n {
-		if err := sem.Acquire(ctx); err != nil {
+		if err := sem.AcquireContext(ctx); err != nil {
 			return err
 		}
 		l.Lock()
@@ -227,7 +227,7 @@ func CountSemaphoreHolders(ctx context.Context, sem *mp.Semaphore, a *mp.Array[i
 //
 //mp:target
 func WaitThenSet(ctx context.Context, e, done *mp.Event) error {
-	if err := e.Wait(ctx); err != nil {
+	if err := e.WaitContext(ctx); err != nil {
 		return err
 	}
 	done.Set()
@@ -243,7 +243,7 @@ func WaitForCondition(ctx context.Context, c *mp.Condition, a *mp.Array[int64]) 
 	c.Lock()
 	defer c.Unlock()
 	s[2]++ // one more waiter ready
-	if err := c.WaitFor(ctx, func() bool { return s[0] != 0 }); err != nil {
+	if err := c.WaitForContext(ctx, func() bool { return s[0] != 0 }); err != nil {
 		return err
 	}
 	s[1] += s[0]
@@ -261,7 +261,7 @@ func NotifyThenWait(ctx context.Context, c *mp.Condition, v *mp.Value[int64], ro
 		v.Store(0)
 		err := c.Notify(1)
 		if err == nil {
-			err = c.WaitFor(ctx, func() bool { return v.Load() == 4 })
+			err = c.WaitForContext(ctx, func() bool { return v.Load() == 4 })
 		}
 		c.Unlock()
 		if err != nil {
@@ -280,7 +280,7 @@ func BarrierRounds(ctx context.Context, b *mp.Barrier, a *mp.Array[int32], id, r
 	s := a.Slice()
 	for r := range rounds {
 		s[id] = int32(r + 1)
-		idx, err := b.Wait(ctx)
+		idx, err := b.WaitContext(ctx)
 		if err != nil {
 			return err
 		}
@@ -292,7 +292,7 @@ func BarrierRounds(ctx context.Context, b *mp.Barrier, a *mp.Array[int32], id, r
 		s[4+r*4+id] = int32(idx)
 		// A second barrier so nobody starts round r+1 (and writes s[id])
 		// before everyone checked round r.
-		if _, err := b.Wait(ctx); err != nil {
+		if _, err := b.WaitContext(ctx); err != nil {
 			return err
 		}
 	}
@@ -334,7 +334,7 @@ func CreateFillHold(name string, ready, exit *mp.Event) error {
 		m.Bytes()[i] = 0xA5
 	}
 	ready.Set()
-	if err := exit.Wait(context.Background()); err != nil {
+	if err := exit.WaitContext(context.Background()); err != nil {
 		return err
 	}
 	os.Exit(3)
@@ -353,5 +353,5 @@ func AttachHold(name string, ready, exit *mp.Event) error {
 	}
 	m.Bytes()[0] = 0x5A
 	ready.Set()
-	return exit.Wait(context.Background())
+	return exit.WaitContext(context.Background())
 }

@@ -10,6 +10,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -66,6 +68,52 @@ func Fail(msg string) error { return fmt.Errorf("fail %s: %w", msg, ErrBoom) }
 //mp:target
 func FailTyped(code int) (int, error) {
 	return 0, fmt.Errorf("typed: %w", &CodeError{Code: code, Op: "frob"})
+}
+
+// Sentinels are the standard library's and package mp's sentinel errors
+// that WrapSentinel returns, by name: each must match errors.Is in the
+// parent.
+var Sentinels = map[string]error{
+	"context.Canceled": context.Canceled, "context.DeadlineExceeded": context.DeadlineExceeded,
+	"errors.ErrUnsupported": errors.ErrUnsupported,
+	"io.EOF":                io.EOF, "io.ErrUnexpectedEOF": io.ErrUnexpectedEOF, "io.ErrClosedPipe": io.ErrClosedPipe,
+	"io.ErrShortWrite": io.ErrShortWrite, "io.ErrShortBuffer": io.ErrShortBuffer, "io.ErrNoProgress": io.ErrNoProgress,
+	"fs.ErrInvalid": fs.ErrInvalid, "fs.ErrPermission": fs.ErrPermission, "fs.ErrExist": fs.ErrExist,
+	"fs.ErrNotExist": fs.ErrNotExist, "fs.ErrClosed": fs.ErrClosed,
+	"os.ErrDeadlineExceeded": os.ErrDeadlineExceeded, "os.ErrNoDeadline": os.ErrNoDeadline,
+	"os.ErrProcessDone": os.ErrProcessDone,
+	"mp.ErrNoGuard":     mp.ErrNoGuard, "mp.ErrNotRegistered": mp.ErrNotRegistered, "mp.ErrStarted": mp.ErrStarted,
+	"mp.ErrNotStarted": mp.ErrNotStarted, "mp.ErrRunning": mp.ErrRunning, "mp.ErrClosed": mp.ErrClosed,
+	"mp.ErrDaemonChildren": mp.ErrDaemonChildren, "mp.ErrPoolClosed": mp.ErrPoolClosed,
+	"mp.ErrPoolTerminated": mp.ErrPoolTerminated, "mp.ErrWrongEnd": mp.ErrWrongEnd,
+	"mp.ErrQueueShutDown": mp.ErrQueueShutDown, "mp.ErrQueueFull": mp.ErrQueueFull,
+	"mp.ErrQueueEmpty": mp.ErrQueueEmpty, "mp.ErrTaskDoneTooOften": mp.ErrTaskDoneTooOften,
+	"mp.ErrLockAbandoned": mp.ErrLockAbandoned, "mp.ErrNotOwner": mp.ErrNotOwner, "mp.ErrNotLocked": mp.ErrNotLocked,
+	"mp.ErrTooManyReleases": mp.ErrTooManyReleases, "mp.ErrBrokenBarrier": mp.ErrBrokenBarrier,
+	"mp.ErrHandleClosed": mp.ErrHandleClosed,
+}
+
+// WrapSentinel returns the sentinel of Sentinels named name, wrapped.
+//
+//mp:target
+func WrapSentinel(name string) error {
+	err, ok := Sentinels[name]
+	if !ok {
+		return fmt.Errorf("no sentinel %q", name)
+	}
+	return fmt.Errorf("target wraps: %w", err)
+}
+
+// OpenMissing opens path, which does not exist: the *fs.PathError wraps
+// syscall.ENOENT, which matches fs.ErrNotExist.
+//
+//mp:target
+func OpenMissing(path string) error {
+	f, err := os.Open(path)
+	if err == nil {
+		f.Close()
+	}
+	return err
 }
 
 // Panic panics with msg.
@@ -150,7 +198,7 @@ type Who struct {
 //mp:target
 func Whoami() Who {
 	cur := mp.CurrentProcess()
-	w := Who{Name: cur.Name, Pid: cur.Pid, Daemon: cur.Daemon, AuthKeySum: sha256.Sum256(mp.AuthKey())}
+	w := Who{Name: cur.Name, Pid: cur.Pid, Daemon: cur.Daemon, AuthKeySum: sha256.Sum256(cur.AuthKey)}
 	if par := mp.ParentProcess(); par != nil {
 		w.ParentName, w.ParentPid = par.Name, par.Pid
 	}
@@ -163,7 +211,7 @@ func Whoami() Who {
 //
 //mp:target
 func Nested(ctx context.Context, n int) ([]Who, error) {
-	jobs := make([]*mp.Job[Who], n)
+	jobs := make([]*mp.Future[Who], n)
 	for i := range jobs {
 		j, err := mp.Spawn[Who](ctx, Whoami)
 		if err != nil {
@@ -173,7 +221,7 @@ func Nested(ctx context.Context, n int) ([]Who, error) {
 	}
 	out := make([]Who, n)
 	for i, j := range jobs {
-		w, err := j.Wait(ctx)
+		w, err := j.GetContext(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -1001,6 +1001,22 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.WrapSentinel",
+		Func:   WrapSentinel,
+		Params: []mpimpl.Param{mpimpl.P[string]("name")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, WrapSentinel(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.OpenMissing",
+		Func:   OpenMissing,
+		Params: []mpimpl.Param{mpimpl.P[string]("path")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, OpenMissing(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Panic",
 		Func:   Panic,
 		Params: []mpimpl.Param{mpimpl.P[string]("msg")},

@@ -27,9 +27,10 @@ const (
 // A nil *Block is a closed one. Linux only: elsewhere Create and Attach
 // return an error wrapping errors.ErrUnsupported.
 type Block struct {
-	name string
-	f    *os.File
-	mem  []byte
+	name   string
+	f      *os.File
+	mem    []byte
+	closed [2]uint64 // after Close: the block file's device and inode, for Unlink
 }
 
 // validName checks a block name: 1 to 200 letters, digits, '.', '_' or

@@ -147,6 +147,10 @@ func (b *Block) Close() error {
 	if b == nil || b.f == nil {
 		return nil
 	}
+	var st syscall.Stat_t
+	if syscall.Fstat(int(b.f.Fd()), &st) == nil {
+		b.closed = [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+	}
 	err := syscall.Munmap(b.mem)
 	b.mem = nil
 	if cerr := b.f.Close(); err == nil {
@@ -159,12 +163,23 @@ func (b *Block) Close() error {
 
 // Unlink removes the block's name: processes attached keep their memory,
 // and the block is freed when the last closes it or ends; Attach fails
-// from now on. If the name already names another block (the original was
-// unlinked and created again), Unlink leaves it alone and returns an error
-// matching fs.ErrNotExist. The block must be open.
+// from now on. If the name already names
+// another block (the original was unlinked and created again), Unlink
+// leaves it alone and returns an error matching fs.ErrNotExist. After
+// Close, Unlink still removes the block's name if it names the same block,
+// as Python's does (a block whose last holder closed it is gone already).
 func (b *Block) Unlink() error {
 	path := filepath.Join(Dir, Prefix+b.name)
-	same, err := sameFile(b.f, path)
+	var same bool
+	var err error
+	if b.f != nil {
+		same, err = sameFile(b.f, path)
+	} else {
+		var st syscall.Stat_t
+		if err = syscall.Stat(path, &st); err == nil {
+			same = b.closed != [2]uint64{} && b.closed == [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+		}
+	}
 	if !same {
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("mp: Unlink shared memory %q: already unlinked: %w", b.name, fs.ErrNotExist)

@@ -3,7 +3,6 @@ package shm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -26,19 +25,17 @@ var ErrSlice = errors.New("wait slice passed")
 // (they re-check and sleep again), so the waiter notices at once.
 type Waiter struct {
 	ctx      context.Context
-	op       string
-	timeout  time.Duration
 	deadline time.Time // zero: none
 	stop     func() bool
-	timedOut func(op string, after time.Duration) error
+	over     func(ctxErr error) error
 }
 
-// NewWaiter starts a wait on w. op names the operation in errors. timeout
-// < 0 means none; timeout == 0 means do not sleep at all (the caller gets
-// one look). Once the timeout passed, Sleep returns timedOut(op, timeout).
-// Call Done when finished.
-func NewWaiter(ctx context.Context, w *uint32, op string, timeout time.Duration, timedOut func(op string, after time.Duration) error) *Waiter {
-	wt := &Waiter{ctx: ctx, op: op, timeout: timeout, timedOut: timedOut}
+// NewWaiter starts a wait on w. timeout < 0 means none; timeout == 0 means
+// do not sleep at all (the caller gets one look). When the wait is over,
+// Sleep returns over(nil) once the timeout passed, or over(ctx.Err()) once
+// ctx is done: over makes the caller's error. Call Done when finished.
+func NewWaiter(ctx context.Context, w *uint32, timeout time.Duration, over func(ctxErr error) error) *Waiter {
+	wt := &Waiter{ctx: ctx, over: over}
 	if timeout >= 0 {
 		wt.deadline = time.Now().Add(timeout)
 	}
@@ -56,18 +53,17 @@ func (wt *Waiter) Done() {
 }
 
 // Sleep sleeps while *w == val, for one slice at most. It returns nil when
-// woken (or spuriously), ErrSlice when the slice passed, or the timeout
-// error (see NewWaiter) or an error wrapping the context's when the wait
-// is over.
+// woken (or spuriously), ErrSlice when the slice passed, or over's error
+// (see NewWaiter) when the wait is over.
 func (wt *Waiter) Sleep(w *uint32, val uint32) error {
 	if err := wt.ctx.Err(); err != nil {
-		return fmt.Errorf("mp: %s: %w", wt.op, err)
+		return wt.over(err)
 	}
 	d := WaitSlice
 	if !wt.deadline.IsZero() {
 		rem := time.Until(wt.deadline)
 		if rem <= 0 {
-			return wt.timedOut(wt.op, wt.timeout)
+			return wt.over(nil)
 		}
 		d = min(d, rem)
 	}
