@@ -14,12 +14,12 @@ type nameTable struct {
 
 type nameUse struct {
 	pkg    *packages.Package
-	target Target
+	target target
 }
 
 // add records the targets found in pkg, noting each whose name an earlier
 // target that can be in the same program took.
-func (nt *nameTable) add(pkg *packages.Package, targets []Target) {
+func (nt *nameTable) add(pkg *packages.Package, targets []target) {
 	if nt.uses == nil {
 		nt.uses = map[string][]nameUse{}
 		nt.dups = map[*packages.Package][]error{}

@@ -2,8 +2,10 @@ package gen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -37,19 +39,26 @@ type Result struct {
 	// it is not main and has no targets. Commit then removes an earlier
 	// generated file.
 	Content []byte
-	// Targets are the package's targets, in the order of their files' names
-	// and, within a file, of their positions.
-	Targets []Target
 	// Errs are the problems found in the package, sorted by position. When
 	// there are any, Content is nil and Commit refuses to write.
 	Errs []error
+
+	// targets are the package's targets, in name order, as the generated
+	// file registers them (for the package's tests).
+	targets []target
 }
+
+// ErrOptions is what the error of Generate wraps when it cannot work with
+// its Options, such as an Output that is not the name of a Go file.
+var ErrOptions = errors.New("invalid options")
 
 // Generate runs mpgen on the packages that patterns match, loaded with the
 // go command in dir with the environment env (nil means the current one),
 // and returns one Result per package. The returned errors are those that
-// concern no single package, such as a go command that could not run.
-// Generate writes nothing: call Commit on the results for that.
+// concern no single package, such as a go command that could not run or
+// Options it cannot work with (wrapping ErrOptions); the problems of each
+// package are in its Result. Generate writes nothing: call Commit on the
+// results for that.
 func Generate(ctx context.Context, dir string, env []string, patterns []string, opts *Options) ([]Result, []error) {
 	o := Options{}
 	if opts != nil {
@@ -122,9 +131,9 @@ func (r *run) analyze(pkg *packages.Package) Result {
 	if !typesOK {
 		return res // checking against broken types would only add noise
 	}
-	res.Targets, errs = check(pkg, found)
+	res.targets, errs = check(pkg, found)
 	res.Errs = append(res.Errs, errs...)
-	r.opts.Logf("%s: %d targets", pkg.PkgPath, len(res.Targets))
+	r.opts.Logf("%s: %d targets", pkg.PkgPath, len(res.targets))
 	return res
 }
 
@@ -133,15 +142,18 @@ func (r *run) analyze(pkg *packages.Package) Result {
 func (r *run) finish(res *Result, pkg *packages.Package) {
 	res.Errs = append(res.Errs, r.names.duplicates(pkg)...)
 	if len(res.Errs) > 0 {
-		res.Targets = nil
-		SortErrors(res.Errs)
+		res.targets = nil
+		sortErrors(res.Errs)
 		return
 	}
-	if len(res.Targets) == 0 && pkg.Name != "main" {
+	if len(res.targets) == 0 && pkg.Name != "main" {
 		return
 	}
-	u := &unit{pkg: pkg.Types, prefix: namePrefix(pkg), targets: res.Targets, guard: pkg.Name == "main"}
-	if len(res.Targets) > 0 {
+	// In name order, not source order: moving a target within its package
+	// leaves the generated file as it is.
+	slices.SortFunc(res.targets, func(a, b target) int { return strings.Compare(a.Name, b.Name) })
+	u := &unit{pkg: pkg.Types, prefix: namePrefix(pkg), targets: res.targets, guard: pkg.Name == "main"}
+	if len(res.targets) > 0 {
 		u.sentinels, u.errTypes = errorValues(pkg.Types, newTraveler(pkg.Types))
 	}
 	content, err := render(u)
@@ -157,7 +169,13 @@ func (r *run) finish(res *Result, pkg *packages.Package) {
 func checkOutput(name string) error {
 	if filepath.Base(name) != name || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") ||
 		strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
-		return fmt.Errorf("invalid output file name %q: want the name of a non-test Go file, like %s", name, DefaultOutput)
+		return optionError(fmt.Sprintf("invalid output file name %q: want the name of a non-test Go file, like %s", name, DefaultOutput))
 	}
 	return nil
 }
+
+// An optionError is a problem with Options; it matches ErrOptions.
+type optionError string
+
+func (e optionError) Error() string        { return string(e) }
+func (e optionError) Is(target error) bool { return target == ErrOptions }

@@ -24,7 +24,7 @@ func generate(t *testing.T, dir string, opts *Options, patterns ...string) []Res
 }
 
 // describe renders a target on one line, for comparisons.
-func describe(t Target) string {
+func describe(t target) string {
 	q := func(p *types.Package) string { return p.Name() }
 	var params []string
 	for _, p := range t.Params {
@@ -46,6 +46,8 @@ func describe(t Target) string {
 	return s
 }
 
+// TestTargets checks what find and check make of each target, in the order
+// the generated file registers them: by name.
 func TestTargets(t *testing.T) {
 	tests := []struct {
 		dir  string
@@ -53,28 +55,28 @@ func TestTargets(t *testing.T) {
 	}{{
 		dir: "../testdata/gen/funcs",
 		want: []string{
-			"func noop main.noop at main.go:17 ()",
-			"func fail main.fail at main.go:20 () error",
+			"func logf logs/write-v2 at main.go:40 (format string, args []geo.Unit) ctx variadic error",
 			"func answer main.answer at main.go:23 () -> int",
+			"func fail main.fail at main.go:20 () error",
+			"func handles main.handles at main.go:73 (c *mp.Conn[geo.Point], q *mp.Queue[*mp.Conn[string]]) error",
+			"func local main.local at main.go:50 (c main.Config, int, temp main.Celsius, r rune) -> *main.Config",
 			"func lookup main.lookup at main.go:28 (key string) -> geo.Point error",
+			"func noop main.noop at main.go:17 ()",
+			"func shapes main.shapes at main.go:43 (p *geo.Point, boxes map[string]geo.Box[geo.Point], grid [3][]complex128, raw []byte, l oddname.Label, opt struct{N int \"json:\\\"n\\\"\"}) -> map[geo.Unit]bool error",
 			"func tick main.tick at main.go:31 () ctx error",
+			"func unnamed main.unnamed at main.go:67 (string, int)",
 			"func wait main.wait at main.go:34 (d time.Duration, at time.Time) ctx",
 			"func sum sum at main.go:37 (xs []int) variadic -> int",
-			"func logf logs/write-v2 at main.go:40 (format string, args []geo.Unit) ctx variadic error",
-			"func shapes main.shapes at main.go:43 (p *geo.Point, boxes map[string]geo.Box[geo.Point], grid [3][]complex128, raw []byte, l oddname.Label, opt struct{N int \"json:\\\"n\\\"\"}) -> map[geo.Unit]bool error",
-			"func local main.local at main.go:50 (c main.Config, int, temp main.Celsius, r rune) -> *main.Config",
-			"func unnamed main.unnamed at main.go:67 (string, int)",
-			"func handles main.handles at main.go:73 (c *mp.Conn[geo.Point], q *mp.Queue[*mp.Conn[string]]) error",
 		},
 	}, {
 		dir: "../testdata/gen/types",
 		want: []string{
-			"type Greeter main.Greeter at main.go:15 (main.Greeter) ctx error",
 			"type Counter counter at main.go:22 (main.Counter) -> int",
 			"type Fetch main.Fetch at main.go:30 (main.Fetch) ctx -> []byte error",
-			"type Ticks main.Ticks at main.go:40 (main.Ticks)",
+			"type Greeter main.Greeter at main.go:15 (main.Greeter) ctx error",
 			"type Loud main.Loud at main.go:47 (main.Loud) ctx error",
 			"type Span main.Span at main.go:57 (main.Span) -> time.Duration error",
+			"type Ticks main.Ticks at main.go:40 (main.Ticks)",
 		},
 	}, {
 		dir: "../testdata/gen/lib",
@@ -91,7 +93,7 @@ func TestTargets(t *testing.T) {
 				t.Fatalf("want one result without errors, got %+v", results)
 			}
 			var got []string
-			for _, target := range results[0].Targets {
+			for _, target := range results[0].targets {
 				got = append(got, describe(target))
 			}
 			if !slices.Equal(got, tt.want) {
@@ -158,11 +160,11 @@ func TestTags(t *testing.T) {
 		want []string
 	}{
 		{nil, []string{"main.always"}},
-		{[]string{"other", "mpgenextra"}, []string{"main.extra", "main.always"}}, // in file order
+		{[]string{"other", "mpgenextra"}, []string{"main.always", "main.extra"}}, // in name order
 	} {
 		results := generate(t, dir, &Options{Tags: tt.tags}, ".")
 		var got []string
-		for _, target := range results[0].Targets {
+		for _, target := range results[0].targets {
 			got = append(got, target.Name)
 		}
 		if !slices.Equal(got, tt.want) {

@@ -74,12 +74,12 @@ func commitLikeMpgen(t *testing.T, results []Result) {
 	t.Helper()
 	for _, r := range results {
 		if len(r.Errs) > 0 {
-			if err := r.Commit(); err == nil {
+			if _, err := r.Commit(); err == nil {
 				t.Errorf("%s: Commit of a result with errors succeeded", r.PkgPath)
 			}
 			continue
 		}
-		if err := r.Commit(); err != nil {
+		if _, err := r.Commit(); err != nil {
 			t.Fatalf("%s: Commit: %v", r.PkgPath, err)
 		}
 	}
@@ -442,10 +442,10 @@ func TestHostileOddPackages(t *testing.T) {
 	results := generateNoPanic(t, dir, env)
 	took := time.Since(t0)
 	wantTargets := map[string][]string{
-		hostileModPath + "/crlf":  {hostileModPath + "/crlf.Work", "crlf-named"},
+		hostileModPath + "/crlf":  {"crlf-named", hostileModPath + "/crlf.Work"}, // in name order
 		hostileModPath + "/uni":   {hostileModPath + "/uni.Grüße", hostileModPath + "/uni.Ωmega"},
 		hostileModPath + "/block": {hostileModPath + "/block.D"},
-		hostileModPath + "/long":  {strings.Repeat("n", 100000), hostileModPath + "/long.L" + strings.Repeat("o", 4999)},
+		hostileModPath + "/long":  {hostileModPath + "/long.L" + strings.Repeat("o", 4999), strings.Repeat("n", 100000)},
 		hostileModPath + "/clash": {hostileModPath + "/clash.Work"},
 		hostileModPath:            nil,
 	}
@@ -454,7 +454,7 @@ func TestHostileOddPackages(t *testing.T) {
 			t.Fatalf("%s: %s", r.PkgPath, strings.Join(errorText(dir, []Result{r}), "\n"))
 		}
 		var names []string
-		for _, target := range r.Targets {
+		for _, target := range r.targets {
 			names = append(names, target.Name)
 		}
 		if r.PkgPath == hostileModPath+"/huge" {
@@ -481,7 +481,7 @@ func TestHostileOddPackages(t *testing.T) {
 			t.Errorf("%s: the generated file does not parse: %v", r.PkgPath, err)
 		}
 		if r.PkgPath == hostileModPath+"/huge" {
-			t.Logf("huge: %d targets, a generated file of %d bytes, Generate took %v for the module", len(r.Targets), len(r.Content), took.Round(time.Millisecond))
+			t.Logf("huge: %d targets, a generated file of %d bytes, Generate took %v for the module", len(r.targets), len(r.Content), took.Round(time.Millisecond))
 		}
 	}
 	commitLikeMpgen(t, results)

@@ -28,7 +28,7 @@ const implPath = runtimePath + "/mpimpl"
 type unit struct {
 	pkg       *types.Package
 	prefix    string // of registered names: package path, or "main"
-	targets   []Target
+	targets   []target
 	sentinels []*types.Var
 	errTypes  []types.Type
 	guard     bool // install the main guard (package main)
@@ -124,16 +124,16 @@ func (r *renderer) typeFor(t types.Type) *jen.Statement {
 
 // spec returns the fields of the mpruntime.Spec literal of t, one per line,
 // in the order the runtime declares them.
-func (r *renderer) spec(t Target) []jen.Code {
+func (r *renderer) spec(t target) []jen.Code {
 	var fields []jen.Code
 	add := func(name string, value jen.Code) {
 		fields = append(fields, jen.Line().Id(name).Op(":").Add(value))
 	}
 	add("Name", jen.Lit(t.Name))
 	switch t.Kind {
-	case FuncTarget:
+	case funcKind:
 		add("Func", jen.Id(t.Ident))
-	case TypeTarget:
+	case typeKind:
 		add("Type", r.typeFor(t.Params[0].Type))
 	}
 	if t.Context {
@@ -171,7 +171,7 @@ func (r *renderer) spec(t Target) []jen.Code {
 
 // batch returns the Batch of a target of one parameter: the body called on
 // one typed value.
-func (r *renderer) batch(t Target) jen.Code {
+func (r *renderer) batch(t target) jen.Code {
 	local := r.names.locals()
 	ctx := local.name("ctx")
 	var a string
@@ -181,14 +181,14 @@ func (r *renderer) batch(t Target) jen.Code {
 	}
 	var invoke *jen.Statement
 	switch t.Kind {
-	case FuncTarget:
+	case funcKind:
 		a = local.name("a0")
 		arg := jen.Id(a)
 		if t.Variadic {
 			arg.Op("...")
 		}
 		invoke = jen.Id(t.Ident).Call(append(ctxArg, arg)...)
-	case TypeTarget:
+	case typeKind:
 		a = local.name("v")
 		invoke = jen.Id(a).Dot("Run").Call(ctxArg...)
 	}
@@ -216,7 +216,7 @@ func (r *renderer) batch(t Target) jen.Code {
 // call returns the Call function of a function target of zero or several
 // parameters: it decodes each argument into a local variable and calls the
 // body with them.
-func (r *renderer) call(t Target) jen.Code {
+func (r *renderer) call(t target) jen.Code {
 	local := r.names.locals()
 	ctx, args, errv := local.name("ctx"), local.name("args"), local.name("err")
 	var body []jen.Code

@@ -16,7 +16,7 @@
 // package that no longer needs it. With -check it writes nothing: it lists
 // the generated files that are out of date on standard output and exits 1 if
 // there are any. Problems in the packages are reported all at once, as
-// file:line:col: message, sorted by position.
+// file:line:col: message, package by package and sorted by position.
 //
 // Exit codes: 0 success, 1 bad input or (with -check) stale files, 2 usage.
 package main

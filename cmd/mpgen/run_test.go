@@ -25,8 +25,9 @@ func TestUsage(t *testing.T) {
 		stderr string // a line that must be in the output
 	}{
 		{[]string{"-nope"}, 2, "flag provided but not defined: -nope"},
-		{[]string{"-output", "sub/x.go"}, 2, `mpgen: -output "sub/x.go": want a file name ending in .go, without a directory`},
-		{[]string{"-output", "x.txt"}, 2, `mpgen: -output "x.txt": want a file name ending in .go, without a directory`},
+		{[]string{"-output", "sub/x.go"}, 2, `mpgen: invalid output file name "sub/x.go": want the name of a non-test Go file, like zz_mpgen.go`},
+		{[]string{"-output", "x.txt"}, 2, `mpgen: invalid output file name "x.txt": want the name of a non-test Go file, like zz_mpgen.go`},
+		{[]string{"-output", "x_test.go"}, 2, `mpgen: invalid output file name "x_test.go": want the name of a non-test Go file, like zz_mpgen.go`},
 		{[]string{"-h"}, 0, "usage: mpgen [-check] [-v] [-tags list] [-output file] [packages]"},
 	}
 	for _, tt := range tests {
@@ -192,4 +193,43 @@ func TestOutputAndTags(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "zz_mpgen.go")); !os.IsNotExist(err) {
 		t.Errorf("zz_mpgen.go written despite -output (stat: %v)", err)
 	}
+}
+
+// TestCheckIgnoresMoves: the generated file changes only when a target
+// does. Comments and blank lines above a target, moving it within its file
+// or to another file of the package leave -check green; a new signature
+// turns it red.
+func TestCheckIgnoresMoves(t *testing.T) {
+	const (
+		work  = "//mp:target\nfunc work(name string) error { return nil }\n"
+		job   = "//mp:target\ntype Job struct{ N int }\n\nfunc (j Job) Run() int { return j.N }\n"
+		head  = "package main\n\nfunc main() {}\n\n"
+		other = "package main\n\n"
+	)
+	dir := module(t, map[string]string{"main.go": head + work + "\n" + job, "other.go": other})
+	check := func(step string, wantCode int, wantStdout string) {
+		t.Helper()
+		code, stdout, stderr := mpgen(t, "-check", "./...")
+		if code != wantCode || stdout != wantStdout {
+			t.Fatalf("%s: mpgen -check: exit %d, stdout %q, stderr:\n%s\nwant exit %d, stdout %q", step, code, stdout, stderr, wantCode, wantStdout)
+		}
+	}
+	if code, _, stderr := mpgen(t, "./..."); code != 0 {
+		t.Fatalf("mpgen: exit %d\n%s", code, stderr)
+	}
+	check("generated", 0, "")
+
+	for _, step := range []struct{ name, main, other string }{
+		{"comments and blank lines above a target", head + "// work works.\n//\n// It says so.\n\n\n// More.\n" + work + "\n\n\n" + job, other},
+		{"a target moved down its file", head + job + "\n// work, now last.\n" + work, other},
+		{"a target moved to another file", head + job, other + work},
+		{"both targets in the other file", head, other + job + "\n" + work},
+	} {
+		writeFile(t, filepath.Join(dir, "main.go"), step.main)
+		writeFile(t, filepath.Join(dir, "other.go"), step.other)
+		check(step.name, 0, "")
+	}
+
+	writeFile(t, filepath.Join(dir, "other.go"), other+job+"\n//mp:target\nfunc work(name string, n int) error { return nil }\n")
+	check("a signature changed", 1, "zz_mpgen.go\n")
 }

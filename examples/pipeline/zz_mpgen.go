@@ -17,6 +17,16 @@ const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
 func init() {
 	mpimpl.Register(mpimpl.Spec{
+		Name:    "main.collect",
+		Func:    collect,
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[*mpruntime.Queue[Found]]("found")},
+		Result:  reflect.TypeFor[Total](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[Found]) (Total, error) {
+			return collect(ctx, a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name: "main.produce",
 		Func: produce,
 		Params: []mpimpl.Param{
@@ -59,16 +69,6 @@ func init() {
 			}
 			return nil, work(ctx, a0, a1)
 		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "main.collect",
-		Func:    collect,
-		Context: true,
-		Params:  []mpimpl.Param{mpimpl.P[*mpruntime.Queue[Found]]("found")},
-		Result:  reflect.TypeFor[Total](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[Found]) (Total, error) {
-			return collect(ctx, a0)
-		}),
 	})
 	mpimpl.Guard()
 }

@@ -16,20 +16,20 @@ const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
 func init() {
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "main.work",
-		Func:   work,
-		Params: []mpimpl.Param{mpimpl.P[string]("name")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			work(a0)
-			return struct{}{}, nil
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
 		Name:   "main.Worker",
 		Type:   reflect.TypeFor[Worker](),
 		Params: []mpimpl.Param{mpimpl.P[Worker]("")},
 		Batch: mpimpl.One(func(ctx context.Context, v Worker) (struct{}, error) {
 			v.Run()
+			return struct{}{}, nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "main.work",
+		Func:   work,
+		Params: []mpimpl.Param{mpimpl.P[string]("name")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			work(a0)
 			return struct{}{}, nil
 		}),
 	})
