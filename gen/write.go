@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // Commit makes the file at r.OutputPath what r says: it writes r.Content
@@ -79,13 +81,15 @@ func (r Result) plan() (action, error) {
 // writeAtomic replaces path with content so that a failure half-way (a
 // full disk, a quota) leaves the previous file whole: it writes a hidden
 // temporary file in the same directory (the go command ignores names that
-// start with "."), then renames it over path.
+// start with "."), then renames it over path. A new file gets the mode that
+// os.WriteFile would give it, 0666 less the umask; a file replaced keeps its
+// mode.
 func writeAtomic(path string, content []byte) error {
-	mode := fs.FileMode(0o666) // the umask applies
+	var keepMode fs.FileMode
 	if info, err := os.Stat(path); err == nil {
-		mode = info.Mode().Perm()
+		keepMode = info.Mode().Perm()
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	f, err := createTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
 	if err != nil {
 		return err
 	}
@@ -96,13 +100,29 @@ func writeAtomic(path string, content []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		os.Remove(tmp)
-		return err
+	if keepMode != 0 {
+		if err := os.Chmod(tmp, keepMode); err != nil {
+			os.Remove(tmp)
+			return err
+		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return nil
+}
+
+// createTemp creates a new file named prefix, a random number and ".tmp" in
+// dir, with the mode 0666 less the umask. (os.CreateTemp makes 0600 files,
+// and chmod ignores the umask: neither gives the mode a new file should
+// have.)
+func createTemp(dir, prefix string) (*os.File, error) {
+	for {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
