@@ -160,19 +160,19 @@ func (c *checker) results(t *target, sig *types.Signature) []error {
 // lateInits returns an error for each init function of package main that
 // would run after the generated one, whose guard runs a child's target: Go
 // runs a package's init functions in the order of their files' names.
-func lateInits(pkg *packages.Package, output string) []error {
-	if pkg.Name != "main" {
-		return nil
-	}
+func lateInits(fset *token.FileSet, files []*ast.File, output string) []error {
 	var errs []error
-	for _, file := range pkg.Syntax {
-		base := filepath.Base(pkg.Fset.Position(file.Package).Filename)
+	for _, file := range files {
+		if file.Name.Name != "main" {
+			continue
+		}
+		base := filepath.Base(fset.Position(file.Package).Filename)
 		if base <= output {
 			continue
 		}
 		for _, decl := range file.Decls {
 			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
-				errs = append(errs, errorf(pkg.Fset.Position(fn.Name.Pos()),
+				errs = append(errs, errorf(fset.Position(fn.Name.Pos()),
 					"func init in %s would run after the mpgen guard in %s, as Go runs init functions in file name order; rename the file so it sorts before %s",
 					base, output, output))
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/types"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,90 +80,197 @@ func Generate(ctx context.Context, dir string, env []string, patterns []string, 
 		return nil, []error{err}
 	}
 	o.Logf("loading %s", strings.Join(patterns, " "))
-	pkgs, err := load(ctx, abs, env, patterns, &o)
+	pkgs, overlay, err := load(ctx, abs, env, patterns, &o)
 	if err != nil {
 		return nil, []error{err}
 	}
 
-	// Duplicate names are known once every package is analysed: render last.
-	r := &run{opts: &o, dir: abs, seen: map[*packages.Package]bool{}}
-	results := make([]Result, len(pkgs))
+	r := &run{opts: &o, dir: abs, env: env, overlay: overlay, seen: map[*packages.Package]bool{}, files: map[string]*srcFile{}}
+	runs := make([]*pkgRun, len(pkgs))
 	for i, pkg := range pkgs {
-		results[i] = r.analyze(pkg)
+		runs[i] = r.analyze(pkg)
 	}
-	for i, pkg := range pkgs {
-		r.finish(&results[i], pkg)
+	if err := r.otherBuilds(ctx, runs); err != nil {
+		return nil, []error{err}
+	}
+	// Duplicate names are known once every package is analysed: render last.
+	for _, p := range runs {
+		r.names.add(r, p)
+	}
+	var results []Result
+	for _, p := range runs {
+		results = append(results, r.finish(p)...)
 	}
 	return results, nil
 }
 
 // run is the state of one call of Generate.
 type run struct {
-	opts  *Options
-	dir   string                     // absolute
-	seen  map[*packages.Package]bool // whose load errors were reported
-	names nameTable
+	opts    *Options
+	dir     string // absolute
+	env     []string
+	overlay map[string][]byte          // mpgen's files, blanked
+	seen    map[*packages.Package]bool // whose load errors were reported
+	names   nameTable
+	files   map[string]*srcFile // the constraints of the files read so far
+	base    *config             // the current build, once known
+	host    string              // the machine's GOOS/GOARCH, once known
 }
 
-// analyze finds and checks the targets of pkg.
-func (r *run) analyze(pkg *packages.Package) Result {
-	res := Result{PkgPath: pkg.PkgPath, Dir: pkg.Dir}
-	if pkg.Dir != "" {
-		res.OutputPath = filepath.Join(pkg.Dir, r.opts.Output)
-	}
+// A pkgRun is one package of the run: what mpgen found in it, in the
+// current build (the go command's settings) and in the builds that compile
+// the files the current one leaves out.
+type pkgRun struct {
+	pkg        *packages.Package // in the current build
+	errs       []error
+	found      []target // the targets found, in every build
+	targets    []target // those that passed the check
+	errVals    []errValue
+	hasTargets bool                      // in some build
+	checkedBy  map[string]*types.Package // source file -> the build that checked it
+	left       []*srcFile                // files left out of the current build that mpgen must check in another
+	declared   map[string]bool           // package-level names in all the package's files
+}
+
+// analyze finds and checks the targets of pkg in the current build, and
+// notes the files of pkg that other builds compile and that matter to the
+// generated code.
+func (r *run) analyze(pkg *packages.Package) *pkgRun {
+	p := &pkgRun{pkg: pkg, checkedBy: map[string]*types.Package{}, declared: map[string]bool{}}
 	if pkg.PkgPath == "command-line-arguments" {
-		res.Errs = append(res.Errs, &Error{Msg: "mpgen works on packages, not on lists of files: name the package's directory or import path instead"})
-		return res
+		p.errs = append(p.errs, &Error{Msg: "mpgen works on packages, not on lists of files: name the package's directory or import path instead"})
+		return p
 	}
-	res.Errs = loadErrors(pkg, r.dir, r.seen)
-	typesOK := len(res.Errs) == 0 && pkg.Types != nil
+	p.errs = loadErrors(pkg, r.dir, r.seen)
+	typesOK := len(p.errs) == 0 && pkg.Types != nil
 
 	// Directives need no types: report their problems in any case.
 	found, errs := find(pkg)
-	res.Errs = append(res.Errs, errs...)
-	r.names.add(pkg, found)
+	p.errs = append(p.errs, errs...)
+	p.found = found
 	if pkg.Dir != "" {
 		errs, err := findInTests(pkg.Dir)
-		res.Errs = append(res.Errs, errs...)
+		p.errs = append(p.errs, errs...)
 		if err != nil {
-			res.Errs = append(res.Errs, err)
+			p.errs = append(p.errs, err)
 		}
 	}
-	res.Errs = append(res.Errs, lateInits(pkg, r.opts.Output)...)
+	p.errs = append(p.errs, lateInits(pkg.Fset, pkg.Syntax, r.opts.Output)...)
+	declaredNames(pkg.Syntax, p.declared)
+	withDirectives, withDecls := r.leftOut(p)
+	p.hasTargets = len(found) > 0 || len(withDirectives) > 0
 	if !typesOK {
-		return res // checking against broken types would only add noise
+		return p // checking against broken types would only add noise
 	}
-	res.targets, errs = check(pkg, found)
-	res.Errs = append(res.Errs, errs...)
-	r.opts.Logf("%s: %d targets", pkg.PkgPath, len(res.targets))
-	return res
+	p.targets, errs = check(pkg, found)
+	p.errs = append(p.errs, errs...)
+	for _, t := range p.targets {
+		p.checkedBy[t.Pos.Filename] = pkg.Types
+	}
+	if p.hasTargets {
+		p.errVals = errorValues(pkg, newTraveler(pkg.Types), func(string) bool { return true })
+		for _, v := range p.errVals {
+			p.checkedBy[v.file] = pkg.Types
+		}
+		p.left = append(withDirectives, withDecls...)
+	} else {
+		p.left = withDirectives
+	}
+	r.opts.Logf("%s: %d targets", pkg.PkgPath, len(p.targets))
+	return p
 }
 
-// finish adds the duplicate-name errors of pkg to res and, if it has no
-// errors, renders its file.
-func (r *run) finish(res *Result, pkg *packages.Package) {
-	res.Errs = append(res.Errs, r.names.duplicates(pkg)...)
-	if len(res.Errs) > 0 {
-		res.targets = nil
-		sortErrors(res.Errs)
-		return
+// finish returns the results of p: the package's output file, then one per
+// constrained file with targets or errors (see constrainedOutput), then an
+// empty one for each earlier constrained output that is no longer needed,
+// so that Commit removes it. A package with errors has only its output
+// file's result, which carries the errors.
+func (r *run) finish(p *pkgRun) []Result {
+	pkg := p.pkg
+	main := Result{PkgPath: pkg.PkgPath, Dir: pkg.Dir}
+	if pkg.Dir != "" {
+		main.OutputPath = filepath.Join(pkg.Dir, r.opts.Output)
 	}
-	if len(res.targets) == 0 && pkg.Name != "main" {
-		return
+	errs := append(p.errs, r.names.duplicates(pkg)...)
+	if len(errs) > 0 {
+		sortErrors(errs)
+		main.Errs = errs
+		return []Result{main}
+	}
+
+	prefix := namePrefix(pkg)
+	mainUnit := &unit{pkg: pkg.Types, prefix: prefix, guard: pkg.Name == "main", taken: p.declared}
+	others := map[string]*unit{} // by file name
+	unitOf := func(file string) (*unit, error) {
+		f, err := r.srcFile(file)
+		if err != nil || !f.constrained() {
+			return mainUnit, err
+		}
+		name := constrainedOutput(r.opts.Output, file)
+		if others[name] == nil {
+			others[name] = &unit{pkg: p.checkedBy[file], prefix: prefix, build: f.buildLine(), taken: p.declared}
+		}
+		return others[name], nil
 	}
 	// In name order, not source order: moving a target within its package
 	// leaves the generated file as it is.
-	slices.SortFunc(res.targets, func(a, b target) int { return strings.Compare(a.Name, b.Name) })
-	u := &unit{pkg: pkg.Types, prefix: namePrefix(pkg), targets: res.targets, guard: pkg.Name == "main"}
-	if len(res.targets) > 0 {
-		u.sentinels, u.errTypes = errorValues(pkg.Types, newTraveler(pkg.Types))
+	slices.SortFunc(p.targets, func(a, b target) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(p.errVals, func(a, b errValue) int { return strings.Compare(a.name, b.name) })
+	for _, t := range p.targets {
+		u, err := unitOf(t.Pos.Filename)
+		if err != nil {
+			main.Errs = append(main.Errs, err)
+		}
+		u.targets = append(u.targets, t)
 	}
+	for _, v := range p.errVals {
+		u, err := unitOf(v.file)
+		if err != nil {
+			main.Errs = append(main.Errs, err)
+		}
+		if v.sentinel != nil {
+			u.sentinels = append(u.sentinels, v.sentinel)
+		} else {
+			u.errTypes = append(u.errTypes, v.typ)
+		}
+	}
+	if len(main.Errs) > 0 {
+		return []Result{main}
+	}
+
+	results := []Result{main}
+	if len(mainUnit.targets) > 0 || len(mainUnit.sentinels) > 0 || len(mainUnit.errTypes) > 0 || mainUnit.guard {
+		results[0].Content, results[0].targets = r.render(&results[0], mainUnit)
+	}
+	for _, name := range slices.Sorted(maps.Keys(others)) {
+		res := Result{PkgPath: pkg.PkgPath, Dir: pkg.Dir, OutputPath: filepath.Join(pkg.Dir, name)}
+		res.Content, res.targets = r.render(&res, others[name])
+		results = append(results, res)
+	}
+	for _, path := range r.oldConstrainedOutputs(pkg.Dir) {
+		if others[filepath.Base(path)] == nil {
+			results = append(results, Result{PkgPath: pkg.PkgPath, Dir: pkg.Dir, OutputPath: path})
+		}
+	}
+	// An error in one file of the package is the whole package's.
+	for i := range results[1:] {
+		if len(results[1+i].Errs) > 0 {
+			results[0].Errs = append(results[0].Errs, results[1+i].Errs...)
+			results[0].Content = nil
+			return results[:1]
+		}
+	}
+	return results
+}
+
+// render renders u for res, putting an internal error in res.Errs.
+func (r *run) render(res *Result, u *unit) ([]byte, []target) {
 	content, err := render(u)
 	if err != nil {
 		res.Errs = append(res.Errs, err)
-		return
+		return nil, nil
 	}
-	res.Content = content
+	return content, u.targets
 }
 
 // checkOutput makes sure name can be the generated file: a plain Go file name

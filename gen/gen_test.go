@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"go/types"
@@ -153,24 +154,52 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestTags: a target in a file that a build tag keeps out of the current
+// build is registered by a file of its own, with the same //go:build line,
+// whether or not the tag is set when mpgen runs; the other file's targets by
+// the package's output file. Both runs give the same files.
 func TestTags(t *testing.T) {
 	dir := filepath.Join(fixtureDir, "tagged")
-	for _, tt := range []struct {
-		tags []string
-		want []string
-	}{
-		{nil, []string{"main.always"}},
-		{[]string{"other", "mpgenextra"}, []string{"main.always", "main.extra"}}, // in name order
-	} {
-		results := generate(t, dir, &Options{Tags: tt.tags}, ".")
-		var got []string
-		for _, target := range results[0].targets {
-			got = append(got, target.Name)
+	var first []Result
+	for _, tags := range [][]string{nil, {"other", "mpgenextra"}} {
+		results := generate(t, dir, &Options{Tags: tags}, ".")
+		got := map[string][]string{}
+		for _, r := range results {
+			if len(r.Errs) > 0 {
+				t.Fatalf("tags %q: %s: %v", tags, r.OutputPath, r.Errs)
+			}
+			for _, target := range r.targets {
+				got[filepath.Base(r.OutputPath)] = append(got[filepath.Base(r.OutputPath)], target.Name)
+			}
 		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("tags %q: targets %q, want %q", tt.tags, got, tt.want)
+		want := map[string][]string{DefaultOutput: {"main.always"}, "zz_mpgen-extra.go": {"main.extra"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("tags %q: targets %q, want %q", tags, got, want)
+		}
+		for _, r := range results {
+			if filepath.Base(r.OutputPath) == "zz_mpgen-extra.go" && !strings.Contains(string(r.Content), "\n\n//go:build mpgenextra\n\npackage main\n") {
+				t.Errorf("tags %q: %s lacks extra.go's //go:build line:\n%s", tags, r.OutputPath, r.Content)
+			}
+		}
+		if first == nil {
+			first = results
+		} else if !sameFiles(first, results) {
+			t.Errorf("the files differ with tags %q and without", tags)
 		}
 	}
+}
+
+// sameFiles reports whether a and b are the same files with the same bytes.
+func sameFiles(a, b []Result) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].OutputPath != b[i].OutputPath || !bytes.Equal(a[i].Content, b[i].Content) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestOutputOption(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"go/token"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -39,8 +41,9 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedImports |
 // nothing else.
 //
 // The error is non-nil only when the go command itself failed; problems with
-// the packages are in their Errors.
-func load(ctx context.Context, dir string, env []string, patterns []string, opts *Options) ([]*packages.Package, error) {
+// the packages are in their Errors. The overlay is returned for the loads
+// of other builds of the packages (see otherBuilds).
+func load(ctx context.Context, dir string, env []string, patterns []string, opts *Options) ([]*packages.Package, map[string][]byte, error) {
 	cfg := &packages.Config{
 		Context:    ctx,
 		Mode:       packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedDeps | packages.NeedModule,
@@ -54,18 +57,18 @@ func load(ctx context.Context, dir string, env []string, patterns []string, opts
 	}
 	listed, err := packages.Load(cfg, query...)
 	if err != nil {
-		return nil, fmt.Errorf("listing packages: %w", err)
+		return nil, nil, fmt.Errorf("listing packages: %w", err)
 	}
 	cfg.Overlay, err = blankOurFiles(listed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Mode = loadMode
 	pkgs, err := packages.Load(cfg, query...)
 	if err != nil {
-		return nil, fmt.Errorf("loading packages: %w", err)
+		return nil, nil, fmt.Errorf("loading packages: %w", err)
 	}
-	return pkgs, nil
+	return pkgs, cfg.Overlay, nil
 }
 
 func buildFlags(tags []string) []string {
@@ -77,7 +80,9 @@ func buildFlags(tags []string) []string {
 
 // blankOurFiles returns an overlay that replaces each file mpgen generated,
 // in pkgs and their dependencies outside the standard library, with a file
-// holding only the header and the package clause.
+// holding only the header and the package clause. The files that the
+// current build leaves out count too: other builds are loaded with the
+// same overlay.
 func blankOurFiles(pkgs []*packages.Package) (map[string][]byte, error) {
 	overlay := map[string][]byte{}
 	var err error
@@ -85,17 +90,31 @@ func blankOurFiles(pkgs []*packages.Package) (map[string][]byte, error) {
 		if err != nil || pkg.Module == nil || pkg.Name == "" {
 			return // the standard library has no files of ours
 		}
-		for _, name := range pkg.GoFiles {
+		for _, name := range append(slices.Clip(pkg.GoFiles), pkg.IgnoredFiles...) {
+			if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+				continue
+			}
 			var ours bool
 			if ours, err = isOurFile(name); err != nil {
 				return
 			}
 			if ours {
-				overlay[name] = []byte(header + "\n\npackage " + pkg.Name + "\n")
+				overlay[name] = blank(name, pkg.Name)
 			}
 		}
 	})
 	return overlay, err
+}
+
+// blank is the stand-in for mpgen's file at path in package pkgName: the
+// header, the file's //go:build line, so that the same builds compile it,
+// and the package clause.
+func blank(path, pkgName string) []byte {
+	src := header + "\n\n"
+	if f, err := readSrcFile(token.NewFileSet(), path, false); err == nil && f.build != nil {
+		src += "//go:build " + f.build.String() + "\n\n"
+	}
+	return []byte(src + "package " + pkgName + "\n")
 }
 
 // isOurFile reports whether the file at path starts with mpgen's header. A
@@ -144,16 +163,19 @@ func loadErrors(pkg *packages.Package, dir string, seen map[*packages.Package]bo
 		// once, and leave out position-less errors when positioned ones
 		// say more. (An import cycle reaches every package of the cycle;
 		// each keeps it, so none is written, and the command prints it
-		// once.)
-		positioned := false
+		// once.) A failed build of the package's export data ("# pkg" and
+		// the compiler's or cgo's output) says more than positioned errors
+		// that only say an import failed because of it.
+		positioned, consequences := false, true
 		for _, e := range p.Errors {
 			if parsePos(e.Pos, dir).Filename != "" {
 				positioned = true
+				consequences = consequences && strings.HasPrefix(e.Msg, "could not import ")
 			}
 		}
 		for _, e := range p.Errors {
 			pos := parsePos(e.Pos, dir)
-			if positioned && pos.Filename == "" {
+			if positioned && pos.Filename == "" && !(consequences && strings.HasPrefix(e.Msg, "# ")) {
 				continue
 			}
 			ge := &Error{Pos: pos, Msg: e.Msg}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/types"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,7 +32,9 @@ type unit struct {
 	targets   []target
 	sentinels []*types.Var
 	errTypes  []types.Type
-	guard     bool // install the main guard (package main)
+	guard     bool            // install the main guard (package main)
+	build     string          // the file's //go:build line, if any
+	taken     map[string]bool // package-level names in every build of the package
 }
 
 // renderer builds the generated file of one unit.
@@ -43,7 +46,7 @@ type renderer struct {
 
 // render returns the formatted source of the generated file for u.
 func render(u *unit) ([]byte, error) {
-	r := &renderer{unit: u, names: newNames(u.pkg)}
+	r := &renderer{unit: u, names: newNames(u.pkg, u.taken)}
 	r.nameImports()
 	f := r.file()
 	if r.err != nil {
@@ -53,6 +56,11 @@ func render(u *unit) ([]byte, error) {
 	var raw bytes.Buffer
 	if err := f.Render(&raw); err != nil {
 		return nil, fmt.Errorf("internal error: rendering the generated code for %s: %w", u.pkg.Path(), err)
+	}
+	if u.build != "" {
+		// After the header, with a blank line on each side.
+		rest, _ := bytes.CutPrefix(raw.Bytes(), []byte(header+"\n"))
+		raw = *bytes.NewBuffer(slices.Concat([]byte(header+"\n\n"+u.build+"\n"), rest))
 	}
 	// goimports' formatting: gofmt, with the standard library imports in a
 	// group of their own.

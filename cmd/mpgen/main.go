@@ -18,8 +18,11 @@
 //	mpgen [-check] [-v] [-tags list] [-output file] [packages]
 //
 // mpgen writes one file per package (zz_mpgen.go unless -output says
-// otherwise), only when its content changes, and removes an earlier one from a
-// package that no longer needs it. With -check it writes nothing: it lists
+// otherwise), and one more per source file with build constraints that holds
+// targets (zz_mpgen-x_linux.go for x_linux.go, with the same constraints),
+// only when their content changes, and removes earlier ones that are no
+// longer needed. The files are the same whatever OS, architecture, cgo
+// setting and -tags mpgen runs with. With -check it writes nothing: it lists
 // the generated files that are out of date on standard output and exits 1 if
 // there are any. Problems in the packages are reported all at once, as
 // file:line:col: message, package by package and sorted by position.
