@@ -1,7 +1,14 @@
 package gen
 
 import (
+	"bytes"
+	"go/ast"
 	"go/build/constraint"
+	"go/parser"
+	"go/token"
+	"os"
+	"slices"
+	"strings"
 
 	"golang.org/x/tools/go/packages"
 )
@@ -37,9 +44,13 @@ func (nt *nameTable) add(r *run, p *pkgRun) {
 		}
 		for _, prev := range nt.uses[t.Name] {
 			if (prev.pkg == pkg || prev.pkg.Name != "main" || pkg.Name != "main") && together(prev.cond, use.cond) {
+				other := prev.target.Ident
+				if prev.pkg != pkg {
+					other = prev.pkg.PkgPath + "." + other
+				}
 				nt.dups[pkg] = append(nt.dups[pkg], errorf(t.Pos,
 					"mp:target %s: the name %q is taken by %s at %s; give one of them another name with //mp:target NAME",
-					t.Ident, t.Name, prev.target.Ident, posString(prev.target.Pos)))
+					t.Ident, t.Name, other, posString(prev.target.Pos)))
 				break
 			}
 		}
@@ -61,4 +72,112 @@ func together(x, y constraint.Expr) bool {
 // target took.
 func (nt *nameTable) duplicates(pkg *packages.Package) []error {
 	return nt.dups[pkg]
+}
+
+// A linkedTarget is a target of a package that another one links, as its
+// source says: read without types, from the files of the current build.
+type linkedTarget struct {
+	pkg   string // import path
+	ident string
+	name  string
+	pos   token.Position
+}
+
+// linkedDuplicates returns an error for each target name that two packages
+// linked into one program with p register: p and one of the packages it
+// imports, directly or not, or two of those. A program that links both
+// would panic at init, so generating p fails, even when go generate runs
+// mpgen one package at a time and the two packages are never generated
+// together. Pairs of packages that are both in the run are the nameTable's.
+func (r *run) linkedDuplicates(p *pkgRun, roots map[string]bool) []error {
+	root := r.listed[p.pkg.ID]
+	if root == nil {
+		return nil
+	}
+	type use struct {
+		t     linkedTarget
+		inRun bool
+		own   bool // p's
+	}
+	uses := map[string]use{}
+	for _, t := range p.found {
+		if _, ok := uses[t.Name]; !ok {
+			uses[t.Name] = use{linkedTarget{pkg: p.pkg.PkgPath, ident: t.Ident, name: t.Name, pos: t.Pos}, true, true}
+		}
+	}
+	var deps []*packages.Package
+	packages.Visit([]*packages.Package{root}, nil, func(d *packages.Package) {
+		if d != root && d.Module != nil && !strings.HasPrefix(d.PkgPath+"/", runtimePath+"/") {
+			deps = append(deps, d)
+		}
+	})
+	slices.SortFunc(deps, func(a, b *packages.Package) int { return strings.Compare(a.ID, b.ID) })
+	var errs []error
+	for _, d := range deps {
+		for _, t := range r.linkedTargets(d) {
+			prev, ok := uses[t.name]
+			switch {
+			case !ok:
+				uses[t.name] = use{t: t, inRun: roots[d.ID]}
+			case prev.inRun && roots[d.ID]:
+			case prev.own:
+				errs = append(errs, errorf(prev.t.pos,
+					"mp:target %s: the name %q is taken by %s.%s at %s, which package %s imports; give one of them another name with //mp:target NAME",
+					prev.t.ident, t.name, t.pkg, t.ident, posString(t.pos), p.pkg.PkgPath))
+			default:
+				errs = append(errs, errorf(t.pos,
+					"mp:target %s: the name %q is taken by %s.%s at %s, and package %s imports both; give one of them another name with //mp:target NAME",
+					t.ident, t.name, prev.t.pkg, prev.t.ident, posString(prev.t.pos), p.pkg.PkgPath))
+			}
+		}
+	}
+	return errs
+}
+
+// linkedTargets returns the targets of d, read from its files.
+func (r *run) linkedTargets(d *packages.Package) []linkedTarget {
+	if ts, ok := r.linked[d.ID]; ok {
+		return ts
+	}
+	var ts []linkedTarget
+	fset := token.NewFileSet()
+	for _, path := range d.GoFiles {
+		src, err := os.ReadFile(path)
+		if err != nil || !bytes.Contains(src, []byte("//mp:target")) || hasHeader(src) {
+			continue
+		}
+		file, err := parser.ParseFile(fset, path, src, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			continue // the package's own generation reports it
+		}
+		owners := docOwners(file)
+		for _, group := range file.Comments {
+			for _, c := range group.List {
+				name, problem, ok := parseDirective(c.Text)
+				if !ok || problem != "" {
+					continue
+				}
+				var id *ast.Ident
+				switch n := owners[c].(type) {
+				case *ast.FuncDecl:
+					if n.Recv == nil {
+						id = n.Name
+					}
+				case *ast.TypeSpec:
+					if !n.Assign.IsValid() {
+						id = n.Name
+					}
+				}
+				if id == nil {
+					continue
+				}
+				if name == "" {
+					name = d.PkgPath + "." + id.Name
+				}
+				ts = append(ts, linkedTarget{pkg: d.PkgPath, ident: id.Name, name: name, pos: fset.Position(id.Pos())})
+			}
+		}
+	}
+	r.linked[d.ID] = ts
+	return ts
 }

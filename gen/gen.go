@@ -80,22 +80,28 @@ func Generate(ctx context.Context, dir string, env []string, patterns []string, 
 		return nil, []error{err}
 	}
 	o.Logf("loading %s", strings.Join(patterns, " "))
-	pkgs, overlay, err := load(ctx, abs, env, patterns, &o)
+	l, err := load(ctx, abs, env, patterns, &o)
 	if err != nil {
 		return nil, []error{err}
 	}
 
-	r := &run{opts: &o, dir: abs, env: env, overlay: overlay, seen: map[*packages.Package]bool{}, files: map[string]*srcFile{}}
-	runs := make([]*pkgRun, len(pkgs))
-	for i, pkg := range pkgs {
+	r := &run{opts: &o, dir: abs, env: env, overlay: l.overlay, listed: l.listed,
+		seen: map[*packages.Package]bool{}, files: map[string]*srcFile{}, linked: map[string][]linkedTarget{}}
+	runs := make([]*pkgRun, len(l.pkgs))
+	for i, pkg := range l.pkgs {
 		runs[i] = r.analyze(pkg)
 	}
 	if err := r.otherBuilds(ctx, runs); err != nil {
 		return nil, []error{err}
 	}
 	// Duplicate names are known once every package is analysed: render last.
+	roots := map[string]bool{}
 	for _, p := range runs {
 		r.names.add(r, p)
+		roots[p.pkg.ID] = true
+	}
+	for _, p := range runs {
+		p.errs = append(p.errs, r.linkedDuplicates(p, roots)...)
 	}
 	var results []Result
 	for _, p := range runs {
@@ -110,6 +116,8 @@ type run struct {
 	dir     string // absolute
 	env     []string
 	overlay map[string][]byte          // mpgen's files, blanked
+	listed  map[string]*packages.Package // the packages and their dependencies, by ID
+	linked  map[string][]linkedTarget    // the targets of dependencies read so far, by package ID
 	seen    map[*packages.Package]bool // whose load errors were reported
 	names   nameTable
 	files   map[string]*srcFile // the constraints of the files read so far

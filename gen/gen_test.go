@@ -127,8 +127,8 @@ func TestDuplicateNames(t *testing.T) {
 	results := generate(t, dir, nil, "./...")
 	got := errorLines(t, dir, results)
 	want := map[string][]string{
-		"b":    {`b/b.go:5:6: mp:target Work: the name "shared" is taken by Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
-		"cmd2": {`cmd2/main.go:11:6: mp:target other: the name "shared" is taken by Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
+		"b":    {`b/b.go:5:6: mp:target Work: the name "shared" is taken by github.com/mpgen/mpgen/testdata/gen/fixture/dup/a.Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
+		"cmd2": {`cmd2/main.go:11:6: mp:target other: the name "shared" is taken by github.com/mpgen/mpgen/testdata/gen/fixture/dup/a.Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("errors:\n got: %q\nwant: %q", got, want)

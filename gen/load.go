@@ -41,9 +41,8 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedImports |
 // nothing else.
 //
 // The error is non-nil only when the go command itself failed; problems with
-// the packages are in their Errors. The overlay is returned for the loads
-// of other builds of the packages (see otherBuilds).
-func load(ctx context.Context, dir string, env []string, patterns []string, opts *Options) ([]*packages.Package, map[string][]byte, error) {
+// the packages are in their Errors.
+func load(ctx context.Context, dir string, env []string, patterns []string, opts *Options) (*loaded, error) {
 	cfg := &packages.Config{
 		Context:    ctx,
 		Mode:       packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedDeps | packages.NeedModule,
@@ -57,18 +56,28 @@ func load(ctx context.Context, dir string, env []string, patterns []string, opts
 	}
 	listed, err := packages.Load(cfg, query...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing packages: %w", err)
+		return nil, fmt.Errorf("listing packages: %w", err)
 	}
+	l := &loaded{listed: map[string]*packages.Package{}}
+	packages.Visit(listed, nil, func(p *packages.Package) { l.listed[p.ID] = p })
 	cfg.Overlay, err = blankOurFiles(listed)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg.Mode = loadMode
-	pkgs, err := packages.Load(cfg, query...)
+	l.pkgs, err = packages.Load(cfg, query...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("loading packages: %w", err)
+		return nil, fmt.Errorf("loading packages: %w", err)
 	}
-	return pkgs, cfg.Overlay, nil
+	l.overlay = cfg.Overlay
+	return l, nil
+}
+
+// loaded is what load returns.
+type loaded struct {
+	pkgs    []*packages.Package          // the packages, with syntax and types
+	listed  map[string]*packages.Package // by ID: them and their dependencies, with files and imports, as on disk
+	overlay map[string][]byte            // mpgen's files, blanked, for the loads of other builds
 }
 
 func buildFlags(tags []string) []string {
