@@ -329,3 +329,60 @@ func exportsNames(file *ast.File) bool {
 	}
 	return false
 }
+
+// needsGuard reports whether package main p needs the main guard: whether
+// the program links the runtime, which starts children by running the
+// program again. It does when p has targets, or when p, without its
+// generated files, imports a package of the runtime, directly or through
+// other packages, or a package with targets (whose generated file will).
+// A program that never uses mpgen needs no guard and gets no file. The
+// files of p that the current build leaves out count when they import the
+// runtime themselves.
+func (r *run) needsGuard(p *pkgRun) bool {
+	if p.pkg.Name != "main" {
+		return false
+	}
+	if p.hasTargets {
+		return true
+	}
+	for _, f := range r.leftOutImports(p) {
+		if isRuntime(f) {
+			return true
+		}
+	}
+	links := false
+	var roots []*packages.Package
+	for path := range p.pkg.Imports { // as loaded, without mpgen's files
+		if isRuntime(path) {
+			return true
+		}
+		if d := r.listed[p.pkg.Imports[path].ID]; d != nil {
+			roots = append(roots, d)
+		}
+	}
+	packages.Visit(roots, func(d *packages.Package) bool { return !links }, func(d *packages.Package) {
+		if isRuntime(d.PkgPath) || d.Module != nil && len(r.linkedTargets(d)) > 0 {
+			links = true
+		}
+	})
+	return links
+}
+
+// isRuntime reports whether path is the runtime or one of its packages.
+func isRuntime(path string) bool {
+	return path == runtimePath || strings.HasPrefix(path, runtimePath+"/")
+}
+
+// leftOutImports returns the import paths of p's files that the current
+// build leaves out (those of its package, read by leftOut).
+func (r *run) leftOutImports(p *pkgRun) []string {
+	var paths []string
+	for _, path := range p.pkg.IgnoredFiles {
+		if f := r.files[path]; f != nil && f.ast != nil {
+			for _, imp := range f.ast.Imports {
+				paths = append(paths, strings.Trim(imp.Path.Value, `"`))
+			}
+		}
+	}
+	return paths
+}

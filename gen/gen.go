@@ -115,10 +115,10 @@ type run struct {
 	opts    *Options
 	dir     string // absolute
 	env     []string
-	overlay map[string][]byte          // mpgen's files, blanked
+	overlay map[string][]byte            // mpgen's files, blanked
 	listed  map[string]*packages.Package // the packages and their dependencies, by ID
 	linked  map[string][]linkedTarget    // the targets of dependencies read so far, by package ID
-	seen    map[*packages.Package]bool // whose load errors were reported
+	seen    map[*packages.Package]bool   // whose load errors were reported
 	names   nameTable
 	files   map[string]*srcFile // the constraints of the files read so far
 	base    *config             // the current build, once known
@@ -207,7 +207,7 @@ func (r *run) finish(p *pkgRun) []Result {
 	}
 
 	prefix := namePrefix(pkg)
-	mainUnit := &unit{pkg: pkg.Types, prefix: prefix, guard: pkg.Name == "main", taken: p.declared}
+	mainUnit := &unit{pkg: pkg.Types, prefix: prefix, guard: r.needsGuard(p), taken: p.declared}
 	others := map[string]*unit{} // by file name
 	unitOf := func(file string) (*unit, error) {
 		f, err := r.srcFile(file)

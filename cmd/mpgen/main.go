@@ -3,7 +3,8 @@
 //
 // Mark a top-level function, or a type whose Run method is the body, with
 // a //mp:target line in its doc comment, and run mpgen in the package, and
-// in package main, which gets the main guard even without targets of its own.
+// in package main, which gets the main guard when the program links the
+// runtime, even without targets of its own.
 // Add mpgen to your module as a tool (Go 1.24+), so that go.mod pins it with
 // the runtime and keeps its dependencies:
 //
