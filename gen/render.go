@@ -103,6 +103,10 @@ func (r *renderer) file() *jen.File {
 	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(jen.Lit(version).Op("-").Add(r.rt("MinVersion")))
 	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(r.rt("MaxVersion").Op("-").Lit(version))
 	f.Line()
+	if len(r.targets) > 0 {
+		f.Comment("A compile error in init means that a target's signature changed, or that a target was renamed")
+		f.Comment("or removed, since this file was generated: re-run `go generate`.")
+	}
 	f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
 		for _, t := range r.targets {
 			g.Add(r.rt("Register")).Call(r.rt("Spec").Values(r.spec(t)...))

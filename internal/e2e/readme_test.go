@@ -118,3 +118,51 @@ func readmeExample(t *testing.T, readme string) (commands []string, mainGo strin
 	second := strings.NewReplacer("Process-1", "Process-2", "work_1", "work_2").Replace(m[1])
 	return commands, mainGo, []string{m[1], second}
 }
+
+// TestReadmeStaleFiles: the README's list of what a stale generated file
+// does quotes, for each case, the message that testdata/script/stale.txtar
+// makes the program or the build print.
+func TestReadmeStaleFiles(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("../../testdata/script/stale.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(readme), "the program, though, sees a stale file:\n")
+	if !ok {
+		t.Fatal("README.md does not say what the program does with a stale generated file")
+	}
+	list, _, _ = strings.Cut(list, "\n\n\n")
+	list, _, _ = strings.Cut(strings.TrimLeft(list, "\n"), "\n\n")
+	cases := strings.Split(list, "\n- ")
+	if len(cases) != 4 {
+		t.Fatalf("README.md lists %d cases of stale files, want 4:\n%s", len(cases), list)
+	}
+	patterns := regexp.MustCompile(`(?m)^(?:! )?(?:stdout|stderr) '(.*)'$`).FindAllStringSubmatch(string(script), -1)
+	for _, c := range cases {
+		quoted := regexp.MustCompile("`([^`]*)`").FindAllStringSubmatch(c, -1)
+		n := 0
+		for _, q := range quoted {
+			msg := q[1]
+			if !strings.ContainsAny(msg, " .") || msg == "go generate" || msg == "zz_mpgen.go" {
+				continue // a name, not a message
+			}
+			n++
+			found := false
+			for _, p := range patterns {
+				if strings.Contains(strings.ReplaceAll(p[1], `\`, ""), msg) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("README.md quotes %q for a stale file; testdata/script/stale.txtar checks no such message", msg)
+			}
+		}
+		if n == 0 {
+			t.Errorf("README.md quotes no message for the case %q", c)
+		}
+	}
+}
