@@ -150,6 +150,9 @@ func (r *run) analyze(pkg *packages.Package) *pkgRun {
 		return p
 	}
 	p.errs = loadErrors(pkg, r.dir, r.seen)
+	if hasSyntaxErrors(pkg) {
+		return p // the syntax error alone: the rest of the tree is the parser's guess
+	}
 	typesOK := len(p.errs) == 0 && pkg.Types != nil
 
 	// Directives need no types: report their problems in any case.

@@ -164,7 +164,16 @@ func TestHostileBrokenPackages(t *testing.T) {
 	}{{
 		name:  "syntax error",
 		files: map[string]string{"main.go": "package main\n\nfunc main() {}\n\n//mp:target\nfunc work(n int) int { return n\n"},
-		want:  []string{"main.go:6:33: expected '}', found 'EOF'"},
+		want:  []string{"main.go:6:33: expected ';', found 'EOF'"},
+		count: 1,
+	}, {
+		// Only the syntax error: not the type checker's noise about the
+		// broken tree ((ast: *ast.BadExpr), declared and not used), nor the
+		// parser's further complaints on the same line.
+		name:  "syntax error and what follows from it",
+		files: map[string]string{"main.go": "package main\n\nfunc main() {\n\tvar x int = [\n}\n\n//mp:target\nfunc work(n int) int { return n }\n"},
+		want:  []string{"main.go:5:1: expected operand, found '}'"},
+		count: 1,
 	}, {
 		name:  "no package clause",
 		files: map[string]string{"main.go": "func main() {}\n"},
@@ -226,7 +235,7 @@ func TestHostileBrokenPackages(t *testing.T) {
 		want:  []string{"main.go:6:29: mp:target T0000: parameter c has type chan int", "main.go:6003:29: mp:target T1999: parameter c has type chan int"},
 		count: 2000,
 	}} {
-		if raceEnabled && tc.count > 0 {
+		if raceEnabled && tc.count > 100 {
 			continue // slow under the race detector, and about scale, not races
 		}
 		t.Run(tc.name, func(t *testing.T) {

@@ -145,6 +145,11 @@ func isOurFile(path string) (bool, error) {
 	return hasHeader(buf[:n]), nil
 }
 
+// hasSyntaxErrors reports whether pkg has a file that does not parse.
+func hasSyntaxErrors(pkg *packages.Package) bool {
+	return slices.ContainsFunc(pkg.Errors, func(e packages.Error) bool { return e.Kind == packages.ParseError })
+}
+
 // hasHeader reports whether src starts with mpgen's header line.
 func hasHeader(src []byte) bool {
 	rest, ok := bytes.CutPrefix(src, []byte(header))
@@ -175,17 +180,31 @@ func loadErrors(pkg *packages.Package, dir string, seen map[*packages.Package]bo
 		// once.) A failed build of the package's export data ("# pkg" and
 		// the compiler's or cgo's output) says more than positioned errors
 		// that only say an import failed because of it.
-		positioned, consequences := false, true
+		positioned, consequences, syntax := false, true, false
 		for _, e := range p.Errors {
 			if parsePos(e.Pos, dir).Filename != "" {
 				positioned = true
 				consequences = consequences && strings.HasPrefix(e.Msg, "could not import ")
 			}
+			syntax = syntax || e.Kind == packages.ParseError
 		}
+		// A syntax error is reported alone: not the type checker's view of
+		// the broken syntax tree, and only the parser's first complaint in
+		// a file, as what follows it is the parser's guess at the rest.
+		files := map[string]bool{}
 		for _, e := range p.Errors {
 			pos := parsePos(e.Pos, dir)
 			if positioned && pos.Filename == "" && !(consequences && strings.HasPrefix(e.Msg, "# ")) {
 				continue
+			}
+			if syntax && e.Kind == packages.TypeError {
+				continue
+			}
+			if e.Kind == packages.ParseError {
+				if files[pos.Filename] {
+					continue
+				}
+				files[pos.Filename] = true
 			}
 			ge := &Error{Pos: pos, Msg: e.Msg}
 			if said[ge.Error()] || said[e.Msg] {
