@@ -172,7 +172,7 @@ func (r *run) linkedTargets(d *packages.Package) []linkedTarget {
 					continue
 				}
 				if name == "" {
-					name = d.PkgPath + "." + id.Name
+					name = realPath(d) + "." + id.Name
 				}
 				ts = append(ts, linkedTarget{pkg: d.PkgPath, ident: id.Name, name: name, pos: fset.Position(id.Pos())})
 			}

@@ -133,7 +133,32 @@ func namePrefix(pkg *packages.Package) string {
 	if pkg.Name == "main" {
 		return "main"
 	}
-	return pkg.PkgPath
+	return realPath(pkg)
+}
+
+// realPath is the import path of pkg as the directory it really is names
+// it: when mpgen runs in a directory reached through a symbolic link below
+// the module (link -> real), the go command names the package after the
+// link (example.com/m/link), and the registered names would flip with the
+// directory mpgen runs in. Outside a module, or when the real directory is
+// not below the module's, it is the go command's path.
+func realPath(pkg *packages.Package) string {
+	if pkg.Module == nil || pkg.Module.Dir == "" || pkg.Dir == "" {
+		return pkg.PkgPath
+	}
+	mod, err1 := filepath.EvalSymlinks(pkg.Module.Dir)
+	dir, err2 := filepath.EvalSymlinks(pkg.Dir)
+	if err1 != nil || err2 != nil {
+		return pkg.PkgPath
+	}
+	rel, err := filepath.Rel(mod, dir)
+	switch {
+	case err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)):
+		return pkg.PkgPath
+	case rel == ".":
+		return pkg.Module.Path
+	}
+	return pkg.Module.Path + "/" + filepath.ToSlash(rel)
 }
 
 // findInTests reports every directive in the _test.go files of dir. Targets
