@@ -29,7 +29,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Result is the outcome of Generate for one package.
+// Result is one file that Generate would write: a package's output file
+// (Options.Output), or the file that registers the targets of one of its
+// source files with build constraints (zz_mpgen-x_linux.go for x_linux.go).
 type Result struct {
 	// PkgPath is the package's import path.
 	PkgPath string
@@ -38,15 +40,17 @@ type Result struct {
 	// OutputPath is the path of the generated file.
 	OutputPath string
 	// Content is the generated file, or nil when the package needs none:
-	// it is not main and has no targets. Commit then removes an earlier
+	// it has no targets there and, for the output file, is not a main
+	// package that links the runtime. Commit then removes an earlier
 	// generated file.
 	Content []byte
 	// Errs are the problems found in the package, sorted by position. When
-	// there are any, Content is nil and Commit refuses to write.
+	// there are any, this is the package's only Result, Content is nil and
+	// Commit refuses to write.
 	Errs []error
 
-	// targets are the package's targets, in name order, as the generated
-	// file registers them (for the package's tests).
+	// targets are the targets the file registers, in name order (for the
+	// package's tests).
 	targets []target
 }
 
@@ -56,7 +60,9 @@ var ErrOptions = errors.New("invalid options")
 
 // Generate runs mpgen on the packages that patterns match, loaded with the
 // go command in dir with the environment env (nil means the current one),
-// and returns one Result per package. The returned errors are those that
+// and returns the Results of each package: its output file first, then one
+// per source file with build constraints that holds targets, and one with no
+// Content per such file of mpgen's that is no longer needed. The returned errors are those that
 // concern no single package, such as a go command that could not run or
 // Options it cannot work with (wrapping ErrOptions); the problems of each
 // package are in its Result. Generate writes nothing: call Commit on the
