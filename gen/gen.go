@@ -297,6 +297,9 @@ func checkOutput(name string) error {
 		strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
 		return optionError(fmt.Sprintf("invalid output file name %q: want the name of a non-test Go file, like %s", name, DefaultOutput))
 	}
+	if e := nameConstraint(name); e != nil {
+		return optionError(fmt.Sprintf("invalid output file name %q: the name limits the builds that compile the file (to %s); want a name without _GOOS or _GOARCH, like %s", name, e, DefaultOutput))
+	}
 	return nil
 }
 

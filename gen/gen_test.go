@@ -3,6 +3,7 @@ package gen
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"go/types"
 	"path/filepath"
@@ -235,12 +236,16 @@ func TestGenerateFails(t *testing.T) {
 	}{
 		{"bad output", ".", &Options{Output: "sub/x.go"}, []string{"."}, `invalid output file name "sub/x.go"`},
 		{"test output", ".", &Options{Output: "x_test.go"}, []string{"."}, `invalid output file name "x_test.go"`},
+		{"constrained output", ".", &Options{Output: "gen_linux.go"}, []string{"."}, `invalid output file name "gen_linux.go": the name limits the builds that compile the file (to linux)`},
 		{"missing dir", "no/such/dir", nil, []string{"."}, "no such file or directory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			results, errs := Generate(context.Background(), tt.dir, nil, tt.patterns, tt.opts)
 			if results != nil || len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) {
-				t.Errorf("Generate = %v, %v; want no results and one error containing %q", results, errs, tt.want)
+				t.Fatalf("Generate = %v, %v; want no results and one error containing %q", results, errs, tt.want)
+			}
+			if got, want := errors.Is(errs[0], ErrOptions), tt.opts != nil; got != want {
+				t.Errorf("errors.Is(%v, ErrOptions) = %v, want %v", errs[0], got, want)
 			}
 		})
 	}
