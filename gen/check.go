@@ -13,18 +13,18 @@ import (
 // say, and returns an error for every target that cannot be one: generic,
 // without a usable Run method, or with a parameter or result that cannot
 // travel to a child process.
-func check(pkg *packages.Package, found []Target) ([]Target, []error) {
+func check(pkg *packages.Package, found []target) ([]target, []error) {
 	c := &checker{pkg: pkg, travel: newTraveler(pkg.Types)}
 	var (
-		targets []Target
+		targets []target
 		errs    []error
 	)
 	for _, t := range found {
 		var terrs []error
 		switch t.Kind {
-		case FuncTarget:
+		case funcKind:
 			terrs = c.funcTarget(&t)
-		case TypeTarget:
+		case typeKind:
 			terrs = c.typeTarget(&t)
 		}
 		if len(terrs) > 0 {
@@ -42,13 +42,13 @@ type checker struct {
 }
 
 // errorf returns an *Error at pos about target t.
-func (c *checker) errorf(t *Target, pos token.Pos, format string, args ...any) error {
+func (c *checker) errorf(t *target, pos token.Pos, format string, args ...any) error {
 	e := errorf(c.pkg.Fset.Position(pos), format, args...)
 	e.Msg = "mp:target " + t.Ident + ": " + e.Msg
 	return e
 }
 
-func (c *checker) funcTarget(t *Target) []error {
+func (c *checker) funcTarget(t *target) []error {
 	fn, ok := c.pkg.Types.Scope().Lookup(t.Ident).(*types.Func)
 	if !ok {
 		return []error{errorf(t.Pos, "mp:target %s: not a function (internal error; please report it)", t.Ident)}
@@ -61,7 +61,7 @@ func (c *checker) funcTarget(t *Target) []error {
 	return append(errs, c.results(t, sig)...)
 }
 
-func (c *checker) typeTarget(t *Target) []error {
+func (c *checker) typeTarget(t *target) []error {
 	tn, ok := c.pkg.Types.Scope().Lookup(t.Ident).(*types.TypeName)
 	if !ok {
 		return []error{errorf(t.Pos, "mp:target %s: not a type (internal error; please report it)", t.Ident)}
@@ -77,7 +77,7 @@ func (c *checker) typeTarget(t *Target) []error {
 	if f := c.travel.check(named); f != nil {
 		errs = append(errs, c.errorf(t, tn.Pos(), "%s", f.sentence(c.travel.q)))
 	}
-	t.Params = []Param{{Type: named}}
+	t.Params = []param{{Type: named}}
 
 	obj, _, _ := types.LookupFieldOrMethod(named, true, c.pkg.Types, "Run")
 	run, ok := obj.(*types.Func)
@@ -97,7 +97,7 @@ func (c *checker) typeTarget(t *Target) []error {
 }
 
 // params sets t.Context, t.Params and t.Variadic from sig.
-func (c *checker) params(t *Target, sig *types.Signature) []error {
+func (c *checker) params(t *target, sig *types.Signature) []error {
 	var errs []error
 	for i := range sig.Params().Len() {
 		p := sig.Params().At(i)
@@ -121,7 +121,7 @@ func (c *checker) params(t *Target, sig *types.Signature) []error {
 		if name == "_" {
 			name = ""
 		}
-		t.Params = append(t.Params, Param{Name: name, Type: p.Type()})
+		t.Params = append(t.Params, param{Name: name, Type: p.Type()})
 	}
 	t.Variadic = sig.Variadic()
 	return errs
@@ -136,7 +136,7 @@ func paramName(p *types.Var) string {
 
 // results sets t.Result and t.Error from sig, which must return nothing,
 // error, a value, or a value and an error.
-func (c *checker) results(t *Target, sig *types.Signature) []error {
+func (c *checker) results(t *target, sig *types.Signature) []error {
 	res := sig.Results()
 	n := res.Len()
 	if n > 0 && isError(res.At(n-1).Type()) {
@@ -160,19 +160,19 @@ func (c *checker) results(t *Target, sig *types.Signature) []error {
 // lateInits returns an error for each init function of package main that
 // would run after the generated one, whose guard runs a child's target: Go
 // runs a package's init functions in the order of their files' names.
-func lateInits(pkg *packages.Package, output string) []error {
-	if pkg.Name != "main" {
-		return nil
-	}
+func lateInits(fset *token.FileSet, files []*ast.File, output string) []error {
 	var errs []error
-	for _, file := range pkg.Syntax {
-		base := filepath.Base(pkg.Fset.Position(file.Package).Filename)
+	for _, file := range files {
+		if file.Name.Name != "main" {
+			continue
+		}
+		base := filepath.Base(fset.Position(file.Package).Filename)
 		if base <= output {
 			continue
 		}
 		for _, decl := range file.Decls {
 			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
-				errs = append(errs, errorf(pkg.Fset.Position(fn.Name.Pos()),
+				errs = append(errs, errorf(fset.Position(fn.Name.Pos()),
 					"func init in %s would run after the mpgen guard in %s, as Go runs init functions in file name order; rename the file so it sorts before %s",
 					base, output, output))
 			}

@@ -70,7 +70,7 @@ func TestCommitHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := Result{PkgPath: "example.com/p", Dir: dir, OutputPath: filepath.Join(dir, DefaultOutput), Content: newContent()}
-	err := r.Commit()
+	_, err := r.Commit()
 	t.Logf("Commit of %d bytes under a 4096-byte file size limit: %v", len(r.Content), err)
 	if err == nil {
 		t.Error("Commit succeeded although the file could not be written whole")

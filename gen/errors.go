@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Error is a problem with the input, found at a position in a source file.
 // Every problem mpgen reports about user code is an *Error, so callers can
-// sort or filter them with errors.As.
+// tell them from failures of the go command, or filter them, with
+// errors.As.
 type Error struct {
 	// Pos is where the problem is. Its Filename is absolute, or empty when
 	// the problem has no position (a package that failed to load, say).
@@ -24,8 +23,9 @@ type Error struct {
 	Msg string
 }
 
-// Error returns "file:line:col: msg", with the file relative to the working
-// directory when it lies below it.
+// Error returns "file:line:col: msg", or msg alone when the problem has no
+// position. The file name is absolute: the command shortens it for its
+// working directory.
 func (e *Error) Error() string {
 	if e.Pos.Filename == "" {
 		return e.Msg
@@ -40,7 +40,7 @@ func errorf(pos token.Position, format string, args ...any) *Error {
 
 // posString formats pos as file:line:col, omitting what is unknown.
 func posString(pos token.Position) string {
-	s := shortPath(pos.Filename)
+	s := pos.Filename
 	if pos.Line > 0 {
 		s += ":" + strconv.Itoa(pos.Line)
 		if pos.Column > 0 {
@@ -48,25 +48,6 @@ func posString(pos token.Position) string {
 		}
 	}
 	return s
-}
-
-var workDir = sync.OnceValue(func() string {
-	wd, _ := os.Getwd()
-	return wd
-})
-
-// shortPath returns path relative to the working directory if it lies below
-// it, and path unchanged otherwise.
-func shortPath(path string) string {
-	wd := workDir()
-	if wd == "" || !filepath.IsAbs(path) {
-		return path
-	}
-	rel, err := filepath.Rel(wd, path)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return path
-	}
-	return rel
 }
 
 // parsePos parses a position as go/packages reports it ("file:line:col",
@@ -103,7 +84,7 @@ func parsePos(s, dir string) token.Position {
 
 // SortErrors sorts errs by position: errors without a position first, in
 // their original order, then by file, line and column.
-func SortErrors(errs []error) {
+func sortErrors(errs []error) {
 	slices.SortStableFunc(errs, func(a, b error) int {
 		pa, pb := errorPos(a), errorPos(b)
 		return cmp.Or(

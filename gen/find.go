@@ -17,9 +17,9 @@ import (
 // find returns the targets that //mp:target lines in pkg's files declare,
 // with Name, Pos, Ident and Kind set, and an error for every directive that
 // is misspelled, malformed or in the wrong place.
-func find(pkg *packages.Package) ([]Target, []error) {
+func find(pkg *packages.Package) ([]target, []error) {
 	var (
-		targets []Target
+		targets []target
 		errs    []error
 	)
 	for _, file := range pkg.Syntax {
@@ -59,7 +59,7 @@ func find(pkg *packages.Package) ([]Target, []error) {
 			}
 		}
 	}
-	slices.SortStableFunc(targets, func(a, b Target) int {
+	slices.SortStableFunc(targets, func(a, b target) int {
 		return cmp.Or(strings.Compare(a.Pos.Filename, b.Pos.Filename), cmp.Compare(a.Pos.Offset, b.Pos.Offset))
 	})
 	return targets, errs
@@ -102,29 +102,29 @@ func docOwners(file *ast.File) map[*ast.Comment]ast.Node {
 
 // annotated returns the target that a valid //mp:target at pos declares on
 // the declaration n, or an error saying why n cannot be a target.
-func annotated(pkg *packages.Package, n ast.Node, pos token.Position) (Target, error) {
+func annotated(pkg *packages.Package, n ast.Node, pos token.Position) (target, error) {
 	switch d := n.(type) {
 	case *ast.FuncDecl:
 		name := d.Name.Name
 		switch {
 		case d.Recv != nil:
-			return Target{}, errorf(pos, "//mp:target is on method %s, and methods cannot be targets: annotate a top-level function, or the receiver type with its body in a method named Run", name)
+			return target{}, errorf(pos, "//mp:target is on method %s, and methods cannot be targets: annotate a top-level function, or the receiver type with its body in a method named Run", name)
 		case name == "init", name == "main" && pkg.Name == "main":
-			return Target{}, errorf(pos, "func %s cannot be a target: move its body to another function and annotate that", name)
+			return target{}, errorf(pos, "func %s cannot be a target: move its body to another function and annotate that", name)
 		}
-		return Target{Ident: name, Kind: FuncTarget, Pos: pkg.Fset.Position(d.Name.Pos())}, nil
+		return target{Ident: name, Kind: funcKind, Pos: pkg.Fset.Position(d.Name.Pos())}, nil
 	case *ast.TypeSpec:
 		if d.Assign.IsValid() {
-			return Target{}, errorf(pos, "//mp:target is on the alias %s: annotate the type it stands for", d.Name.Name)
+			return target{}, errorf(pos, "//mp:target is on the alias %s: annotate the type it stands for", d.Name.Name)
 		}
-		return Target{Ident: d.Name.Name, Kind: TypeTarget, Pos: pkg.Fset.Position(d.Name.Pos())}, nil
+		return target{Ident: d.Name.Name, Kind: typeKind, Pos: pkg.Fset.Position(d.Name.Pos())}, nil
 	case *ast.GenDecl:
 		if d.Tok == token.TYPE {
-			return Target{}, errorf(pos, "//mp:target is on a group of types: put it on the doc comment of one type inside the group")
+			return target{}, errorf(pos, "//mp:target is on a group of types: put it on the doc comment of one type inside the group")
 		}
-		return Target{}, errorf(pos, "//mp:target is on a %s declaration; only top-level funcs and types can be targets", d.Tok)
+		return target{}, errorf(pos, "//mp:target is on a %s declaration; only top-level funcs and types can be targets", d.Tok)
 	}
-	return Target{}, errorf(pos, "//mp:target is on a %T; only top-level funcs and types can be targets", n)
+	return target{}, errorf(pos, "//mp:target is on a %T; only top-level funcs and types can be targets", n)
 }
 
 // namePrefix is what a target's default name starts with: the package path,
@@ -133,7 +133,32 @@ func namePrefix(pkg *packages.Package) string {
 	if pkg.Name == "main" {
 		return "main"
 	}
-	return pkg.PkgPath
+	return realPath(pkg)
+}
+
+// realPath is the import path of pkg as the directory it really is names
+// it: when mpgen runs in a directory reached through a symbolic link below
+// the module (link -> real), the go command names the package after the
+// link (example.com/m/link), and the registered names would flip with the
+// directory mpgen runs in. Outside a module, or when the real directory is
+// not below the module's, it is the go command's path.
+func realPath(pkg *packages.Package) string {
+	if pkg.Module == nil || pkg.Module.Dir == "" || pkg.Dir == "" {
+		return pkg.PkgPath
+	}
+	mod, err1 := filepath.EvalSymlinks(pkg.Module.Dir)
+	dir, err2 := filepath.EvalSymlinks(pkg.Dir)
+	if err1 != nil || err2 != nil {
+		return pkg.PkgPath
+	}
+	rel, err := filepath.Rel(mod, dir)
+	switch {
+	case err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)):
+		return pkg.PkgPath
+	case rel == ".":
+		return pkg.Module.Path
+	}
+	return pkg.Module.Path + "/" + filepath.ToSlash(rel)
 }
 
 // findInTests reports every directive in the _test.go files of dir. Targets

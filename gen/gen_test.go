@@ -1,7 +1,9 @@
 package gen
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"go/types"
 	"path/filepath"
@@ -24,7 +26,7 @@ func generate(t *testing.T, dir string, opts *Options, patterns ...string) []Res
 }
 
 // describe renders a target on one line, for comparisons.
-func describe(t Target) string {
+func describe(t target) string {
 	q := func(p *types.Package) string { return p.Name() }
 	var params []string
 	for _, p := range t.Params {
@@ -46,6 +48,8 @@ func describe(t Target) string {
 	return s
 }
 
+// TestTargets checks what find and check make of each target, in the order
+// the generated file registers them: by name.
 func TestTargets(t *testing.T) {
 	tests := []struct {
 		dir  string
@@ -53,28 +57,28 @@ func TestTargets(t *testing.T) {
 	}{{
 		dir: "../testdata/gen/funcs",
 		want: []string{
-			"func noop main.noop at main.go:17 ()",
-			"func fail main.fail at main.go:20 () error",
+			"func logf logs/write-v2 at main.go:40 (format string, args []geo.Unit) ctx variadic error",
 			"func answer main.answer at main.go:23 () -> int",
+			"func fail main.fail at main.go:20 () error",
+			"func handles main.handles at main.go:73 (c *mp.Conn[geo.Point], q *mp.Queue[*mp.Conn[string]]) error",
+			"func local main.local at main.go:50 (c main.Config, int, temp main.Celsius, r rune) -> *main.Config",
 			"func lookup main.lookup at main.go:28 (key string) -> geo.Point error",
+			"func noop main.noop at main.go:17 ()",
+			"func shapes main.shapes at main.go:43 (p *geo.Point, boxes map[string]geo.Box[geo.Point], grid [3][]complex128, raw []byte, l oddname.Label, opt struct{N int \"json:\\\"n\\\"\"}) -> map[geo.Unit]bool error",
 			"func tick main.tick at main.go:31 () ctx error",
+			"func unnamed main.unnamed at main.go:67 (string, int)",
 			"func wait main.wait at main.go:34 (d time.Duration, at time.Time) ctx",
 			"func sum sum at main.go:37 (xs []int) variadic -> int",
-			"func logf logs/write-v2 at main.go:40 (format string, args []geo.Unit) ctx variadic error",
-			"func shapes main.shapes at main.go:43 (p *geo.Point, boxes map[string]geo.Box[geo.Point], grid [3][]complex128, raw []byte, l oddname.Label, opt struct{N int \"json:\\\"n\\\"\"}) -> map[geo.Unit]bool error",
-			"func local main.local at main.go:50 (c main.Config, int, temp main.Celsius, r rune) -> *main.Config",
-			"func unnamed main.unnamed at main.go:67 (string, int)",
-			"func handles main.handles at main.go:73 (c *mp.Conn[geo.Point], q *mp.Queue[*mp.Conn[string]]) error",
 		},
 	}, {
 		dir: "../testdata/gen/types",
 		want: []string{
-			"type Greeter main.Greeter at main.go:15 (main.Greeter) ctx error",
 			"type Counter counter at main.go:22 (main.Counter) -> int",
 			"type Fetch main.Fetch at main.go:30 (main.Fetch) ctx -> []byte error",
-			"type Ticks main.Ticks at main.go:40 (main.Ticks)",
+			"type Greeter main.Greeter at main.go:15 (main.Greeter) ctx error",
 			"type Loud main.Loud at main.go:47 (main.Loud) ctx error",
 			"type Span main.Span at main.go:57 (main.Span) -> time.Duration error",
+			"type Ticks main.Ticks at main.go:40 (main.Ticks)",
 		},
 	}, {
 		dir: "../testdata/gen/lib",
@@ -91,7 +95,7 @@ func TestTargets(t *testing.T) {
 				t.Fatalf("want one result without errors, got %+v", results)
 			}
 			var got []string
-			for _, target := range results[0].Targets {
+			for _, target := range results[0].targets {
 				got = append(got, describe(target))
 			}
 			if !slices.Equal(got, tt.want) {
@@ -124,8 +128,8 @@ func TestDuplicateNames(t *testing.T) {
 	results := generate(t, dir, nil, "./...")
 	got := errorLines(t, dir, results)
 	want := map[string][]string{
-		"b":    {`b/b.go:5:6: mp:target Work: the name "shared" is taken by Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
-		"cmd2": {`cmd2/main.go:11:6: mp:target other: the name "shared" is taken by Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
+		"b":    {`b/b.go:5:6: mp:target Work: the name "shared" is taken by github.com/mpgen/mpgen/testdata/gen/fixture/dup/a.Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
+		"cmd2": {`cmd2/main.go:11:6: mp:target other: the name "shared" is taken by github.com/mpgen/mpgen/testdata/gen/fixture/dup/a.Work at a/a.go:5:6; give one of them another name with //mp:target NAME`},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("errors:\n got: %q\nwant: %q", got, want)
@@ -151,24 +155,52 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestTags: a target in a file that a build tag keeps out of the current
+// build is registered by a file of its own, with the same //go:build line,
+// whether or not the tag is set when mpgen runs; the other file's targets by
+// the package's output file. Both runs give the same files.
 func TestTags(t *testing.T) {
 	dir := filepath.Join(fixtureDir, "tagged")
-	for _, tt := range []struct {
-		tags []string
-		want []string
-	}{
-		{nil, []string{"main.always"}},
-		{[]string{"other", "mpgenextra"}, []string{"main.extra", "main.always"}}, // in file order
-	} {
-		results := generate(t, dir, &Options{Tags: tt.tags}, ".")
-		var got []string
-		for _, target := range results[0].Targets {
-			got = append(got, target.Name)
+	var first []Result
+	for _, tags := range [][]string{nil, {"other", "mpgenextra"}} {
+		results := generate(t, dir, &Options{Tags: tags}, ".")
+		got := map[string][]string{}
+		for _, r := range results {
+			if len(r.Errs) > 0 {
+				t.Fatalf("tags %q: %s: %v", tags, r.OutputPath, r.Errs)
+			}
+			for _, target := range r.targets {
+				got[filepath.Base(r.OutputPath)] = append(got[filepath.Base(r.OutputPath)], target.Name)
+			}
 		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("tags %q: targets %q, want %q", tt.tags, got, tt.want)
+		want := map[string][]string{DefaultOutput: {"main.always"}, "zz_mpgen-extra.go": {"main.extra"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("tags %q: targets %q, want %q", tags, got, want)
+		}
+		for _, r := range results {
+			if filepath.Base(r.OutputPath) == "zz_mpgen-extra.go" && !strings.Contains(string(r.Content), "\n\n//go:build mpgenextra\n\npackage main\n") {
+				t.Errorf("tags %q: %s lacks extra.go's //go:build line:\n%s", tags, r.OutputPath, r.Content)
+			}
+		}
+		if first == nil {
+			first = results
+		} else if !sameFiles(first, results) {
+			t.Errorf("the files differ with tags %q and without", tags)
 		}
 	}
+}
+
+// sameFiles reports whether a and b are the same files with the same bytes.
+func sameFiles(a, b []Result) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].OutputPath != b[i].OutputPath || !bytes.Equal(a[i].Content, b[i].Content) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestOutputOption(t *testing.T) {
@@ -204,12 +236,16 @@ func TestGenerateFails(t *testing.T) {
 	}{
 		{"bad output", ".", &Options{Output: "sub/x.go"}, []string{"."}, `invalid output file name "sub/x.go"`},
 		{"test output", ".", &Options{Output: "x_test.go"}, []string{"."}, `invalid output file name "x_test.go"`},
+		{"constrained output", ".", &Options{Output: "gen_linux.go"}, []string{"."}, `invalid output file name "gen_linux.go": the name limits the builds that compile the file (to linux)`},
 		{"missing dir", "no/such/dir", nil, []string{"."}, "no such file or directory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			results, errs := Generate(context.Background(), tt.dir, nil, tt.patterns, tt.opts)
 			if results != nil || len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) {
-				t.Errorf("Generate = %v, %v; want no results and one error containing %q", results, errs, tt.want)
+				t.Fatalf("Generate = %v, %v; want no results and one error containing %q", results, errs, tt.want)
+			}
+			if got, want := errors.Is(errs[0], ErrOptions), tt.opts != nil; got != want {
+				t.Errorf("errors.Is(%v, ErrOptions) = %v, want %v", errs[0], got, want)
 			}
 		})
 	}

@@ -11,18 +11,22 @@ import (
 // names picks the identifiers the generated file declares or imports, so
 // that none collides with a package-level name of the package it is in.
 type names struct {
-	pkg     *types.Package
-	imports map[string]string // import path -> name in the file
-	taken   map[string]bool   // import names given out
+	pkg      *types.Package
+	declared map[string]bool   // package-level names of the package in any build
+	imports  map[string]string // import path -> name in the file
+	taken    map[string]bool   // import names given out
 }
 
-func newNames(pkg *types.Package) *names {
-	return &names{pkg: pkg, imports: map[string]string{}, taken: map[string]bool{}}
+// newNames returns the names of a file of pkg; declared, if not nil, holds
+// the package-level names of every build of pkg, so that the names chosen
+// are the same whichever build mpgen loaded.
+func newNames(pkg *types.Package, declared map[string]bool) *names {
+	return &names{pkg: pkg, declared: declared, imports: map[string]string{}, taken: map[string]bool{}}
 }
 
 // free reports whether name may be declared in the generated file.
 func (n *names) free(name string) bool {
-	return !n.taken[name] && n.pkg.Scope().Lookup(name) == nil && types.Universe.Lookup(name) == nil
+	return !n.taken[name] && !n.declared[name] && n.pkg.Scope().Lookup(name) == nil && types.Universe.Lookup(name) == nil
 }
 
 // unique returns name, or name followed by the smallest number that makes

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/types"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,10 +29,12 @@ const implPath = runtimePath + "/mpimpl"
 type unit struct {
 	pkg       *types.Package
 	prefix    string // of registered names: package path, or "main"
-	targets   []Target
+	targets   []target
 	sentinels []*types.Var
 	errTypes  []types.Type
-	guard     bool // install the main guard (package main)
+	guard     bool            // install the main guard (package main)
+	build     string          // the file's //go:build line, if any
+	taken     map[string]bool // package-level names in every build of the package
 }
 
 // renderer builds the generated file of one unit.
@@ -43,7 +46,7 @@ type renderer struct {
 
 // render returns the formatted source of the generated file for u.
 func render(u *unit) ([]byte, error) {
-	r := &renderer{unit: u, names: newNames(u.pkg)}
+	r := &renderer{unit: u, names: newNames(u.pkg, u.taken)}
 	r.nameImports()
 	f := r.file()
 	if r.err != nil {
@@ -53,6 +56,11 @@ func render(u *unit) ([]byte, error) {
 	var raw bytes.Buffer
 	if err := f.Render(&raw); err != nil {
 		return nil, fmt.Errorf("internal error: rendering the generated code for %s: %w", u.pkg.Path(), err)
+	}
+	if u.build != "" {
+		// After the header, with a blank line on each side.
+		rest, _ := bytes.CutPrefix(raw.Bytes(), []byte(header+"\n"))
+		raw = *bytes.NewBuffer(slices.Concat([]byte(header+"\n\n"+u.build+"\n"), rest))
 	}
 	// goimports' formatting: gofmt, with the standard library imports in a
 	// group of their own.
@@ -95,6 +103,10 @@ func (r *renderer) file() *jen.File {
 	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(jen.Lit(version).Op("-").Add(r.rt("MinVersion")))
 	f.Const().Id("_").Op("=").Add(r.rt("EnforceVersion")).Call(r.rt("MaxVersion").Op("-").Lit(version))
 	f.Line()
+	if len(r.targets) > 0 {
+		f.Comment("A compile error in init means that a target's signature changed, or that a target was renamed")
+		f.Comment("or removed, since this file was generated: re-run `go generate`.")
+	}
 	f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
 		for _, t := range r.targets {
 			g.Add(r.rt("Register")).Call(r.rt("Spec").Values(r.spec(t)...))
@@ -124,16 +136,16 @@ func (r *renderer) typeFor(t types.Type) *jen.Statement {
 
 // spec returns the fields of the mpruntime.Spec literal of t, one per line,
 // in the order the runtime declares them.
-func (r *renderer) spec(t Target) []jen.Code {
+func (r *renderer) spec(t target) []jen.Code {
 	var fields []jen.Code
 	add := func(name string, value jen.Code) {
 		fields = append(fields, jen.Line().Id(name).Op(":").Add(value))
 	}
 	add("Name", jen.Lit(t.Name))
 	switch t.Kind {
-	case FuncTarget:
+	case funcKind:
 		add("Func", jen.Id(t.Ident))
-	case TypeTarget:
+	case typeKind:
 		add("Type", r.typeFor(t.Params[0].Type))
 	}
 	if t.Context {
@@ -171,7 +183,7 @@ func (r *renderer) spec(t Target) []jen.Code {
 
 // batch returns the Batch of a target of one parameter: the body called on
 // one typed value.
-func (r *renderer) batch(t Target) jen.Code {
+func (r *renderer) batch(t target) jen.Code {
 	local := r.names.locals()
 	ctx := local.name("ctx")
 	var a string
@@ -181,14 +193,14 @@ func (r *renderer) batch(t Target) jen.Code {
 	}
 	var invoke *jen.Statement
 	switch t.Kind {
-	case FuncTarget:
+	case funcKind:
 		a = local.name("a0")
 		arg := jen.Id(a)
 		if t.Variadic {
 			arg.Op("...")
 		}
 		invoke = jen.Id(t.Ident).Call(append(ctxArg, arg)...)
-	case TypeTarget:
+	case typeKind:
 		a = local.name("v")
 		invoke = jen.Id(a).Dot("Run").Call(ctxArg...)
 	}
@@ -216,7 +228,7 @@ func (r *renderer) batch(t Target) jen.Code {
 // call returns the Call function of a function target of zero or several
 // parameters: it decodes each argument into a local variable and calls the
 // body with them.
-func (r *renderer) call(t Target) jen.Code {
+func (r *renderer) call(t target) jen.Code {
 	local := r.names.locals()
 	ctx, args, errv := local.name("ctx"), local.name("args"), local.name("err")
 	var body []jen.Code

@@ -6,9 +6,9 @@ import (
 	"strconv"
 )
 
-// A Target is a function or type annotated with //mp:target, as the check
+// A target is a function or type annotated with //mp:target, as the check
 // stage understood it. It is what the generated code registers.
-type Target struct {
+type target struct {
 	// Name is the registered name: the directive's argument, or the package
 	// path (plain "main" in package main), a dot and Ident.
 	Name string
@@ -17,12 +17,12 @@ type Target struct {
 	// Ident is the Go identifier of the function or type.
 	Ident string
 	// Kind says whether the body is the function itself or a Run method.
-	Kind Kind
+	Kind kind
 	// Context reports whether the body takes a leading context.Context.
 	Context bool
 	// Params are the serialized parameters, in order. A type target has
 	// exactly one, the value of the type itself, with an empty name.
-	Params []Param
+	Params []param
 	// Variadic reports whether the last parameter is variadic; its Type is
 	// then the slice type.
 	Variadic bool
@@ -32,32 +32,32 @@ type Target struct {
 	Error bool
 }
 
-// A Param is a serialized parameter of a target.
-type Param struct {
+// A param is a serialized parameter of a target.
+type param struct {
 	// Name is the declared name, or "" for an unnamed or blank parameter.
 	Name string
 	// Type is the parameter's type.
 	Type types.Type
 }
 
-// Kind says what kind of declaration a target is.
-type Kind int
+// A kind says what kind of declaration a target is.
+type kind int
 
 const (
-	// FuncTarget is a top-level function, called with the arguments.
-	FuncTarget Kind = iota + 1
-	// TypeTarget is a named type whose Run method is the body; the value
+	// funcKind is a top-level function, called with the arguments.
+	funcKind kind = iota + 1
+	// typeKind is a named type whose Run method is the body; the value
 	// itself, with its exported fields, is the state that travels.
-	TypeTarget
+	typeKind
 )
 
 // String returns "func" or "type".
-func (k Kind) String() string {
+func (k kind) String() string {
 	switch k {
-	case FuncTarget:
+	case funcKind:
 		return "func"
-	case TypeTarget:
+	case typeKind:
 		return "type"
 	}
-	return "Kind(" + strconv.Itoa(int(k)) + ")"
+	return "kind(" + strconv.Itoa(int(k)) + ")"
 }

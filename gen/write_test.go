@@ -75,8 +75,12 @@ func TestCommitAndStale(t *testing.T) {
 				t.Errorf("Stale() = %v, %v; want %v, nil", stale, err, tt.wantStale)
 			}
 			_, before := state(t, r.OutputPath)
-			if err := r.Commit(); err != nil {
+			changed, err := r.Commit()
+			if err != nil {
 				t.Fatalf("Commit: %v", err)
+			}
+			if changed != tt.wantStale {
+				t.Errorf("Commit() changed = %v, want %v (what Stale said)", changed, tt.wantStale)
 			}
 			got, after := state(t, r.OutputPath)
 			if got != tt.wantFile {
@@ -95,9 +99,12 @@ func TestCommitAndStale(t *testing.T) {
 func TestCommitRefuses(t *testing.T) {
 	t.Run("file not ours", func(t *testing.T) {
 		r := result(t, theirs, []byte(ours))
-		err := r.Commit()
-		if err == nil || !strings.Contains(err.Error(), "mpgen did not write it") {
-			t.Errorf("Commit() = %v, want an error saying mpgen did not write the file", err)
+		changed, err := r.Commit()
+		if changed || err == nil || !strings.Contains(err.Error(), "mpgen did not write it") {
+			t.Errorf("Commit() = %v, %v; want false and an error saying mpgen did not write the file", changed, err)
+		}
+		if _, err := r.Stale(); err == nil || !strings.Contains(err.Error(), "mpgen did not write it") {
+			t.Errorf("Stale() error %v, want one saying mpgen did not write the file", err)
 		}
 		if got, _ := state(t, r.OutputPath); got != theirs {
 			t.Errorf("file changed to %q", got)
@@ -106,7 +113,7 @@ func TestCommitRefuses(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		r := result(t, ours, nil)
 		r.Errs = []error{errors.New("bad target")}
-		if err := r.Commit(); err == nil || !strings.Contains(err.Error(), "has errors") {
+		if _, err := r.Commit(); err == nil || !strings.Contains(err.Error(), "has errors") {
 			t.Errorf("Commit() = %v, want an error saying the package has errors", err)
 		}
 		if _, err := r.Stale(); err == nil {

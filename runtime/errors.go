@@ -20,7 +20,7 @@ var (
 	// ErrNoGuard: the program has no mpgen main guard, so a child would
 	// run main again (Python's missing `if __name__ == "__main__"`).
 	// Start refuses to spawn.
-	ErrNoGuard = errors.New("mp: this program has no mpgen main guard: add //go:generate go run github.com/mpgen/mpgen/cmd/mpgen to package main and run go generate (in a test binary, call mp.Guard() first thing in TestMain)")
+	ErrNoGuard = errors.New("mp: this program has no mpgen main guard: add //go:generate go tool mpgen to package main (after go get -tool github.com/mpgen/mpgen/cmd/mpgen) and run go generate (in a test binary, call mp.Guard() first thing in TestMain)")
 	// ErrNotRegistered: the target is not in the dispatch table.
 	ErrNotRegistered = errors.New("mp: target is not registered")
 	// ErrStarted: Start was called twice (a process can be started once).

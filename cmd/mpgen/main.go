@@ -3,20 +3,30 @@
 //
 // Mark a top-level function, or a type whose Run method is the body, with
 // a //mp:target line in its doc comment, and run mpgen in the package, and
-// in package main, which gets the main guard even without targets of its own:
+// in package main, which gets the main guard when the program links the
+// runtime, even without targets of its own.
+// Add mpgen to your module as a tool (Go 1.24+), so that go.mod pins it with
+// the runtime and keeps its dependencies:
 //
-//	//go:generate go run github.com/mpgen/mpgen/cmd/mpgen
+//	go get -tool github.com/mpgen/mpgen/cmd/mpgen
+//
+// and write in each package:
+//
+//	//go:generate go tool mpgen
 //
 // Usage:
 //
 //	mpgen [-check] [-v] [-tags list] [-output file] [packages]
 //
 // mpgen writes one file per package (zz_mpgen.go unless -output says
-// otherwise), only when its content changes, and removes an earlier one from a
-// package that no longer needs it. With -check it writes nothing: it lists
+// otherwise), and one more per source file with build constraints that holds
+// targets (zz_mpgen-x_linux.go for x_linux.go, with the same constraints),
+// only when their content changes, and removes earlier ones that are no
+// longer needed. The files are the same whatever OS, architecture, cgo
+// setting and -tags mpgen runs with. With -check it writes nothing: it lists
 // the generated files that are out of date on standard output and exits 1 if
 // there are any. Problems in the packages are reported all at once, as
-// file:line:col: message, sorted by position.
+// file:line:col: message, package by package and sorted by position.
 //
 // Exit codes: 0 success, 1 bad input or (with -check) stale files, 2 usage.
 package main

@@ -50,59 +50,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if filepath.Base(*output) != *output || !strings.HasSuffix(*output, ".go") {
-		logger.Printf("-output %q: want a file name ending in .go, without a directory", *output)
-		return exitUsage
-	}
 	patterns := flags.Args()
 	if len(patterns) == 0 {
 		patterns = []string{"."}
 	}
+	short := shortener()
 
 	opts := &gen.Options{Tags: splitTags(*tags), Output: *output}
 	if *verbose {
 		opts.Logf = logger.Printf
 	}
 	results, errs := gen.Generate(ctx, "", nil, patterns, opts)
+	for _, err := range errs {
+		if errors.Is(err, gen.ErrOptions) {
+			logger.Print(err)
+			return exitUsage
+		}
+	}
+	// The problems of the run, then those of each package, sorted by
+	// position; an import cycle is the error of every package in it, and is
+	// printed once.
+	printed := map[string]bool{}
 	for _, r := range results {
 		errs = append(errs, r.Errs...)
 	}
-	gen.SortErrors(errs)
-	printed := map[string]bool{} // an import cycle is every cycle member's error
 	for _, err := range errs {
-		if msg := err.Error(); !printed[msg] {
+		if msg := short(err.Error()); !printed[msg] {
 			printed[msg] = true
 			logger.Print(msg)
 		}
 	}
 	ok := len(errs) == 0
-	if *check {
-		ok = checkFiles(results, stdout, logger) && ok
-	} else {
-		ok = writeFiles(results, *verbose, logger) && ok
-	}
-	if !ok {
-		return exitFail
-	}
-	return exitOK
-}
-
-// checkFiles lists on stdout the generated files of the packages without
-// errors that are out of date, and reports whether there are none.
-func checkFiles(results []gen.Result, stdout io.Writer, logger *log.Logger) bool {
-	stale, ok := 0, true
+	stale := 0
 	for _, r := range results {
 		if len(r.Errs) > 0 {
-			continue
+			continue // not written, and reported above
 		}
-		changed, err := r.Stale()
-		if err != nil {
-			logger.Print(err)
+		var changed bool
+		var err error
+		if *check {
+			changed, err = r.Stale()
+		} else {
+			changed, err = r.Commit()
+		}
+		switch {
+		case err != nil:
+			logger.Print(short(err.Error()))
 			ok = false
-		}
-		if changed {
-			fmt.Fprintln(stdout, relative(r.OutputPath))
+		case *check && changed:
+			fmt.Fprintln(stdout, short(r.OutputPath))
 			stale++
+		case !*verbose:
+		case changed && r.Content == nil:
+			logger.Printf("removed %s", short(r.OutputPath))
+		case changed:
+			logger.Printf("wrote %s", short(r.OutputPath))
+		case r.Content != nil:
+			logger.Printf("%s is up to date", short(r.OutputPath))
 		}
 	}
 	switch {
@@ -111,35 +115,10 @@ func checkFiles(results []gen.Result, stdout io.Writer, logger *log.Logger) bool
 	case stale > 1:
 		logger.Printf("%d generated files are out of date: run go generate", stale)
 	}
-	return ok && stale == 0
-}
-
-// writeFiles commits the results without errors, and reports whether every
-// commit succeeded.
-func writeFiles(results []gen.Result, verbose bool, logger *log.Logger) bool {
-	ok := true
-	for _, r := range results {
-		if len(r.Errs) > 0 {
-			continue
-		}
-		changed, err := r.Stale()
-		if err == nil && changed {
-			err = r.Commit()
-		}
-		switch {
-		case err != nil:
-			logger.Print(err)
-			ok = false
-		case !verbose:
-		case changed && r.Content == nil:
-			logger.Printf("removed %s", relative(r.OutputPath))
-		case changed:
-			logger.Printf("wrote %s", relative(r.OutputPath))
-		case r.Content != nil:
-			logger.Printf("%s is up to date", relative(r.OutputPath))
-		}
+	if !ok || stale > 0 {
+		return exitFail
 	}
-	return ok
+	return exitOK
 }
 
 // splitTags splits a -tags value, comma-separated as go build takes it.
@@ -147,16 +126,14 @@ func splitTags(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
-// relative returns path relative to the working directory when it lies
-// below it.
-func relative(path string) string {
+// shortener returns a function that makes the paths in a message relative
+// to the working directory where they lie below it, as the go command
+// does with the compiler's messages: gen reports absolute paths.
+func shortener() func(string) string {
 	wd, err := os.Getwd()
-	if err != nil {
-		return path
+	if err != nil || wd == string(filepath.Separator) {
+		return func(s string) string { return s }
 	}
-	rel, err := filepath.Rel(wd, path)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return path
-	}
-	return rel
+	prefix := wd + string(filepath.Separator)
+	return func(s string) string { return strings.ReplaceAll(s, prefix, "") }
 }

@@ -10,7 +10,7 @@
 // Run it with `go run ./examples/pipeline`.
 package main
 
-//go:generate go run github.com/mpgen/mpgen/cmd/mpgen
+//go:generate go tool mpgen
 
 import (
 	"context"

@@ -15,7 +15,19 @@ import (
 const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
 const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
+// A compile error in init means that a target's signature changed, or that a target was renamed
+// or removed, since this file was generated: re-run `go generate`.
 func init() {
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "main.collect",
+		Func:    collect,
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[*mpruntime.Queue[Found]]("found")},
+		Result:  reflect.TypeFor[Total](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[Found]) (Total, error) {
+			return collect(ctx, a0)
+		}),
+	})
 	mpimpl.Register(mpimpl.Spec{
 		Name: "main.produce",
 		Func: produce,
@@ -59,16 +71,6 @@ func init() {
 			}
 			return nil, work(ctx, a0, a1)
 		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "main.collect",
-		Func:    collect,
-		Context: true,
-		Params:  []mpimpl.Param{mpimpl.P[*mpruntime.Queue[Found]]("found")},
-		Result:  reflect.TypeFor[Total](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[Found]) (Total, error) {
-			return collect(ctx, a0)
-		}),
 	})
 	mpimpl.Guard()
 }

@@ -5,7 +5,7 @@
 // Run it with `go run ./examples/pool`.
 package main
 
-//go:generate go run github.com/mpgen/mpgen/cmd/mpgen
+//go:generate go tool mpgen
 
 import (
 	"context"

@@ -14,6 +14,8 @@ import (
 const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
 const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
+// A compile error in init means that a target's signature changed, or that a target was renamed
+// or removed, since this file was generated: re-run `go generate`.
 func init() {
 	mpimpl.Register(mpimpl.Spec{
 		Name:   "main.collatz",

@@ -8,7 +8,7 @@
 // so tests can run it quickly; children inherit it.
 package main
 
-//go:generate go run github.com/mpgen/mpgen/cmd/mpgen
+//go:generate go tool mpgen
 
 import (
 	"fmt"

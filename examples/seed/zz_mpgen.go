@@ -14,22 +14,24 @@ import (
 const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
 const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
+// A compile error in init means that a target's signature changed, or that a target was renamed
+// or removed, since this file was generated: re-run `go generate`.
 func init() {
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "main.work",
-		Func:   work,
-		Params: []mpimpl.Param{mpimpl.P[string]("name")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			work(a0)
-			return struct{}{}, nil
-		}),
-	})
 	mpimpl.Register(mpimpl.Spec{
 		Name:   "main.Worker",
 		Type:   reflect.TypeFor[Worker](),
 		Params: []mpimpl.Param{mpimpl.P[Worker]("")},
 		Batch: mpimpl.One(func(ctx context.Context, v Worker) (struct{}, error) {
 			v.Run()
+			return struct{}{}, nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "main.work",
+		Func:   work,
+		Params: []mpimpl.Param{mpimpl.P[string]("name")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			work(a0)
 			return struct{}{}, nil
 		}),
 	})

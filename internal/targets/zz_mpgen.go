@@ -16,77 +16,53 @@ import (
 const _ = mpimpl.EnforceVersion(2 - mpimpl.MinVersion)
 const _ = mpimpl.EnforceVersion(mpimpl.MaxVersion - 2)
 
+// A compile error in init means that a target's signature changed, or that a target was renamed
+// or removed, since this file was generated: re-run `go generate`.
 func init() {
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.ByteLen",
-		Func:   ByteLen,
-		Params: []mpimpl.Param{mpimpl.P[[]byte]("data")},
+		Name: "github.com/mpgen/mpgen/internal/targets.Add",
+		Func: Add,
+		Params: []mpimpl.Param{
+			mpimpl.P[int]("a"),
+			mpimpl.P[int]("b"),
+		},
 		Result: reflect.TypeFor[int](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 []byte) (int, error) {
-			return ByteLen(a0), nil
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.EchoBytes",
-		Func:   EchoBytes,
-		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[[]byte]]("c")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[[]byte]) (struct{}, error) {
-			return struct{}{}, EchoBytes(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.EchoPing",
-		Func:   EchoPing,
-		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[Ping]]("c")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[Ping]) (struct{}, error) {
-			return struct{}{}, EchoPing(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.SumBatches",
-		Func: SumBatches,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Queue[int]]("in"),
-			mpimpl.P[*mpruntime.Queue[[2]int]]("out"),
-		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Queue[int]
+			var a0 int
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 *mpruntime.Queue[[2]int]
+			var a1 int
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return nil, SumBatches(a0, a1)
+			r := Add(a0, a1)
+			return r, nil
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.ProduceBatches",
-		Func: ProduceBatches,
+		Name: "github.com/mpgen/mpgen/internal/targets.AddUnderLock",
+		Func: AddUnderLock,
 		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Conn[int]]("req"),
-			mpimpl.P[*mpruntime.Queue[int]]("out"),
+			mpimpl.P[*mpruntime.Value[int64]]("v"),
+			mpimpl.P[int64]("d"),
+			mpimpl.P[int]("n"),
 		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Conn[int]
+			var a0 *mpruntime.Value[int64]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 *mpruntime.Queue[int]
+			var a1 int64
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return nil, ProduceBatches(a0, a1)
+			var a2 int
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, AddUnderLock(a0, a1, a2)
 		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.MapRace",
-		Func:   MapRace,
-		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
-			return struct{}{}, MapRace(a0)
-		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.AllocBeyondLimit",
@@ -149,31 +125,46 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.Stubborn",
-		Func: Stubborn,
+		Name: "github.com/mpgen/mpgen/internal/targets.AttachAndFill",
+		Func: AttachAndFill,
 		Params: []mpimpl.Param{
-			mpimpl.P[string]("msg"),
-			mpimpl.P[time.Duration]("d"),
+			mpimpl.P[string]("name"),
+			mpimpl.P[byte]("b"),
 		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 time.Duration
+			var a1 byte
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			Stubborn(a0, a1)
-			return nil, nil
+			return nil, AttachAndFill(a0, a1)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.ExeImage",
-		Func:   ExeImage,
-		Result: reflect.TypeFor[Image](),
+		Name: "github.com/mpgen/mpgen/internal/targets.AttachHold",
+		Func: AttachHold,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("name"),
+			mpimpl.P[*mpruntime.Event]("ready"),
+			mpimpl.P[*mpruntime.Event]("exit"),
+		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			return ExeImage()
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, AttachHold(a0, a1, a2)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
@@ -197,193 +188,21 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.ImageGone",
-		Func: ImageGone,
-		Params: []mpimpl.Param{
-			mpimpl.P[string]("mode"),
-			mpimpl.P[string]("want"),
-		},
-		Result: reflect.TypeFor[Report](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 string
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			r := ImageGone(a0, a1)
-			return r, nil
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.FDExhaustion",
-		Func:   FDExhaustion,
-		Result: reflect.TypeFor[Report](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			r := FDExhaustion()
-			return r, nil
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.PoolFDExhaustion",
-		Func:    PoolFDExhaustion,
+		Name:    "github.com/mpgen/mpgen/internal/targets.BarrierRounds",
+		Func:    BarrierRounds,
 		Context: true,
-		Result:  reflect.TypeFor[Report](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			r := PoolFDExhaustion(ctx)
-			return r, nil
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.PoolNoWorker",
-		Func:    PoolNoWorker,
-		Context: true,
-		Result:  reflect.TypeFor[Report](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			r := PoolNoWorker(ctx)
-			return r, nil
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Identity",
-		Func:   Identity,
-		Params: []mpimpl.Param{mpimpl.P[int]("x")},
-		Result: reflect.TypeFor[int](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
-			return Identity(a0), nil
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.FailOdd",
-		Func:   FailOdd,
-		Params: []mpimpl.Param{mpimpl.P[int]("x")},
-		Result: reflect.TypeFor[int](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
-			return FailOdd(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.InitWorker",
-		Func:   InitWorker,
-		Params: []mpimpl.Param{mpimpl.P[string]("tag")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			return struct{}{}, InitWorker(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.WorkerTag",
-		Func:   WorkerTag,
-		Result: reflect.TypeFor[string](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			r := WorkerTag()
-			return r, nil
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Grow",
-		Func:   Grow,
-		Params: []mpimpl.Param{mpimpl.P[int]("n")},
-		Result: reflect.TypeFor[int](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
-			return Grow(a0), nil
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.TouchFile",
-		Func:   TouchFile,
-		Params: []mpimpl.Param{mpimpl.P[string]("path")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			return struct{}{}, TouchFile(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.FDs",
-		Func:   FDs,
-		Result: reflect.TypeFor[[]FD](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			return FDs()
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Spew",
-		Func:   Spew,
-		Params: []mpimpl.Param{mpimpl.P[int]("n")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
-			return struct{}{}, Spew(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.Garble",
-		Func: Garble,
 		Params: []mpimpl.Param{
-			mpimpl.P[string]("mode"),
-			mpimpl.P[time.Duration]("d"),
-			mpimpl.P[bool]("exit"),
+			mpimpl.P[*mpruntime.Barrier]("b"),
+			mpimpl.P[*mpruntime.Array[int32]]("a"),
+			mpimpl.P[int]("id"),
+			mpimpl.P[int]("rounds"),
 		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 string
+			var a0 *mpruntime.Barrier
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 time.Duration
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			var a2 bool
-			if err := args.Decode(2, &a2); err != nil {
-				return nil, err
-			}
-			return nil, Garble(a0, a1, a2)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Upper",
-		Func:   Upper,
-		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[string]]("c")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[string]) (struct{}, error) {
-			return struct{}{}, Upper(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.SendBytes",
-		Func: SendBytes,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Conn[[]byte]]("c"),
-			mpimpl.P[int]("n"),
-			mpimpl.P[byte]("b"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Conn[[]byte]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 int
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			var a2 byte
-			if err := args.Decode(2, &a2); err != nil {
-				return nil, err
-			}
-			return nil, SendBytes(a0, a1, a2)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.Produce",
-		Func: Produce,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Queue[int]]("q"),
-			mpimpl.P[int]("from"),
-			mpimpl.P[int]("to"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Queue[int]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 int
+			var a1 *mpruntime.Array[int32]
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
@@ -391,8 +210,21 @@ func init() {
 			if err := args.Decode(2, &a2); err != nil {
 				return nil, err
 			}
-			return nil, Produce(a0, a1, a2)
+			var a3 int
+			if err := args.Decode(3, &a3); err != nil {
+				return nil, err
+			}
+			return nil, BarrierRounds(ctx, a0, a1, a2, a3)
 		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.ByteLen",
+		Func:   ByteLen,
+		Params: []mpimpl.Param{mpimpl.P[[]byte]("data")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 []byte) (int, error) {
+			return ByteLen(a0), nil
+		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Consume",
@@ -415,31 +247,65 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.PassConn",
-		Func:   PassConn,
-		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Queue[*mpruntime.Conn[string]]]("q")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[*mpruntime.Conn[string]]) (struct{}, error) {
-			return struct{}{}, PassConn(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.TakeSome",
-		Func: TakeSome,
+		Name:    "github.com/mpgen/mpgen/internal/targets.CountSemaphoreHolders",
+		Func:    CountSemaphoreHolders,
+		Context: true,
 		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Queue[int]]("q"),
+			mpimpl.P[*mpruntime.Semaphore]("sem"),
+			mpimpl.P[*mpruntime.Array[int64]]("a"),
+			mpimpl.P[*mpruntime.Lock]("l"),
 			mpimpl.P[int]("n"),
 		},
-		Result: reflect.TypeFor[int](),
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Queue[int]
+			var a0 *mpruntime.Semaphore
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 int
+			var a1 *mpruntime.Array[int64]
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return TakeSome(a0, a1)
+			var a2 *mpruntime.Lock
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			var a3 int
+			if err := args.Decode(3, &a3); err != nil {
+				return nil, err
+			}
+			return nil, CountSemaphoreHolders(ctx, a0, a1, a2, a3)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.CreateAndCrash",
+		Func:   CreateAndCrash,
+		Params: []mpimpl.Param{mpimpl.P[string]("name")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, CreateAndCrash(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.CreateFillHold",
+		Func: CreateFillHold,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("name"),
+			mpimpl.P[*mpruntime.Event]("ready"),
+			mpimpl.P[*mpruntime.Event]("exit"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, CreateFillHold(a0, a1, a2)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
@@ -453,12 +319,28 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.SetSink",
-		Func:   SetSink,
-		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Queue[int]]("q")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (struct{}, error) {
-			SetSink(a0)
-			return struct{}{}, nil
+		Name:   "github.com/mpgen/mpgen/internal/targets.Echo",
+		Func:   Echo,
+		Params: []mpimpl.Param{mpimpl.P[string]("s")},
+		Result: reflect.TypeFor[string](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (string, error) {
+			return Echo(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.EchoBytes",
+		Func:   EchoBytes,
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[[]byte]]("c")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[[]byte]) (struct{}, error) {
+			return struct{}{}, EchoBytes(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.EchoPing",
+		Func:   EchoPing,
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[Ping]]("c")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[Ping]) (struct{}, error) {
+			return struct{}{}, EchoPing(a0)
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
@@ -470,28 +352,64 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
-		Func: LockedIncrements,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Lock]("l"),
-			mpimpl.P[*mpruntime.Array[int64]]("a"),
-			mpimpl.P[int]("n"),
-		},
+		Name:   "github.com/mpgen/mpgen/internal/targets.ExeImage",
+		Func:   ExeImage,
+		Result: reflect.TypeFor[Image](),
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Lock
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 *mpruntime.Array[int64]
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			var a2 int
-			if err := args.Decode(2, &a2); err != nil {
-				return nil, err
-			}
-			return nil, LockedIncrements(a0, a1, a2)
+			return ExeImage()
 		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Exit",
+		Func:   Exit,
+		Params: []mpimpl.Param{mpimpl.P[int]("code")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			Exit(a0)
+			return struct{}{}, nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FDExhaustion",
+		Func:   FDExhaustion,
+		Result: reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			r := FDExhaustion()
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FDs",
+		Func:   FDs,
+		Result: reflect.TypeFor[[]FD](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			return FDs()
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Fail",
+		Func:   Fail,
+		Params: []mpimpl.Param{mpimpl.P[string]("msg")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, Fail(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FailOdd",
+		Func:   FailOdd,
+		Params: []mpimpl.Param{mpimpl.P[int]("x")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return FailOdd(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FailTyped",
+		Func:   FailTyped,
+		Params: []mpimpl.Param{mpimpl.P[int]("code")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return FailTyped(a0)
+		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.FillHalves",
@@ -500,129 +418,6 @@ func init() {
 		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Array[float64]) (struct{}, error) {
 			return struct{}{}, FillHalves(a0)
 		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.AddUnderLock",
-		Func: AddUnderLock,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Value[int64]]("v"),
-			mpimpl.P[int64]("d"),
-			mpimpl.P[int]("n"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Value[int64]
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 int64
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			var a2 int
-			if err := args.Decode(2, &a2); err != nil {
-				return nil, err
-			}
-			return nil, AddUnderLock(a0, a1, a2)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.MeetAtBarrier",
-		Func:    MeetAtBarrier,
-		Context: true,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Barrier]("b"),
-			mpimpl.P[int]("rounds"),
-		},
-		Result: reflect.TypeFor[[]int](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Barrier
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 int
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			return MeetAtBarrier(ctx, a0, a1)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.HoldLock",
-		Func:    HoldLock,
-		Context: true,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Lock]("l"),
-			mpimpl.P[*mpruntime.Event]("held"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Lock
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 *mpruntime.Event
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			return nil, HoldLock(ctx, a0, a1)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.FillShared",
-		Func: FillShared,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.SharedMemory]("m"),
-			mpimpl.P[byte]("b"),
-		},
-		Result: reflect.TypeFor[string](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.SharedMemory
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 byte
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			return FillShared(a0, a1)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.AttachAndFill",
-		Func: AttachAndFill,
-		Params: []mpimpl.Param{
-			mpimpl.P[string]("name"),
-			mpimpl.P[byte]("b"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 byte
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			return nil, AttachAndFill(a0, a1)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.WaitSemaphore",
-		Func: WaitSemaphore,
-		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Semaphore]("s"),
-			mpimpl.P[time.Duration]("d"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Semaphore
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 time.Duration
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			return nil, WaitSemaphore(a0, a1)
-		},
 	})
 	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.FillOnRequest",
@@ -655,14 +450,76 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.SpinLock",
-		Func: SpinLock,
+		Name: "github.com/mpgen/mpgen/internal/targets.FillShared",
+		Func: FillShared,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.SharedMemory]("m"),
+			mpimpl.P[byte]("b"),
+		},
+		Result: reflect.TypeFor[string](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.SharedMemory
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 byte
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return FillShared(a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Garble",
+		Func: Garble,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("mode"),
+			mpimpl.P[time.Duration]("d"),
+			mpimpl.P[bool]("exit"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 bool
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, Garble(a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Greeter",
+		Type:    reflect.TypeFor[Greeter](),
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[Greeter]("")},
+		Result:  reflect.TypeFor[string](),
+		Batch: mpimpl.One(func(ctx context.Context, v Greeter) (string, error) {
+			return v.Run(ctx)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Grow",
+		Func:   Grow,
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return Grow(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.HoldLock",
+		Func:    HoldLock,
+		Context: true,
 		Params: []mpimpl.Param{
 			mpimpl.P[*mpruntime.Lock]("l"),
-			mpimpl.P[*mpruntime.Event]("started"),
-			mpimpl.P[*mpruntime.Event]("stop"),
+			mpimpl.P[*mpruntime.Event]("held"),
 		},
-		Result: reflect.TypeFor[int](),
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
 			var a0 *mpruntime.Lock
 			if err := args.Decode(0, &a0); err != nil {
@@ -672,20 +529,8 @@ func init() {
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			var a2 *mpruntime.Event
-			if err := args.Decode(2, &a2); err != nil {
-				return nil, err
-			}
-			return SpinLock(a0, a1, a2)
+			return nil, HoldLock(ctx, a0, a1)
 		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.CreateAndCrash",
-		Func:   CreateAndCrash,
-		Params: []mpimpl.Param{mpimpl.P[string]("name")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			return struct{}{}, CreateAndCrash(a0)
-		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.HoldLockThenExit",
@@ -732,17 +577,53 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.CountSemaphoreHolders",
-		Func:    CountSemaphoreHolders,
-		Context: true,
+		Name:   "github.com/mpgen/mpgen/internal/targets.Identity",
+		Func:   Identity,
+		Params: []mpimpl.Param{mpimpl.P[int]("x")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return Identity(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.ImageGone",
+		Func: ImageGone,
 		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Semaphore]("sem"),
-			mpimpl.P[*mpruntime.Array[int64]]("a"),
+			mpimpl.P[string]("mode"),
+			mpimpl.P[string]("want"),
+		},
+		Result: reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 string
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			r := ImageGone(a0, a1)
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.InitWorker",
+		Func:   InitWorker,
+		Params: []mpimpl.Param{mpimpl.P[string]("tag")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, InitWorker(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.LockedIncrements",
+		Func: LockedIncrements,
+		Params: []mpimpl.Param{
 			mpimpl.P[*mpruntime.Lock]("l"),
+			mpimpl.P[*mpruntime.Array[int64]]("a"),
 			mpimpl.P[int]("n"),
 		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Semaphore
+			var a0 *mpruntime.Lock
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
@@ -750,55 +631,86 @@ func init() {
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			var a2 *mpruntime.Lock
+			var a2 int
 			if err := args.Decode(2, &a2); err != nil {
 				return nil, err
 			}
-			var a3 int
-			if err := args.Decode(3, &a3); err != nil {
-				return nil, err
-			}
-			return nil, CountSemaphoreHolders(ctx, a0, a1, a2, a3)
+			return nil, LockedIncrements(a0, a1, a2)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.WaitThenSet",
-		Func:    WaitThenSet,
+		Name:   "github.com/mpgen/mpgen/internal/targets.MapRace",
+		Func:   MapRace,
+		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			return struct{}{}, MapRace(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.MeetAtBarrier",
+		Func:    MeetAtBarrier,
 		Context: true,
 		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Event]("e"),
-			mpimpl.P[*mpruntime.Event]("done"),
+			mpimpl.P[*mpruntime.Barrier]("b"),
+			mpimpl.P[int]("rounds"),
 		},
+		Result: reflect.TypeFor[[]int](),
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Event
+			var a0 *mpruntime.Barrier
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 *mpruntime.Event
+			var a1 int
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return nil, WaitThenSet(ctx, a0, a1)
+			return MeetAtBarrier(ctx, a0, a1)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.WaitForCondition",
-		Func:    WaitForCondition,
-		Context: true,
+		Name: "github.com/mpgen/mpgen/internal/targets.MoveParticle",
+		Func: MoveParticle,
 		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Condition]("c"),
-			mpimpl.P[*mpruntime.Array[int64]]("a"),
+			mpimpl.P[*mpruntime.Value[Particle]]("v"),
+			mpimpl.P[int]("n"),
 		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Condition
+			var a0 *mpruntime.Value[Particle]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 *mpruntime.Array[int64]
+			var a1 int
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return nil, WaitForCondition(ctx, a0, a1)
+			return nil, MoveParticle(a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Nested",
+		Func:    Nested,
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[int]("n")},
+		Result:  reflect.TypeFor[[]Who](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) ([]Who, error) {
+			return Nested(ctx, a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.NilDeref",
+		Func:   NilDeref,
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			r := NilDeref()
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
+		Func: Noop,
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			Noop()
+			return nil, nil
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
@@ -827,21 +739,101 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.BarrierRounds",
-		Func:    BarrierRounds,
+		Name:   "github.com/mpgen/mpgen/internal/targets.OpenFDs",
+		Func:   OpenFDs,
+		Result: reflect.TypeFor[[]int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			return OpenFDs()
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.OpenMissing",
+		Func:   OpenMissing,
+		Params: []mpimpl.Param{mpimpl.P[string]("path")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, OpenMissing(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Overflow",
+		Func:   Overflow,
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return Overflow(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Panic",
+		Func:   Panic,
+		Params: []mpimpl.Param{mpimpl.P[string]("msg")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			Panic(a0)
+			return struct{}{}, nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.PassConn",
+		Func:   PassConn,
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Queue[*mpruntime.Conn[string]]]("q")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[*mpruntime.Conn[string]]) (struct{}, error) {
+			return struct{}{}, PassConn(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.PoolFDExhaustion",
+		Func:    PoolFDExhaustion,
 		Context: true,
+		Result:  reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			r := PoolFDExhaustion(ctx)
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.PoolNoWorker",
+		Func:    PoolNoWorker,
+		Context: true,
+		Result:  reflect.TypeFor[Report](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			r := PoolNoWorker(ctx)
+			return r, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Print",
+		Func: Print,
 		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Barrier]("b"),
-			mpimpl.P[*mpruntime.Array[int32]]("a"),
-			mpimpl.P[int]("id"),
-			mpimpl.P[int]("rounds"),
+			mpimpl.P[string]("out"),
+			mpimpl.P[string]("errs"),
 		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Barrier
+			var a0 string
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 *mpruntime.Array[int32]
+			var a1 string
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			Print(a0, a1)
+			return nil, nil
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Produce",
+		Func: Produce,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("q"),
+			mpimpl.P[int]("from"),
+			mpimpl.P[int]("to"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
@@ -849,107 +841,47 @@ func init() {
 			if err := args.Decode(2, &a2); err != nil {
 				return nil, err
 			}
-			var a3 int
-			if err := args.Decode(3, &a3); err != nil {
-				return nil, err
-			}
-			return nil, BarrierRounds(ctx, a0, a1, a2, a3)
+			return nil, Produce(a0, a1, a2)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.MoveParticle",
-		Func: MoveParticle,
+		Name: "github.com/mpgen/mpgen/internal/targets.ProduceBatches",
+		Func: ProduceBatches,
 		Params: []mpimpl.Param{
-			mpimpl.P[*mpruntime.Value[Particle]]("v"),
-			mpimpl.P[int]("n"),
+			mpimpl.P[*mpruntime.Conn[int]]("req"),
+			mpimpl.P[*mpruntime.Queue[int]]("out"),
 		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 *mpruntime.Value[Particle]
+			var a0 *mpruntime.Conn[int]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
-			var a1 int
+			var a1 *mpruntime.Queue[int]
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			return nil, MoveParticle(a0, a1)
+			return nil, ProduceBatches(a0, a1)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.CreateFillHold",
-		Func: CreateFillHold,
-		Params: []mpimpl.Param{
-			mpimpl.P[string]("name"),
-			mpimpl.P[*mpruntime.Event]("ready"),
-			mpimpl.P[*mpruntime.Event]("exit"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 *mpruntime.Event
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			var a2 *mpruntime.Event
-			if err := args.Decode(2, &a2); err != nil {
-				return nil, err
-			}
-			return nil, CreateFillHold(a0, a1, a2)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.AttachHold",
-		Func: AttachHold,
-		Params: []mpimpl.Param{
-			mpimpl.P[string]("name"),
-			mpimpl.P[*mpruntime.Event]("ready"),
-			mpimpl.P[*mpruntime.Event]("exit"),
-		},
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 *mpruntime.Event
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			var a2 *mpruntime.Event
-			if err := args.Decode(2, &a2); err != nil {
-				return nil, err
-			}
-			return nil, AttachHold(a0, a1, a2)
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.Noop",
-		Func: Noop,
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			Noop()
-			return nil, nil
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Echo",
-		Func:   Echo,
-		Params: []mpimpl.Param{mpimpl.P[string]("s")},
-		Result: reflect.TypeFor[string](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (string, error) {
-			return Echo(a0), nil
+		Name:   "github.com/mpgen/mpgen/internal/targets.Roundtrip",
+		Func:   Roundtrip,
+		Params: []mpimpl.Param{mpimpl.P[Payload]("p")},
+		Result: reflect.TypeFor[Payload](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 Payload) (Payload, error) {
+			return Roundtrip(a0), nil
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.Add",
-		Func: Add,
+		Name: "github.com/mpgen/mpgen/internal/targets.SendBytes",
+		Func: SendBytes,
 		Params: []mpimpl.Param{
-			mpimpl.P[int]("a"),
-			mpimpl.P[int]("b"),
+			mpimpl.P[*mpruntime.Conn[[]byte]]("c"),
+			mpimpl.P[int]("n"),
+			mpimpl.P[byte]("b"),
 		},
-		Result: reflect.TypeFor[int](),
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 int
+			var a0 *mpruntime.Conn[[]byte]
 			if err := args.Decode(0, &a0); err != nil {
 				return nil, err
 			}
@@ -957,8 +889,110 @@ func init() {
 			if err := args.Decode(1, &a1); err != nil {
 				return nil, err
 			}
-			r := Add(a0, a1)
-			return r, nil
+			var a2 byte
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return nil, SendBytes(a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.SetSink",
+		Func:   SetSink,
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Queue[int]]("q")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Queue[int]) (struct{}, error) {
+			SetSink(a0)
+			return struct{}{}, nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Sleep",
+		Func:    Sleep,
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			return struct{}{}, Sleep(ctx, a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.SleepNoCtx",
+		Func:   SleepNoCtx,
+		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
+			SleepNoCtx(a0)
+			return struct{}{}, nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.SpawnSleepers",
+		Func:    SpawnSleepers,
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[int]("n")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, SpawnSleepers(ctx, a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Spew",
+		Func:   Spew,
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, Spew(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.SpinLock",
+		Func: SpinLock,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Lock]("l"),
+			mpimpl.P[*mpruntime.Event]("started"),
+			mpimpl.P[*mpruntime.Event]("stop"),
+		},
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Lock
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Event
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return SpinLock(a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Square",
+		Func:    Square,
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[int]("x")},
+		Result:  reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return Square(ctx, a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.Stubborn",
+		Func: Stubborn,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("msg"),
+			mpimpl.P[time.Duration]("d"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			Stubborn(a0, a1)
+			return nil, nil
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
@@ -984,100 +1018,118 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Fail",
-		Func:   Fail,
-		Params: []mpimpl.Param{mpimpl.P[string]("msg")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			return struct{}{}, Fail(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.FailTyped",
-		Func:   FailTyped,
-		Params: []mpimpl.Param{mpimpl.P[int]("code")},
-		Result: reflect.TypeFor[int](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
-			return FailTyped(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.WrapSentinel",
-		Func:   WrapSentinel,
-		Params: []mpimpl.Param{mpimpl.P[string]("name")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			return struct{}{}, WrapSentinel(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.OpenMissing",
-		Func:   OpenMissing,
-		Params: []mpimpl.Param{mpimpl.P[string]("path")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			return struct{}{}, OpenMissing(a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Panic",
-		Func:   Panic,
-		Params: []mpimpl.Param{mpimpl.P[string]("msg")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
-			Panic(a0)
-			return struct{}{}, nil
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.NilDeref",
-		Func:   NilDeref,
-		Result: reflect.TypeFor[int](),
+		Name: "github.com/mpgen/mpgen/internal/targets.SumBatches",
+		Func: SumBatches,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("in"),
+			mpimpl.P[*mpruntime.Queue[[2]int]]("out"),
+		},
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			r := NilDeref()
-			return r, nil
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Queue[[2]int]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, SumBatches(a0, a1)
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Exit",
-		Func:   Exit,
-		Params: []mpimpl.Param{mpimpl.P[int]("code")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
-			Exit(a0)
-			return struct{}{}, nil
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Overflow",
-		Func:   Overflow,
-		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Name: "github.com/mpgen/mpgen/internal/targets.TakeSome",
+		Func: TakeSome,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("q"),
+			mpimpl.P[int]("n"),
+		},
 		Result: reflect.TypeFor[int](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
-			return Overflow(a0), nil
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return TakeSome(a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.TouchFile",
+		Func:   TouchFile,
+		Params: []mpimpl.Param{mpimpl.P[string]("path")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, TouchFile(a0)
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.Sleep",
-		Func:    Sleep,
+		Name:   "github.com/mpgen/mpgen/internal/targets.Upper",
+		Func:   Upper,
+		Params: []mpimpl.Param{mpimpl.P[*mpruntime.Conn[string]]("c")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 *mpruntime.Conn[string]) (struct{}, error) {
+			return struct{}{}, Upper(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.WaitForCondition",
+		Func:    WaitForCondition,
 		Context: true,
-		Params:  []mpimpl.Param{mpimpl.P[time.Duration]("d")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
-			return struct{}{}, Sleep(ctx, a0)
-		}),
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Condition]("c"),
+			mpimpl.P[*mpruntime.Array[int64]]("a"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Condition
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Array[int64]
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, WaitForCondition(ctx, a0, a1)
+		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.SleepNoCtx",
-		Func:   SleepNoCtx,
-		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (struct{}, error) {
-			SleepNoCtx(a0)
-			return struct{}{}, nil
-		}),
+		Name: "github.com/mpgen/mpgen/internal/targets.WaitSemaphore",
+		Func: WaitSemaphore,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Semaphore]("s"),
+			mpimpl.P[time.Duration]("d"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Semaphore
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 time.Duration
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, WaitSemaphore(a0, a1)
+		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.Roundtrip",
-		Func:   Roundtrip,
-		Params: []mpimpl.Param{mpimpl.P[Payload]("p")},
-		Result: reflect.TypeFor[Payload](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 Payload) (Payload, error) {
-			return Roundtrip(a0), nil
-		}),
+		Name:    "github.com/mpgen/mpgen/internal/targets.WaitThenSet",
+		Func:    WaitThenSet,
+		Context: true,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Event]("e"),
+			mpimpl.P[*mpruntime.Event]("done"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Event
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 *mpruntime.Event
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, WaitThenSet(ctx, a0, a1)
+		},
 	})
 	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Whoami",
@@ -1089,70 +1141,20 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.Nested",
-		Func:    Nested,
-		Context: true,
-		Params:  []mpimpl.Param{mpimpl.P[int]("n")},
-		Result:  reflect.TypeFor[[]Who](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) ([]Who, error) {
-			return Nested(ctx, a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name: "github.com/mpgen/mpgen/internal/targets.Print",
-		Func: Print,
-		Params: []mpimpl.Param{
-			mpimpl.P[string]("out"),
-			mpimpl.P[string]("errs"),
-		},
+		Name:   "github.com/mpgen/mpgen/internal/targets.WorkerTag",
+		Func:   WorkerTag,
+		Result: reflect.TypeFor[string](),
 		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			var a0 string
-			if err := args.Decode(0, &a0); err != nil {
-				return nil, err
-			}
-			var a1 string
-			if err := args.Decode(1, &a1); err != nil {
-				return nil, err
-			}
-			Print(a0, a1)
-			return nil, nil
+			r := WorkerTag()
+			return r, nil
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
-		Name:   "github.com/mpgen/mpgen/internal/targets.OpenFDs",
-		Func:   OpenFDs,
-		Result: reflect.TypeFor[[]int](),
-		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
-			return OpenFDs()
-		},
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.Square",
-		Func:    Square,
-		Context: true,
-		Params:  []mpimpl.Param{mpimpl.P[int]("x")},
-		Result:  reflect.TypeFor[int](),
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
-			return Square(ctx, a0)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.Greeter",
-		Type:    reflect.TypeFor[Greeter](),
-		Context: true,
-		Params:  []mpimpl.Param{mpimpl.P[Greeter]("")},
-		Result:  reflect.TypeFor[string](),
-		Batch: mpimpl.One(func(ctx context.Context, v Greeter) (string, error) {
-			return v.Run(ctx)
-		}),
-	})
-	mpimpl.Register(mpimpl.Spec{
-		Name:    "github.com/mpgen/mpgen/internal/targets.SpawnSleepers",
-		Func:    SpawnSleepers,
-		Context: true,
-		Params:  []mpimpl.Param{mpimpl.P[int]("n")},
-		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
-			return struct{}{}, SpawnSleepers(ctx, a0)
+		Name:   "github.com/mpgen/mpgen/internal/targets.WrapSentinel",
+		Func:   WrapSentinel,
+		Params: []mpimpl.Param{mpimpl.P[string]("name")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, WrapSentinel(a0)
 		}),
 	})
 	mpimpl.RegisterError("github.com/mpgen/mpgen/internal/targets.ErrBoom", ErrBoom)

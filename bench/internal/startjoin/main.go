@@ -11,7 +11,7 @@
 //	go run ./bench/internal/startjoin -n 300
 package main
 
-//go:generate go run github.com/mpgen/mpgen/cmd/mpgen
+//go:generate go tool mpgen
 
 import (
 	"flag"
