@@ -22,7 +22,8 @@ type Frame struct {
 // may be called at any time.
 type Conn interface {
 	// Send writes frames in order, small ones together in as few writes
-	// as it can. An error means the worker cannot take calls any more.
+	// as it can; it keeps neither the frames nor their descriptors once it
+	// returns. An error means the worker cannot take calls any more.
 	Send(fs ...Frame) error
 	// Recv returns the next outcome: a result, error, panic, batch result
 	// or refused frame, whose ID is the call's. When the worker has ended
