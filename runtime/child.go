@@ -112,7 +112,9 @@ func runChild(marker string) int {
 	}
 	call, err := wire.DecodeCall(f.Body)
 	if err == nil {
-		err = takeFiles(rd, call)
+		if f.Files, err = rd.Take(call.NFiles()); err != nil {
+			err = fmt.Errorf("call frame: %w", err)
+		}
 	}
 	if err != nil {
 		return childFail("%v", err)
@@ -124,7 +126,7 @@ func runChild(marker string) int {
 	go watchParent(rd, cancel)
 	terminated := proc.OnTerminate(cancel, spec != nil && spec.Context)
 
-	kind, body := runCall(ctx, call)
+	kind, body := handleCall(ctx, f)
 	// Values the target put in queues are delivered before it reports, as
 	// Python's child joins its queues' feeder threads before exiting.
 	flushQueues()
@@ -138,15 +140,6 @@ func runChild(marker string) int {
 		return exitOK
 	}
 	return exitFailed
-}
-
-// takeFiles gives a call's handles the descriptors that arrived with it.
-func takeFiles(rd *fdio.Reader, call *wire.Call) error {
-	files, err := rd.Take(call.NFiles())
-	if err != nil {
-		return fmt.Errorf("call frame: %w", err)
-	}
-	return call.Adopt(files)
 }
 
 // lookupCall finds the spec and codec a call names, or an error frame body

@@ -1,14 +1,11 @@
 package mp
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"sync"
@@ -16,9 +13,9 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
-	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
+	"github.com/mpgen/mpgen/runtime/internal/worker"
 )
 
 // Pool is a set of warm worker processes that run many calls of any
@@ -55,6 +52,7 @@ type poolConfig struct {
 	codec    Codec
 	stdout   io.Writer
 	stderr   io.Writer
+	start    workerStarter // how a worker starts: startLocal, or a test's
 }
 
 // PoolOption configures NewPool.
@@ -97,7 +95,7 @@ func PoolOutput(stdout, stderr io.Writer) PoolOption {
 // Initializer, NewPool returns only after every worker's initializer has
 // run, and returns its error if one fails. ctx bounds the start only.
 func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
-	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: gobCodec{}}
+	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: gobCodec{}, start: startLocal}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -177,7 +175,7 @@ func (p *Pool) Pids() []int {
 	defer p.mu.Unlock()
 	pids := make([]int, 0, len(p.workers))
 	for _, w := range p.workers {
-		pids = append(pids, w.cmd.Process.Pid)
+		pids = append(pids, w.conn.Pid())
 	}
 	return pids
 }
@@ -475,41 +473,23 @@ func (p *Pool) removeWorker(w *poolWorker, replace bool) {
 	p.checkEnded()
 }
 
-// startWorker launches a worker, runs its initializer and waits until it
-// is ready.
+// startWorker starts a worker, with the pool's initializer, and returns it
+// ready for calls.
 func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 	n := p.wseq.Add(1)
-	cmd, conn, outs, msg, err := launch(childSpec{
-		name:    fmt.Sprintf("PoolWorker-%d", n),
-		ident:   nextIdent(),
-		daemon:  true,
-		authkey: authKey(),
-		stdout:  p.cfg.stdout,
-		stderr:  p.cfg.stderr,
-		worker:  true,
+	conn, err := p.cfg.start(ctx, workerStart{
+		name:      fmt.Sprintf("PoolWorker-%d", n),
+		init:      p.initCall,
+		initFiles: p.initFiles,
+		codec:     p.cfg.codec,
+		stdout:    p.cfg.stdout,
+		stderr:    p.cfg.stderr,
 	})
 	if err != nil {
 		return nil, err
 	}
-	w := &poolWorker{pool: p, cmd: cmd, conn: conn, outs: outs, pending: map[uint64]*task{}, dead: make(chan struct{})}
+	w := &poolWorker{pool: p, conn: conn, pending: map[uint64]*task{}, dead: make(chan struct{})}
 	w.slots = 4
-	if p.initCall != nil {
-		err = wire.WriteFrames(fdio.NewRightsWriter(conn, p.initFiles), msg, wire.KindCall, 0, p.initCall)
-	} else {
-		_, err = conn.Write(msg)
-	}
-	if err != nil {
-		w.kill()
-		w.reap()
-		return nil, fmt.Errorf("start worker: %w", err)
-	}
-	if p.initCall != nil {
-		if err := w.awaitInit(ctx); err != nil {
-			w.kill()
-			w.reap()
-			return nil, err
-		}
-	}
 	go w.read()
 	return w, nil
 }
@@ -596,14 +576,13 @@ func (t *task) watch() {
 	})
 }
 
-// poolWorker is the parent's side of one worker process.
+// poolWorker is the scheduler's side of one worker; conn is the worker.
 type poolWorker struct {
 	pool *Pool
-	cmd  *exec.Cmd
-	conn *os.File
-	outs *proc.Outputs
+	conn worker.Conn
 
-	wmu sync.Mutex // serializes writes, and the order of pending with them
+	wmu sync.Mutex     // serializes writes, and the order of pending with them
+	out []worker.Frame // under wmu: the frames start is sending
 
 	// Under pool.mu: the scheduler's view.
 	slots     int  // tasks it may hold at once
@@ -680,58 +659,7 @@ func (w *poolWorker) idleLocked() {
 	})
 }
 
-func (w *poolWorker) kill() { _ = w.cmd.Process.Kill() }
-
-func (w *poolWorker) reap() {
-	_ = w.cmd.Wait()
-	w.conn.Close()
-	w.outs.Wait(proc.OutputWait)
-}
-
-// awaitInit reads the initializer's outcome.
-func (w *poolWorker) awaitInit(ctx context.Context) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = w.conn.SetReadDeadline(dl)
-	}
-	defer w.conn.SetReadDeadline(time.Time{})
-	f, err := wire.ReadPeerFrame(w.conn, maxFrameSize.Load())
-	if err != nil {
-		if isEOF(err) { // the worker died: say how
-			return fmt.Errorf("worker initializer: %w", w.deathOf("initializer"))
-		}
-		return fmt.Errorf("worker initializer: %w", err)
-	}
-	if f.Kind == wire.KindResult {
-		return nil
-	}
-	spec := &registry.Spec{Name: "initializer"}
-	_, terr, perr := outcomeOf(spec, w.pool.cfg.codec, f.Kind, f.Body)
-	if perr != nil {
-		return &ProtocolError{Op: "worker initializer", Err: perr}
-	}
-	return fmt.Errorf("worker initializer failed: %w", terr)
-}
-
-// deathOf waits briefly for a worker whose channel ended and describes its
-// exit as an *ExitError; a worker still alive after the wait is killed.
-func (w *poolWorker) deathOf(target string) error {
-	done := make(chan struct{})
-	go func() {
-		_ = w.cmd.Wait() // reap, which a later reap() tolerates
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(channelLossGrace):
-		w.kill()
-		<-done
-	}
-	code, sig := proc.ExitStatus(w.cmd.ProcessState)
-	if code != 0 {
-		_, _ = SweepSharedMemory() // blocks the dead worker alone held
-	}
-	return &ExitError{Target: target, Code: code, Signal: sig}
-}
+func (w *poolWorker) kill() { w.conn.Kill() }
 
 // start sends tasks the scheduler gave to w, in one write when they are
 // small. A task cancelled meanwhile is not sent, and one that finds the
@@ -739,8 +667,6 @@ func (w *poolWorker) deathOf(target string) error {
 func (w *poolWorker) start(ts ...*task) {
 	var skipped int
 	var orphans []*task
-	var buf []byte
-	var err error
 	w.wmu.Lock()
 	for _, t := range ts {
 		t.mu.Lock()
@@ -766,30 +692,16 @@ func (w *poolWorker) start(ts ...*task) {
 		// while the frame is being written.
 		sendFiles := dupFiles(t.files)
 		t.mu.Unlock()
-		if err != nil {
-			closeFiles(sendFiles)
-			continue
-		}
-		if n := t.body.Size(); n < wire.BigPiece && len(buf)+n < 256<<10 && len(sendFiles) == 0 {
-			buf = binary.BigEndian.AppendUint32(buf, uint32(1+8+n))
-			buf = append(buf, byte(t.kind))
-			buf = binary.BigEndian.AppendUint64(buf, id)
-			for _, b := range t.body {
-				buf = append(buf, b...)
-			}
-			continue
-		}
-		if len(buf) > 0 {
-			_, err = w.conn.Write(buf)
-			buf = buf[:0]
-		}
-		if err == nil {
-			err = wire.WriteFrames(fdio.NewRightsWriter(w.conn, sendFiles), nil, t.kind, id, t.body)
-		}
-		closeFiles(sendFiles)
+		w.out = append(w.out, worker.Frame{Kind: t.kind, ID: id, Body: t.body, Files: sendFiles})
 	}
-	if len(buf) > 0 && err == nil {
-		_, err = w.conn.Write(buf)
+	var err error
+	if len(w.out) > 0 {
+		err = w.conn.Send(w.out...)
+		for _, f := range w.out {
+			closeFiles(f.Files)
+		}
+		clear(w.out) // keep no bodies alive
+		w.out = w.out[:0]
 	}
 	w.wmu.Unlock()
 	if err != nil {
@@ -810,7 +722,7 @@ func (w *poolWorker) start(ts ...*task) {
 func (w *poolWorker) send(kind wire.Kind, id uint64, body wire.Payload) error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	return wire.WriteFrames(w.conn, nil, kind, id, body)
+	return w.conn.Send(worker.Frame{Kind: kind, ID: id, Body: body})
 }
 
 // settled frees the slot of a task w took, and gives w (and, after a
@@ -843,7 +755,7 @@ func (w *poolWorker) settled(n int, recycle bool, quick bool) {
 func (w *poolWorker) closeWrite() {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	proc.ShutdownWrite(w.conn)
+	w.conn.CloseWrite()
 }
 
 // timedOut kills the worker because call id ran past its deadline.
@@ -860,7 +772,6 @@ func (w *poolWorker) timedOut(id uint64) {
 func (w *poolWorker) read() {
 	p := w.pool
 	var protoErr error
-	br := bufio.NewReaderSize(w.conn, 64<<10) // a header and a small body in one read
 	// Slots freed by outcomes are given out again once no further outcome
 	// is already buffered, so outcomes that arrived together free their
 	// slots, and their successors leave, together.
@@ -868,11 +779,11 @@ func (w *poolWorker) read() {
 	var last time.Time // when the previous outcome arrived
 	quick := false
 	for {
-		if freed > 0 && !frameBuffered(br) {
+		if freed > 0 && !w.conn.Buffered() {
 			w.settled(freed, recycle, quick)
 			freed, recycle = 0, false
 		}
-		f, err := wire.ReadPeerFrame(br, maxFrameSize.Load())
+		f, err := w.conn.Recv()
 		if err == nil {
 			now := time.Now()
 			quick = now.Sub(last) < quickGap
@@ -931,10 +842,7 @@ func (w *poolWorker) read() {
 	w.gone = true // the scheduler gives it nothing more
 	p.mu.Unlock()
 
-	_ = w.cmd.Wait()
-	w.conn.Close()
-	w.outs.Wait(proc.OutputWait)
-	code, sig := proc.ExitStatus(w.cmd.ProcessState)
+	code, sig := w.conn.Wait()
 	for i, id := range order {
 		t := pend[id]
 		if t == nil {
@@ -1027,23 +935,116 @@ func (t *task) settle(f wire.Frame) {
 	t.finish(res, err)
 }
 
-// frameBuffered reports whether a whole frame waits in br.
-func frameBuffered(br *bufio.Reader) bool {
-	n := br.Buffered()
-	if n < wire.HeaderLen {
-		return false
-	}
-	hdr, _ := br.Peek(4)
-	return n >= 4+int(binary.BigEndian.Uint32(hdr))
-}
-
 // overRSS reports whether the worker's resident memory passed the cap; it
-// reads /proc at most every 100 ms.
+// asks at most every 100 ms.
 func (w *poolWorker) overRSS() bool {
 	if time.Since(w.lastRSS) < 100*time.Millisecond {
 		return false
 	}
 	w.lastRSS = time.Now()
-	rss, ok := proc.RSS(w.cmd.Process.Pid)
+	rss, ok := w.conn.RSS()
 	return ok && rss > w.pool.cfg.maxRSS
+}
+
+// workerStarter starts one worker of a pool and returns it ready for calls:
+// with an initializer, only once the initializer has run in it.
+type workerStarter func(ctx context.Context, s workerStart) (worker.Conn, error)
+
+// workerStart is what a workerStarter is given.
+type workerStart struct {
+	name      string       // the worker's process name
+	init      wire.Payload // the encoded initializer call, or nil
+	initFiles []*os.File   // its handles' descriptors; they stay the pool's
+	codec     Codec        // the pool's codec, the initializer's outcome's
+	stdout    io.Writer    // where the worker's output goes (nil: ours)
+	stderr    io.Writer
+}
+
+// startLocal is the pool's default workerStarter: a child process of this
+// program on a socketpair, sent the hello and the initializer call in one
+// write.
+func startLocal(ctx context.Context, s workerStart) (worker.Conn, error) {
+	cmd, conn, outs, msg, err := launch(childSpec{
+		name:    s.name,
+		ident:   nextIdent(),
+		daemon:  true,
+		authkey: authKey(),
+		stdout:  s.stdout,
+		stderr:  s.stderr,
+		worker:  true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := worker.NewProc(cmd, conn, outs, maxFrameSize.Load)
+	if s.init != nil {
+		err = wire.WriteFrames(fdio.NewRightsWriter(conn, s.initFiles), msg, wire.KindCall, 0, s.init)
+	} else {
+		_, err = conn.Write(msg)
+	}
+	if err != nil {
+		c.Kill()
+		c.Wait()
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	if s.init != nil {
+		if err := awaitInit(ctx, conn, c, s.codec); err != nil {
+			c.Kill()
+			c.Wait()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// awaitInit reads the outcome of the initializer of the local worker c,
+// whose channel is conn.
+func awaitInit(ctx context.Context, conn *os.File, c worker.Conn, codec Codec) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetReadDeadline(dl)
+	}
+	defer conn.SetReadDeadline(time.Time{})
+	f, err := wire.ReadPeerFrame(conn, maxFrameSize.Load())
+	if err != nil {
+		if isEOF(err) { // the worker died: say how
+			return fmt.Errorf("worker initializer: %w", deathOf(c, "initializer"))
+		}
+		return fmt.Errorf("worker initializer: %w", err)
+	}
+	return initOutcome(f, codec)
+}
+
+// initOutcome is the error an initializer's outcome frame reports, or nil.
+func initOutcome(f wire.Frame, codec Codec) error {
+	if f.Kind == wire.KindResult {
+		return nil
+	}
+	spec := &registry.Spec{Name: "initializer"}
+	_, terr, perr := outcomeOf(spec, codec, f.Kind, f.Body)
+	if perr != nil {
+		return &ProtocolError{Op: "worker initializer", Err: perr}
+	}
+	return fmt.Errorf("worker initializer failed: %w", terr)
+}
+
+// deathOf waits briefly for a worker whose channel ended and describes its
+// end as an *ExitError; a worker still alive after the wait is killed.
+func deathOf(c worker.Conn, target string) error {
+	var code int
+	var sig string
+	done := make(chan struct{})
+	go func() {
+		code, sig = c.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(channelLossGrace):
+		c.Kill()
+		<-done
+	}
+	if code != 0 {
+		_, _ = SweepSharedMemory() // blocks the dead worker alone held
+	}
+	return &ExitError{Target: target, Code: code, Signal: sig}
 }

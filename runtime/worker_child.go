@@ -15,7 +15,10 @@ import (
 	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
+	"github.com/mpgen/mpgen/runtime/internal/worker"
 )
+
+func init() { worker.SetHandler(handleCall) }
 
 // serveWorker is the life of a Pool worker: it runs call and batch frames
 // one at a time, in order, until the parent closes the channel (or dies).
@@ -228,7 +231,7 @@ func (s *workerServer) serve(ctx context.Context) int {
 		}
 		s.mu.Unlock()
 
-		kind, body := serveFrame(cctx, f)
+		kind, body := handleCall(cctx, f)
 
 		s.mu.Lock()
 		s.busy, s.running, s.runCancel = false, 0, nil
@@ -265,8 +268,15 @@ func (s *workerServer) refuse(fs ...wire.Frame) {
 	proc.DieOfTerminate()
 }
 
-func serveFrame(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
+// handleCall runs one encoded call, a call or batch frame with the
+// descriptors that arrived for its handles, and returns its encoded
+// outcome: a result, error, panic or batch result frame's kind and body. It
+// does not care how the frame arrived: the single call's child (runChild)
+// and the pool worker's loop (serveWorker) read theirs from the socketpair,
+// and other transports reach it through worker.Handle (mpimpl.HandleCall).
+func handleCall(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
 	if f.Kind == wire.KindBatch {
+		closeFiles(f.Files) // a batch carries no handles
 		m, err := wire.DecodeBatch(f.Body)
 		if err != nil {
 			return wire.KindError, wire.Payload{failureBody("mp: " + err.Error())}
