@@ -192,24 +192,41 @@ func startSleepers(t *testing.T, n int, stdout io.Writer) (*mp.Process, map[int]
 // A child never outlives its parent: when a child that has children of its
 // own is killed, every grandchild is gone (or a zombie waiting for whoever
 // adopted it) within 2 s of the child's death, and nothing holds the
-// grandchildren's stdout any longer.
+// grandchildren's stdout any longer; also when the grandchildren are
+// stopped (SIGSTOP) and cannot watch their control channels (issue 10,
+// item 12).
 func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		kill func(t *testing.T, p *mp.Process)
+		kill func(t *testing.T, p *mp.Process, grand map[int]uint64)
 		code int
 	}{
-		{"SIGKILL from outside", func(t *testing.T, p *mp.Process) {
+		{"SIGKILL from outside", func(t *testing.T, p *mp.Process, _ map[int]uint64) {
 			if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 		}, -9},
-		{"Process.Kill", func(t *testing.T, p *mp.Process) {
+		{"SIGKILL from outside, its children stopped", func(t *testing.T, p *mp.Process, grand map[int]uint64) {
+			for pid := range grand {
+				if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for pid := range grand {
+				if !eventually(10*time.Second, func() bool { pi, _ := procStat(pid); return pi.state == 'T' }) {
+					t.Fatalf("grandchild %d did not stop", pid)
+				}
+			}
+			if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}, -9},
+		{"Process.Kill", func(t *testing.T, p *mp.Process, _ map[int]uint64) {
 			if err := p.Kill(); err != nil {
 				t.Fatal(err)
 			}
 		}, -9},
-		{"Process.Terminate", func(t *testing.T, p *mp.Process) {
+		{"Process.Terminate", func(t *testing.T, p *mp.Process, _ map[int]uint64) {
 			if err := p.Terminate(); err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +234,7 @@ func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, grand, r := startSleepers(t, 3, nil)
-			tc.kill(t, p)
+			tc.kill(t, p, grand)
 			_ = join(t, p)
 			if c := exitCode(t, p); c != tc.code {
 				t.Fatalf("child exit code %d, want %d", c, tc.code)
@@ -244,17 +261,21 @@ func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 	}
 }
 
-// A grandchild that cannot exit (stopped here, or any program the target
-// started) and still holds the child's stdout must not keep Join from
-// returning once the child is dead, when Stdout is not a file (os/exec then
-// copies from a pipe until every writer has closed it).
+// A process that outlives the child (any program the target started
+// without mp, which nothing kills with its parent) and still holds the
+// child's stdout must not keep Join from returning once the child is dead,
+// when Stdout is not a file (os/exec then copies from a pipe until every
+// writer has closed it). The test stands for that process: it opens the
+// pipe through the grandchild's /proc entry and holds it.
 func TestJoinDoesNotWaitForGrandchildOutput(t *testing.T) {
 	var out syncBuffer
 	p, grand, _ := startSleepers(t, 1, &out)
 	for pid := range grand {
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		w, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/1", pid), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		defer w.Close()
 	}
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package proc is the runtime's platform process control: it starts the
 // program's own binary as a child with a control socket on descriptor
-// ControlFD and its output plumbed to any writer (Spawn), opens that socket
+// ControlFD and its output plumbed to any writer (Spawn; on Linux the
+// kernel kills the child when this process ends), opens that socket
 // in the child (ControlConn), keeps stray inherited descriptors out of
 // children (InheritableFDs, CloseInherited), and observes and stops
 // processes (Terminate, ExitStatus, OnTerminate, DieOfTerminate, RSS).

@@ -26,7 +26,9 @@ const OutputWait = 5 * time.Second
 // the control channel on descriptor ControlFD and extraEnv added to this
 // process's environment, and returns the parent's end of the channel and
 // the child's output copiers. stdout and stderr receive the child's output
-// (nil: this process's own).
+// (nil: this process's own). On Linux the kernel kills the child with
+// SIGKILL when this process ends, even while the child is stopped
+// (startChild); elsewhere the child sees its control channel's end of file.
 func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
 	fds, err := fdio.Socketpair(syscall.SOCK_STREAM)
 	if err != nil {
@@ -58,7 +60,7 @@ func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, 
 				Stderr:     errFile,
 				ExtraFiles: []*os.File{childEnd},
 			}
-			if err = cmd.Start(); err == nil {
+			if err = startChild(cmd); err == nil {
 				out.started()
 				return cmd, conn, out, nil
 			}
