@@ -265,31 +265,43 @@ func signalName(s syscall.Signal) string {
 	return s.String()
 }
 
-// OnTerminate makes SIGTERM cancel the call's context. A target that takes
-// no context cannot notice, so the child then dies of the signal at once,
-// as a Python child does; otherwise the target may wind down and the child
-// dies of SIGTERM after reporting. The returned flag is set once SIGTERM
-// arrived.
+// OnTerminate makes SIGTERM, and SIGINT (Ctrl-C in a terminal reaches
+// every process of the foreground group), cancel the call's context. A
+// target that takes no context cannot notice, so the child then dies of the
+// signal at once, as a Python child does; otherwise the target may wind
+// down and the child dies of that signal after reporting (DieOfTerminate).
+// The returned flag is set once either signal arrived.
 func OnTerminate(cancel func(), hasContext bool) *atomic.Bool {
 	var got atomic.Bool
 	if !hasContext {
-		return &got // the default action already ends us with -SIGTERM
+		return &got // the default action already ends us with -SIGTERM or -SIGINT
 	}
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGTERM)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
-		<-ch
+		s := <-ch
+		if sig, ok := s.(syscall.Signal); ok {
+			stopSignal.Store(int32(sig))
+		}
 		got.Store(true)
 		cancel()
 	}()
 	return &got
 }
 
-// DieOfTerminate ends the process by SIGTERM so that the parent sees exit
-// code -15, as Python reports a terminated child.
+// stopSignal is the signal OnTerminate caught first (0: none yet).
+var stopSignal atomic.Int32
+
+// DieOfTerminate ends the process by the signal OnTerminate caught, or by
+// SIGTERM when it caught none, so that the parent sees exit code -15 (-2
+// for SIGINT), as Python reports a terminated or interrupted child.
 func DieOfTerminate() {
-	signal.Reset(syscall.SIGTERM)
-	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	sig := syscall.SIGTERM
+	if s := stopSignal.Load(); s != 0 {
+		sig = syscall.Signal(s)
+	}
+	signal.Reset(sig)
+	_ = syscall.Kill(os.Getpid(), sig)
 	time.Sleep(time.Second) // the signal is delivered long before this ends
-	os.Exit(128 + int(syscall.SIGTERM))
+	os.Exit(128 + int(sig))
 }
