@@ -3,12 +3,14 @@
 package proc
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -48,19 +50,8 @@ func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, 
 	if err == nil {
 		var errFile *os.File
 		if errFile, err = out.file(stderr, os.Stderr); err == nil {
-			env := append(os.Environ(), extraEnv...)
-			if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
-				env = append(env, "GORACE=atexit_sleep_ms=0")
-			}
-			cmd := &exec.Cmd{
-				Path:       exe,
-				Args:       []string{os.Args[0]},
-				Env:        env,
-				Stdout:     outFile,
-				Stderr:     errFile,
-				ExtraFiles: []*os.File{childEnd},
-			}
-			if err = startChild(cmd); err == nil {
+			var cmd *exec.Cmd
+			if cmd, err = start(exe, extraEnv, outFile, errFile, childEnd); err == nil {
 				out.started()
 				return cmd, conn, out, nil
 			}
@@ -69,6 +60,98 @@ func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, 
 	out.abandon()
 	conn.Close()
 	return nil, nil, nil, err
+}
+
+// start starts exe with stdin on /dev/null, stdout and stderr on the files
+// given and the control channel on ControlFD.
+func start(exe string, extraEnv []string, stdout, stderr, control *os.File) (*exec.Cmd, error) {
+	stdin, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer stdin.Close()
+	files, dups, err := fitFiles([]*os.File{stdin, stdout, stderr, control})
+	defer closeFiles(dups)
+	if err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(), extraEnv...)
+	if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{os.Args[0]},
+		Env:        env,
+		Stdin:      files[0],
+		Stdout:     files[1],
+		Stderr:     files[2],
+		ExtraFiles: files[3:],
+	}
+	if err := startChild(cmd); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// fitFiles makes the child's descriptors fit under the descriptor limit,
+// so that a start that fails for want of descriptors fails with EMFILE.
+// Between fork and exec, syscall.forkExec moves its status pipe, and any
+// of files[i] below i, to the slots just above the highest of files
+// (descriptors i themselves are free to take); a slot at or above the soft
+// RLIMIT_NOFILE fails there with EBADF. So os/exec never starts a child
+// whose stdout is the last descriptor under the limit, and fails the same
+// way when a concurrent close lets its status pipe land below the files.
+// fitFiles replaces the highest of files by a duplicate in the lowest free
+// slot until the slots the child needs fit, and fails with EMFILE when no
+// lower slot is free. dups are the duplicates it made, which the caller
+// closes after the start.
+func fitFiles(files []*os.File) (fitted, dups []*os.File, err error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur <= 0 || lim.Cur > 1<<30 {
+		return files, nil, nil // no limit worth the name
+	}
+	limit := int(lim.Cur)
+	fitted = slices.Clone(files)
+	for {
+		top, moved := len(fitted), 0 // forkExec's first free slot is top+1
+		for i, f := range fitted {
+			fd := int(f.Fd())
+			top = max(top, fd)
+			if fd < i {
+				moved++
+			}
+		}
+		if top+1+moved < limit {
+			return fitted, dups, nil
+		}
+		highest := slices.MaxFunc(fitted, func(a, b *os.File) int { return cmp.Compare(a.Fd(), b.Fd()) })
+		syscall.ForkLock.RLock() // no child may inherit the duplicate before it is close-on-exec
+		fd, err := syscall.Dup(int(highest.Fd()))
+		if err == nil {
+			syscall.CloseOnExec(fd)
+		}
+		syscall.ForkLock.RUnlock()
+		if err != nil {
+			return nil, dups, os.NewSyscallError("dup", err)
+		}
+		dup := os.NewFile(uintptr(fd), highest.Name())
+		dups = append(dups, dup)
+		if uint(fd) > uint(highest.Fd()) { // no lower slot is free
+			return nil, dups, os.NewSyscallError("dup", syscall.EMFILE)
+		}
+		for i, f := range fitted {
+			if f.Fd() == highest.Fd() {
+				fitted[i] = dup
+			}
+		}
+	}
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // Outputs copies a child's output to writers that are not files. Unlike
