@@ -559,8 +559,8 @@ func TestAuthKeyNotInArgvOrEnviron(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"); !slices.Equal(got, []string{os.Args[0]}) {
-				t.Errorf("child's argv = %q, want just argv[0] %q", got, os.Args[0])
+			if got, want := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"), []string{os.Args[0], "mp:" + sleepNoCtxName}; !slices.Equal(got, want) {
+				t.Errorf("child's argv = %q, want %q", got, want)
 			}
 			env := strings.Split(strings.TrimSuffix(string(environ), "\x00"), "\x00")
 			if n := slices.Index(env, "MPGEN_CHILD=fd=3"); n < 0 || slices.Index(env[n+1:], "MPGEN_CHILD=fd=3") >= 0 {
@@ -586,6 +586,77 @@ func TestAuthKeyNotInArgvOrEnviron(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sleepNoCtxName is the registered name of targets.SleepNoCtx.
+const sleepNoCtxName = "github.com/mpgen/mpgen/internal/targets.SleepNoCtx"
+
+// cmdlineOf waits until process pid shows its argv in /proc (Start returns
+// once execve has begun; the new image's argv shows a moment later) and
+// returns it, with its command name.
+func cmdlineOf(t *testing.T, pid int) (argv []string, comm string) {
+	t.Helper()
+	var cmdline []byte
+	for deadline := time.Now().Add(5 * time.Second); len(cmdline) == 0 && time.Now().Before(deadline); {
+		var err error
+		if cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
+			t.Fatal(err)
+		}
+		if len(cmdline) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"), strings.TrimSuffix(string(b), "\n")
+}
+
+// Children show under the program's name in ps, top and pgrep (their
+// command name is the parent's, not "exe"), and their argv says which
+// target each runs: the program's argv[0], then "mp:" and the target's
+// name ("mp:pool:worker" for a pool worker), nothing else. The target
+// sees os.Args as the program's argv[0] alone. (Issue 10, item 15; the
+// deleted or replaced binary, where children start from /proc/self/exe,
+// is in TestFaultBinaryDeletedOrReplaced.)
+func TestChildShowsProgramAndTarget(t *testing.T) {
+	parentComm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSuffix(string(parentComm), "\n")
+
+	p := start(t, &mp.Process{Target: targets.SleepNoCtx, Args: []any{time.Hour}})
+	argv, comm := cmdlineOf(t, p.Pid())
+	if comm != want {
+		t.Errorf("the child's command name is %q, want its parent's %q", comm, want)
+	}
+	if w := []string{os.Args[0], "mp:" + sleepNoCtxName}; !slices.Equal(argv, w) {
+		t.Errorf("the child's argv is %q, want %q", argv, w)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = join(t, p)
+
+	pool := newPool(t, mp.Workers(1))
+	argv, comm = cmdlineOf(t, pool.Pids()[0])
+	if comm != want {
+		t.Errorf("the pool worker's command name is %q, want its parent's %q", comm, want)
+	}
+	if w := []string{os.Args[0], "mp:pool:worker"}; !slices.Equal(argv, w) {
+		t.Errorf("the pool worker's argv is %q, want %q", argv, w)
+	}
+
+	w := start(t, &mp.Process{Target: targets.Whoami})
+	if err := join(t, w); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := w.Result()
+	if got := res.(targets.Who).Args; !slices.Equal(got, os.Args[:1]) {
+		t.Errorf("the target sees os.Args %q, want %q", got, os.Args[:1])
 	}
 }
 

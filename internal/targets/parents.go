@@ -83,11 +83,17 @@ func ImageGone(mode, want string) (r Report) {
 	}
 	r.logf("%s %s; starting children", self, mode)
 
+	comm := ownComm()
 	check := func(who string, img Image) {
 		if img.Sum != want {
 			r.errorf("%s runs image %s from %q, want %s", who, img.Sum, img.Path, want)
 		} else {
 			r.logf("%s runs the right image, from %q", who, img.Path)
+		}
+		// Started from /proc/self/exe, it still shows under its parent's
+		// name, not as "exe".
+		if img.Comm != comm {
+			r.errorf("%s shows as %q in ps, want its parent's name %q", who, img.Comm, comm)
 		}
 	}
 	for i := 0; i < 3; i++ {

@@ -2,7 +2,8 @@
 // program's own binary as a child with a control socket on descriptor
 // ControlFD and its output plumbed to any writer (Spawn; on Linux the
 // kernel kills the child when this process ends), opens that socket
-// in the child (ControlConn), keeps stray inherited descriptors out of
+// in the child (ControlConn), names the child after its parent
+// (TakeParentName), keeps stray inherited descriptors out of
 // children (InheritableFDs, CloseInherited), and observes and stops
 // processes (Terminate, ExitStatus, OnTerminate, DieOfTerminate, RSS).
 //
@@ -14,20 +15,6 @@
 // (github.com/mpgen/mpgen/runtime), mpimpl or the registry.
 package proc
 
-import (
-	"os"
-	"runtime"
-)
-
 // ControlFD is the descriptor of the control channel in a child started
 // by Spawn (exec.Cmd.ExtraFiles[0]).
 const ControlFD = 3
-
-// SelfExe is the program's own image. On Linux /proc/self/exe starts the
-// very image that is running, even when the file was replaced or deleted.
-func SelfExe() (string, error) {
-	if runtime.GOOS == "linux" {
-		return "/proc/self/exe", nil
-	}
-	return os.Executable()
-}

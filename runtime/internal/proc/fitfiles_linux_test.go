@@ -30,10 +30,6 @@ func lowerFDLimit(t *testing.T, n uint64) {
 // with EBADF however many descriptors are free. With no lower descriptor
 // free, Spawn fails with an error matching EMFILE.
 func TestSpawnWithStdoutAtTheLimit(t *testing.T) {
-	exe, err := SelfExe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const limit = 128
 	out, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
 	if err != nil {
@@ -47,7 +43,7 @@ func TestSpawnWithStdoutAtTheLimit(t *testing.T) {
 	last := os.NewFile(limit-1, "stdout at the limit")
 	defer last.Close()
 
-	cmd, conn, outs, err := Spawn(exe, []string{childEnv + "=exit"}, last, nil)
+	cmd, conn, outs, err := Spawn("", nil, []string{childEnv + "=exit"}, last, nil)
 	if err != nil {
 		t.Fatalf("Spawn with stdout on descriptor %d, the last under the limit: %v", limit-1, err)
 	}
@@ -79,7 +75,7 @@ func TestSpawnWithStdoutAtTheLimit(t *testing.T) {
 		hoard = append(hoard, f)
 	}
 	for free := 0; ; free++ {
-		cmd, conn, outs, err := Spawn(exe, []string{childEnv + "=exit"}, last, nil)
+		cmd, conn, outs, err := Spawn("", nil, []string{childEnv + "=exit"}, last, nil)
 		if err == nil {
 			conn.Close()
 			_ = cmd.Wait()

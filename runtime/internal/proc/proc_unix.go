@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -24,14 +25,60 @@ import (
 // (a grandchild may hold the pipe) before the parent stops copying it.
 const OutputWait = 5 * time.Second
 
-// Spawn starts the program image exe (SelfExe, as a rule) as a child with
-// the control channel on descriptor ControlFD and extraEnv added to this
-// process's environment, and returns the parent's end of the channel and
-// the child's output copiers. stdout and stderr receive the child's output
-// (nil: this process's own). On Linux the kernel kills the child with
-// SIGKILL when this process ends, even while the child is stopped
+// Spawn starts a child with the control channel on descriptor ControlFD,
+// argv this program's own argv[0] followed by args, and extraEnv added to
+// this process's environment, and returns the parent's end of the channel
+// and the child's output copiers. stdout and stderr receive the child's
+// output (nil: this process's own). On Linux the kernel kills the child
+// with SIGKILL when this process ends, even while the child is stopped
 // (startChild); elsewhere the child sees its control channel's end of file.
-func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+//
+// exe is the file to start; "" means the program's own image, started
+// from the program's file so that the child shows under the program's
+// name in ps, top and pgrep (the kernel names a process after the file it
+// was started from). On Linux that holds only while the file is the image
+// that runs: when it was deleted or replaced (an upgrade in place), the
+// child starts from /proc/self/exe, the very image that runs, and a child
+// that started from a file replaced at that moment is killed before it
+// gets anything and started again from there.
+func Spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+	if exe != "" {
+		return spawn(exe, args, extraEnv, stdout, stderr)
+	}
+	path, err := ownImage()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd, conn, outs, err := spawn(path, args, extraEnv, stdout, stderr)
+	if path == selfImage || selfImage == "" {
+		return cmd, conn, outs, err
+	}
+	switch {
+	case err == nil && runsOwnImage(cmd.Process.Pid):
+		return cmd, conn, outs, nil
+	case err == nil:
+		// Another program took the file's name between the check and
+		// the start: it has had no handshake, and never will. Its
+		// output, if any, is copied before the real child's.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		conn.Close()
+		outs.Wait(OutputWait)
+	case !fileError(err):
+		return nil, nil, nil, err
+	}
+	return spawn(selfImage, args, extraEnv, stdout, stderr)
+}
+
+// fileError reports whether a failed start is the file's fault (it went
+// away or changed under us), not the system's.
+func fileError(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC) ||
+		errors.Is(err, syscall.ETXTBSY) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
+}
+
+// spawn is Spawn from the file exe.
+func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
 	fds, err := fdio.Socketpair(syscall.SOCK_STREAM)
 	if err != nil {
 		return nil, nil, nil, err
@@ -51,7 +98,7 @@ func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, 
 		var errFile *os.File
 		if errFile, err = out.file(stderr, os.Stderr); err == nil {
 			var cmd *exec.Cmd
-			if cmd, err = start(exe, extraEnv, outFile, errFile, childEnd); err == nil {
+			if cmd, err = start(exe, args, extraEnv, outFile, errFile, childEnd); err == nil {
 				out.started()
 				return cmd, conn, out, nil
 			}
@@ -64,7 +111,7 @@ func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, 
 
 // start starts exe with stdin on /dev/null, stdout and stderr on the files
 // given and the control channel on ControlFD.
-func start(exe string, extraEnv []string, stdout, stderr, control *os.File) (*exec.Cmd, error) {
+func start(exe string, args, extraEnv []string, stdout, stderr, control *os.File) (*exec.Cmd, error) {
 	stdin, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, err
@@ -81,7 +128,7 @@ func start(exe string, extraEnv []string, stdout, stderr, control *os.File) (*ex
 	}
 	cmd := &exec.Cmd{
 		Path:       exe,
-		Args:       []string{os.Args[0]},
+		Args:       append([]string{os.Args[0]}, args...),
 		Env:        env,
 		Stdin:      files[0],
 		Stdout:     files[1],

@@ -64,10 +64,6 @@ func child(mode string) int {
 // how it ended, and DieOfTerminate ends a child as SIGTERM would, or as
 // SIGINT would when that is what OnTerminate caught.
 func TestSpawn(t *testing.T) {
-	exe, err := SelfExe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		mode string
 		code int
@@ -76,7 +72,7 @@ func TestSpawn(t *testing.T) {
 	}{{"exit", 7, "", ""}, {"die", -15, "SIGTERM", ""}, {"interrupt", -2, "SIGINT", "cancelled\n"}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			cmd, conn, outs, err := Spawn(exe, []string{childEnv + "=" + tc.mode}, &stdout, &stderr)
+			cmd, conn, outs, err := Spawn("", nil, []string{childEnv + "=" + tc.mode}, &stdout, &stderr)
 			if err != nil {
 				t.Fatal(err)
 			}
