@@ -97,6 +97,12 @@ func runChild(marker string) int {
 		return childFail("handshake is for process %d (parent %d), not this one (%d, parent %d): refusing to run", h.ChildPid, h.ParentPid, os.Getpid(), os.Getppid())
 	}
 	proc.CloseInherited(h.Inherited)
+	proc.TakeParentName()
+	// argv[1] told ps which target runs here; code that reads os.Args sees
+	// the program's argv[0] alone, as it always has.
+	if len(os.Args) > 1 {
+		os.Args = os.Args[:1]
+	}
 	becomeChild(h)
 	SetMaxFrameSize(h.MaxFrame)
 	// The parent is authenticated: from here on a large call may take as

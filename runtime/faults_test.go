@@ -242,6 +242,60 @@ func TestFaultSIGTERMFromOutside(t *testing.T) {
 	})
 }
 
+// SIGINT, which Ctrl-C in a terminal sends to every process of the
+// foreground group, is treated as SIGTERM is (issue 10, item 16): a target
+// with a context sees it cancelled, winds down and reports, and the child
+// then dies of the signal (-2, as Python reports it); a target without a
+// context dies of the signal at once.
+func TestFaultSIGINTFromOutside(t *testing.T) {
+	t.Run("target without context", func(t *testing.T) {
+		out, ready := readyPipe(t)
+		p := start(t, &mp.Process{Target: targets.AnnounceNoCtx, Args: []any{"ready", time.Hour}, Stdout: out})
+		ready(1, 30*time.Second)
+		if err := syscall.Kill(p.Pid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		wantExit(t, join(t, p), -2, "SIGINT")
+	})
+	t.Run("target with context", func(t *testing.T) {
+		out, ready := readyPipe(t)
+		p := start(t, &mp.Process{Target: targets.Announce, Args: []any{"ready", time.Hour}, Stdout: out})
+		ready(1, 30*time.Second)
+		if err := syscall.Kill(p.Pid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		err := join(t, p)
+		var re *mp.RemoteError
+		if !errors.As(err, &re) || !strings.Contains(re.Message, "announce ready interrupted: context canceled") {
+			t.Fatalf("Join = %T %v; want the target's *RemoteError about its cancelled context", err, err)
+		}
+		if c := exitCode(t, p); c != -2 {
+			t.Fatalf("exit code %d, want -2", c)
+		}
+	})
+}
+
+// A pool worker treats SIGINT as SIGTERM too: the running call's context
+// is cancelled and the call reports it; the calls queued behind it never
+// ran and go to the replacement worker.
+func TestFaultSIGINTToPoolWorker(t *testing.T) {
+	ctx := testCtx(t)
+	out, ready := readyPipe(t)
+	p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+	f := p.ApplyAsync(ctx, targets.Announce, []any{"ready", time.Hour}, nil)
+	queued := p.ApplyAsync(ctx, targets.Echo, []any{"queued behind"}, nil)
+	ready(1, 30*time.Second)
+	if err := syscall.Kill(p.Pids()[0], syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := getBounded(t, f, 30*time.Second); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("the running call: %v, want its cancelled context", err)
+	}
+	if v, err := getBounded(t, queued, 30*time.Second); err != nil || v != "queued behind" {
+		t.Fatalf("the call queued behind, which never ran: %v, %v; want it run by the replacement worker", v, err)
+	}
+}
+
 // A target that hangs past the caller's patience: JoinTimeout returns
 // context.DeadlineExceeded on time and leaves the child running; Kill then
 // ends it within a bound, with an *ExitError for SIGKILL, and the child is

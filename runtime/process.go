@@ -166,7 +166,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	call := (&wire.Call{Target: spec.Name, Codec: codec.Name(), Args: args}).Payload()
 	files := argFiles(args)
 
-	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr})
+	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, target: spec.Name})
 	if err != nil {
 		closeFiles(files)
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
@@ -197,20 +197,28 @@ type childSpec struct {
 	authkey        []byte
 	stdout, stderr io.Writer
 	worker         bool
+	target         string // the target's registered name, for a Process
 }
 
-// childExe names the image children start from: the program's own (tests
-// replace it to start children from a copy of the binary).
-var childExe = proc.SelfExe
+// childExe names the file children start from: "" for the program's own
+// image (tests set a copy of the binary).
+var childExe string
+
+// workerArg is a pool worker's argv[1]; a target's name cannot hold a
+// colon, so no target's can be the same.
+const workerArg = "mp:pool:worker"
 
 // launch starts a child and returns it, the parent's end of its control
-// channel, and the hello frame to send first.
+// channel, and the hello frame to send first. The child's argv is the
+// program's argv[0] and "mp:" followed by the target's name, so that ps
+// shows which target each child runs; nothing else goes there, since any
+// process can read it.
 func launch(c childSpec) (*exec.Cmd, *os.File, *proc.Outputs, []byte, error) {
-	exe, err := childExe()
-	if err != nil {
-		return nil, nil, nil, nil, err
+	arg := "mp:" + c.target
+	if c.worker {
+		arg = workerArg
 	}
-	cmd, conn, outs, err := proc.Spawn(exe, []string{envMarker + "=fd=3"}, c.stdout, c.stderr)
+	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, []string{envMarker + "=fd=3"}, c.stdout, c.stderr)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

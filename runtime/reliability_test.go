@@ -192,24 +192,41 @@ func startSleepers(t *testing.T, n int, stdout io.Writer) (*mp.Process, map[int]
 // A child never outlives its parent: when a child that has children of its
 // own is killed, every grandchild is gone (or a zombie waiting for whoever
 // adopted it) within 2 s of the child's death, and nothing holds the
-// grandchildren's stdout any longer.
+// grandchildren's stdout any longer; also when the grandchildren are
+// stopped (SIGSTOP) and cannot watch their control channels (issue 10,
+// item 12).
 func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		kill func(t *testing.T, p *mp.Process)
+		kill func(t *testing.T, p *mp.Process, grand map[int]uint64)
 		code int
 	}{
-		{"SIGKILL from outside", func(t *testing.T, p *mp.Process) {
+		{"SIGKILL from outside", func(t *testing.T, p *mp.Process, _ map[int]uint64) {
 			if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 		}, -9},
-		{"Process.Kill", func(t *testing.T, p *mp.Process) {
+		{"SIGKILL from outside, its children stopped", func(t *testing.T, p *mp.Process, grand map[int]uint64) {
+			for pid := range grand {
+				if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for pid := range grand {
+				if !eventually(10*time.Second, func() bool { pi, _ := procStat(pid); return pi.state == 'T' }) {
+					t.Fatalf("grandchild %d did not stop", pid)
+				}
+			}
+			if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}, -9},
+		{"Process.Kill", func(t *testing.T, p *mp.Process, _ map[int]uint64) {
 			if err := p.Kill(); err != nil {
 				t.Fatal(err)
 			}
 		}, -9},
-		{"Process.Terminate", func(t *testing.T, p *mp.Process) {
+		{"Process.Terminate", func(t *testing.T, p *mp.Process, _ map[int]uint64) {
 			if err := p.Terminate(); err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +234,7 @@ func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, grand, r := startSleepers(t, 3, nil)
-			tc.kill(t, p)
+			tc.kill(t, p, grand)
 			_ = join(t, p)
 			if c := exitCode(t, p); c != tc.code {
 				t.Fatalf("child exit code %d, want %d", c, tc.code)
@@ -244,17 +261,21 @@ func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 	}
 }
 
-// A grandchild that cannot exit (stopped here, or any program the target
-// started) and still holds the child's stdout must not keep Join from
-// returning once the child is dead, when Stdout is not a file (os/exec then
-// copies from a pipe until every writer has closed it).
+// A process that outlives the child (any program the target started
+// without mp, which nothing kills with its parent) and still holds the
+// child's stdout must not keep Join from returning once the child is dead,
+// when Stdout is not a file (os/exec then copies from a pipe until every
+// writer has closed it). The test stands for that process: it opens the
+// pipe through the grandchild's /proc entry and holds it.
 func TestJoinDoesNotWaitForGrandchildOutput(t *testing.T) {
 	var out syncBuffer
 	p, grand, _ := startSleepers(t, 1, &out)
 	for pid := range grand {
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		w, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/1", pid), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		defer w.Close()
 	}
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
@@ -538,8 +559,8 @@ func TestAuthKeyNotInArgvOrEnviron(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"); !slices.Equal(got, []string{os.Args[0]}) {
-				t.Errorf("child's argv = %q, want just argv[0] %q", got, os.Args[0])
+			if got, want := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"), []string{os.Args[0], "mp:" + sleepNoCtxName}; !slices.Equal(got, want) {
+				t.Errorf("child's argv = %q, want %q", got, want)
 			}
 			env := strings.Split(strings.TrimSuffix(string(environ), "\x00"), "\x00")
 			if n := slices.Index(env, "MPGEN_CHILD=fd=3"); n < 0 || slices.Index(env[n+1:], "MPGEN_CHILD=fd=3") >= 0 {
@@ -565,6 +586,77 @@ func TestAuthKeyNotInArgvOrEnviron(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sleepNoCtxName is the registered name of targets.SleepNoCtx.
+const sleepNoCtxName = "github.com/mpgen/mpgen/internal/targets.SleepNoCtx"
+
+// cmdlineOf waits until process pid shows its argv in /proc (Start returns
+// once execve has begun; the new image's argv shows a moment later) and
+// returns it, with its command name.
+func cmdlineOf(t *testing.T, pid int) (argv []string, comm string) {
+	t.Helper()
+	var cmdline []byte
+	for deadline := time.Now().Add(5 * time.Second); len(cmdline) == 0 && time.Now().Before(deadline); {
+		var err error
+		if cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
+			t.Fatal(err)
+		}
+		if len(cmdline) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"), strings.TrimSuffix(string(b), "\n")
+}
+
+// Children show under the program's name in ps, top and pgrep (their
+// command name is the parent's, not "exe"), and their argv says which
+// target each runs: the program's argv[0], then "mp:" and the target's
+// name ("mp:pool:worker" for a pool worker), nothing else. The target
+// sees os.Args as the program's argv[0] alone. (Issue 10, item 15; the
+// deleted or replaced binary, where children start from /proc/self/exe,
+// is in TestFaultBinaryDeletedOrReplaced.)
+func TestChildShowsProgramAndTarget(t *testing.T) {
+	parentComm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSuffix(string(parentComm), "\n")
+
+	p := start(t, &mp.Process{Target: targets.SleepNoCtx, Args: []any{time.Hour}})
+	argv, comm := cmdlineOf(t, p.Pid())
+	if comm != want {
+		t.Errorf("the child's command name is %q, want its parent's %q", comm, want)
+	}
+	if w := []string{os.Args[0], "mp:" + sleepNoCtxName}; !slices.Equal(argv, w) {
+		t.Errorf("the child's argv is %q, want %q", argv, w)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = join(t, p)
+
+	pool := newPool(t, mp.Workers(1))
+	argv, comm = cmdlineOf(t, pool.Pids()[0])
+	if comm != want {
+		t.Errorf("the pool worker's command name is %q, want its parent's %q", comm, want)
+	}
+	if w := []string{os.Args[0], "mp:pool:worker"}; !slices.Equal(argv, w) {
+		t.Errorf("the pool worker's argv is %q, want %q", argv, w)
+	}
+
+	w := start(t, &mp.Process{Target: targets.Whoami})
+	if err := join(t, w); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := w.Result()
+	if got := res.(targets.Who).Args; !slices.Equal(got, os.Args[:1]) {
+		t.Errorf("the target sees os.Args %q, want %q", got, os.Args[:1])
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -102,6 +103,13 @@ func Stubborn(msg string, d time.Duration) {
 type Image struct {
 	Sum  string // hex SHA-256 of the image's bytes
 	Path string // where the image came from (Linux: /proc/self/exe's link)
+	Comm string // the command name ps shows (Linux: /proc/self/comm; else "")
+}
+
+// ownComm returns this process's command name on Linux, "" elsewhere.
+func ownComm() string {
+	b, _ := os.ReadFile("/proc/self/comm")
+	return strings.TrimSuffix(string(b), "\n")
 }
 
 // ExeImage returns the SHA-256 of the program image the child runs. On
@@ -123,7 +131,7 @@ func ExeImage() (Image, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return Image{}, err
 	}
-	img := Image{Sum: hex.EncodeToString(h.Sum(nil)), Path: path}
+	img := Image{Sum: hex.EncodeToString(h.Sum(nil)), Path: path, Comm: ownComm()}
 	if link, err := os.Readlink(path); err == nil {
 		img.Path = link
 	}

@@ -83,11 +83,17 @@ func ImageGone(mode, want string) (r Report) {
 	}
 	r.logf("%s %s; starting children", self, mode)
 
+	comm := ownComm()
 	check := func(who string, img Image) {
 		if img.Sum != want {
 			r.errorf("%s runs image %s from %q, want %s", who, img.Sum, img.Path, want)
 		} else {
 			r.logf("%s runs the right image, from %q", who, img.Path)
+		}
+		// Started from /proc/self/exe, it still shows under its parent's
+		// name, not as "exe".
+		if img.Comm != comm {
+			r.errorf("%s shows as %q in ps, want its parent's name %q", who, img.Comm, comm)
 		}
 	}
 	for i := 0; i < 3; i++ {
@@ -138,8 +144,10 @@ func ImageGone(mode, want string) (r Report) {
 // FDExhaustion lowers this child's descriptor limit and fills its table,
 // then checks that Start fails at once with an error matching
 // syscall.EMFILE, makes no process and leaks no descriptor, with one, two,
-// ... free descriptors, until there are enough; and that once descriptors
-// free up, children start again.
+// ... free descriptors, until there are enough; also when the child's
+// stdout is the last descriptor under the limit (where plain os/exec fails
+// with EBADF, however many descriptors are free); and that once
+// descriptors free up, children start again.
 //
 //mp:target
 func FDExhaustion() (r Report) {
@@ -164,13 +172,24 @@ func FDExhaustion() (r Report) {
 			free++
 		}
 	}
-	for _, stdout := range []string{"inherited", "buffer"} {
+	for _, stdout := range []string{"inherited", "buffer", "file at the limit"} {
+		var last *os.File
+		if stdout == "file at the limit" {
+			last = hoard[len(hoard)-1]
+			if last.Fd() != 255 {
+				return r.fatalf("the last file of the hoard is descriptor %d, not 255", last.Fd())
+			}
+			hoard = hoard[:len(hoard)-1]
+		}
 		started := false
 		for !started && free <= 16 {
 			p := &mp.Process{Target: Echo, Args: []any{"fd"}}
 			var buf syncBuffer
-			if stdout == "buffer" {
+			switch stdout {
+			case "buffer":
 				p.Stdout, p.Stderr = &buf, &buf
+			case "file at the limit":
+				p.Stdout = last
 			}
 			fdsBefore := fds.list()
 			t0 := time.Now()
@@ -207,6 +226,9 @@ func FDExhaustion() (r Report) {
 		}
 		if !started {
 			return r.fatalf("stdout %s: no child started with %d free descriptors", stdout, free)
+		}
+		if last != nil {
+			hoard = append(hoard, last)
 		}
 		// Fill the table again for the next case.
 		for ; free > 0; free-- {

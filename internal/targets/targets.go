@@ -191,6 +191,7 @@ type Who struct {
 	Daemon           bool
 	AuthKeySum       [32]byte
 	Marker           bool
+	Args             []string // os.Args as the target sees them
 }
 
 // Whoami describes the child it runs in.
@@ -203,6 +204,7 @@ func Whoami() Who {
 		w.ParentName, w.ParentPid = par.Name, par.Pid
 	}
 	_, w.Marker = os.LookupEnv("MPGEN_CHILD")
+	w.Args = os.Args
 	return w
 }
 

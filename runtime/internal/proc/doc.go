@@ -1,7 +1,9 @@
 // Package proc is the runtime's platform process control: it starts the
 // program's own binary as a child with a control socket on descriptor
-// ControlFD and its output plumbed to any writer (Spawn), opens that socket
-// in the child (ControlConn), keeps stray inherited descriptors out of
+// ControlFD and its output plumbed to any writer (Spawn; on Linux the
+// kernel kills the child when this process ends), opens that socket
+// in the child (ControlConn), names the child after its parent
+// (TakeParentName), keeps stray inherited descriptors out of
 // children (InheritableFDs, CloseInherited), and observes and stops
 // processes (Terminate, ExitStatus, OnTerminate, DieOfTerminate, RSS).
 //
@@ -13,20 +15,6 @@
 // (github.com/mpgen/mpgen/runtime), mpimpl or the registry.
 package proc
 
-import (
-	"os"
-	"runtime"
-)
-
 // ControlFD is the descriptor of the control channel in a child started
 // by Spawn (exec.Cmd.ExtraFiles[0]).
 const ControlFD = 3
-
-// SelfExe is the program's own image. On Linux /proc/self/exe starts the
-// very image that is running, even when the file was replaced or deleted.
-func SelfExe() (string, error) {
-	if runtime.GOOS == "linux" {
-		return "/proc/self/exe", nil
-	}
-	return os.Executable()
-}

@@ -18,7 +18,7 @@ type Outputs struct{}
 
 func (o *Outputs) Wait(time.Duration) {}
 
-func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+func Spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
 	return nil, nil, nil, fdio.ErrUnsupported
 }
 
@@ -42,3 +42,5 @@ func ExitStatus(ps *os.ProcessState) (int, string) {
 func OnTerminate(cancel func(), hasContext bool) *atomic.Bool { return new(atomic.Bool) }
 
 func DieOfTerminate() { os.Exit(1) }
+
+func TakeParentName() {}

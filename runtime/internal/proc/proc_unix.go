@@ -3,12 +3,15 @@
 package proc
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -22,12 +25,60 @@ import (
 // (a grandchild may hold the pipe) before the parent stops copying it.
 const OutputWait = 5 * time.Second
 
-// Spawn starts the program image exe (SelfExe, as a rule) as a child with
-// the control channel on descriptor ControlFD and extraEnv added to this
-// process's environment, and returns the parent's end of the channel and
-// the child's output copiers. stdout and stderr receive the child's output
-// (nil: this process's own).
-func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+// Spawn starts a child with the control channel on descriptor ControlFD,
+// argv this program's own argv[0] followed by args, and extraEnv added to
+// this process's environment, and returns the parent's end of the channel
+// and the child's output copiers. stdout and stderr receive the child's
+// output (nil: this process's own). On Linux the kernel kills the child
+// with SIGKILL when this process ends, even while the child is stopped
+// (startChild); elsewhere the child sees its control channel's end of file.
+//
+// exe is the file to start; "" means the program's own image, started
+// from the program's file so that the child shows under the program's
+// name in ps, top and pgrep (the kernel names a process after the file it
+// was started from). On Linux that holds only while the file is the image
+// that runs: when it was deleted or replaced (an upgrade in place), the
+// child starts from /proc/self/exe, the very image that runs, and a child
+// that started from a file replaced at that moment is killed before it
+// gets anything and started again from there.
+func Spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+	if exe != "" {
+		return spawn(exe, args, extraEnv, stdout, stderr)
+	}
+	path, err := ownImage()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd, conn, outs, err := spawn(path, args, extraEnv, stdout, stderr)
+	if path == selfImage || selfImage == "" {
+		return cmd, conn, outs, err
+	}
+	switch {
+	case err == nil && runsOwnImage(cmd.Process.Pid):
+		return cmd, conn, outs, nil
+	case err == nil:
+		// Another program took the file's name between the check and
+		// the start: it has had no handshake, and never will. Its
+		// output, if any, is copied before the real child's.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		conn.Close()
+		outs.Wait(OutputWait)
+	case !fileError(err):
+		return nil, nil, nil, err
+	}
+	return spawn(selfImage, args, extraEnv, stdout, stderr)
+}
+
+// fileError reports whether a failed start is the file's fault (it went
+// away or changed under us), not the system's.
+func fileError(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC) ||
+		errors.Is(err, syscall.ETXTBSY) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
+}
+
+// spawn is Spawn from the file exe.
+func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
 	fds, err := fdio.Socketpair(syscall.SOCK_STREAM)
 	if err != nil {
 		return nil, nil, nil, err
@@ -46,19 +97,8 @@ func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, 
 	if err == nil {
 		var errFile *os.File
 		if errFile, err = out.file(stderr, os.Stderr); err == nil {
-			env := append(os.Environ(), extraEnv...)
-			if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
-				env = append(env, "GORACE=atexit_sleep_ms=0")
-			}
-			cmd := &exec.Cmd{
-				Path:       exe,
-				Args:       []string{os.Args[0]},
-				Env:        env,
-				Stdout:     outFile,
-				Stderr:     errFile,
-				ExtraFiles: []*os.File{childEnd},
-			}
-			if err = cmd.Start(); err == nil {
+			var cmd *exec.Cmd
+			if cmd, err = start(exe, args, extraEnv, outFile, errFile, childEnd); err == nil {
 				out.started()
 				return cmd, conn, out, nil
 			}
@@ -67,6 +107,98 @@ func Spawn(exe string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, 
 	out.abandon()
 	conn.Close()
 	return nil, nil, nil, err
+}
+
+// start starts exe with stdin on /dev/null, stdout and stderr on the files
+// given and the control channel on ControlFD.
+func start(exe string, args, extraEnv []string, stdout, stderr, control *os.File) (*exec.Cmd, error) {
+	stdin, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer stdin.Close()
+	files, dups, err := fitFiles([]*os.File{stdin, stdout, stderr, control})
+	defer closeFiles(dups)
+	if err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(), extraEnv...)
+	if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       append([]string{os.Args[0]}, args...),
+		Env:        env,
+		Stdin:      files[0],
+		Stdout:     files[1],
+		Stderr:     files[2],
+		ExtraFiles: files[3:],
+	}
+	if err := startChild(cmd); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// fitFiles makes the child's descriptors fit under the descriptor limit,
+// so that a start that fails for want of descriptors fails with EMFILE.
+// Between fork and exec, syscall.forkExec moves its status pipe, and any
+// of files[i] below i, to the slots just above the highest of files
+// (descriptors i themselves are free to take); a slot at or above the soft
+// RLIMIT_NOFILE fails there with EBADF. So os/exec never starts a child
+// whose stdout is the last descriptor under the limit, and fails the same
+// way when a concurrent close lets its status pipe land below the files.
+// fitFiles replaces the highest of files by a duplicate in the lowest free
+// slot until the slots the child needs fit, and fails with EMFILE when no
+// lower slot is free. dups are the duplicates it made, which the caller
+// closes after the start.
+func fitFiles(files []*os.File) (fitted, dups []*os.File, err error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur <= 0 || lim.Cur > 1<<30 {
+		return files, nil, nil // no limit worth the name
+	}
+	limit := int(lim.Cur)
+	fitted = slices.Clone(files)
+	for {
+		top, moved := len(fitted), 0 // forkExec's first free slot is top+1
+		for i, f := range fitted {
+			fd := int(f.Fd())
+			top = max(top, fd)
+			if fd < i {
+				moved++
+			}
+		}
+		if top+1+moved < limit {
+			return fitted, dups, nil
+		}
+		highest := slices.MaxFunc(fitted, func(a, b *os.File) int { return cmp.Compare(a.Fd(), b.Fd()) })
+		syscall.ForkLock.RLock() // no child may inherit the duplicate before it is close-on-exec
+		fd, err := syscall.Dup(int(highest.Fd()))
+		if err == nil {
+			syscall.CloseOnExec(fd)
+		}
+		syscall.ForkLock.RUnlock()
+		if err != nil {
+			return nil, dups, os.NewSyscallError("dup", err)
+		}
+		dup := os.NewFile(uintptr(fd), highest.Name())
+		dups = append(dups, dup)
+		if uint(fd) > uint(highest.Fd()) { // no lower slot is free
+			return nil, dups, os.NewSyscallError("dup", syscall.EMFILE)
+		}
+		for i, f := range fitted {
+			if f.Fd() == highest.Fd() {
+				fitted[i] = dup
+			}
+		}
+	}
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // Outputs copies a child's output to writers that are not files. Unlike
@@ -263,31 +395,43 @@ func signalName(s syscall.Signal) string {
 	return s.String()
 }
 
-// OnTerminate makes SIGTERM cancel the call's context. A target that takes
-// no context cannot notice, so the child then dies of the signal at once,
-// as a Python child does; otherwise the target may wind down and the child
-// dies of SIGTERM after reporting. The returned flag is set once SIGTERM
-// arrived.
+// OnTerminate makes SIGTERM, and SIGINT (Ctrl-C in a terminal reaches
+// every process of the foreground group), cancel the call's context. A
+// target that takes no context cannot notice, so the child then dies of the
+// signal at once, as a Python child does; otherwise the target may wind
+// down and the child dies of that signal after reporting (DieOfTerminate).
+// The returned flag is set once either signal arrived.
 func OnTerminate(cancel func(), hasContext bool) *atomic.Bool {
 	var got atomic.Bool
 	if !hasContext {
-		return &got // the default action already ends us with -SIGTERM
+		return &got // the default action already ends us with -SIGTERM or -SIGINT
 	}
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGTERM)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
-		<-ch
+		s := <-ch
+		if sig, ok := s.(syscall.Signal); ok {
+			stopSignal.Store(int32(sig))
+		}
 		got.Store(true)
 		cancel()
 	}()
 	return &got
 }
 
-// DieOfTerminate ends the process by SIGTERM so that the parent sees exit
-// code -15, as Python reports a terminated child.
+// stopSignal is the signal OnTerminate caught first (0: none yet).
+var stopSignal atomic.Int32
+
+// DieOfTerminate ends the process by the signal OnTerminate caught, or by
+// SIGTERM when it caught none, so that the parent sees exit code -15 (-2
+// for SIGINT), as Python reports a terminated or interrupted child.
 func DieOfTerminate() {
-	signal.Reset(syscall.SIGTERM)
-	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	sig := syscall.SIGTERM
+	if s := stopSignal.Load(); s != 0 {
+		sig = syscall.Signal(s)
+	}
+	signal.Reset(sig)
+	_ = syscall.Kill(os.Getpid(), sig)
 	time.Sleep(time.Second) // the signal is delivered long before this ends
-	os.Exit(128 + int(syscall.SIGTERM))
+	os.Exit(128 + int(sig))
 }

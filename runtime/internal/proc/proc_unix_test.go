@@ -43,7 +43,17 @@ func child(mode string) int {
 	if _, err := io.Copy(io.Discard, conn); err != nil {
 		return 4
 	}
-	if mode == "die" {
+	switch mode {
+	case "die":
+		DieOfTerminate()
+	case "interrupt":
+		// SIGINT, as Ctrl-C sends it, cancels the context; the child then
+		// dies of it.
+		ctx, cancel := context.WithCancel(context.Background())
+		OnTerminate(cancel, true)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		<-ctx.Done()
+		fmt.Fprintln(os.Stdout, "cancelled")
 		DieOfTerminate()
 	}
 	return 7
@@ -51,20 +61,18 @@ func child(mode string) int {
 
 // Spawn starts the program's own binary with the control channel on
 // ControlFD and the outputs copied to the given writers; ExitStatus reports
-// how it ended, and DieOfTerminate ends a child as SIGTERM would.
+// how it ended, and DieOfTerminate ends a child as SIGTERM would, or as
+// SIGINT would when that is what OnTerminate caught.
 func TestSpawn(t *testing.T) {
-	exe, err := SelfExe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		mode string
 		code int
 		sig  string
-	}{{"exit", 7, ""}, {"die", -15, "SIGTERM"}} {
+		out  string
+	}{{"exit", 7, "", ""}, {"die", -15, "SIGTERM", ""}, {"interrupt", -2, "SIGINT", "cancelled\n"}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			cmd, conn, outs, err := Spawn(exe, []string{childEnv + "=" + tc.mode}, &stdout, &stderr)
+			cmd, conn, outs, err := Spawn("", nil, []string{childEnv + "=" + tc.mode}, &stdout, &stderr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +89,7 @@ func TestSpawn(t *testing.T) {
 			if code, sig := ExitStatus(cmd.ProcessState); code != tc.code || sig != tc.sig {
 				t.Errorf("ExitStatus = %d, %q; want %d, %q (stderr %q)", code, sig, tc.code, tc.sig, stderr.String())
 			}
-			if stdout.String() != "child stdout\n" || stderr.String() != "child stderr\n" {
+			if stdout.String() != "child stdout\n"+tc.out || stderr.String() != "child stderr\n" {
 				t.Errorf("outputs %q and %q", stdout.String(), stderr.String())
 			}
 		})

@@ -1,0 +1,17 @@
+//go:build unix && !linux
+
+package proc
+
+import "os"
+
+// selfImage is empty: off Linux there is no path that starts the image
+// that runs whatever became of its file.
+const selfImage = ""
+
+func ownImage() (string, error) { return os.Executable() }
+
+func runsOwnImage(pid int) bool { return true }
+
+// TakeParentName does nothing off Linux: the child is named after the
+// program's file, as its parent is.
+func TakeParentName() {}
