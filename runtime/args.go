@@ -199,7 +199,34 @@ func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value) ([]wire.Value, 
 		nfiles += ev.NFiles
 		out[i] = ev
 	}
+	if err := callFits(s, c, out); err != nil {
+		closeFiles(argFiles(out))
+		return nil, err
+	}
 	return out, nil
+}
+
+// callFits checks that a call of s with the encoded args fits the frame
+// limit the child will apply, so that nothing is spawned or sent for a call
+// it would refuse. The *ArgError names the largest argument.
+func callFits(s *registry.Spec, c Codec, args []wire.Value) error {
+	n, limit, over := frameOver((&wire.Call{Target: s.Name, Codec: c.Name(), Args: args}).Size())
+	if !over {
+		return nil
+	}
+	e := &ArgError{Target: s.Name, err: ErrTooLarge}
+	big := 0
+	for i, a := range args {
+		if a.Size() > args[big].Size() {
+			big = i
+		}
+	}
+	if len(args) > 0 {
+		e.Param = paramLabel(s.Params[big], big)
+		e.Msg = fmt.Sprintf("is %d bytes encoded, and ", len(args[big].Data))
+	}
+	e.Msg += fmt.Sprintf("the call would be a %d-byte frame, over the frame limit %d (see SetMaxFrameSize)", n, limit)
+	return e
 }
 
 func encodeValue(c Codec, v reflect.Value) (wire.Value, error) {

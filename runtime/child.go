@@ -166,8 +166,29 @@ func failureBody(msg string) []byte {
 	return (&wire.ErrorMsg{Message: msg, Type: "*errors.errorString"}).Encode()
 }
 
-// runCall runs one call frame's target and encodes its outcome.
+// runCall runs one call frame's target and encodes its outcome, one that
+// fits the frame limit.
 func runCall(ctx context.Context, call *wire.Call) (wire.Kind, wire.Payload) {
+	kind, body := runCallFrame(ctx, call)
+	return fitOutcome(call.Target, kind, body)
+}
+
+// fitOutcome returns the outcome frame of a call of target as it is, or,
+// when it is over the frame limit (the parent's: a child has it from the
+// handshake), an error frame that says so instead of a frame the parent
+// would refuse: the call fails with an error that matches ErrTooLarge, and
+// a pool worker lives on.
+func fitOutcome(target string, kind wire.Kind, body wire.Payload) (wire.Kind, wire.Payload) {
+	n, limit, over := frameOver(body.Size())
+	if !over {
+		return kind, body
+	}
+	err := errTooLarge(fmt.Sprintf("the %v of %s", kind, target), n, limit)
+	return wire.KindError, wire.Payload{describeError(Gob, err).Encode()}
+}
+
+// runCallFrame is runCall before the outcome's size is checked.
+func runCallFrame(ctx context.Context, call *wire.Call) (wire.Kind, wire.Payload) {
 	defer func() { closeFiles(argFiles(call.Args)) }() // descriptors no handle took
 	spec, codec, fail := lookupCall(call.Target, call.Codec)
 	if fail != nil {

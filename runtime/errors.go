@@ -84,6 +84,16 @@ var (
 	// progress (processes or goroutines); it returns at once, with the lock
 	// still held.
 	ErrTooManyWaiters = errors.New("mp: too many waiters: a Condition has room for 4096 waits at once")
+
+	// ErrTooLarge: a value would not fit the frame limit its receiver
+	// applies (SetMaxFrameSize; a child has its parent's). The sender finds
+	// out before anything is sent: Start, a pool call, NewPool's initializer
+	// and a Map or Starmap chunk fail with an *ArgError that wraps it, and
+	// nothing is spawned or sent; Queue.Put and Conn.Send return an error
+	// that wraps it, and the value stays with the caller; a target whose
+	// result (or error) is too large fails with it in the parent instead,
+	// and a pool worker lives on.
+	ErrTooLarge = errors.New("mp: over the frame limit")
 )
 
 // Package mp's sentinels, the standard library's, and *TimeoutError travel
@@ -100,7 +110,7 @@ func init() {
 		"ErrQueueEmpty": ErrQueueEmpty, "ErrTaskDoneTooOften": ErrTaskDoneTooOften,
 		"ErrLockAbandoned": ErrLockAbandoned, "ErrNotOwner": ErrNotOwner, "ErrNotLocked": ErrNotLocked,
 		"ErrTooManyReleases": ErrTooManyReleases, "ErrBrokenBarrier": ErrBrokenBarrier, "ErrHandleClosed": ErrHandleClosed,
-		"ErrTooManyWaiters": ErrTooManyWaiters,
+		"ErrTooManyWaiters": ErrTooManyWaiters, "ErrTooLarge": ErrTooLarge,
 	} {
 		registry.RegisterError(pkg+name, err)
 	}
@@ -229,12 +239,15 @@ func timeoutCtx(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), max(d, 0))
 }
 
-// ArgError reports arguments that do not fit the target's signature. Start
-// returns it before any process is made.
+// ArgError reports arguments that do not fit the target's signature, or
+// that are too large to send (it then wraps ErrTooLarge). Start returns it
+// before any process is made.
 type ArgError struct {
 	Target string // registered target name
 	Param  string // parameter concerned, if any
 	Msg    string
+
+	err error // ErrTooLarge, or nil
 }
 
 func (e *ArgError) Error() string {
@@ -243,6 +256,9 @@ func (e *ArgError) Error() string {
 	}
 	return fmt.Sprintf("mp: %s: %s", e.Target, e.Msg)
 }
+
+// Unwrap returns ErrTooLarge for arguments over the frame limit, else nil.
+func (e *ArgError) Unwrap() error { return e.err }
 
 // RemoteError is an error a target returned in a child process. Its chain
 // (Unwrap) holds the registered sentinel errors the original matched and the

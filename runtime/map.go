@@ -156,9 +156,23 @@ func (m *mapper[T, R]) submit(lo int) (*task, int, error) {
 		return nil, hi, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
 	}
 	body := wire.Payload{(&wire.Batch{Target: m.spec.Name, Codec: m.pool.cfg.codec.Name(), N: hi - lo, Slice: ev}).Encode()}
+	if err := chunkFits(m.spec, "items", lo, hi, body); err != nil {
+		return nil, hi, err
+	}
 	t := newTask(m.ctx, m.spec, m.pool.cfg.codec, wire.KindBatch, body, hi-lo)
 	m.pool.submit(t)
 	return t, hi, nil
+}
+
+// chunkFits checks that the chunk of items lo..hi-1 fits the frame limit
+// its worker will apply, so that it is never sent to be refused.
+func chunkFits(spec *registry.Spec, items string, lo, hi int, body wire.Payload) error {
+	n, limit, over := frameOver(body.Size())
+	if !over {
+		return nil
+	}
+	return &ArgError{Target: spec.Name, err: ErrTooLarge, Msg: fmt.Sprintf(
+		"%s %d..%d would be a %d-byte frame, over the frame limit %d (see SetMaxFrameSize, and Chunksize)", items, lo, hi-1, n, limit)}
 }
 
 // chunkResult is a finished chunk: its values (nil for a target without a
@@ -413,6 +427,9 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 			tuples = append(tuples, enc)
 		}
 		body := wire.Payload{(&wire.Batch{Target: spec.Name, Codec: codec.Name(), N: hi - lo, Tuples: tuples}).Encode()}
+		if err := chunkFits(spec, "argument lists", lo, hi, body); err != nil {
+			return nil, err
+		}
 		t := newTask(ctx, spec, codec, wire.KindBatch, body, hi-lo)
 		p.submit(t)
 		chunks = append(chunks, chunk{t, lo})

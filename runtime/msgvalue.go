@@ -26,7 +26,9 @@ const formSpilled = 0x80
 
 // encodeMsg encodes v as one message: its form, then its bytes, with the
 // descriptors that must travel beside it (a handle's, or the spill file).
-// The caller sends them and then closes them.
+// The caller sends them and then closes them. A value whose bytes are over
+// the frame limit, which the receiver applies to them (readSpill), is
+// refused here, before anything is made or sent.
 func encodeMsg(codec Codec, v reflect.Value) ([]byte, []*os.File, error) {
 	ev, err := encodeValue(codec, v)
 	if err != nil {
@@ -34,6 +36,9 @@ func encodeMsg(codec Codec, v reflect.Value) ([]byte, []*os.File, error) {
 	}
 	if ev.Handle {
 		return append([]byte{wire.FormHandle}, ev.Data...), ev.Files, nil
+	}
+	if limit := maxFrameSize.Load(); int64(len(ev.Data)) > limit {
+		return nil, nil, fmt.Errorf("%w: a %d-byte value, limit %d (see SetMaxFrameSize)", ErrTooLarge, len(ev.Data), limit)
 	}
 	if len(ev.Data) <= inlineMax {
 		msg := make([]byte, 1+len(ev.Data))
@@ -96,8 +101,8 @@ func readSpill(f *os.File) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > maxFrameSize.Load() {
-		return nil, fmt.Errorf("mp: a %d-byte value exceeds the frame limit %d (see SetMaxFrameSize)", st.Size(), maxFrameSize.Load())
+	if limit := maxFrameSize.Load(); st.Size() > limit {
+		return nil, fmt.Errorf("%w: a %d-byte value, limit %d (see SetMaxFrameSize)", ErrTooLarge, st.Size(), limit)
 	}
 	data := make([]byte, st.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {

@@ -282,7 +282,7 @@ func handleCall(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
 			return wire.KindError, wire.Payload{failureBody("mp: " + err.Error())}
 		}
 		kind, body := runBatch(ctx, m)
-		return kind, wire.Payload{body}
+		return fitOutcome(m.Target, kind, wire.Payload{body})
 	}
 	call, err := wire.DecodeCall(f.Body)
 	if err == nil {

@@ -218,6 +218,15 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Blob",
+		Func:   Blob,
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[[]byte](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) ([]byte, error) {
+			return Blob(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.ByteLen",
 		Func:   ByteLen,
 		Params: []mpimpl.Param{mpimpl.P[[]byte]("data")},
@@ -391,6 +400,14 @@ func init() {
 		Params: []mpimpl.Param{mpimpl.P[string]("msg")},
 		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			return struct{}{}, Fail(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.FailLong",
+		Func:   FailLong,
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (struct{}, error) {
+			return struct{}{}, FailLong(a0)
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{

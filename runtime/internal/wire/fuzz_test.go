@@ -333,6 +333,9 @@ func FuzzDecodeCall(f *testing.F) {
 		if err != nil || !callEqual(c, got) {
 			t.Fatalf("round trip: %+v, %v; want %+v", got, err, c)
 		}
+		if c.Size() != len(c.Encode()) {
+			t.Fatalf("Size() = %d, the encoding is %d bytes", c.Size(), len(c.Encode()))
+		}
 		if enc := c.Encode(); len(enc) > 0 {
 			if _, err := DecodeCall(enc[:len(enc)-1]); err == nil && len(c.Args) > 0 {
 				t.Fatalf("a call cut by one byte decodes")

@@ -173,6 +173,28 @@ func (b *Encoder) Value(v Value) {
 	}
 }
 
+// Size is the length of v's encoding (Encoder.Value), computed without
+// encoding it.
+func (v Value) Size() int {
+	n := 1
+	if v.Present {
+		n += uvarintLen(uint64(len(v.Data))) + len(v.Data)
+	}
+	if v.Handle {
+		n += uvarintLen(uint64(v.NFiles))
+	}
+	return n
+}
+
+// uvarintLen is the length of v's uvarint encoding.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
 // Value reads a Value; a handle that claims more than MaxFiles descriptors
 // is an error. Its Data aliases the input.
 func (r *Decoder) Value() Value {
@@ -242,6 +264,18 @@ func (c *Call) Payload() Payload {
 		p.value(a)
 	}
 	return p.done()
+}
+
+// Size is the length of the call's encoding (Encode, Payload), computed
+// without encoding it: a sender checks it against the receiver's frame
+// limit before it builds anything.
+func (c *Call) Size() int {
+	n := uvarintLen(uint64(len(c.Target))) + len(c.Target) +
+		uvarintLen(uint64(len(c.Codec))) + len(c.Codec) + uvarintLen(uint64(len(c.Args)))
+	for _, a := range c.Args {
+		n += a.Size()
+	}
+	return n
 }
 
 // NFiles is how many descriptors the call's handles travel with.

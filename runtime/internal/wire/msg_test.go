@@ -119,6 +119,36 @@ func TestPayloadPieces(t *testing.T) {
 	}
 }
 
+// Size is the length of the encoding, for every form and for lengths
+// whose uvarint takes one, two and three bytes.
+func TestSize(t *testing.T) {
+	var args []Value
+	for _, n := range []int{0, 1, 127, 128, 16383, 16384, BigPiece + 1} {
+		data := make([]byte, n)
+		for _, v := range []Value{
+			{}, {Present: true, Data: data}, {Present: true, Raw: true, Data: data}, {Present: true, Fast: true, Data: data},
+			{Present: true, Handle: true, Data: data, NFiles: 1}, {Present: true, Handle: true, Data: data, NFiles: 200},
+		} {
+			var b Encoder
+			b.Value(v)
+			if v.Size() != len(b) {
+				t.Errorf("Value{%d bytes, form %d, %d files}.Size() = %d, encoded %d", n, v.Form(), v.NFiles, v.Size(), len(b))
+			}
+			args = append(args, v)
+		}
+	}
+	for _, c := range []*Call{
+		{},
+		{Target: "pkg.F", Codec: "gob"},
+		{Target: strings.Repeat("t", 200), Codec: "json", Args: args},
+		{Target: "pkg.G", Codec: "gob", Args: make([]Value, 300)},
+	} {
+		if enc := c.Encode(); c.Size() != len(enc) || c.Payload().Size() != len(enc) {
+			t.Errorf("Call{%q, %d args}.Size() = %d, encoded %d", c.Target, len(c.Args), c.Size(), len(enc))
+		}
+	}
+}
+
 func pipeFiles(t *testing.T, n int) []*os.File {
 	t.Helper()
 	var out []*os.File
