@@ -17,7 +17,6 @@ package mp_test
 // report.
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,7 +24,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,93 +32,6 @@ import (
 	"github.com/mpgen/mpgen/internal/targets"
 	mp "github.com/mpgen/mpgen/runtime"
 )
-
-// leakSnapshot is what the parent holds at one moment: its descriptors,
-// goroutines and child processes.
-type leakSnapshot struct {
-	fds        map[int]string
-	goroutines map[string]bool
-	kids       map[int]byte
-}
-
-// snapshot records the parent's descriptors, goroutines and children.
-func snapshot(t *testing.T) *leakSnapshot {
-	t.Helper()
-	return &leakSnapshot{fds: openFDs(t), goroutines: goroutineIDs(), kids: childrenOf(os.Getpid())}
-}
-
-// leaks is what a check found beyond a snapshot.
-type leaks struct {
-	fds        []string // "fd=link" of descriptors not in the snapshot
-	goroutines []string // stacks of goroutines not in the snapshot
-	kids       []string // "pid:state" of children not in the snapshot (zombies included)
-}
-
-func (l leaks) String() string {
-	return fmt.Sprintf("%d descriptors, %d goroutines, %d child processes", len(l.fds), len(l.goroutines), len(l.kids))
-}
-
-// check waits up to settle for the parent to be back to the snapshot (the
-// goroutines of an ended child may take a moment to wind down), then fails
-// the test for anything left over, and returns what it found.
-func (s *leakSnapshot) check(t *testing.T, settle time.Duration) leaks {
-	t.Helper()
-	var l leaks
-	eventually(settle, func() bool {
-		l = leaks{}
-		for fd, link := range openFDs(t) {
-			if s.fds[fd] != link {
-				l.fds = append(l.fds, fmt.Sprintf("%d=%s", fd, link))
-			}
-		}
-		for pid, state := range childrenOf(os.Getpid()) {
-			if _, ok := s.kids[pid]; !ok {
-				l.kids = append(l.kids, fmt.Sprintf("%d:%c", pid, state))
-			}
-		}
-		l.goroutines = newGoroutines(s.goroutines)
-		return len(l.fds) == 0 && len(l.kids) == 0 && len(l.goroutines) == 0
-	})
-	slices.Sort(l.fds)
-	slices.Sort(l.kids)
-	if len(l.fds) > 0 {
-		t.Errorf("descriptors left open: %v", l.fds)
-	}
-	if len(l.kids) > 0 {
-		t.Errorf("child processes left (pid:state, Z is a zombie): %v", l.kids)
-	}
-	if len(l.goroutines) > 0 {
-		t.Errorf("%d goroutines leaked:\n%s", len(l.goroutines), strings.Join(l.goroutines, "\n\n"))
-	}
-	return l
-}
-
-// readyPipe returns a pipe whose write end children get as stdout, and a
-// function that reads n lines from it within d.
-func readyPipe(t *testing.T) (w *os.File, read func(n int, d time.Duration) []string) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(); w.Close() })
-	br := bufio.NewReader(r)
-	return w, func(n int, d time.Duration) []string {
-		t.Helper()
-		if err := r.SetReadDeadline(time.Now().Add(d)); err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for len(lines) < n {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("read %d of %d lines from the children within %v: %v", len(lines), n, d, err)
-			}
-			lines = append(lines, strings.TrimSuffix(line, "\n"))
-		}
-		return lines
-	}
-}
 
 // wantExit fails the test unless err is an *ExitError with code and
 // signal (as Process.ExitCode and the signal's name report them).
@@ -400,39 +311,6 @@ func TestFaultCancelManyChildren(t *testing.T) {
 	}
 	l := before.check(t, 10*time.Second)
 	t.Logf("%d children ended %v after the cancel; left behind: %v", n, took.Round(time.Millisecond), l)
-}
-
-// runScenario runs a scenario target (internal/targets/parents.go) in a
-// child of its own and relays its report, failing the test unless the
-// child passes within a bound. start, if not nil, starts p instead of
-// Start.
-func runScenario(t *testing.T, p *mp.Process, start func(*mp.Process) error) {
-	t.Helper()
-	if start == nil {
-		start = (*mp.Process).Start
-	}
-	if err := start(p); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Kill(); _ = p.Join() })
-	err := p.JoinTimeout(3 * time.Minute)
-	if errors.Is(err, context.DeadlineExceeded) {
-		t.Fatal("the scenario did not end within 3 minutes")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := res.(targets.Report)
-	for _, line := range rep.Log {
-		t.Log("child: " + line)
-	}
-	for _, e := range rep.Errors {
-		t.Error(e)
-	}
 }
 
 func fileSum(t *testing.T, path string) string {

@@ -24,33 +24,6 @@ import (
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
-// endPool terminates and joins p within a bound.
-func endPool(t *testing.T, p *mp.Pool) {
-	t.Helper()
-	p.Terminate()
-	done := make(chan error, 1)
-	go func() { done <- p.Join() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Pool.Join: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Pool.Join did not return within 30 s of Terminate")
-	}
-}
-
-// getBounded waits for f within d and fails the test if it does not end.
-func getBounded[R any](t *testing.T, f *mp.Future[R], d time.Duration) (R, error) {
-	t.Helper()
-	select {
-	case <-f.Done():
-	case <-time.After(d):
-		t.Fatalf("call still pending after %v", d)
-	}
-	return f.Get()
-}
-
 // waitReplaced waits until the pool has n workers, none of them in gone.
 func waitReplaced(t *testing.T, p *mp.Pool, n int, gone []int) {
 	t.Helper()
@@ -60,25 +33,6 @@ func waitReplaced(t *testing.T, p *mp.Pool, n int, gone []int) {
 	}) {
 		t.Fatalf("workers %v, want %d new ones (the old were %v)", p.Pids(), n, gone)
 	}
-}
-
-// stillServes fails the test unless the pool runs calls correctly.
-func stillServes(t *testing.T, ctx context.Context, p *mp.Pool) {
-	t.Helper()
-	items := []int{1, 2, 3, 4, 5, 6, 7, 8}
-	got, err := mp.Map[int, int](ctx, p, targets.Identity, items, mp.Chunksize(1))
-	if err != nil || !slices.Equal(got, items) {
-		t.Fatalf("Map on the pool after the fault: %v, %v", got, err)
-	}
-}
-
-// warmPool runs a pool once, so that whatever the first use of the pool
-// code sets up for good is in place before a snapshot.
-func warmPool(t *testing.T) {
-	t.Helper()
-	p := newPool(t, mp.Workers(1))
-	stillServes(t, testCtx(t), p)
-	endPool(t, p)
 }
 
 // Each fault path of a pool, then Terminate and Join, leaves nothing

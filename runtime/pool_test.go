@@ -15,29 +15,6 @@ import (
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
-func newPool(t *testing.T, opts ...mp.PoolOption) *mp.Pool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := mp.NewPool(ctx, opts...)
-	if err != nil {
-		t.Fatalf("NewPool: %v", err)
-	}
-	t.Cleanup(func() {
-		p.Terminate()
-		if err := p.Join(); err != nil {
-			t.Errorf("Join: %v", err)
-		}
-	})
-	return p
-}
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestPoolApplyAndFutures(t *testing.T) {
 	ctx := testCtx(t)
 	p := newPool(t, mp.Workers(2))

@@ -10,43 +10,13 @@ import (
 	"io/fs"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mpgen/mpgen/internal/targets"
 	mp "github.com/mpgen/mpgen/runtime"
 )
-
-// start starts p and registers a cleanup that kills and reaps it.
-func start(t *testing.T, p *mp.Process) *mp.Process {
-	t.Helper()
-	if err := p.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = p.Kill()
-		_ = p.Join()
-	})
-	return p
-}
-
-func join(t *testing.T, p *mp.Process) error {
-	t.Helper()
-	err := p.JoinTimeout(30 * time.Second)
-	if _, ended := p.ExitCode(); !ended { // err may be the child's own timeout
-		t.Fatalf("child did not end within 30 s")
-	}
-	return err
-}
-
-func exitCode(t *testing.T, p *mp.Process) int {
-	t.Helper()
-	code, ok := p.ExitCode()
-	if !ok {
-		t.Fatalf("ExitCode: not ended")
-	}
-	return code
-}
 
 func TestResultTravelsBack(t *testing.T) {
 	p := start(t, &mp.Process{Target: targets.Echo, Args: []any{"héllo\x00world"}})
@@ -601,5 +571,12 @@ func TestTypedForms(t *testing.T) {
 	var ae *mp.ArgError
 	if _, err := mp.Spawn[int](ctx, targets.Echo, "x"); !errors.As(err, &ae) {
 		t.Fatalf("Spawn[int] of a string target = %v, want *ArgError", err)
+	}
+}
+
+func stop(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
 	}
 }

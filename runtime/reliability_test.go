@@ -20,9 +20,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,33 +31,6 @@ import (
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
-// procInfo is what /proc/<pid>/stat says about a process.
-type procInfo struct {
-	state byte   // R, S, D, Z, T, ...
-	ppid  int    // parent pid
-	start uint64 // start time in clock ticks since boot: tells a pid's reuse
-}
-
-// procStat reads /proc/<pid>/stat; ok is false when no such process exists.
-func procStat(pid int) (procInfo, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procInfo{}, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
-	if i < 0 || i+2 >= len(s) {
-		return procInfo{}, false
-	}
-	f := strings.Fields(s[i+2:]) // f[0] is field 3 (state)
-	if len(f) < 20 {
-		return procInfo{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	start, _ := strconv.ParseUint(f[19], 10, 64) // field 22
-	return procInfo{state: f[0][0], ppid: ppid, start: start}, true
-}
-
 // alive reports whether the process that had pid and start time start
 // still exists and is not a zombie.
 func alive(pid int, start uint64) bool {
@@ -67,57 +38,10 @@ func alive(pid int, start uint64) bool {
 	return ok && pi.start == start && pi.state != 'Z'
 }
 
-// childrenOf lists the processes whose parent is pid, with their state.
-func childrenOf(pid int) map[int]byte {
-	out := map[int]byte{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pi, ok := procStat(n); ok && pi.ppid == pid {
-			out[n] = pi.state
-		}
-	}
-	return out
-}
-
-// openFDs lists this process's open descriptors and what they point to.
-func openFDs(t *testing.T) map[int]string {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]string{}
-	for _, e := range ents {
-		n, _ := strconv.Atoi(e.Name())
-		if link, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
-			out[n] = link
-		}
-	}
-	return out
-}
-
 // closeOnExec reports whether descriptor fd of this process has FD_CLOEXEC.
 func closeOnExec(fd int) bool {
 	flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
 	return errno == 0 && flags&syscall.FD_CLOEXEC != 0
-}
-
-// eventually polls cond every 10 ms until it holds or d has passed.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // readPids reads n lines "pid N" from r within d.
@@ -288,24 +212,6 @@ func TestJoinDoesNotWaitForGrandchildOutput(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "pid ") {
 		t.Fatalf("stdout %q lost the grandchild's pid line", out.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // childFDs runs targets.FDs in a child with stdout and stderr on the given
@@ -743,49 +649,6 @@ func TestNoLeaksAfterManyChildren(t *testing.T) {
 	if !eventually(10*time.Second, func() bool { extra = newGoroutines(goroutinesBefore); return len(extra) == 0 }) {
 		t.Errorf("%d goroutines leaked:\n%s", len(extra), strings.Join(extra, "\n\n"))
 	}
-}
-
-// goroutineStacks returns the stack of every goroutine by its id.
-func goroutineStacks() map[string]string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	out := map[string]string{}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		// "goroutine 123 [state]:\n..."
-		if f := strings.Fields(g); len(f) > 1 && f[0] == "goroutine" {
-			out[f[1]] = g
-		}
-	}
-	return out
-}
-
-// goroutineIDs returns the ids of the goroutines that exist now.
-func goroutineIDs() map[string]bool {
-	ids := map[string]bool{}
-	for id := range goroutineStacks() {
-		ids[id] = true
-	}
-	return ids
-}
-
-// newGoroutines returns the stacks of goroutines not in before, leaving
-// out the calling one.
-func newGoroutines(before map[string]bool) []string {
-	var out []string
-	for id, stack := range goroutineStacks() {
-		if !before[id] && !strings.Contains(stack, "newGoroutines") {
-			out = append(out, stack)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // A child that writes megabytes to stdout and stderr while the parent

@@ -20,39 +20,6 @@ import (
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
-// newQueue makes a queue that is closed when the test ends.
-func newQueue[T any](t *testing.T, maxsize int) *mp.Queue[T] {
-	t.Helper()
-	q, err := mp.NewQueue[T](maxsize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	return q
-}
-
-// noNewFDs fails the test if it ends with descriptors open that it did not
-// start with.
-func noNewFDs(t *testing.T) {
-	t.Helper()
-	before := openFDs(t)
-	t.Cleanup(func() {
-		var extra []string
-		ok := eventually(2*time.Second, func() bool {
-			extra = extra[:0]
-			for fd, link := range openFDs(t) {
-				if _, had := before[fd]; !had {
-					extra = append(extra, link)
-				}
-			}
-			return len(extra) <= 1 // the /proc/self/fd directory being read
-		})
-		if !ok {
-			t.Errorf("descriptors left open: %v", extra)
-		}
-	})
-}
-
 func TestPipeToChild(t *testing.T) {
 	noNewFDs(t)
 	a, b, err := mp.Pipe[string](true)

@@ -18,10 +18,6 @@ import (
 
 // The shared primitives travel as ordinary arguments of mpgen targets.
 
-func closeLater(t *testing.T, c interface{ Close() error }) {
-	t.Cleanup(func() { c.Close() })
-}
-
 func TestTargetsLockedCounter(t *testing.T) {
 	noNewFDs(t)
 	l, err := mp.NewLock()
@@ -204,36 +200,6 @@ func TestTargetsSemaphoreTimeout(t *testing.T) {
 
 // The tests below were run by helper processes of the test binary before
 // handles travelled as target arguments: they start targets now.
-
-// made fails the test (given to the function it returns) on err, and
-// closes c when that test ends: l := made(mp.NewLock())(t).
-func made[C interface{ Close() error }](c C, err error) func(*testing.T) C {
-	return func(t *testing.T) C {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-}
-
-// waitSet waits (at most 20 s) until a target sets e.
-func waitSet(t *testing.T, e *mp.Event) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.WaitContext(ctx); err != nil {
-		t.Fatalf("the target did not set the event: %v", err)
-	}
-}
-
-// joinCode joins p and returns its exit code (-N for signal N).
-func joinCode(t *testing.T, p *mp.Process) int {
-	t.Helper()
-	join(t, p)
-	return exitCode(t, p)
-}
 
 // The crash semantics: a process that dies holding the lock (killed, or
 // exiting without unlocking) leaves it to the next acquirer, which is told
