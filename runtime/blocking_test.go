@@ -267,49 +267,36 @@ func TestBlockingCallsComplete(t *testing.T) {
 	}
 }
 
-// TestSpawnFuture: a spawned child's Future reads as a pool call's: Get,
-// Done, Ready, Successful; Cancel terminates a running child and Get then
-// returns context.Canceled; a finished child is not cancelled.
-func TestSpawnFuture(t *testing.T) {
-	ctx := testCtx(t)
-	f, err := mp.Spawn[int](ctx, targets.Square, 9)
+// TestZeroTimeoutsSeeWaitingValues: Poll(0) and GetTimeout(0) look before
+// any deadline, as Python's poll() and get(timeout=0) do.
+func TestZeroTimeoutsSeeWaitingValues(t *testing.T) {
+	a, b, err := mp.Pipe[int](true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer a.Close()
+	defer b.Close()
+	if err := a.Send(1); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Poll(0); !ok || err != nil {
+		t.Fatalf("Poll(0) with a value waiting = %v, %v", ok, err)
+	}
+	q := newQueue[int](t, 0)
+	if err := q.Put(5); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := q.GetTimeout(0); v != 5 || err != nil {
+		t.Fatalf("GetTimeout(0) with a value waiting = %v, %v", v, err)
+	}
+	// Poll's timeout holds even while another goroutine waits in Recv.
+	go func() { _, _ = b.Recv() }() // takes the 1 sent above, then waits
+	time.Sleep(20 * time.Millisecond)
+	polled := make(chan bool, 1)
+	go func() { ok, _ := b.Poll(50 * time.Millisecond); polled <- ok }()
 	select {
-	case <-f.Done():
-	case <-ctx.Done():
-		t.Fatal("the child did not end")
-	}
-	if v, err := f.Get(); err != nil || v != 81 || !f.Ready() || !f.Successful() {
-		t.Fatalf("Square(9) = %d, %v (ready %v, successful %v)", v, err, f.Ready(), f.Successful())
-	}
-	if f.Cancel() {
-		t.Fatal("Cancel of an ended child returned true")
-	}
-
-	g, err := mp.Spawn[struct{}](ctx, targets.Sleep, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.Ready() || g.Successful() {
-		t.Fatal("a sleeping child's Future is ready")
-	}
-	if !g.Cancel() {
-		t.Fatal("Cancel of a running child returned false")
-	}
-	if _, err := g.GetContext(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Get after Cancel: %v, want context.Canceled", err)
-	}
-	if !g.Ready() || g.Successful() {
-		t.Fatalf("after Cancel: ready %v, successful %v", g.Ready(), g.Successful())
-	}
-
-	h, err := mp.Spawn[struct{}](ctx, targets.Fail, "spawned")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.Get(); !errors.Is(err, targets.ErrBoom) || h.Successful() {
-		t.Fatalf("a failing child's Get: %v", err)
+	case <-polled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Poll(50ms) behind a blocked Recv did not return")
 	}
 }

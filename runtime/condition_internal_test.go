@@ -389,3 +389,43 @@ func TestConditionImportTooSmall(t *testing.T) {
 		t.Fatalf("import of a one-page Condition: %v", err)
 	}
 }
+
+// Notify(1) wakes exactly one waiter; a timed-out waiter does not eat a
+// notification meant for another.
+func TestConditionNotifyOne(t *testing.T) {
+	c, err := NewCondition(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	woke := make(chan error, 2)
+	for range 2 {
+		go func() {
+			c.Lock()
+			err := c.WaitTimeout(time.Second)
+			c.Unlock()
+			woke <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	c.Lock()
+	c.Notify(1)
+	c.Unlock()
+	var ok, timedOut int
+	for range 2 {
+		switch err := <-woke; {
+		case err == nil:
+			ok++
+		case errors.Is(err, context.DeadlineExceeded):
+			timedOut++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 || timedOut != 1 {
+		t.Fatalf("%d woken, %d timed out; want 1 and 1", ok, timedOut)
+	}
+	if hi := atomic.LoadUint32(c.hi); hi != 0 {
+		t.Fatalf("slots below %d in use after all left, want none", hi)
+	}
+}

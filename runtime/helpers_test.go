@@ -3,9 +3,9 @@
 package mp_test
 
 // Helpers shared by the external tests of package mp: each is used by more
-// than one test file (a helper used by one file stays in it). The tests
-// that use them run on Linux, but process_test.go, which runs on every
-// Unix, uses start, join and exitCode.
+// than one test file (a helper used by one file stays in it). Most of the
+// tests that use them run on Linux only; the file builds on every Unix for
+// process_test.go, which uses start, join and exitCode.
 
 import (
 	"bufio"

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
@@ -188,216 +187,66 @@ func TestRLock(t *testing.T) {
 	}
 }
 
-func TestSemaphoreInProcess(t *testing.T) {
-	s, err := NewBoundedSemaphore(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if !s.TryAcquire() || !s.TryAcquire() || s.TryAcquire() {
-		t.Fatal("a semaphore of 2 gave out a number of units other than 2")
-	}
-	if err := s.AcquireTimeout(20 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("AcquireTimeout on an empty semaphore: %v", err)
-	}
-	got := make(chan error)
-	go func() { got <- s.Acquire() }()
-	time.Sleep(10 * time.Millisecond)
-	if err := s.Release(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-got; err != nil {
-		t.Fatal(err)
-	}
-	s.Release()
-	s.Release()
-	if err := s.Release(); !errors.Is(err, ErrTooManyReleases) {
-		t.Fatalf("Release beyond the bound: %v", err)
-	}
-	if s.Value() != 2 {
-		t.Fatalf("Value %d", s.Value())
-	}
-	if _, err := NewSemaphore(-1); err == nil {
-		t.Fatal("NewSemaphore(-1) succeeded")
-	}
-}
-
-// A waiter that was waiting when Set was called returns even if the event
-// is cleared at once.
-func TestEventSetClear(t *testing.T) {
-	e, err := NewEvent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	got := make(chan error)
-	go func() { got <- e.WaitTimeout(5 * time.Second) }()
-	time.Sleep(20 * time.Millisecond)
-	e.Set()
-	e.Clear()
-	if err := <-got; err != nil {
-		t.Fatal(err)
-	}
-}
-
-// Notify(1) wakes exactly one waiter; a timed-out waiter does not eat a
-// notification meant for another.
-func TestConditionNotifyOne(t *testing.T) {
-	c, err := NewCondition(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	woke := make(chan error, 2)
-	for range 2 {
-		go func() {
-			c.Lock()
-			err := c.WaitTimeout(time.Second)
-			c.Unlock()
-			woke <- err
-		}()
-	}
-	time.Sleep(50 * time.Millisecond)
-	c.Lock()
-	c.Notify(1)
-	c.Unlock()
-	var ok, timedOut int
-	for range 2 {
-		switch err := <-woke; {
-		case err == nil:
-			ok++
-		case errors.Is(err, context.DeadlineExceeded):
-			timedOut++
-		default:
-			t.Fatal(err)
-		}
-	}
-	if ok != 1 || timedOut != 1 {
-		t.Fatalf("%d woken, %d timed out; want 1 and 1", ok, timedOut)
-	}
-	if hi := atomic.LoadUint32(c.hi); hi != 0 {
-		t.Fatalf("slots below %d in use after all left, want none", hi)
-	}
-}
-
-func TestBarrierBrokenAndReset(t *testing.T) {
-	b, err := NewBarrier(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	// A waiter that times out breaks the barrier for the other one.
-	other := make(chan error, 1)
-	go func() { _, err := b.Wait(); other <- err }()
-	time.Sleep(20 * time.Millisecond)
-	if b.NWaiting() != 1 {
-		t.Fatalf("NWaiting %d", b.NWaiting())
-	}
-	if _, err := b.WaitTimeout(30 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitTimeout: %v", err)
-	}
-	if err := <-other; !errors.Is(err, ErrBrokenBarrier) {
-		t.Fatalf("the other waiter: %v", err)
-	}
-	if _, err := b.Wait(); !errors.Is(err, ErrBrokenBarrier) {
-		t.Fatalf("Wait on a broken barrier: %v", err)
-	}
-	b.Reset()
-	if b.Broken() {
-		t.Fatal("broken after Reset")
-	}
-	// Usable again; Abort breaks it for a waiter.
-	go func() { _, err := b.Wait(); other <- err }()
-	time.Sleep(20 * time.Millisecond)
-	b.Abort()
-	if err := <-other; !errors.Is(err, ErrBrokenBarrier) {
-		t.Fatalf("after Abort: %v", err)
-	}
-	b.Reset()
-	// Reset while someone waits: they get ErrBrokenBarrier, then it is clean.
-	go func() { _, err := b.Wait(); other <- err }()
-	time.Sleep(20 * time.Millisecond)
-	b.Reset()
-	if err := <-other; !errors.Is(err, ErrBrokenBarrier) {
-		t.Fatalf("waiter during Reset: %v", err)
-	}
-	if b.Broken() {
-		t.Fatal("broken after the reset drained")
-	}
+// Goroutines of one process guarding a Go variable with a Lock: -race sees
+// the ordering the lock gives (it does not see atomics on shared mappings).
+func TestLockGoroutinesRace(t *testing.T) {
+	l := mustLock(t)
+	counter := 0
 	var wg sync.WaitGroup
-	idx := make(chan int, 3)
-	for range 3 {
+	for range 4 {
 		wg.Go(func() {
-			i, err := b.Wait()
-			if err != nil {
-				t.Error(err)
+			for range 2000 {
+				l.Lock()
+				counter++
+				l.Unlock()
 			}
-			idx <- i
 		})
 	}
 	wg.Wait()
-	close(idx)
-	sum := 0
-	for i := range idx {
-		sum += i
-	}
-	if sum != 0+1+2 {
-		t.Fatalf("indices sum %d", sum)
+	if counter != 8000 {
+		t.Fatal(counter)
 	}
 }
 
-// An exported handle imported as another kind, or with a damaged
-// description, is an error in the importing process (a child), never a
-// mapping. (A parent refuses to send the wrong kind in the first place:
-// TestTargetsImportMismatch.)
-func TestImportMismatch(t *testing.T) {
-	a, err := NewArray[float64](10)
+// The same for Array's lock, a Semaphore of 1, and an Event handing over
+// a Go variable: -race sees the ordering the primitives give.
+func TestPrimitivesGoroutinesRace(t *testing.T) {
+	a, err := NewArray[int64](1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	meta, files, err := a.mpExport()
+	sem, err := NewSemaphore(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What a child does with the handle (mpImport of its duplicated
-	// descriptor), here: only the right kind is mapped.
-	dup := func() []*os.File {
-		f, err := fdio.Dup(files[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return []*os.File{f}
+	t.Cleanup(func() { sem.Close() })
+	ev, err := NewEvent()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := new(Array[int64]).mpImport(meta, dup()); err == nil {
-		t.Fatal("Array[float64] imported as Array[int64]")
-	}
-	if err := new(Lock).mpImport(meta, dup()); err == nil {
-		t.Fatal("Array imported as Lock")
-	}
-	var ok Array[float64]
-	if err := ok.mpImport(meta, dup()); err != nil || ok.Len() != 10 {
-		t.Fatalf("Array[float64] imported as itself: %v, %d elements", err, ok.Len())
-	}
-	ok.Close()
-
-	for i := range meta {
-		bad := append([]byte(nil), meta...)
-		bad[i] ^= 0xff
-		f, err := fdio.Dup(files[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b Array[float64]
-		if err := b.mpImport(bad, []*os.File{f}); err == nil {
-			if len(b.Slice()) != 10 {
-				t.Fatalf("damaged byte %d: imported %d elements", i, len(b.Slice()))
+	t.Cleanup(func() { ev.Close() })
+	var x, y int
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 500 {
+				a.Lock()
+				x++
+				a.Unlock()
+				if err := sem.AcquireContext(t.Context()); err != nil {
+					t.Error(err)
+					return
+				}
+				y++
+				sem.Release()
 			}
-			b.Close()
-		}
+		})
 	}
-	var l Lock
-	if err := l.mpImport(meta, nil); err == nil {
-		t.Fatal("import without a descriptor")
+	wg.Wait()
+	var msg string
+	go func() { msg = "hi"; ev.Set() }()
+	if err := ev.WaitContext(t.Context()); err != nil || msg != "hi" || x != 2000 || y != 2000 {
+		t.Fatal(err, msg, x, y)
 	}
 }

@@ -365,3 +365,129 @@ func TestPoolMapTypedBatchFailures(t *testing.T) {
 	}
 	stillServes(t, ctx, p)
 }
+
+// TestPoolHandles: handles reach pool workers beside a call and through the
+// initializer, also in a worker that replaced a crashed one; Map refuses
+// them with an error instead of losing them.
+func TestPoolHandles(t *testing.T) {
+	noNewFDs(t)
+	ctx := context.Background()
+	q := newQueue[int](t, 0)
+	pool, err := mp.NewPool(ctx, mp.Workers(2), mp.Initializer(targets.SetSink, q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		pool.Close()
+		_ = pool.Join()
+	}()
+	emit := func(from, to int) {
+		t.Helper()
+		var fs []*mp.Future[any]
+		for i := from; i < to; i++ {
+			fs = append(fs, pool.ApplyAsync(ctx, targets.Emit, []any{i}, nil))
+		}
+		for _, f := range fs {
+			if _, err := f.GetContext(ctx); err != nil {
+				t.Fatalf("Emit: %v", err)
+			}
+		}
+	}
+	emit(0, 50)
+	if _, err := pool.Apply(ctx, targets.Exit, []any{3}, nil); err == nil {
+		t.Fatal("a crashing call succeeded")
+	}
+	emit(50, 100) // the replacement worker got the queue from its initializer
+	sum := 0
+	for range 100 {
+		v, err := q.GetTimeout(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += v
+	}
+	if sum != 99*100/2 {
+		t.Fatalf("sum of emitted values = %d, want %d", sum, 99*100/2)
+	}
+
+	a, b, err := mp.Pipe[string](true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := pool.ApplyAsync(ctx, targets.Upper, []any{b}, nil)
+	b.Close()
+	if err := a.Send("pool"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := a.Recv(); s != "POOL" || err != nil {
+		t.Fatalf("Recv = %q, %v", s, err)
+	}
+	a.Close()
+	if _, err := f.GetContext(ctx); err != nil {
+		t.Fatalf("Upper on a worker: %v", err)
+	}
+
+	if _, err := mp.Starmap[any](ctx, pool, targets.SetSink, [][]any{{q}}); !errors.As(err, new(*mp.ArgError)) {
+		t.Fatalf("Starmap with a handle: %v, want an *ArgError", err)
+	}
+}
+
+// TestPoolWorkerDeliversItsBacklog: values a pool call put that still wait
+// in the worker when the pool closes are delivered before the worker exits.
+func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
+	ctx := context.Background()
+	q := newQueue[int](t, 0)
+	pool, err := mp.NewPool(ctx, mp.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000 // far more than the socket holds
+	if _, err := pool.Apply(ctx, targets.Produce, []any{q, 0, n}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int)
+	go func() {
+		c := 0
+		for {
+			if _, err := q.GetTimeout(2 * time.Second); err != nil {
+				got <- c
+				return
+			}
+			c++
+		}
+	}()
+	pool.Close()
+	if err := pool.Join(); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-got; c != n {
+		t.Fatalf("the parent got %d of the %d values the call put", c, n)
+	}
+}
+
+// TestPoolCancelledHandleCallsKeepTheirWorker: cancelling calls that carry
+// handles, at any moment of their sending, never costs the worker.
+func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
+	ctx := context.Background()
+	q := newQueue[int](t, 0)
+	pool, err := mp.NewPool(ctx, mp.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pool.Terminate(); _ = pool.Join() }()
+	pid := pool.Pids()[0]
+	for i := range 20000 {
+		cctx, cancel := context.WithCancel(ctx)
+		spin := i % 2000
+		go func() {
+			for j := 0; j < spin; j++ {
+				_ = j
+			}
+			cancel()
+		}()
+		_, _ = pool.ApplyAsync(cctx, targets.SetSink, []any{q}, nil).GetContext(ctx)
+	}
+	if p := pool.Pids(); len(p) != 1 || p[0] != pid {
+		t.Fatalf("worker %d was replaced by %v: a cancel broke its channel", pid, p)
+	}
+}

@@ -1,0 +1,53 @@
+//go:build linux
+
+package mp_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mpgen/mpgen/internal/targets"
+	mp "github.com/mpgen/mpgen/runtime"
+)
+
+func TestTargetsSemaphoreTimeout(t *testing.T) {
+	s, err := mp.NewSemaphore(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeLater(t, s)
+	// Join, not join: the target's own error matches DeadlineExceeded.
+	err = start(t, &mp.Process{Target: targets.WaitSemaphore, Args: []any{s, 50 * time.Millisecond}}).Join()
+	var te *mp.TimeoutError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &te) || te.After != 50*time.Millisecond {
+		t.Fatalf("child's timeout error: %v", err)
+	}
+	s.Release()
+	if err := join(t, start(t, &mp.Process{Target: targets.WaitSemaphore, Args: []any{s, 10 * time.Second}})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Four processes share a semaphore of 2: never more than 2 hold a unit.
+func TestSemaphoreProcesses(t *testing.T) {
+	s := made(mp.NewSemaphore(2))(t)
+	a := made(mp.NewArray[int64](2))(t)
+	l := made(mp.NewLock())(t)
+	var ps []*mp.Process
+	for range 4 {
+		ps = append(ps, start(t, &mp.Process{Target: targets.CountSemaphoreHolders, Args: []any{s, a, l, 30}}))
+	}
+	for _, p := range ps {
+		if err := join(t, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cur, most := a.Slice()[0], a.Slice()[1]; cur != 0 || most < 1 || most > 2 {
+		t.Fatalf("holders now %d, at most %d: want 0 and 1..2", cur, most)
+	}
+	if s.Value() != 2 {
+		t.Fatalf("Value %d after all released", s.Value())
+	}
+}
