@@ -2,25 +2,13 @@ package bench
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mpgen/mpgen/internal/targets"
 	mp "github.com/mpgen/mpgen/runtime"
-)
-
-// Sizes of the payloads: a small argument and result, and a large argument.
-const (
-	smallSize = 1 << 10
-	largeSize = 64 << 20
 )
 
 // BenchmarkFloor is the raw floor of starting a child: the same test
@@ -73,57 +61,6 @@ func floorSocketpairLoop(b *testing.B, payload []byte) {
 		}
 	}
 	report(b, s)
-}
-
-// floorExchange starts a socketpair floor child, sends it payload, reads
-// its answer of replyLen bytes and waits for it to exit.
-func floorExchange(payload []byte, replyLen int) ([]byte, error) {
-	conn, child, err := socketpair()
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	cmd, err := floorCmd(floorSocketpair)
-	if err != nil {
-		child.Close()
-		return nil, err
-	}
-	cmd.ExtraFiles = []*os.File{child}
-	err = cmd.Start()
-	child.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start floor child: %w", err)
-	}
-	// One write for a small message, as the runtime sends its hello and
-	// call; two for a large one, so the payload is not copied.
-	msg := binary.BigEndian.AppendUint64(nil, uint64(len(payload)))
-	if len(payload) <= floorEchoMax {
-		msg, payload = append(msg, payload...), nil
-	}
-	reply := make([]byte, replyLen)
-	_ = conn.SetDeadline(time.Now().Add(time.Minute)) // never hang on a broken child
-	_, err = conn.Write(msg)
-	if err == nil && len(payload) > 0 {
-		_, err = conn.Write(payload)
-	}
-	if err == nil {
-		_, err = io.ReadFull(conn, reply)
-	}
-	if err != nil {
-		_ = cmd.Process.Kill()
-	}
-	if werr := cmd.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("floor child: %w", werr)
-	}
-	return reply, err
-}
-
-// floorWant is the answer of a socketpair floor child to payload.
-func floorWant(payload []byte) []byte {
-	if len(payload) > floorEchoMax {
-		return binary.BigEndian.AppendUint64(nil, uint64(len(payload)))
-	}
-	return payload
 }
 
 // BenchmarkStartJoin measures a whole child's life, one child at a time:
@@ -231,43 +168,16 @@ func BenchmarkSleep5(b *testing.B) {
 	b.ReportMetric(ms(s.Quantile(0.5)-d), "overhead-ms")
 }
 
-// largePayload returns largeSize bytes that do not compress to nothing.
-func largePayload() []byte {
-	p := make([]byte, largeSize)
-	for i := range p {
-		p[i] = byte(i * 7)
-	}
-	return p
-}
-
-// releaseMemory returns the large payloads' memory to the OS, so that the
-// benchmarks that follow start from a small heap.
-func releaseMemory() {
-	runtime.GC()
-	debug.FreeOSMemory()
-}
-
-// floorCmd returns the command that re-executes this test binary as a
-// floor child in the given mode.
-func floorCmd(mode string) (*exec.Cmd, error) {
-	exe, err := selfExe()
+// runFloorChild starts one floor child, waits for it and returns how long
+// that took.
+func runFloorChild(b *testing.B) time.Duration {
+	t0 := time.Now()
+	cmd, err := floorCmd(floorExit)
 	if err != nil {
-		return nil, err
+		b.Fatal(err)
 	}
-	return &exec.Cmd{
-		Path:   exe,
-		Args:   []string{os.Args[0]},
-		Env:    append(os.Environ(), floorEnv+"="+mode),
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-	}, nil
-}
-
-// selfExe is the path that starts this binary, chosen as the runtime
-// chooses it.
-func selfExe() (string, error) {
-	if runtime.GOOS == "linux" {
-		return "/proc/self/exe", nil
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("floor child: %v", err)
 	}
-	return os.Executable()
+	return time.Since(t0)
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -9,23 +10,6 @@ import (
 
 	mp "github.com/mpgen/mpgen/runtime"
 )
-
-// floorEnv makes the test binary a floor child: TestMain looks at it before
-// anything else (only package init functions have run, as in an mpgen
-// child) and exits at once, or after one exchange on descriptor 3.
-const floorEnv = "MPGEN_BENCH_FLOOR"
-
-// Floor child modes, the values of floorEnv.
-const (
-	floorExit       = "exit"       // exit(0) at once
-	floorSocketpair = "socketpair" // one exchange on descriptor 3 (see floorServe), then exit(0)
-	floorLoop       = "loop"       // exchanges on descriptor 3 until end of file (see floorServeLoop)
-	floorSum        = "sum"        // sums messages on descriptor 3 until end of file (see floorServeSum)
-)
-
-// floorEchoMax is the largest payload a socketpair floor child echoes back
-// whole; it answers a larger one with its length only, as ByteLen does.
-const floorEchoMax = 4 << 10
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(floorEnv) {
@@ -109,5 +93,17 @@ func floorServeSum(f *os.File) int {
 			return 4
 		}
 		n, sum = 0, 0
+	}
+}
+
+// floorServeLoop is the life of a loop child: it answers messages as
+// floorServe does, one after another on blocking reads and writes, until
+// end of file. It returns the exit code.
+func floorServeLoop(f *os.File) int {
+	r := bufio.NewReaderSize(f, 64<<10)
+	for {
+		if code, err := floorEchoOne(r, f); err != nil {
+			return code
+		}
 	}
 }

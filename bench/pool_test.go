@@ -7,15 +7,11 @@ package bench
 // "workers" metric.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -414,90 +410,6 @@ func newBenchPool(tb testing.TB, opts ...mp.PoolOption) *mp.Pool {
 // documented default, the CPUs this process may use.
 func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
 
-// loopChild is a warm floor child that serves messages on a socketpair
-// until its end is closed (see floorServeLoop).
-type loopChild struct {
-	cmd   *exec.Cmd
-	conn  *os.File
-	reply []byte
-}
-
-// newLoopChild starts a loop child and stops it when tb ends.
-func newLoopChild(tb testing.TB) *loopChild {
-	cmd, conn := startServingChild(tb, floorLoop, socketpair)
-	return &loopChild{cmd: cmd, conn: conn, reply: make([]byte, floorEchoMax)}
-}
-
-// startServingChild starts a floor child in a mode that serves descriptor
-// 3 until end of file, on a pair made by pair, and stops it when tb ends.
-func startServingChild(tb testing.TB, mode string, pair func() (parent, child *os.File, err error)) (*exec.Cmd, *os.File) {
-	tb.Helper()
-	conn, child, err := pair()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd, err := floorCmd(mode)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.ExtraFiles = []*os.File{child}
-	err = cmd.Start()
-	child.Close()
-	if err != nil {
-		conn.Close()
-		tb.Fatalf("start %s child: %v", mode, err)
-	}
-	tb.Cleanup(func() {
-		conn.Close() // the child exits on end of file
-		if err := cmd.Wait(); err != nil {
-			tb.Errorf("%s child: %v", mode, err)
-		}
-	})
-	return cmd, conn
-}
-
-// roundTrip sends msg (length-prefixed, in one write when it is small, as
-// the runtime writes a frame) and reads the child's answer: msg itself when
-// it is small, its 8-byte length otherwise.
-func (c *loopChild) roundTrip(msg []byte) error {
-	want := floorWant(msg)
-	out := binary.BigEndian.AppendUint64(make([]byte, 0, 8+min(len(msg), floorEchoMax)), uint64(len(msg)))
-	rest := msg
-	if len(msg) <= floorEchoMax {
-		out, rest = append(out, msg...), nil
-	}
-	if _, err := c.conn.Write(out); err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		if _, err := c.conn.Write(rest); err != nil {
-			return err
-		}
-	}
-	reply := c.reply[:len(want)]
-	if _, err := io.ReadFull(c.conn, reply); err != nil {
-		return fmt.Errorf("loop child: %w", err)
-	}
-	if !bytes.Equal(reply, want) {
-		return errors.New("loop child answered a different message")
-	}
-	return nil
-}
-
-// floorServeLoop is the life of a loop child: it answers messages as
-// floorServe does, one after another on blocking reads and writes, until
-// end of file. It returns the exit code.
-func floorServeLoop(f *os.File) int {
-	r := bufio.NewReaderSize(f, 64<<10)
-	for {
-		if code, err := floorEchoOne(r, f); err != nil {
-			return code
-		}
-	}
-}
-
-func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-
 // reportLatency adds p10-us, p50-us and p90-us metrics to b.
 func reportLatency(b *testing.B, s samples) {
 	if len(s) == 0 {
@@ -554,34 +466,6 @@ func (m *cpuMeter) reportUs(b *testing.B, n int) {
 		b.ReportMetric(us(self-m.self)/float64(n), "parent-cpu-us")
 		b.ReportMetric(us(workers-m.workers)/float64(n), "workers-cpu-us")
 	}
-}
-
-// procCPU returns utime+stime of /proc/<pid>/stat, assuming USER_HZ is 100
-// (as on every Linux platform Go supports).
-func procCPU(pid string) (time.Duration, error) {
-	data, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%s/stat: no command name", pid)
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%s/stat: %d fields", pid, len(f))
-	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	var ticks int64
-	for _, s := range f[11:13] {
-		t, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%s/stat: %v", pid, err)
-		}
-		ticks += t
-	}
-	return time.Duration(ticks) * (time.Second / 100), nil
 }
 
 // TestPoolBenchPieces runs each piece of the Pool benchmarks once, small,

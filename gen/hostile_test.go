@@ -18,55 +18,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-const hostileModPath = "example.com/hostile"
-
-// writeFiles writes files (paths relative to dir) into dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, src := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(src), 0o666); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// hostileModule makes a module example.com/hostile of files in a new
-// directory and returns the directory.
-func hostileModule(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"go.mod": "module " + hostileModPath + "\n\ngo 1.26\n"})
-	writeFiles(t, dir, files)
-	return dir
-}
-
-// generateNoPanic runs Generate on ./... in dir with env, and fails the
-// test (rather than crashing the binary) if it panics or returns errors
-// that concern no package.
-func generateNoPanic(t *testing.T, dir string, env []string) (results []Result) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("Generate panicked: %v\n%s", r, debug.Stack())
-		}
-	}()
-	results, errs := Generate(context.Background(), dir, env, []string{"./..."}, nil)
-	if len(errs) > 0 {
-		t.Fatalf("Generate: errors that concern no package: %v", errs)
-	}
-	return results
-}
 
 // commitLikeMpgen commits the results without errors, as cmd/mpgen does,
 // and fails the test if a commit fails.

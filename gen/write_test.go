@@ -3,36 +3,12 @@ package gen
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-const (
-	ours    = header + "\n\npackage p\n"
-	oursToo = header + "\n\npackage p\n\nvar _ = 1\n"
-	theirs  = "package p\n\n// written by hand\n"
-)
-
-// result returns a Result for the file out in a new directory, holding old
-// unless old is "".
-func result(t *testing.T, old string, content []byte) Result {
-	t.Helper()
-	dir := t.TempDir()
-	out := filepath.Join(dir, DefaultOutput)
-	if old != "" {
-		if err := os.WriteFile(out, []byte(old), 0o666); err != nil {
-			t.Fatal(err)
-		}
-		// An old mtime, so that a rewrite shows.
-		past := time.Now().Add(-time.Hour).Truncate(time.Second)
-		if err := os.Chtimes(out, past, past); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return Result{PkgPath: "example.com/p", Dir: dir, OutputPath: out, Content: content}
-}
+const theirs = "package p\n\n// written by hand\n"
 
 // state returns the content and mtime of the file, or "" if there is none.
 func state(t *testing.T, path string) (string, time.Time) {

@@ -127,7 +127,7 @@ func TestReadmeStaleFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, err := os.ReadFile("../../testdata/script/stale.txtar")
+	script, err := os.ReadFile("testdata/script/stale.txtar")
 	if err != nil {
 		t.Fatal(err)
 	}

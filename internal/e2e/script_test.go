@@ -1,13 +1,11 @@
 // Package e2e runs mpgen the way a user does, end to end: each script in
-// testdata/script at the module root is a temporary module (with a replace
-// directive pointing at this repository) that runs `go generate`, builds
-// the program and runs it with its children.
+// testdata/script is a temporary module (with a replace directive pointing
+// at this repository) that runs `go generate`, builds the program and runs
+// it with its children.
 package e2e
 
 import (
-	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -29,7 +27,7 @@ func TestScripts(t *testing.T) {
 	}
 	goEnv := goEnv(t, "GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY", "GOFLAGS", "GOTOOLCHAIN")
 	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join(root, "testdata", "script"),
+		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Vars = append(env.Vars, goEnv...)
@@ -48,21 +46,4 @@ func TestScripts(t *testing.T) {
 			return os.WriteFile(filepath.Join(env.WorkDir, "go.sum"), sum, 0o644)
 		},
 	})
-}
-
-// goEnv returns NAME=value for the go command's settings, so the scripts
-// share this machine's module and build caches (and work offline).
-func goEnv(t *testing.T, names ...string) []string {
-	out, err := exec.Command("go", append([]string{"env"}, names...)...).Output()
-	if err != nil {
-		t.Fatalf("go env: %v", err)
-	}
-	var vars []string
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for i := 0; sc.Scan() && i < len(names); i++ {
-		if v := sc.Text(); v != "" {
-			vars = append(vars, names[i]+"="+v)
-		}
-	}
-	return vars
 }

@@ -16,11 +16,6 @@ import (
 	"time"
 )
 
-// childEnv names the variable that makes this test binary a child of
-// TestSpawn (see TestMain): proc's own mechanics need a child that runs
-// the program's own binary.
-const childEnv = "PROC_TEST_CHILD"
-
 func TestMain(m *testing.M) {
 	if mode, ok := os.LookupEnv(childEnv); ok {
 		os.Exit(child(mode))

@@ -10,12 +10,6 @@ import (
 	"unsafe"
 )
 
-type point struct {
-	X, Y int64
-	Ok   bool
-	F    [3]float32
-}
-
 // A data segment's elements, described by DataMeta, are imported only as
 // the same element type laid out the same way.
 func TestDataImport(t *testing.T) {

@@ -29,3 +29,10 @@ func segment(t testing.TB, kind Kind, size int) *Segment {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// point is plain data of several field kinds, as a Value or Array holds.
+type point struct {
+	X, Y int64
+	Ok   bool
+	F    [3]float32
+}
