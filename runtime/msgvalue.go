@@ -1,7 +1,6 @@
 package mp
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"reflect"
@@ -109,19 +108,4 @@ func readSpill(f *os.File) ([]byte, error) {
 		return nil, fmt.Errorf("mp: read spilled value: %w", err)
 	}
 	return data, nil
-}
-
-// turn waits for the turn in ch, honouring ctx.
-func turn(ctx context.Context, ch chan struct{}) error {
-	select {
-	case ch <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case ch <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

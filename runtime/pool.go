@@ -93,7 +93,10 @@ func PoolOutput(stdout, stderr io.Writer) PoolOption {
 // NewPool starts the workers and returns once they are started; calls
 // submitted before a worker has initialised wait for it. With an
 // Initializer, NewPool returns only after every worker's initializer has
-// run, and returns its error if one fails. ctx bounds the start only.
+// run, and returns its error if one fails. ctx bounds the start only: once
+// it is done, NewPool stops the workers it started and returns at once, with
+// a *TimeoutError when ctx's deadline passed and ctx.Err() when it was
+// cancelled.
 func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: gobCodec{}, start: startLocal}
 	for _, o := range opts {
@@ -138,6 +141,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		w   *poolWorker
 		err error
 	}
+	start := startOf(ctx)
 	ch := make(chan started, cfg.workers)
 	for i := 0; i < cfg.workers; i++ {
 		go func() {
@@ -157,6 +161,9 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	if len(errs) > 0 {
 		p.Terminate()
 		_ = p.Join()
+		if ctx.Err() != nil { // the start was given up: say so as every XContext does
+			return nil, fmt.Errorf("mp: NewPool: %w", giveUp(ctx, "NewPool", start))
+		}
 		return nil, fmt.Errorf("mp: NewPool: %w", errors.Join(errs...))
 	}
 	return p, nil
@@ -999,13 +1006,20 @@ func startLocal(ctx context.Context, s workerStart) (worker.Conn, error) {
 
 // awaitInit reads the outcome of the initializer of the local worker c,
 // whose channel is conn.
+// A done ctx (cancelled, or past its deadline) ends the wait at once with
+// ctx's error.
 func awaitInit(ctx context.Context, conn *os.File, c worker.Conn, codec Codec) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetReadDeadline(dl)
-	}
-	defer conn.SetReadDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer func() {
+		if !stop() {
+			_ = conn.SetReadDeadline(time.Time{})
+		}
+	}()
 	f, err := wire.ReadPeerFrame(conn, maxFrameSize.Load())
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("worker initializer: %w", ctx.Err())
+		}
 		if isEOF(err) { // the worker died: say how
 			return fmt.Errorf("worker initializer: %w", deathOf(c, "initializer"))
 		}

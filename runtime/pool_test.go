@@ -144,6 +144,52 @@ func TestPoolInitializerAndRecycling(t *testing.T) {
 	}
 }
 
+// NewPool gives up at once when its context is done while the workers'
+// initializers run: cancelled, it returns ctx.Err(); past its deadline, a
+// *TimeoutError matching context.DeadlineExceeded (issue 10, item 11: it
+// used to wait for the initializers, for ever when only cancelled).
+func TestNewPoolContextDuringInitializer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"cancelled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			return ctx, cancel
+		}, context.Canceled},
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				p, err := mp.NewPool(ctx, mp.Workers(2), mp.Initializer(targets.SleepNoCtx, time.Hour))
+				if p != nil {
+					p.Terminate()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("NewPool = %v, want an error matching %v", err, tc.want)
+				}
+				var te *mp.TimeoutError
+				if (tc.want == context.DeadlineExceeded) != errors.As(err, &te) {
+					t.Fatalf("NewPool = %v (%T): a passed deadline, and only it, is a *TimeoutError", err, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("NewPool did not return 30 s after its context was done")
+			}
+		})
+	}
+}
+
 func TestPoolSurvivesCrashes(t *testing.T) {
 	ctx := testCtx(t)
 	p := newPool(t, mp.Workers(2))

@@ -333,7 +333,7 @@ func (q *Queue[T]) GetTimeout(d time.Duration) (T, error) {
 func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 	var v T
 	start := startOf(ctx)
-	if err := turn(ctx, q.rx); err != nil {
+	if err := fdio.TakeTurn(ctx, q.rx); err != nil {
 		return v, asTimeout(err, "Queue.Get", start, ErrQueueEmpty)
 	}
 	defer func() { <-q.rx }()

@@ -38,8 +38,11 @@ var recvBufs = &sync.Pool{New: func() any { b := make([]byte, MaxMsg); return &b
 // the message in it has been used.
 func PutBuf(buf *[]byte) { recvBufs.Put(buf) }
 
-// turn waits for the turn in ch, honouring ctx.
-func turn(ctx context.Context, ch chan struct{}) error {
+// TakeTurn waits for the turn that ch (a channel of capacity one) stands
+// for, or until ctx is done: it returns nil once the caller holds the turn
+// (it gives it back with <-ch), else ctx.Err(). A free turn is taken even
+// when ctx is already done.
+func TakeTurn(ctx context.Context, ch chan struct{}) error {
 	select {
 	case ch <- struct{}{}:
 		return nil

@@ -112,7 +112,7 @@ func (s *Sock) opErr(err error) error {
 // Send sends msg as one message, with files beside it. It blocks while the
 // socket's buffer is full.
 func (s *Sock) Send(ctx context.Context, msg []byte, files []*os.File) error {
-	if err := turn(ctx, s.tx); err != nil {
+	if err := TakeTurn(ctx, s.tx); err != nil {
 		return err
 	}
 	defer func() { <-s.tx }()
@@ -169,7 +169,7 @@ func (s *Sock) sendNow(msg []byte, files []*os.File, wait bool) error {
 // with PutBuf, and the files that came with it. io.EOF means every
 // sender has gone (or the sending side was shut down) and nothing is left.
 func (s *Sock) Recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
-	if err := turn(ctx, s.rx); err != nil {
+	if err := TakeTurn(ctx, s.rx); err != nil {
 		return nil, 0, nil, err
 	}
 	defer func() { <-s.rx }()
@@ -275,7 +275,7 @@ func (s *Sock) Readable(ctx context.Context, timeout time.Duration) (bool, error
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	if err := turn(ctx, s.rx); err != nil {
+	if err := TakeTurn(ctx, s.rx); err != nil {
 		if outer.Err() == nil && timeout >= 0 {
 			return false, nil // the timeout passed while another receiver had the turn
 		}
