@@ -123,7 +123,7 @@ type Call struct {
 type Value struct {
 	Present bool
 	Raw     bool // raw bytes
-	Fast    bool // the basic form (package mp's fastval.go)
+	Fast    bool // the basic form (package mp's values.go)
 	Handle  bool // a handle (package mp's handle.go): Data is its meta
 	Data    []byte
 	// NFiles is how many descriptors a handle travels with, and Files,
