@@ -48,7 +48,7 @@ func wantExit(t *testing.T, err error, code int, signal string) *mp.ExitError {
 // recover can catch) kills the child with exit code 2; the parent gets an
 // *ExitError and the runtime's message is on the child's stderr.
 func TestFaultConcurrentMapWrites(t *testing.T) {
-	var stderr syncBuffer
+	var stderr targets.SyncBuffer
 	t0 := time.Now()
 	p := start(t, &mp.Process{Target: targets.MapRace, Args: []any{20 * time.Second}, Stderr: &stderr})
 	err := join(t, p)
@@ -70,7 +70,7 @@ func TestFaultConcurrentMapWrites(t *testing.T) {
 func TestFaultOutOfMemory(t *testing.T) {
 	for _, tc := range []struct{ limit, alloc int }{{64, 1024}, {256, 16 << 10}} {
 		t.Run(fmt.Sprintf("%dMiB over a %dMiB limit", tc.alloc, tc.limit), func(t *testing.T) {
-			var stderr syncBuffer
+			var stderr targets.SyncBuffer
 			t0 := time.Now()
 			p := start(t, &mp.Process{Target: targets.AllocBeyondLimit, Args: []any{tc.limit, tc.alloc}, Stderr: &stderr})
 			err := join(t, p)

@@ -55,7 +55,7 @@ func TestPoolFaultPathsLeakNothing(t *testing.T) {
 
 	run("crashes", func(t *testing.T, out *os.File, ready func(int, time.Duration) []string) {
 		ctx := testCtx(t)
-		var stderr syncBuffer // the crashes' messages
+		var stderr targets.SyncBuffer // the crashes' messages
 		p := newPool(t, mp.Workers(2), mp.PoolOutput(nil, &stderr))
 		for _, tc := range []struct {
 			target any
@@ -266,7 +266,7 @@ func TestPoolFaultPathsLeakNothing(t *testing.T) {
 // worker; the call gets an *ExitError with the fatal error's exit code.
 func TestPoolWorkerOutOfMemory(t *testing.T) {
 	ctx := testCtx(t)
-	var stderr syncBuffer
+	var stderr targets.SyncBuffer
 	p := newPool(t, mp.Workers(1), mp.PoolOutput(nil, &stderr))
 	old := p.Pids()
 	_, err := getBounded(t, mp.Submit[int](ctx, p, targets.AllocBeyondLimit, 64, 4096), 30*time.Second)
@@ -352,7 +352,7 @@ func TestPoolInitializerCrashIsTyped(t *testing.T) {
 // worker, which it crashed too: 177 innocent calls of 10,000 in the soak.)
 func TestPoolCrashBlamesTheRightCall(t *testing.T) {
 	ctx := testCtx(t)
-	var stderr syncBuffer
+	var stderr targets.SyncBuffer
 	p := newPool(t, mp.Workers(1), mp.PoolOutput(nil, &stderr))
 	first := p.Pids()
 	// The sleep keeps the worker busy while the other calls arrive, so

@@ -192,7 +192,7 @@ func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 // writer has closed it). The test stands for that process: it opens the
 // pipe through the grandchild's /proc entry and holds it.
 func TestJoinDoesNotWaitForGrandchildOutput(t *testing.T) {
-	var out syncBuffer
+	var out targets.SyncBuffer
 	p, grand, _ := startSleepers(t, 1, &out)
 	for pid := range grand {
 		w, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/1", pid), os.O_WRONLY|syscall.O_NONBLOCK, 0)
@@ -777,7 +777,7 @@ func TestOversizedHandshakeRefusedAtStart(t *testing.T) {
 		{"long authkey", &mp.Process{Target: targets.Noop, AuthKey: bytes.Repeat([]byte{1}, 70000)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr syncBuffer
+			var stderr targets.SyncBuffer
 			tc.p.Stderr = &stderr
 			if err := tc.p.Start(); err != nil {
 				if tc.p.Pid() != 0 {
@@ -878,7 +878,7 @@ func TestGarbledControlChannel(t *testing.T) {
 		{"close", false, "", ""},
 	} {
 		t.Run(fmt.Sprintf("%s exit=%v", tc.mode, tc.exit), func(t *testing.T) {
-			var stderr syncBuffer
+			var stderr targets.SyncBuffer
 			p := start(t, &mp.Process{Target: targets.Garble, Args: []any{tc.mode, time.Hour, tc.exit}, Stderr: &stderr})
 			err := join(t, p) // fails the test after 30 s
 			var pe *mp.ProtocolError

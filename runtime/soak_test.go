@@ -187,7 +187,7 @@ func TestSoak(t *testing.T) {
 
 	phase("faults", func(t *testing.T) string {
 		counts := map[string]int{}
-		var stderr syncBuffer // panics and fatal errors print there
+		var stderr targets.SyncBuffer // panics and fatal errors print there
 		for i := 0; i < conc; i++ {
 			var p *mp.Process
 			var check func(err error) bool
@@ -248,7 +248,7 @@ func TestSoak(t *testing.T) {
 	phase("pool", func(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
-		var stderr syncBuffer
+		var stderr targets.SyncBuffer
 		p, err := mp.NewPool(ctx, mp.Workers(4), mp.PoolOutput(nil, &stderr))
 		if err != nil {
 			t.Fatal(err)

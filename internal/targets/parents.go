@@ -184,7 +184,7 @@ func FDExhaustion() (r Report) {
 		started := false
 		for !started && free <= 16 {
 			p := &mp.Process{Target: Echo, Args: []any{"fd"}}
-			var buf syncBuffer
+			var buf SyncBuffer
 			switch stdout {
 			case "buffer":
 				p.Stdout, p.Stderr = &buf, &buf
@@ -516,19 +516,20 @@ func (l *fdLister) list() []string {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for the output copiers' goroutines.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent use, such as by the
+// output copiers of children whose Stdout or Stderr it is. Tests use it too.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
