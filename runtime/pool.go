@@ -860,7 +860,8 @@ func (w *poolWorker) timedOut(id uint64) {
 func (w *poolWorker) read() {
 	p := w.pool
 	var protoErr error
-	br := bufio.NewReaderSize(w.conn, 64<<10) // a header and a small body in one read
+	rd := fdio.NewReader(w.conn)          // kept frames come with descriptors
+	br := bufio.NewReaderSize(rd, 64<<10) // a header and a small body in one read
 	// Slots freed by outcomes are given out again once no further outcome
 	// is already buffered, so outcomes that arrived together free their
 	// slots, and their successors leave, together.
@@ -873,6 +874,11 @@ func (w *poolWorker) read() {
 			freed, recycle = 0, false
 		}
 		f, err := wire.ReadPeerFrame(br, maxFrameSize.Load())
+		if err == nil && f.Kind == wire.KindKept { // a retiring worker's
+			if err = takeKept(f.Body, rd); err == nil {
+				continue
+			}
+		}
 		if err == nil {
 			now := time.Now()
 			quick = now.Sub(last) < quickGap

@@ -380,6 +380,138 @@ func TestQueueBatchesLoseNothing(t *testing.T) {
 	}
 }
 
+// TestQueueKeptValuesNeverHangAnExit: a child that returns holding values
+// from a batch exits even while its parent, waiting for it, keeps the
+// queue's socket full: the parent takes the values and puts them back.
+// (Regression test: the child put them back itself and waited for room
+// that nobody would make; TestQueueBatchesLoseNothing hung so under load,
+// about 1 run in 40.)
+func TestQueueKeptValuesNeverHangAnExit(t *testing.T) {
+	noNewFDs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	q := newQueue[int](t, 0)
+	const n, more, k = 20000, 40000, 1000
+	want := putInts(t, q, 0, n) // most travel in batches
+	a, b, err := mp.Pipe[int](true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	job, err := mp.Spawn[int](ctx, targets.TakeSomeThenWait, q, k, b)
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RecvTimeout(30 * time.Second); err != nil {
+		t.Fatalf("TakeSomeThenWait: %v", err)
+	}
+	want += fillUp(t, q, n, n+more)
+	if err := a.Send(0); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := job.GetTimeout(30 * time.Second)
+	if err != nil {
+		t.Fatalf("a child that returned holding values from a batch, its parent keeping the queue full: %v", err)
+	}
+	if got := getInts(t, q, n+more-k); taken+got != want {
+		t.Fatalf("sum of every value got = %d, want %d", taken+got, want)
+	}
+}
+
+// TestPoolKeptValuesNeverHangJoin: a worker that retires holding values
+// from a batch exits even while the pool's parent, waiting in Join, keeps
+// the queue's socket full (as TestQueueKeptValuesNeverHangAnExit).
+func TestPoolKeptValuesNeverHangJoin(t *testing.T) {
+	noNewFDs(t)
+	ctx := testCtx(t)
+	q := newQueue[int](t, 0)
+	const n, more, k = 20000, 40000, 1000
+	want := putInts(t, q, 0, n)
+	p := newPool(t, mp.Workers(1))
+	taken, err := p.Apply(ctx, targets.TakeSome, []any{q, k}, nil)
+	if err != nil {
+		t.Fatalf("TakeSome: %v", err)
+	}
+	want += fillUp(t, q, n, n+more)
+	p.Close()
+	if err := p.JoinTimeout(30 * time.Second); err != nil {
+		t.Fatalf("Join of a pool whose worker retired holding values from a batch, the queue kept full: %v", err)
+	}
+	if got := getInts(t, q, n+more-k); taken.(int)+got != want {
+		t.Fatalf("sum of every value got = %d, want %d", taken.(int)+got, want)
+	}
+}
+
+// putInts puts the integers from lo to hi in q and returns their sum. A
+// failed test gets what is left before q is closed, which would wait for
+// room for ever.
+func putInts(t *testing.T, q *mp.Queue[int], lo, hi int) int {
+	t.Helper()
+	t.Cleanup(func() {
+		for t.Failed() {
+			if _, err := q.GetTimeout(time.Second); err != nil {
+				return
+			}
+		}
+	})
+	sum := 0
+	for i := lo; i < hi; i++ {
+		if err := q.Put(i); err != nil {
+			t.Fatal(err)
+		}
+		sum += i
+	}
+	return sum
+}
+
+// fillUp puts the integers from lo to hi in q through a second handle of
+// it, which tries the socket at once where q's own puts wait behind its
+// backlog, and checks that some still wait: q's socket is full to the
+// brim, and stays full until the test gets. (q's own feeder would leave a
+// hole: once the socket is full it waits until it is three quarters
+// empty.) It returns their sum.
+func fillUp(t *testing.T, q *mp.Queue[int], lo, hi int) int {
+	t.Helper()
+	a, b, err := mp.Pipe[*mp.Queue[int]](false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	if err := b.Send(q); err != nil {
+		t.Fatal(err)
+	}
+	q2, err := a.RecvTimeout(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q2.Close() }) // once q is drained
+	sum := putInts(t, q2, lo, hi)
+	if err := q2.FlushTimeout(10 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush = %v: the queue's socket took every value", err)
+	}
+	return sum
+}
+
+// getInts gets n integers from q, checks that no more wait, and returns
+// their sum.
+func getInts(t *testing.T, q *mp.Queue[int], n int) int {
+	t.Helper()
+	sum := 0
+	for i := range n {
+		v, err := q.GetTimeout(10 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d values: %v", i, err)
+		}
+		sum += v
+	}
+	if v, err := q.TryGet(); !errors.Is(err, mp.ErrQueueEmpty) {
+		t.Fatalf("a value too many: %v, %v", v, err)
+	}
+	return sum
+}
+
 // TestQueueJoin: Join returns once consumer processes have marked every
 // value done (Python's JoinableQueue).
 func TestQueueJoin(t *testing.T) {
