@@ -134,8 +134,9 @@ func runChild(marker string) int {
 
 	kind, body := handleCall(ctx, f)
 	// Values the target put in queues are delivered before it reports, as
-	// Python's child joins its queues' feeder threads before exiting.
-	flushQueues()
+	// Python's child joins its queues' feeder threads before exiting;
+	// values it kept from batches go to the parent.
+	flushQueues(conn)
 	if err := wire.WriteFrames(conn, nil, kind, f.ID, body); err != nil {
 		return childFail("send the outcome of %s: %v", call.Target, err)
 	}

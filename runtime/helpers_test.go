@@ -435,3 +435,72 @@ func runScenario(t *testing.T, p *mp.Process, start func(*mp.Process) error) {
 		t.Error(e)
 	}
 }
+
+// putInts puts the integers from lo to hi in q and returns their sum. A
+// failed test gets what is left before q is closed, which would wait for
+// room for ever.
+func putInts(t *testing.T, q *mp.Queue[int], lo, hi int) int {
+	t.Helper()
+	t.Cleanup(func() {
+		for t.Failed() {
+			if _, err := q.GetTimeout(time.Second); err != nil {
+				return
+			}
+		}
+	})
+	sum := 0
+	for i := lo; i < hi; i++ {
+		if err := q.Put(i); err != nil {
+			t.Fatal(err)
+		}
+		sum += i
+	}
+	return sum
+}
+
+// fillUp puts the integers from lo to hi in q through a second handle of
+// it, which tries the socket at once where q's own puts wait behind its
+// backlog, and checks that some still wait: q's socket is full to the
+// brim, and stays full until the test gets. (q's own feeder would leave a
+// hole: once the socket is full it waits until it is three quarters
+// empty.) It returns their sum.
+func fillUp(t *testing.T, q *mp.Queue[int], lo, hi int) int {
+	t.Helper()
+	a, b, err := mp.Pipe[*mp.Queue[int]](false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	if err := b.Send(q); err != nil {
+		t.Fatal(err)
+	}
+	q2, err := a.RecvTimeout(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q2.Close() }) // once q is drained
+	sum := putInts(t, q2, lo, hi)
+	if err := q2.FlushTimeout(10 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush = %v: the queue's socket took every value", err)
+	}
+	return sum
+}
+
+// getInts gets n integers from q, checks that no more wait, and returns
+// their sum.
+func getInts(t *testing.T, q *mp.Queue[int], n int) int {
+	t.Helper()
+	sum := 0
+	for i := range n {
+		v, err := q.GetTimeout(10 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d values: %v", i, err)
+		}
+		sum += v
+	}
+	if v, err := q.TryGet(); !errors.Is(err, mp.ErrQueueEmpty) {
+		t.Fatalf("a value too many: %v, %v", v, err)
+	}
+	return sum
+}

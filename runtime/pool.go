@@ -791,6 +791,11 @@ func (w *poolWorker) read() {
 			freed, recycle = 0, false
 		}
 		f, err := w.conn.Recv()
+		if err == nil && f.Kind == wire.KindKept { // a retiring worker's
+			if err = takeKept(f.Body, w.conn.TakeFiles); err == nil {
+				continue
+			}
+		}
 		if err == nil {
 			now := time.Now()
 			quick = now.Sub(last) < quickGap

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -209,6 +210,11 @@ func (w *fakeWorker) Recv() (wire.Frame, error) {
 }
 
 func (w *fakeWorker) Buffered() bool { return len(w.out) > 0 }
+
+// TakeFiles: an in-process worker passes no descriptors.
+func (w *fakeWorker) TakeFiles(n int) ([]*os.File, error) {
+	return nil, fmt.Errorf("a fake worker passes no descriptors (%d asked)", n)
+}
 
 func (w *fakeWorker) CloseWrite() {
 	w.mu.Lock()

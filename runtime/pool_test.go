@@ -537,3 +537,27 @@ func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
 		t.Fatalf("worker %d was replaced by %v: a cancel broke its channel", pid, p)
 	}
 }
+
+// TestPoolKeptValuesNeverHangJoin: a worker that retires holding values
+// from a batch exits even while the pool's parent, waiting in Join, keeps
+// the queue's socket full (as TestQueueKeptValuesNeverHangAnExit).
+func TestPoolKeptValuesNeverHangJoin(t *testing.T) {
+	noNewFDs(t)
+	ctx := testCtx(t)
+	q := newQueue[int](t, 0)
+	const n, more, k = 20000, 40000, 1000
+	want := putInts(t, q, 0, n)
+	p := newPool(t, mp.Workers(1))
+	taken, err := p.Apply(ctx, targets.TakeSome, []any{q, k}, nil)
+	if err != nil {
+		t.Fatalf("TakeSome: %v", err)
+	}
+	want += fillUp(t, q, n, n+more)
+	p.Close()
+	if err := p.JoinTimeout(30 * time.Second); err != nil {
+		t.Fatalf("Join of a pool whose worker retired holding values from a batch, the queue kept full: %v", err)
+	}
+	if got := getInts(t, q, n+more-k); taken.(int)+got != want {
+		t.Fatalf("sum of every value got = %d, want %d", taken.(int)+got, want)
+	}
+}

@@ -343,8 +343,15 @@ func (p *Process) converse(conn *os.File, hello []byte, call wire.Payload, files
 		// The child died before reading its call; its exit status says why.
 		return outcome{err: io.EOF}
 	}
+	rd := fdio.NewReader(conn) // kept frames come with descriptors
 	for {
-		f, err := wire.ReadPeerFrame(conn, maxFrameSize.Load())
+		f, err := wire.ReadPeerFrame(rd, maxFrameSize.Load())
+		if err == nil && f.Kind == wire.KindKept {
+			err = takeKept(f.Body, rd.Take)
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			if !isEOF(err) {
 				_ = p.cmd.Process.Kill() // the channel is garbled: stop the child

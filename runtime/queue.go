@@ -35,11 +35,15 @@ import (
 // cannot keep up then pay one system call per batch, not per value. The
 // values of a batch belong to the consumer that received it: its next Gets
 // return them before anything else (and before ErrQueueShutDown), a Close
-// or a child's exit puts back those it did not get, but a consumer that
-// crashes loses them, up to batchMax values (they stop counting as
-// unfinished tasks only if they are put back). A pool worker flushes its
-// queues when it retires, not after each call, as Python's workers do: a
-// pool whose queue nobody reads waits in Join.
+// puts back those it did not get, and a child's exit hands them to its
+// parent, which puts them back (so the exit of a child that only got never
+// waits for room in the queue, which a parent that keeps the queue full
+// while it waits for the child would never make; from then on they wait
+// in the parent like values it put), but a consumer that crashes loses
+// them, up to batchMax values (they stop counting as unfinished tasks only
+// if they are put back). A pool worker flushes its queues when it retires,
+// not after each call, as Python's workers do: a pool whose queue nobody
+// reads waits in Join.
 //
 // Shutdown ends the queue for everyone, like closing a channel: consumers
 // drain what was put and then get ErrQueueShutDown.
@@ -296,16 +300,101 @@ func (q *Queue[T]) FlushContext(ctx context.Context) error {
 
 // keepers are the queues that have kept values from a batch in this
 // process.
-var keepers sync.Map // of interface{ putBack() int }
+var keepers sync.Map // of keeper
 
-// flushQueues puts back the values every queue of this process kept from
-// batches and waits until their backlogs are sent.
-func flushQueues() {
-	keepers.Range(func(q, _ any) bool {
-		q.(interface{ putBack() int }).putBack()
+// keeper is a Queue of any type.
+type keeper interface {
+	takeAhead() [][]byte
+	restore(values [][]byte)
+	mpExport() ([]byte, []*os.File, error)
+}
+
+// flushQueues hands the values every queue of this child kept from
+// batches to its parent over the control channel, and waits until the
+// values this child put are sent. The parent puts them back (takeKept):
+// had the child put them back itself, its exit would wait for room in the
+// queue, which a producer that keeps the queue full never leaves, and
+// which the producer's consumers make only once that exit is over when
+// they are the parent waiting for it. Values the parent cannot take are
+// put back from here.
+func flushQueues(parent *os.File) {
+	keepers.Range(func(k, _ any) bool {
+		q := k.(keeper)
+		if rest := handKept(parent, q, q.takeAhead()); len(rest) > 0 {
+			q.restore(rest)
+		}
 		return true
 	})
 	feeders.wait()
+}
+
+// handKept sends values that q kept to the parent in kept frames, each
+// beside q's descriptors and within the frame size limit, and returns the
+// values it could not send.
+func handKept(parent *os.File, q keeper, values [][]byte) [][]byte {
+	if len(values) == 0 {
+		return nil
+	}
+	meta, files, err := q.mpExport()
+	if err != nil {
+		return values
+	}
+	for len(values) > 0 {
+		n, size := 0, wire.HeaderLen+len(meta)+3*binary.MaxVarintLen64
+		for n < len(values) && int64(size+len(values[n])+binary.MaxVarintLen64) <= maxFrameSize.Load() {
+			size += len(values[n]) + binary.MaxVarintLen64
+			n++
+		}
+		if n == 0 {
+			return values
+		}
+		var b wire.Encoder
+		b.Bytes(meta)
+		b.Uvarint(uint64(len(files)))
+		b.Uvarint(uint64(n))
+		for _, v := range values[:n] {
+			b.Bytes(v)
+		}
+		if err := wire.WriteFrame(fdio.NewRightsWriter(parent, files), wire.KindKept, 0, b); err != nil {
+			return values
+		}
+		values = values[n:]
+	}
+	return nil
+}
+
+// takeKept puts back the values of a child's kept frame (see flushQueues),
+// whose descriptors rd holds: at once where the queue has room, the rest
+// from a feeder of this process, which then closes its hold on the queue.
+func takeKept(body []byte, take func(n int) ([]*os.File, error)) error {
+	r := wire.NewDecoder(body)
+	meta := r.Bytes()
+	nfiles := r.Uvarint()
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("kept frame: %w", err)
+	}
+	if nfiles > fdio.MaxFiles {
+		return fmt.Errorf("kept frame: %d descriptors", nfiles)
+	}
+	files, err := take(int(nfiles))
+	if err != nil {
+		return fmt.Errorf("kept frame: %w", err)
+	}
+	values := make([][]byte, r.Count(1))
+	for i := range values {
+		values[i] = r.Bytes()
+	}
+	if err := r.Done(); err != nil {
+		closeFiles(files)
+		return fmt.Errorf("kept frame: %w", err)
+	}
+	q := new(Queue[struct{}]) // the values stay encoded: any T will do
+	if err := q.mpImport(meta, files); err != nil {
+		return err
+	}
+	q.restore(values)
+	go q.Close()
+	return nil
 }
 
 // queueErr says that a queue was shut down when its socket says so.
@@ -468,28 +557,49 @@ func (q *Queue[T]) Close() error {
 // for other consumers.
 // It returns how many it put back.
 func (q *Queue[T]) putBack() int {
+	ahead := q.takeAhead()
+	q.restore(ahead)
+	return len(ahead)
+}
+
+// takeAhead takes the values this process kept from batches.
+func (q *Queue[T]) takeAhead() [][]byte {
 	// A receiver blocked in recv keeps nothing ahead (it looked first), so
 	// a turn that stays taken means there is nothing to put back; never
 	// wait for it for long, or Close would hang behind a blocked Get.
 	select {
 	case q.rx <- struct{}{}:
 	case <-time.After(100 * time.Millisecond):
-		return 0
+		return nil
 	}
 	ahead := q.ahead
 	q.ahead = nil
 	keepers.Delete(q)
 	<-q.rx
-	if len(ahead) == 0 {
-		return 0
+	return ahead
+}
+
+// restore puts values got from the queue back in it: at once while it has
+// room and no backlog waits, the rest through the feeder.
+func (q *Queue[T]) restore(values [][]byte) {
+	if len(values) == 0 {
+		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, msg := range ahead {
+	for _, msg := range values {
 		q.backlog = append(q.backlog, queued{msg: msg})
 	}
-	q.startFeeder()
-	return len(ahead)
+	for !q.feeding && q.err == nil && len(q.backlog) > 0 {
+		msg, _, n := q.nextMessage()
+		if sent, err := q.put.TrySend(msg, nil); !sent || err != nil {
+			break // the feeder sends it, or drops what it cannot send
+		}
+		q.backlog = q.backlog[n:]
+	}
+	if len(q.backlog) > 0 {
+		q.startFeeder()
+	}
 }
 
 // hasAhead reports whether values kept from a batch wait here.

@@ -386,3 +386,42 @@ func TestQueueCloseReleasesWaiters(t *testing.T) {
 		t.Fatalf("TaskDone after Close: %v", err)
 	}
 }
+
+// TestQueueKeptValuesNeverHangAnExit: a child that returns holding values
+// from a batch exits even while its parent, waiting for it, keeps the
+// queue's socket full: the parent takes the values and puts them back.
+// (Regression test: the child put them back itself and waited for room
+// that nobody would make; TestQueueBatchesLoseNothing hung so under load,
+// about 1 run in 40.)
+func TestQueueKeptValuesNeverHangAnExit(t *testing.T) {
+	noNewFDs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	q := newQueue[int](t, 0)
+	const n, more, k = 20000, 40000, 1000
+	want := putInts(t, q, 0, n) // most travel in batches
+	a, b, err := mp.Pipe[int](true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	job, err := mp.Spawn[int](ctx, targets.TakeSomeThenWait, q, k, b)
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RecvTimeout(30 * time.Second); err != nil {
+		t.Fatalf("TakeSomeThenWait: %v", err)
+	}
+	want += fillUp(t, q, n, n+more)
+	if err := a.Send(0); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := job.GetTimeout(30 * time.Second)
+	if err != nil {
+		t.Fatalf("a child that returned holding values from a batch, its parent keeping the queue full: %v", err)
+	}
+	if got := getInts(t, q, n+more-k); taken+got != want {
+		t.Fatalf("sum of every value got = %d, want %d", taken+got, want)
+	}
+}

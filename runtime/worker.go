@@ -41,6 +41,7 @@ func serveWorker(conn *os.File, rd *fdio.Reader) int {
 	s := &workerServer{
 		br:        bufio.NewReaderSize(rd, 256<<10),
 		rd:        rd,
+		conn:      conn,
 		bw:        bufio.NewWriterSize(conn, 256<<10),
 		cancelAll: cancelAll,
 		wake:      make(chan struct{}, 1),
@@ -69,6 +70,7 @@ const readerDelay = 500 * time.Microsecond
 type workerServer struct {
 	br         *bufio.Reader
 	rd         *fdio.Reader // under br: keeps the descriptors that came with calls
+	conn       *os.File     // under bw; written directly only at retirement (flushQueues)
 	bw         *bufio.Writer
 	cancelAll  context.CancelFunc
 	terminated *atomic.Bool
@@ -120,8 +122,9 @@ func (s *workerServer) readOrExit() wire.Frame {
 			// Retired: values the calls put in queues are delivered
 			// before the worker goes, as Python's workers join their
 			// queues' feeder threads at exit (so a pool whose queues
-			// nobody reads waits in Join, as Python's does).
-			flushQueues()
+			// nobody reads waits in Join, as Python's does). Values
+			// they kept from batches go to the parent.
+			flushQueues(s.conn)
 			os.Exit(exitOK)
 		}
 		os.Exit(childFail("worker: %v", err))

@@ -110,6 +110,23 @@ func TakeSome(q *mp.Queue[int], n int) (int, error) {
 	return sum, nil
 }
 
+// TakeSomeThenWait gets n integers from q and sends their sum on c; it
+// returns the sum once something arrives on c (or c ends), so that its
+// parent can fill q while it holds what it kept from a batch.
+//
+//mp:target
+func TakeSomeThenWait(q *mp.Queue[int], n int, c *mp.Conn[int]) (int, error) {
+	sum, err := TakeSome(q, n)
+	if err != nil {
+		return sum, err
+	}
+	if err := c.Send(sum); err != nil {
+		return sum, err
+	}
+	_, _ = c.Recv()
+	return sum, nil
+}
+
 // Drain gets integers from q, marking each done, until q is shut down, and
 // returns how many it got.
 //

@@ -1074,6 +1074,31 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.TakeSomeThenWait",
+		Func: TakeSomeThenWait,
+		Params: []mpimpl.Param{
+			mpimpl.P[*mpruntime.Queue[int]]("q"),
+			mpimpl.P[int]("n"),
+			mpimpl.P[*mpruntime.Conn[int]]("c"),
+		},
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 *mpruntime.Queue[int]
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			var a2 *mpruntime.Conn[int]
+			if err := args.Decode(2, &a2); err != nil {
+				return nil, err
+			}
+			return TakeSomeThenWait(a0, a1, a2)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.TouchFile",
 		Func:   TouchFile,
 		Params: []mpimpl.Param{mpimpl.P[string]("path")},

@@ -23,6 +23,10 @@ const (
 	KindBatch       Kind = 7 // parent -> worker: run a target over many arguments (Batch)
 	KindBatchResult Kind = 8 // worker -> parent: the outcomes of a batch (BatchResult)
 	KindRefused     Kind = 9 // worker -> parent: the call was not started; run it elsewhere
+
+	// child -> parent: values the child kept from a queue's batch, for
+	// the parent to put back, beside the queue's descriptors
+	KindKept Kind = 10
 )
 
 // String names the kind as error messages do: "call", "batch result",
@@ -47,6 +51,8 @@ func (k Kind) String() string {
 		return "batch result"
 	case KindRefused:
 		return "refused"
+	case KindKept:
+		return "kept"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

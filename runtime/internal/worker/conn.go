@@ -30,6 +30,11 @@ type Conn interface {
 	// it returns io.EOF (or another error of a channel's end: a reset, a
 	// closed file); any other error is a protocol failure.
 	Recv() (wire.Frame, error)
+	// TakeFiles takes n descriptors that arrived with the frames Recv
+	// returned (a worker's kept frame carries its queue's: see
+	// wire.KindKept). A worker that cannot pass descriptors returns an
+	// error.
+	TakeFiles(n int) ([]*os.File, error)
 	// Buffered reports whether a whole outcome has already arrived, so
 	// that Recv returns without waiting.
 	Buffered() bool

@@ -18,6 +18,7 @@ type Proc struct {
 	cmd      *exec.Cmd
 	conn     *os.File
 	outs     *proc.Outputs
+	rd       *fdio.Reader // the descriptors of kept frames arrive beside them
 	br       *bufio.Reader
 	maxFrame func() int64
 
@@ -30,11 +31,13 @@ type Proc struct {
 // is conn and whose output outs copies. maxFrame returns the largest frame
 // Recv accepts, read at every frame.
 func NewProc(cmd *exec.Cmd, conn *os.File, outs *proc.Outputs, maxFrame func() int64) *Proc {
+	rd := fdio.NewReader(conn)
 	return &Proc{
 		cmd:      cmd,
 		conn:     conn,
 		outs:     outs,
-		br:       bufio.NewReaderSize(conn, 64<<10), // a header and a small body in one read
+		rd:       rd,
+		br:       bufio.NewReaderSize(rd, 64<<10), // a header and a small body in one read
 		maxFrame: maxFrame,
 	}
 }
@@ -78,6 +81,9 @@ func (c *Proc) Send(fs ...Frame) error {
 
 // Recv reads the next frame the child sent.
 func (c *Proc) Recv() (wire.Frame, error) { return wire.ReadPeerFrame(c.br, c.maxFrame()) }
+
+// TakeFiles takes n descriptors that arrived beside the frames read.
+func (c *Proc) TakeFiles(n int) ([]*os.File, error) { return c.rd.Take(n) }
 
 // Buffered reports whether a whole frame waits in the read buffer.
 func (c *Proc) Buffered() bool {
