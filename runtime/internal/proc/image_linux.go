@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 )
@@ -16,17 +17,31 @@ const selfImage = "/proc/self/exe"
 // program's file while it is the image that runs, else selfImage. (A
 // variable: a test makes the file change between this check and the
 // start.)
+//
+// The program's path is read once: the image that runs never changes, and
+// the stat that follows, on every start, tells whether the file at that
+// path is still that image (a deleted or replaced file is not).
 var ownImage = func() (string, error) {
-	path, err := os.Readlink(selfImage) // "/path (deleted)" once deleted: no such file, or another
-	if err != nil || len(path) == 0 || path[0] != '/' || !isOwnImage(path) {
+	path := imagePath()
+	if path == "" || !isOwnImage(path) {
 		return selfImage, nil
 	}
 	return path, nil
 }
 
+// imagePath is the path the program's image was started from, as the
+// kernel first reported it, or "" when it is not an absolute path.
+var imagePath = sync.OnceValue(func() string {
+	path, err := os.Readlink(selfImage) // "/path (deleted)" once deleted: no such file, or another
+	if err != nil || len(path) == 0 || path[0] != '/' {
+		return ""
+	}
+	return path
+})
+
 // runsOwnImage reports whether process pid runs this program's image.
 func runsOwnImage(pid int) bool {
-	return isOwnImage(fmt.Sprintf("/proc/%d/exe", pid))
+	return isOwnImage("/proc/" + strconv.Itoa(pid) + "/exe")
 }
 
 // isOwnImage reports whether the file at path is the image that runs.
