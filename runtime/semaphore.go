@@ -17,7 +17,7 @@ import (
 // Lock where a crash must be detected). Off Linux the constructors return
 // an error wrapping errors.ErrUnsupported.
 type Semaphore struct {
-	seg     *shm.Segment
+	closer
 	count   *uint32 // free units
 	waiters *uint32 // processes that may be sleeping on count
 	bound   *uint32 // maximum count for a bounded semaphore, else 0
@@ -48,7 +48,8 @@ func newSemaphore(n int, bounded bool) (*Semaphore, error) {
 }
 
 func newSemaphoreOn(s *shm.Segment) *Semaphore {
-	sem := &Semaphore{seg: s, count: s.Word(shm.OffWords), waiters: s.Word(shm.OffWords + 4), bound: s.Word(shm.OffWords + 8)}
+	sem := &Semaphore{count: s.Word(shm.OffWords), waiters: s.Word(shm.OffWords + 4), bound: s.Word(shm.OffWords + 8)}
+	sem.open(s)
 	return sem
 }
 
@@ -69,12 +70,16 @@ func (s *Semaphore) acquire(ctx context.Context, op string, timeout time.Duratio
 }
 
 func (s *Semaphore) acquire1(ctx context.Context, op string, timeout time.Duration) error {
-	if s.seg == nil {
+	if s.closed() {
 		return ErrHandleClosed
 	}
 	if s.try() {
 		return nil
 	}
+	if !s.begin() {
+		return ErrHandleClosed
+	}
+	defer s.end()
 	wt := newWaiter(ctx, s.count, op, timeout)
 	defer wt.Done()
 	for {
@@ -85,6 +90,9 @@ func (s *Semaphore) acquire1(ctx context.Context, op string, timeout time.Durati
 		}
 		err := wt.Sleep(s.count, 0)
 		atomic.AddUint32(s.waiters, ^uint32(0))
+		if s.closed() {
+			err = ErrHandleClosed
+		}
 		if shm.Over(err) {
 			if atomic.LoadUint32(s.count) > 0 {
 				shm.Wake(s.count, 1) // pass on a wake-up we may have taken
@@ -115,7 +123,7 @@ func (s *Semaphore) AcquireContext(ctx context.Context) error {
 
 // TryAcquire takes a unit if one is free and reports whether it did.
 func (s *Semaphore) TryAcquire() bool {
-	if s.seg != nil && s.try() {
+	if !s.closed() && s.try() {
 		s.race.Sync()
 		return true
 	}
@@ -125,7 +133,7 @@ func (s *Semaphore) TryAcquire() bool {
 // Release gives back one unit, waking a waiter. A bounded semaphore
 // returns ErrTooManyReleases instead of going above its initial value.
 func (s *Semaphore) Release() error {
-	if s.seg == nil {
+	if s.closed() {
 		return ErrHandleClosed
 	}
 	s.race.Sync()
@@ -147,17 +155,21 @@ func (s *Semaphore) Release() error {
 
 // Value returns the number of free units (Python's get_value()).
 func (s *Semaphore) Value() int {
-	if s.seg == nil {
+	if s.closed() {
 		return 0
 	}
 	return int(atomic.LoadUint32(s.count))
 }
 
-// Close unmaps the semaphore in this process.
-func (s *Semaphore) Close() error { return takeSegment(&s.seg) }
+// Close unmaps the semaphore in this process. A goroutine of this process
+// blocked in Acquire, AcquireTimeout or AcquireContext wakes at once and
+// returns ErrHandleClosed without a unit; the semaphore is unmapped once
+// they have left. TryAcquire, Release and Value must not be called
+// concurrently with Close: they may touch the memory Close unmaps.
+func (s *Semaphore) Close() error { return s.close(func() { shm.Wake(s.count, 1<<30) }) }
 
 func (s *Semaphore) mpExport() ([]byte, []*os.File, error) {
-	return exportSegment(s.seg, shm.KindSemaphore)
+	return exportSegment(&s.closer, shm.KindSemaphore)
 }
 
 func (s *Semaphore) mpImport(meta []byte, files []*os.File) error {
