@@ -20,7 +20,7 @@ type Semaphore struct {
 	closer
 	count   *uint32 // free units
 	waiters *uint32 // processes that may be sleeping on count
-	bound   *uint32 // maximum count for a bounded semaphore, else 0
+	bound   *uint32 // 1 + the maximum count for a bounded semaphore, else 0
 	race    raceSync
 }
 
@@ -28,7 +28,8 @@ type Semaphore struct {
 func NewSemaphore(n int) (*Semaphore, error) { return newSemaphore(n, false) }
 
 // NewBoundedSemaphore returns a semaphore with n free units whose Release
-// fails with ErrTooManyReleases if it would make more than n free.
+// fails with ErrTooManyReleases if it would make more than n free (with n
+// = 0, every Release fails, as Python's BoundedSemaphore(0) does).
 func NewBoundedSemaphore(n int) (*Semaphore, error) { return newSemaphore(n, true) }
 
 func newSemaphore(n int, bounded bool) (*Semaphore, error) {
@@ -42,7 +43,7 @@ func newSemaphore(n int, bounded bool) (*Semaphore, error) {
 	sem := newSemaphoreOn(s)
 	atomic.StoreUint32(sem.count, uint32(n))
 	if bounded {
-		atomic.StoreUint32(sem.bound, uint32(n))
+		atomic.StoreUint32(sem.bound, uint32(n)+1)
 	}
 	return sem, nil
 }
@@ -130,8 +131,22 @@ func (s *Semaphore) TryAcquire() bool {
 	return false
 }
 
+// errSemaphoreMax is Release's error on a semaphore whose count is at the
+// largest it can hold.
+// It matches ErrTooManyReleases (errors.Is).
+var errSemaphoreMax error = semaphoreMaxError{}
+
+type semaphoreMaxError struct{}
+
+func (semaphoreMaxError) Error() string {
+	return "mp: semaphore released with its count at the maximum, 2^31-1"
+}
+
+func (semaphoreMaxError) Is(target error) bool { return target == ErrTooManyReleases }
+
 // Release gives back one unit, waking a waiter. A bounded semaphore
-// returns ErrTooManyReleases instead of going above its initial value.
+// returns ErrTooManyReleases instead of going above its initial value; any
+// semaphore returns an error matching it instead of going above 2^31-1.
 func (s *Semaphore) Release() error {
 	if s.closed() {
 		return ErrHandleClosed
@@ -140,8 +155,11 @@ func (s *Semaphore) Release() error {
 	bound := atomic.LoadUint32(s.bound)
 	for {
 		v := atomic.LoadUint32(s.count)
-		if (bound != 0 && v >= bound) || v == 1<<31-1 {
+		if bound != 0 && v >= bound-1 {
 			return ErrTooManyReleases
+		}
+		if v >= 1<<31-1 {
+			return errSemaphoreMax
 		}
 		if atomic.CompareAndSwapUint32(s.count, v, v+1) {
 			break
