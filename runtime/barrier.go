@@ -25,7 +25,7 @@ import (
 // arriving makes the others wait until their timeout breaks the barrier.
 // Off Linux NewBarrier returns an error wrapping errors.ErrUnsupported.
 type Barrier struct {
-	seg     *shm.Segment
+	closer
 	w       *uint32
 	parties int
 	race    raceSync
@@ -41,7 +41,9 @@ func NewBarrier(parties int) (*Barrier, error) {
 		return nil, err
 	}
 	atomic.StoreUint32(s.Word(shm.OffWords+4), uint32(parties))
-	return &Barrier{seg: s, w: s.Word(shm.OffWords), parties: parties}, nil
+	b := &Barrier{w: s.Word(shm.OffWords), parties: parties}
+	b.open(s)
+	return b, nil
 }
 
 // Parties returns the number of processes needed to pass the barrier.
@@ -49,7 +51,7 @@ func (b *Barrier) Parties() int { return b.parties }
 
 // NWaiting returns the number of processes waiting (Python's n_waiting).
 func (b *Barrier) NWaiting() int {
-	if b.seg == nil {
+	if b.closed() {
 		return 0
 	}
 	v := atomic.LoadUint32(b.w)
@@ -61,7 +63,7 @@ func (b *Barrier) NWaiting() int {
 
 // Broken reports whether the barrier is broken.
 func (b *Barrier) Broken() bool {
-	return b.seg != nil && atomic.LoadUint32(b.w)&(barBroken|barResetting) != 0
+	return !b.closed() && atomic.LoadUint32(b.w)&(barBroken|barResetting) != 0
 }
 
 // Wait waits until parties processes have called Wait (Python's wait()).
@@ -94,9 +96,10 @@ func (b *Barrier) wait(ctx context.Context, op string, timeout time.Duration) (i
 }
 
 func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (int, error) {
-	if b.seg == nil {
+	if !b.begin() {
 		return 0, ErrHandleClosed
 	}
+	defer b.end()
 	var idx int
 	var gen uint32
 	for {
@@ -128,7 +131,11 @@ func (b *Barrier) wait1(ctx context.Context, op string, timeout time.Duration) (
 			b.leave(gen, 0)
 			return 0, ErrBrokenBarrier
 		}
-		if err := wt.Sleep(b.w, v); shm.Over(err) {
+		err := wt.Sleep(b.w, v)
+		if b.closed() && atomic.LoadUint32(b.w)>>barGenShift == gen {
+			err = ErrHandleClosed // gives up, breaking the barrier as a timeout does
+		}
+		if shm.Over(err) {
 			if b.leave(gen, barBroken) {
 				return idx, nil // the round completed just now
 			}
@@ -163,7 +170,7 @@ func (b *Barrier) leave(gen, flags uint32) bool {
 // Abort breaks the barrier: waiting processes, and every later Wait until
 // Reset, get ErrBrokenBarrier.
 func (b *Barrier) Abort() {
-	if b.seg == nil {
+	if b.closed() {
 		return
 	}
 	for {
@@ -178,7 +185,7 @@ func (b *Barrier) Abort() {
 // Reset returns the barrier to its empty, unbroken state. Processes
 // waiting get ErrBrokenBarrier; the barrier is usable once they have left.
 func (b *Barrier) Reset() {
-	if b.seg == nil {
+	if b.closed() {
 		return
 	}
 	for {
@@ -194,11 +201,17 @@ func (b *Barrier) Reset() {
 	}
 }
 
-// Close unmaps the barrier in this process.
-func (b *Barrier) Close() error { return takeSegment(&b.seg) }
+// Close unmaps the barrier in this process. A goroutine of this process
+// blocked in Wait, WaitTimeout or WaitContext wakes at once and gives up as
+// a timed-out waiter does, breaking the barrier for the others: it returns
+// ErrHandleClosed (or its index, if the round completed just then). The
+// barrier is unmapped once they have left. NWaiting, Broken, Abort and
+// Reset must not be called concurrently with Close: they may touch the
+// memory Close unmaps.
+func (b *Barrier) Close() error { return b.close(func() { shm.Wake(b.w, 1<<30) }) }
 
 func (b *Barrier) mpExport() ([]byte, []*os.File, error) {
-	return exportSegment(b.seg, shm.KindBarrier)
+	return exportSegment(&b.closer, shm.KindBarrier)
 }
 
 func (b *Barrier) mpImport(meta []byte, files []*os.File) error {
@@ -211,6 +224,7 @@ func (b *Barrier) mpImport(meta []byte, files []*os.File) error {
 		s.Close()
 		return fmt.Errorf("mp: import: barrier of %d parties", p)
 	}
-	b.seg, b.w, b.parties = s, s.Word(shm.OffWords), p
+	b.w, b.parties = s.Word(shm.OffWords), p
+	b.open(s)
 	return nil
 }

@@ -300,3 +300,73 @@ func TestZeroTimeoutsSeeWaitingValues(t *testing.T) {
 		t.Fatal("Poll(50ms) behind a blocked Recv did not return")
 	}
 }
+
+// TestCloseWakesBlockedCalls closes each primitive while a goroutine of
+// this process is blocked on it: the blocked call returns ErrHandleClosed
+// at once, and nothing reads the memory Close unmaps (before, the waiter
+// woke after its wait slice and faulted on the unmapped word).
+func TestCloseWakesBlockedCalls(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T) (block func() error, close func() error)
+	}{
+		{"Event.Wait", func(t *testing.T) (func() error, func() error) {
+			e := made(mp.NewEvent())(t)
+			return e.Wait, e.Close
+		}},
+		{"Semaphore.Acquire", func(t *testing.T) (func() error, func() error) {
+			s := made(mp.NewSemaphore(0))(t)
+			return s.Acquire, s.Close
+		}},
+		{"Barrier.Wait", func(t *testing.T) (func() error, func() error) {
+			b := made(mp.NewBarrier(2))(t)
+			return func() error { _, err := b.Wait(); return err }, b.Close
+		}},
+		{"Condition.Wait", func(t *testing.T) (func() error, func() error) {
+			c := made(mp.NewCondition(nil))(t)
+			return func() error { c.Lock(); return c.Wait() }, c.Close
+		}},
+		{"Lock.Acquire", func(t *testing.T) (func() error, func() error) {
+			l := made(mp.NewLock())(t)
+			l.Lock()
+			return l.Acquire, l.Close
+		}},
+		{"Value.Acquire", func(t *testing.T) (func() error, func() error) {
+			v := made(mp.NewValue[int64](0))(t)
+			v.Lock()
+			return v.Acquire, v.Close
+		}},
+		{"Array.AcquireContext", func(t *testing.T) (func() error, func() error) {
+			a := made(mp.NewArray[int64](4))(t)
+			a.Lock()
+			return func() error { return a.AcquireContext(context.Background()) }, a.Close
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			block, closeIt := tc.setup(t)
+			done := make(chan error, 1)
+			go func() { done <- block() }()
+			select {
+			case err := <-done:
+				t.Fatalf("returned before Close: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			if err := closeIt(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, mp.ErrHandleClosed) {
+					t.Fatalf("blocked call after Close: %v, want ErrHandleClosed", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("blocked call still blocked 5 s after Close")
+			}
+			if err := closeIt(); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+			time.Sleep(150 * time.Millisecond) // past a wait slice: nothing faults
+		})
+	}
+}

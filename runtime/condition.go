@@ -34,7 +34,7 @@ import (
 // still held. Off Linux NewCondition returns an error wrapping
 // errors.ErrUnsupported.
 type Condition struct {
-	seg      *shm.Segment
+	closer
 	ticket   *uint32 // the order number of the next wait
 	hi       *uint32 // the slots in use are below hi
 	l        *Lock
@@ -75,7 +75,7 @@ func NewCondition(l *Lock) (*Condition, error) {
 		if l, err = NewLock(); err != nil {
 			return nil, err
 		}
-	} else if l.seg == nil {
+	} else if l.closed() {
 		return nil, ErrHandleClosed
 	}
 	s, err := shm.New(shm.KindCondition, condSize)
@@ -89,7 +89,9 @@ func NewCondition(l *Lock) (*Condition, error) {
 }
 
 func newConditionOn(s *shm.Segment, l *Lock, own bool) *Condition {
-	return &Condition{seg: s, ticket: s.Word(condOffTicket), hi: s.Word(condOffHi), l: l, ownsLock: own}
+	c := &Condition{ticket: s.Word(condOffTicket), hi: s.Word(condOffHi), l: l, ownsLock: own}
+	c.open(s)
+	return c
 }
 
 // slot returns slot i (0 <= i < condMaxWaiters).
@@ -124,7 +126,7 @@ func (c *Condition) Release() error { return c.l.Release() }
 var errCondNotHeld = errors.New("mp: Condition used without holding its lock")
 
 func (c *Condition) held() error {
-	if c.seg == nil || c.l.seg == nil {
+	if c.closed() || c.l.closed() {
 		return ErrHandleClosed
 	}
 	if !c.l.w.mine() {
@@ -188,6 +190,14 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 	if err := c.held(); err != nil {
 		return err
 	}
+	if !c.begin() {
+		return ErrHandleClosed
+	}
+	defer c.end()
+	if !c.l.begin() {
+		return ErrHandleClosed
+	}
+	defer c.l.end()
 	i, err := c.enter()
 	if err != nil {
 		return err
@@ -200,6 +210,9 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 	abandoned := false
 	for atomic.LoadUint32(&sl.state) == slotWaiting {
 		err := wt.Sleep(&sl.state, slotWaiting)
+		if c.closed() || c.l.closed() {
+			break
+		}
 		if shm.Over(err) {
 			werr = err
 			break
@@ -207,7 +220,7 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 		if err == shm.ErrSlice && c.orphaned() {
 			// A notified waiter died before it took its notification:
 			// pass it on, under the lock (given up after one slice).
-			switch err := mutexLock(ctx, c.l.w, op, shm.WaitSlice); err {
+			switch err := mutexLock(ctx, c.l.w, &c.l.closer, op, shm.WaitSlice); err {
 			case nil, ErrLockAbandoned:
 				abandoned = abandoned || err != nil
 				c.l.race.Sync()
@@ -218,9 +231,17 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 		}
 	}
 	wt.Done()
+	if c.closed() || c.l.closed() {
+		c.abandon(sl)
+		return ErrHandleClosed
+	}
 	// Like Python, reacquire the lock however the wait ended; then leave
 	// the slot. A notification that came after the timeout still counts.
-	lerr := c.l.race.synced(mutexLock(context.Background(), c.l.w, op, -1))
+	lerr := c.l.race.synced(mutexLock(context.Background(), c.l.w, &c.l.closer, op, -1))
+	if lerr == ErrHandleClosed {
+		c.abandon(sl)
+		return lerr
+	}
 	if atomic.LoadUint32(&sl.state) == slotNotified {
 		werr = nil
 	}
@@ -233,6 +254,12 @@ func (c *Condition) wait(ctx context.Context, op string, timeout time.Duration) 
 	}
 	return lerr
 }
+
+// abandon gives up a wait closed under it, without the lock: the slot
+// takes the identity of no process, so the others treat it as a waiter that
+// died (a Notify skips and frees it; a notification it already had is
+// passed on by a waiter's rescue).
+func (c *Condition) abandon(sl *condSlot) { atomic.StoreUint64(&sl.id, 0) }
 
 // orphaned reports whether some notified waiter of another process died,
 // looking without the lock.
@@ -385,11 +412,14 @@ func (c *Condition) NotifyAll() error { return c.Notify(1 << 30) }
 
 // Close unmaps the condition in this process, and its lock if
 // NewCondition made it (or the condition was received from another
-// process).
+// process). A goroutine of this process blocked in a Wait wakes at once and
+// returns ErrHandleClosed without re-taking the lock; a notification it had
+// been given is passed on, as for a waiter that died. The condition is
+// unmapped once they have left. Notify, NotifyAll and the lock's
+// non-blocking calls must not be called concurrently with Close: they may
+// touch the memory Close unmaps.
 func (c *Condition) Close() error {
-	s := c.seg
-	c.seg = nil
-	err := s.Close()
+	err := c.close(c.wakeMine)
 	if c.ownsLock && c.l != nil {
 		if lerr := c.l.Close(); err == nil {
 			err = lerr
@@ -398,8 +428,18 @@ func (c *Condition) Close() error {
 	return err
 }
 
+// wakeMine wakes the waits of this process, for Close.
+func (c *Condition) wakeMine() {
+	self := uint64(shm.Self())
+	for i := range int(atomic.LoadUint32(c.hi)) {
+		if sl := c.slot(i); atomic.LoadUint64(&sl.id) == self {
+			shm.Wake(&sl.state, 1)
+		}
+	}
+}
+
 func (c *Condition) mpExport() ([]byte, []*os.File, error) {
-	if c.seg == nil || c.l.seg == nil {
+	if c.closed() || c.l.closed() {
 		return nil, nil, ErrHandleClosed
 	}
 	m := shm.NewMeta(shm.KindCondition, len(c.seg.Mem()))

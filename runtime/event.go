@@ -13,7 +13,7 @@ import (
 // multiprocessing.Event. Off Linux NewEvent returns an error wrapping
 // errors.ErrUnsupported.
 type Event struct {
-	seg  *shm.Segment
+	closer
 	w    *uint32 // generation << 1 | set bit
 	race raceSync
 }
@@ -28,14 +28,15 @@ func NewEvent() (*Event, error) {
 }
 
 func newEventOn(s *shm.Segment) *Event {
-	e := &Event{seg: s, w: s.Word(shm.OffWords)}
+	e := &Event{w: s.Word(shm.OffWords)}
+	e.open(s)
 	return e
 }
 
 // Set sets the flag and wakes every waiter. A waiter that was waiting when
 // Set was called returns even if the flag is cleared again at once.
 func (e *Event) Set() {
-	if e.seg == nil {
+	if e.closed() {
 		return
 	}
 	e.race.Sync()
@@ -53,7 +54,7 @@ func (e *Event) Set() {
 
 // Clear clears the flag.
 func (e *Event) Clear() {
-	if e.seg == nil {
+	if e.closed() {
 		return
 	}
 	for {
@@ -66,7 +67,7 @@ func (e *Event) Clear() {
 
 // IsSet reports whether the flag is set.
 func (e *Event) IsSet() bool {
-	if e.seg != nil && atomic.LoadUint32(e.w)&1 != 0 {
+	if !e.closed() && atomic.LoadUint32(e.w)&1 != 0 {
 		e.race.Sync()
 		return true
 	}
@@ -78,21 +79,29 @@ func (e *Event) wait(ctx context.Context, op string, timeout time.Duration) erro
 }
 
 func (e *Event) wait1(ctx context.Context, op string, timeout time.Duration) error {
-	if e.seg == nil {
+	if e.closed() {
 		return ErrHandleClosed
 	}
 	v := atomic.LoadUint32(e.w)
 	if v&1 != 0 {
 		return nil
 	}
+	if !e.begin() {
+		return ErrHandleClosed
+	}
+	defer e.end()
 	wt := newWaiter(ctx, e.w, op, timeout)
 	defer wt.Done()
 	for {
-		if err := wt.Sleep(e.w, v); shm.Over(err) {
-			return err
-		}
+		err := wt.Sleep(e.w, v)
 		if atomic.LoadUint32(e.w) != v {
 			return nil // set, even if cleared since
+		}
+		if e.closed() {
+			return ErrHandleClosed
+		}
+		if shm.Over(err) {
+			return err
 		}
 	}
 }
@@ -110,10 +119,16 @@ func (e *Event) WaitTimeout(d time.Duration) error {
 // once set, else a *TimeoutError once ctx's deadline passed, or ctx.Err().
 func (e *Event) WaitContext(ctx context.Context) error { return e.wait(ctx, "Event.Wait", -1) }
 
-// Close unmaps the event in this process.
-func (e *Event) Close() error { return takeSegment(&e.seg) }
+// Close unmaps the event in this process. A goroutine of this process
+// blocked in Wait, WaitTimeout or WaitContext wakes at once and returns
+// ErrHandleClosed; the event is unmapped once they have left. Set, Clear
+// and IsSet must not be called concurrently with Close: they may touch the
+// memory Close unmaps.
+func (e *Event) Close() error { return e.close(func() { shm.Wake(e.w, 1<<30) }) }
 
-func (e *Event) mpExport() ([]byte, []*os.File, error) { return exportSegment(e.seg, shm.KindEvent) }
+func (e *Event) mpExport() ([]byte, []*os.File, error) {
+	return exportSegment(&e.closer, shm.KindEvent)
+}
 
 func (e *Event) mpImport(meta []byte, files []*os.File) error {
 	s, err := importSimple(meta, files, shm.KindEvent)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
@@ -146,19 +147,107 @@ func (r *raceSync) synced(err error) error {
 	return err
 }
 
-// takeSegment detaches the segment *p from its handle and closes it: the
-// Close of a handle made of one segment.
-func takeSegment(p **shm.Segment) error {
-	s := *p
-	*p = nil
-	return s.Close()
+// closer is the open or closed state of a handle made of shared segments,
+// and the count of this process's blocking calls inside it. Close marks the
+// handle closed at once and wakes the calls asleep on it; the segment is
+// unmapped by whichever comes last, Close or the last blocking call to
+// leave, so no waiter ever reads unmapped memory. A blocking call calls
+// begin before it sleeps and end after, and looks at closed on every
+// wake-up.
+//
+// The non-blocking calls (Lock, Unlock, TryAcquire, Set, Release...) only
+// look at closed: they must not race with Close, which may unmap as soon as
+// they looked.
+type closer struct {
+	seg   *shm.Segment
+	state atomic.Uint32 // closerOpen | closerUnmapped | calls * closerCall
+}
+
+const (
+	closerOpen     = 1 // set by open, cleared by Close
+	closerUnmapped = 2 // the segment is unmapped (or being unmapped)
+	closerCall     = 4 // one blocking call inside
+)
+
+// open makes the handle open on s.
+func (c *closer) open(s *shm.Segment) {
+	c.seg = s
+	c.state.Store(closerOpen)
+}
+
+// closed reports whether the handle is closed (or was never opened).
+func (c *closer) closed() bool { return c.state.Load()&closerOpen == 0 }
+
+// begin counts a blocking call in; it reports false, leaving nothing, when
+// the handle is closed.
+func (c *closer) begin() bool {
+	if c.state.Add(closerCall)&closerOpen == 0 {
+		c.end()
+		return false
+	}
+	return true
+}
+
+// end counts a blocking call out, unmapping the segment if the handle is
+// closed and this was the last one.
+func (c *closer) end() {
+	if c.state.Add(^uint32(closerCall-1)) == 0 {
+		_ = c.unmap()
+	}
+}
+
+// unmap closes the segment once: the first caller to find the handle
+// closed with no call inside does it.
+func (c *closer) unmap() error {
+	if c.state.CompareAndSwap(0, closerUnmapped) {
+		return c.seg.Close()
+	}
+	return nil
+}
+
+// close marks the handle closed and calls wake, which wakes every sleeper
+// of this process (the memory is still mapped while it runs); the segment
+// is unmapped now, or by the last blocking call to leave. Closing a closed
+// handle does nothing.
+func (c *closer) close(wake func()) error {
+	c.state.Add(closerCall) // keep the memory mapped while wake runs
+	for {
+		v := c.state.Load()
+		if v&closerOpen == 0 {
+			c.end()
+			return nil
+		}
+		if c.state.CompareAndSwap(v, v&^closerOpen) {
+			break
+		}
+	}
+	if wake != nil {
+		wake()
+	}
+	if c.state.Add(^uint32(closerCall-1)) == 0 {
+		return c.unmap()
+	}
+	return nil
+}
+
+// mutexLock is the package-level mutexLock for a lock word in c's segment:
+// a blocked wait returns ErrHandleClosed once c is closed.
+func (c *closer) mutexLock(ctx context.Context, w *lockWord, op string, timeout time.Duration) error {
+	if mutexTry(w) {
+		return nil
+	}
+	if !c.begin() {
+		return ErrHandleClosed
+	}
+	defer c.end()
+	return mutexLock(ctx, w, c, op, timeout)
 }
 
 // exportSegment describes a handle made of one segment of the given kind
 // for another process.
-func exportSegment(s *shm.Segment, kind shm.Kind) ([]byte, []*os.File, error) {
-	if s == nil {
+func exportSegment(c *closer, kind shm.Kind) ([]byte, []*os.File, error) {
+	if c.closed() {
 		return nil, nil, ErrHandleClosed
 	}
-	return shm.NewMeta(kind, len(s.Mem())), []*os.File{s.File()}, nil
+	return shm.NewMeta(kind, len(c.seg.Mem())), []*os.File{c.seg.File()}, nil
 }

@@ -64,3 +64,40 @@ func TestImportMismatch(t *testing.T) {
 		t.Fatal("import without a descriptor")
 	}
 }
+
+// A closed handle is unmapped by Close when no blocking call is inside,
+// else by the last one to leave, and once only.
+func TestCloserUnmapsLast(t *testing.T) {
+	e, err := NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.begin() || !e.begin() {
+		t.Fatal("begin on an open handle failed")
+	}
+	woken := false
+	if err := e.close(func() { woken = true }); err != nil || !woken {
+		t.Fatalf("close: %v, woken %v", err, woken)
+	}
+	if !e.closed() || e.seg.Mem() == nil {
+		t.Fatal("closed handle should stay mapped while calls are inside")
+	}
+	if e.begin() {
+		t.Fatal("begin on a closed handle succeeded")
+	}
+	e.end()
+	if e.seg.Mem() == nil {
+		t.Fatal("unmapped with a call still inside")
+	}
+	e.end()
+	if e.seg.Mem() != nil {
+		t.Fatal("not unmapped after the last call left")
+	}
+	if e.begin() || e.Close() != nil || e.seg.Mem() != nil {
+		t.Fatal("a closed, unmapped handle changed")
+	}
+	var zero Event
+	if !zero.closed() || zero.begin() {
+		t.Fatal("the zero handle is not closed")
+	}
+}

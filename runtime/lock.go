@@ -51,8 +51,10 @@ func mutexTry(w *lockWord) bool {
 // mutexLock takes the lock word, waiting as long as ctx and timeout (< 0:
 // none) allow. While it waits it looks, once per wait slice, at whether the
 // holder is still alive; if the holder died it takes the lock over and
-// returns ErrLockAbandoned (the caller then holds the lock).
-func mutexLock(ctx context.Context, w *lockWord, op string, timeout time.Duration) error {
+// returns ErrLockAbandoned (the caller then holds the lock). When c is not
+// nil, it returns ErrHandleClosed as soon as it wakes to find c closed (the
+// caller has entered c).
+func mutexLock(ctx context.Context, w *lockWord, c *closer, op string, timeout time.Duration) error {
 	self := uint64(shm.Self())
 	if atomic.CompareAndSwapUint64(&w.owner, 0, self) { // mutexTry, without a call
 		return nil
@@ -78,6 +80,10 @@ func mutexLock(ctx context.Context, w *lockWord, op string, timeout time.Duratio
 			v |= lockWaiters
 		}
 		err := wt.Sleep(&w.seq, seq)
+		if c != nil && c.closed() {
+			shm.Wake(&w.seq, 1) // pass on a wake-up we may have taken
+			return ErrHandleClosed
+		}
 		if err == nil {
 			continue
 		}
@@ -143,7 +149,7 @@ func mutexWake(w *lockWord) {
 // On platforms other than Linux NewLock returns an error wrapping
 // errors.ErrUnsupported.
 type Lock struct {
-	seg  *shm.Segment
+	closer
 	w    *lockWord
 	race raceSync
 }
@@ -158,20 +164,24 @@ func NewLock() (*Lock, error) {
 }
 
 func newLockOn(s *shm.Segment) *Lock {
-	l := &Lock{seg: s, w: lockAt(s, shm.OffWords)}
+	l := &Lock{w: lockAt(s, shm.OffWords)}
+	l.open(s)
 	return l
 }
 
 // Lock acquires the lock, waiting as long as it takes. If the previous
 // holder died holding it, Lock takes it over without saying so; use Acquire
-// to be told (ErrLockAbandoned). It panics if l is closed. Lock and Unlock
+// to be told (ErrLockAbandoned). It panics if l is closed, or is closed
+// while Lock waits (it cannot return without the lock). Lock and Unlock
 // make *Lock a sync.Locker; Acquire and Release are Python's names, with
 // errors.
 func (l *Lock) Lock() {
-	if l.seg == nil {
+	if l.closed() {
 		panic("mp: Lock of a Lock that is closed or was not made by NewLock")
 	}
-	_ = l.race.synced(mutexLock(context.Background(), l.w, "Lock.Lock", -1))
+	if l.race.synced(l.mutexLock(context.Background(), l.w, "Lock.Lock", -1)) == ErrHandleClosed {
+		panic("mp: Lock of a Lock closed while Lock waited")
+	}
 }
 
 // Unlock releases the lock. It panics if the lock is not held, as
@@ -200,16 +210,16 @@ func (l *Lock) AcquireTimeout(d time.Duration) error {
 func (l *Lock) AcquireContext(ctx context.Context) error { return l.acquire(ctx, -1) }
 
 func (l *Lock) acquire(ctx context.Context, timeout time.Duration) error {
-	if l.seg == nil {
+	if l.closed() {
 		return ErrHandleClosed
 	}
-	return l.race.synced(mutexLock(ctx, l.w, "Lock.Acquire", timeout))
+	return l.race.synced(l.mutexLock(ctx, l.w, "Lock.Acquire", timeout))
 }
 
 // TryAcquire acquires the lock if it is free and reports whether it did
 // (Python's acquire(block=False)). It never takes over an abandoned lock.
 func (l *Lock) TryAcquire() bool {
-	if l.seg != nil && mutexTry(l.w) {
+	if !l.closed() && mutexTry(l.w) {
 		l.race.Sync()
 		return true
 	}
@@ -219,7 +229,7 @@ func (l *Lock) TryAcquire() bool {
 // Release releases the lock (Python's release()). It returns ErrNotLocked
 // if the lock was not held.
 func (l *Lock) Release() error {
-	if l.seg == nil {
+	if l.closed() {
 		return ErrHandleClosed
 	}
 	l.race.Sync()
@@ -230,17 +240,28 @@ func (l *Lock) Release() error {
 }
 
 // Locked reports whether some process holds the lock.
-func (l *Lock) Locked() bool { return l.seg != nil && atomic.LoadUint64(&l.w.owner) != 0 }
+func (l *Lock) Locked() bool { return !l.closed() && atomic.LoadUint64(&l.w.owner) != 0 }
 
 // owner returns the holder's process id, or 0.
 func (l *Lock) owner() int { return l.w.holder().Pid() }
 
 // Close unmaps the lock in this process. Other processes holding it are not
 // affected; the lock itself is gone once every process closed it or ended.
-// Close must not be called while other goroutines use l.
-func (l *Lock) Close() error { return takeSegment(&l.seg) }
+// A goroutine of this process blocked in Acquire, AcquireTimeout or
+// AcquireContext wakes at once and returns ErrHandleClosed without the lock
+// (one blocked in Lock panics); the lock is unmapped once they have left.
+// The non-blocking calls (Lock and Acquire when the lock is free, Unlock,
+// Release, TryAcquire, Locked) must not be called concurrently with Close:
+// they may touch the memory Close unmaps.
+func (l *Lock) Close() error { return l.close(func() { wakeAll(l.w) }) }
 
-func (l *Lock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, shm.KindLock) }
+// wakeAll wakes every sleeper on a lock word, for Close.
+func wakeAll(w *lockWord) {
+	atomic.AddUint32(&w.seq, 1)
+	shm.Wake(&w.seq, 1<<30)
+}
+
+func (l *Lock) mpExport() ([]byte, []*os.File, error) { return exportSegment(&l.closer, shm.KindLock) }
 
 func (l *Lock) mpImport(meta []byte, files []*os.File) error {
 	s, err := importSimple(meta, files, shm.KindLock)
@@ -279,7 +300,7 @@ func importSimple(meta []byte, files []*os.File, kind shm.Kind) (*shm.Segment, e
 // dies is handled as for Lock (ErrLockAbandoned; the new holder's count is
 // 1). Off Linux, NewRLock returns an error wrapping errors.ErrUnsupported.
 type RLock struct {
-	seg   *shm.Segment
+	closer
 	w     *lockWord // as Lock's
 	count *uint32   // recursion depth, changed only by the owner
 	race  raceSync
@@ -295,12 +316,13 @@ func NewRLock() (*RLock, error) {
 }
 
 func newRLockOn(s *shm.Segment) *RLock {
-	l := &RLock{seg: s, w: lockAt(s, shm.OffWords), count: s.Word(shm.OffWords + 16)}
+	l := &RLock{w: lockAt(s, shm.OffWords), count: s.Word(shm.OffWords + 16)}
+	l.open(s)
 	return l
 }
 
 func (l *RLock) acquire(ctx context.Context, op string, timeout time.Duration) error {
-	if l.seg == nil {
+	if l.closed() {
 		return ErrHandleClosed
 	}
 	if l.w.mine() {
@@ -308,7 +330,7 @@ func (l *RLock) acquire(ctx context.Context, op string, timeout time.Duration) e
 		l.race.Sync()
 		return nil
 	}
-	err := mutexLock(ctx, l.w, op, timeout)
+	err := l.mutexLock(ctx, l.w, op, timeout)
 	if err == nil || err == ErrLockAbandoned {
 		atomic.StoreUint32(l.count, 1)
 	}
@@ -317,10 +339,12 @@ func (l *RLock) acquire(ctx context.Context, op string, timeout time.Duration) e
 
 // Lock acquires the lock, waiting as long as it takes; see Lock.Lock.
 func (l *RLock) Lock() {
-	if l.seg == nil {
+	if l.closed() {
 		panic("mp: Lock of an RLock that is closed or was not made by NewRLock")
 	}
-	_ = l.acquire(context.Background(), "RLock.Lock", -1)
+	if l.acquire(context.Background(), "RLock.Lock", -1) == ErrHandleClosed {
+		panic("mp: Lock of an RLock closed while Lock waited")
+	}
 }
 
 // Unlock releases the lock once. It panics if this process does not hold
@@ -350,7 +374,7 @@ func (l *RLock) AcquireContext(ctx context.Context) error {
 // TryAcquire acquires the lock if it is free or held by this process, and
 // reports whether it did. It never takes over an abandoned lock.
 func (l *RLock) TryAcquire() bool {
-	if l.seg == nil {
+	if l.closed() {
 		return false
 	}
 	if l.w.mine() {
@@ -367,7 +391,7 @@ func (l *RLock) TryAcquire() bool {
 // Release releases the lock once (Python's release()). It returns
 // ErrNotOwner if this process does not hold it.
 func (l *RLock) Release() error {
-	if l.seg == nil {
+	if l.closed() {
 		return ErrHandleClosed
 	}
 	if !l.w.mine() {
@@ -380,10 +404,13 @@ func (l *RLock) Release() error {
 	return nil
 }
 
-// Close unmaps the lock in this process; see Lock.Close.
-func (l *RLock) Close() error { return takeSegment(&l.seg) }
+// Close unmaps the lock in this process; see Lock.Close for the calls
+// blocked meanwhile and for those that must not race with it.
+func (l *RLock) Close() error { return l.close(func() { wakeAll(l.w) }) }
 
-func (l *RLock) mpExport() ([]byte, []*os.File, error) { return exportSegment(l.seg, shm.KindRLock) }
+func (l *RLock) mpExport() ([]byte, []*os.File, error) {
+	return exportSegment(&l.closer, shm.KindRLock)
+}
 
 func (l *RLock) mpImport(meta []byte, files []*os.File) error {
 	s, err := importSimple(meta, files, shm.KindRLock)

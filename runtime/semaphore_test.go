@@ -5,6 +5,7 @@ package mp_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +50,38 @@ func TestSemaphoreProcesses(t *testing.T) {
 	}
 	if s.Value() != 2 {
 		t.Fatalf("Value %d after all released", s.Value())
+	}
+}
+
+// A bounded semaphore of 0 units refuses every Release, as Python's
+// BoundedSemaphore(0).release() raises ValueError; an unbounded semaphore
+// at its largest count says so rather than calling itself bounded.
+func TestSemaphoreReleaseLimits(t *testing.T) {
+	b, err := mp.NewBoundedSemaphore(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Release(); err != mp.ErrTooManyReleases {
+		t.Fatalf("BoundedSemaphore(0).Release: %v, want ErrTooManyReleases", err)
+	}
+	if b.Value() != 0 || b.TryAcquire() {
+		t.Fatalf("BoundedSemaphore(0) has %d units after a refused Release", b.Value())
+	}
+
+	s, err := mp.NewSemaphore(1<<31 - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Release()
+	if !errors.Is(err, mp.ErrTooManyReleases) || strings.Contains(err.Error(), "bounded") || !strings.Contains(err.Error(), "maximum") {
+		t.Fatalf("Release at the maximum count: %v, want an error naming the maximum that matches ErrTooManyReleases", err)
+	}
+	if s.Value() != 1<<31-1 {
+		t.Fatalf("count %d after a refused Release", s.Value())
+	}
+	if !s.TryAcquire() || s.Release() != nil {
+		t.Fatal("Release below the maximum failed")
 	}
 }

@@ -25,8 +25,7 @@ import (
 // returns an error wrapping errors.ErrUnsupported.
 type Value[T any] struct {
 	dataLock
-	seg *shm.Segment
-	p   *T
+	p *T // nil once closed
 }
 
 // NewValue returns a new shared Value holding v.
@@ -41,29 +40,55 @@ func NewValue[T any](v T) (*Value[T], error) {
 }
 
 func newValueOn[T any](s *shm.Segment) *Value[T] {
-	return &Value[T]{dataLock: dataLock{lock: lockAt(s, shm.OffDataLock), what: "Value"}, seg: s, p: (*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset]))}
+	x := &Value[T]{dataLock: dataLock{lock: lockAt(s, shm.OffDataLock), what: "Value"}, p: (*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset]))}
+	x.open(s)
+	return x
 }
 
-// Load returns the value (an unsynchronized read).
-func (x *Value[T]) Load() T { return *x.p }
+// errValueClosed is the panic of a Value used after Close.
+const errValueClosed = "mp: Value used after Close"
 
-// Store sets the value (an unsynchronized write).
-func (x *Value[T]) Store(v T) { *x.p = v }
+// Load returns the value (an unsynchronized read). It panics if x is
+// closed.
+func (x *Value[T]) Load() T {
+	if x.p == nil {
+		panic(errValueClosed)
+	}
+	return *x.p
+}
 
-// Pointer returns a pointer to the shared value. It is valid until Close.
-func (x *Value[T]) Pointer() *T { return x.p }
+// Store sets the value (an unsynchronized write). It panics if x is
+// closed.
+func (x *Value[T]) Store(v T) {
+	if x.p == nil {
+		panic(errValueClosed)
+	}
+	*x.p = v
+}
+
+// Pointer returns a pointer to the shared value. It is valid until Close,
+// and panics if x is closed.
+func (x *Value[T]) Pointer() *T {
+	if x.p == nil {
+		panic(errValueClosed)
+	}
+	return x.p
+}
 
 // Close unmaps the value in this process; the pointer from Pointer must not
-// be used afterwards. The memory is freed once every process closed it or
-// ended.
+// be used afterwards, and Load, Store, Pointer and Lock panic. A goroutine
+// of this process blocked in Acquire, AcquireTimeout or AcquireContext
+// returns ErrHandleClosed (one blocked in Lock panics); the value is
+// unmapped once they have left. Load, Store, Pointer and the lock's
+// non-blocking calls must not be called concurrently with Close. The memory
+// is freed once every process closed it or ended.
 func (x *Value[T]) Close() error {
-	s := x.seg
-	x.seg, x.p = nil, nil
-	return s.Close()
+	x.p = nil
+	return x.closeData()
 }
 
 func (x *Value[T]) mpExport() ([]byte, []*os.File, error) {
-	if x.seg == nil {
+	if x.closed() {
 		return nil, nil, ErrHandleClosed
 	}
 	return shm.DataMeta(shm.KindValue, x.seg, reflect.TypeFor[T](), 1), []*os.File{x.seg.File()}, nil
@@ -91,8 +116,7 @@ func (x *Value[T]) mpImport(meta []byte, files []*os.File) error {
 // error wrapping errors.ErrUnsupported.
 type Array[T any] struct {
 	dataLock
-	seg *shm.Segment
-	s   []T
+	s []T // nil once closed
 }
 
 // NewArray returns a new shared Array of n zero elements.
@@ -105,27 +129,34 @@ func NewArray[T any](n int) (*Array[T], error) {
 }
 
 func newArrayOn[T any](s *shm.Segment, n int) *Array[T] {
-	return &Array[T]{dataLock: dataLock{lock: lockAt(s, shm.OffDataLock), what: "Array"}, seg: s, s: unsafe.Slice((*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset])), n)}
+	a := &Array[T]{dataLock: dataLock{lock: lockAt(s, shm.OffDataLock), what: "Array"}, s: unsafe.Slice((*T)(unsafe.Pointer(&s.Mem()[shm.DataOffset])), n)}
+	a.open(s)
+	return a
 }
 
 // Slice returns the shared elements as a slice aliasing the shared memory
-// (not a copy). It is valid until Close; do not append to it.
+// (not a copy). It is valid until Close; do not append to it. After Close
+// it returns nil (an empty slice, so indexing it panics with an index out
+// of range), as Len returns 0.
 func (a *Array[T]) Slice() []T { return a.s[:len(a.s):len(a.s)] }
 
-// Len returns the number of elements.
+// Len returns the number of elements, 0 once closed.
 func (a *Array[T]) Len() int { return len(a.s) }
 
 // Close unmaps the array in this process; slices from Slice must not be
-// used afterwards. The memory is freed once every process closed it or
-// ended.
+// used afterwards, and Slice returns nil. A goroutine of this process
+// blocked in Acquire, AcquireTimeout or AcquireContext returns
+// ErrHandleClosed (one blocked in Lock panics); the array is unmapped once
+// they have left. Slice and the lock's non-blocking calls must not be
+// called concurrently with Close. The memory is freed once every process
+// closed it or ended.
 func (a *Array[T]) Close() error {
-	s := a.seg
-	a.seg, a.s = nil, nil
-	return s.Close()
+	a.s = nil
+	return a.closeData()
 }
 
 func (a *Array[T]) mpExport() ([]byte, []*os.File, error) {
-	if a.seg == nil {
+	if a.closed() {
 		return nil, nil, ErrHandleClosed
 	}
 	return shm.DataMeta(shm.KindArray, a.seg, reflect.TypeFor[T](), len(a.s)), []*os.File{a.seg.File()}, nil
@@ -143,19 +174,32 @@ func (a *Array[T]) mpImport(meta []byte, files []*os.File) error {
 // dataLock is the optional lock of a Value or Array: a cross-process Lock
 // in the same segment as the data.
 type dataLock struct {
+	closer
 	lock *lockWord
 	what string // "Value" or "Array", for errors
 	race raceSync
 }
 
-// Lock acquires the lock that guards the data; see Lock.Lock.
+// closeData closes the segment holding the data and its lock.
+func (d *dataLock) closeData() error { return d.close(func() { wakeAll(d.lock) }) }
+
+// Lock acquires the lock that guards the data; see Lock.Lock. It panics
+// if the Value or Array is closed.
 func (d *dataLock) Lock() {
-	_ = d.race.synced(mutexLock(context.Background(), d.lock, d.what+".Lock", -1))
+	if d.closed() {
+		panic("mp: " + d.what + " used after Close")
+	}
+	if d.race.synced(d.mutexLock(context.Background(), d.lock, d.what+".Lock", -1)) == ErrHandleClosed {
+		panic("mp: " + d.what + " closed while Lock waited")
+	}
 }
 
 // Unlock releases the lock that guards the data. It panics if the lock is
-// not held.
+// not held, or if the Value or Array is closed.
 func (d *dataLock) Unlock() {
+	if d.closed() {
+		panic("mp: " + d.what + " used after Close")
+	}
 	d.race.Sync()
 	if !mutexUnlock(d.lock) {
 		panic(ErrNotLocked)
@@ -177,5 +221,8 @@ func (d *dataLock) AcquireTimeout(dur time.Duration) error {
 func (d *dataLock) AcquireContext(ctx context.Context) error { return d.acquire(ctx, -1) }
 
 func (d *dataLock) acquire(ctx context.Context, timeout time.Duration) error {
-	return d.race.synced(mutexLock(ctx, d.lock, d.what+".Acquire", timeout))
+	if d.closed() {
+		return ErrHandleClosed
+	}
+	return d.race.synced(d.mutexLock(ctx, d.lock, d.what+".Acquire", timeout))
 }

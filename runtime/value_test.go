@@ -4,6 +4,7 @@ package mp_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mpgen/mpgen/internal/targets"
@@ -85,5 +86,50 @@ func TestValueLockedProcesses(t *testing.T) {
 	v.Store(targets.Particle{})
 	if *v.Pointer() != (targets.Particle{}) {
 		t.Fatal("Store then Pointer")
+	}
+}
+
+// A Value used after Close panics with a message that says so (it was a
+// nil-pointer dereference), as its Lock does; an Array's Slice after Close
+// is nil and its Len 0, and its lock's Acquire returns ErrHandleClosed.
+func TestValueAndArrayAfterClose(t *testing.T) {
+	v, err := mp.NewValue[int64](7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, use := range map[string]func(){
+		"Load":    func() { v.Load() },
+		"Store":   func() { v.Store(1) },
+		"Pointer": func() { v.Pointer() },
+		"Lock":    func() { v.Lock() },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); fmt.Sprint(r) != "mp: Value used after Close" {
+					t.Errorf("Value.%s after Close: panic %v, want \"mp: Value used after Close\"", name, r)
+				}
+			}()
+			use()
+		}()
+	}
+	if err := v.Acquire(); !errors.Is(err, mp.ErrHandleClosed) {
+		t.Errorf("Value.Acquire after Close: %v, want ErrHandleClosed", err)
+	}
+
+	a, err := mp.NewArray[int64](3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := a.Slice(); s != nil || a.Len() != 0 {
+		t.Errorf("Array after Close: Slice %v, Len %d, want nil and 0", s, a.Len())
+	}
+	if err := a.Acquire(); !errors.Is(err, mp.ErrHandleClosed) {
+		t.Errorf("Array.Acquire after Close: %v, want ErrHandleClosed", err)
 	}
 }
