@@ -74,8 +74,12 @@ type queued struct {
 
 // NewQueue makes a queue (Python's Queue(maxsize)). With maxsize > 0 it
 // holds at most maxsize values: Put then waits for room (PutContext and
-// PutTimeout bound the wait). maxsize <= 0 means no bound.
+// PutTimeout bound the wait). maxsize <= 0 means no bound; maxsize over
+// 2^31-1 is refused with an error.
 func NewQueue[T any](maxsize int) (*Queue[T], error) {
+	if maxsize > 1<<31-1 {
+		return nil, fmt.Errorf("mp: queue maxsize %d out of range [0, 2^31-1]", maxsize)
+	}
 	a, b, err := fdio.SeqpacketPair()
 	if err != nil {
 		return nil, err

@@ -425,3 +425,22 @@ func TestQueueKeptValuesNeverHangAnExit(t *testing.T) {
 		t.Fatalf("sum of every value got = %d, want %d", taken+got, want)
 	}
 }
+
+// TestQueueMaxSizeRange: a maxsize the shared counts cannot hold (over
+// 2^31-1) is refused, not cut to its low 32 bits (1<<32 made a queue whose
+// Put blocked for ever) nor left for a child to refuse.
+func TestQueueMaxSizeRange(t *testing.T) {
+	q := newQueue[int](t, 1<<31-1)
+	if err := q.PutTimeout(1, time.Second); err != nil {
+		t.Fatalf("Put on a queue of maxsize 2^31-1: %v", err)
+	}
+	if strconv.IntSize < 64 {
+		return
+	}
+	for _, n := range []int64{1 << 31, 3e9, 1 << 32, 1<<32 + 1} {
+		if q, err := mp.NewQueue[int](int(n)); err == nil {
+			q.Close()
+			t.Errorf("NewQueue(%d) = nil error, want a refusal", n)
+		}
+	}
+}
