@@ -89,6 +89,7 @@ type Process struct {
 	done     chan struct{}
 	killer   *time.Timer
 	stopCtx  func() bool
+	stopped  error // ctx.Err() when the context of StartContext terminated the child
 	exitCode int
 	result   any
 	err      error
@@ -183,7 +184,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	children.m[p] = struct{}{}
 	children.Unlock()
 	if ctx.Done() != nil {
-		p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Terminate() })
+		p.stopCtx = context.AfterFunc(ctx, func() { p.stopFor(ctx.Err()) })
 	}
 	go p.supervise(conn, outs, msg, call, files)
 	return nil
@@ -557,6 +558,28 @@ func (p *Process) Terminate() error {
 		p.killer = time.AfterFunc(d, func() { _ = proc.Kill() })
 	}
 	return nil
+}
+
+// stopFor terminates a running child because the context of StartContext
+// is done with cause, and records cause for the Future of Spawn.
+func (p *Process) stopFor(cause error) {
+	p.mu.Lock()
+	if p.state == stateStarted && p.stopped == nil {
+		p.stopped = cause
+	}
+	p.mu.Unlock()
+	_ = p.Terminate()
+}
+
+// stoppedBy returns the error of the context that terminated the child
+// (nil if none did) and the target's name.
+func (p *Process) stoppedBy() (error, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.spec == nil {
+		return p.stopped, ""
+	}
+	return p.stopped, p.spec.Name
 }
 
 // Kill stops the child at once with SIGKILL (TerminateProcess on Windows).
