@@ -94,6 +94,7 @@ type Process struct {
 	result   any
 	err      error
 	seq      int64
+	ran      bool // Run has returned
 }
 
 type procState int
@@ -435,7 +436,7 @@ func (p *Process) Run() error {
 	}
 	res, err := callLocal(context.Background(), spec, vals)
 	p.mu.Lock()
-	p.result, p.err = res, err
+	p.result, p.err, p.ran = res, err, true
 	p.mu.Unlock()
 	return err
 }
@@ -488,7 +489,7 @@ func (p *Process) Result() (any, error) {
 	defer p.mu.Unlock()
 	switch p.state {
 	case stateNew:
-		if p.result != nil || p.err != nil { // after Run
+		if p.ran {
 			return p.result, p.err
 		}
 		return nil, ErrNotStarted

@@ -580,3 +580,22 @@ func stop(t *testing.T, pid int) {
 		t.Fatal(err)
 	}
 }
+
+// TestResultAfterRunWithoutResult: Result works after a Run whose target
+// has no result, or returned only a nil error (it said ErrNotStarted).
+func TestResultAfterRunWithoutResult(t *testing.T) {
+	for _, p := range []*mp.Process{
+		{Target: targets.SleepNoCtx, Args: []any{time.Duration(0)}},
+		{Target: targets.Sleep, Args: []any{time.Duration(0)}},
+	} {
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := p.Result(); res != nil || err != nil {
+			t.Errorf("Result after Run = %v, %v; want nil, nil", res, err)
+		}
+	}
+	if _, err := (&mp.Process{Target: targets.SleepNoCtx}).Result(); err != mp.ErrNotStarted {
+		t.Errorf("Result before Start or Run = %v, want ErrNotStarted", err)
+	}
+}
