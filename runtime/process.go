@@ -113,7 +113,9 @@ const (
 func (p *Process) Start() error { return p.StartContext(context.Background()) }
 
 // StartContext is Start with a context: when ctx is done before the child
-// ends, the child is terminated as by Terminate.
+// ends, the child is terminated as by Terminate. A ctx already done starts
+// nothing: StartContext returns a *TimeoutError once its deadline passed,
+// else ctx.Err().
 func (p *Process) StartContext(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -129,8 +131,8 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if CurrentProcess().Daemon {
 		return ErrDaemonChildren
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return giveUp(ctx, "Process.Start", time.Time{})
 	}
 	spec, err := resolve(p.Target)
 	if err != nil {

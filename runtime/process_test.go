@@ -599,3 +599,21 @@ func TestResultAfterRunWithoutResult(t *testing.T) {
 		t.Errorf("Result before Start or Run = %v, want ErrNotStarted", err)
 	}
 }
+
+// TestStartContextDone: a context already done starts nothing, and says so
+// as every XContext call does: a *TimeoutError once its deadline passed,
+// else ctx.Err().
+func TestStartContextDone(t *testing.T) {
+	dctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	p := &mp.Process{Target: targets.SleepNoCtx, Args: []any{time.Duration(0)}}
+	var te *mp.TimeoutError
+	if err := p.StartContext(dctx); !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) || p.Pid() != 0 {
+		t.Fatalf("StartContext after the deadline = %T %v (pid %d), want a *TimeoutError", err, err, p.Pid())
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.StartContext(cctx); err != context.Canceled || p.Pid() != 0 {
+		t.Fatalf("StartContext with a cancelled context = %T %v, want context.Canceled", err, err)
+	}
+}
