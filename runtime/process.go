@@ -714,11 +714,16 @@ func init() { maxFrameSize.Store(DefaultMaxFrameSize) }
 // the sender checks first, against its own limit: Start, pool calls, Put and
 // Send refuse a value over it with an error that matches ErrTooLarge, and a
 // child reports a result over it as that error. n <= 0 restores
-// DefaultMaxFrameSize. A child inherits the limit of its parent when it
-// starts. It returns the previous limit.
+// DefaultMaxFrameSize; n over math.MaxUint32 (4 GiB - 1 byte), the largest
+// frame the wire's 32-bit length allows, sets that largest frame. A child
+// inherits the limit of its parent when it starts. It returns the previous
+// limit.
 func SetMaxFrameSize(n int64) (previous int64) {
-	if n <= 0 || n > math.MaxUint32 {
+	switch {
+	case n <= 0:
 		n = DefaultMaxFrameSize
+	case n > math.MaxUint32:
+		n = math.MaxUint32
 	}
 	return maxFrameSize.Swap(n)
 }

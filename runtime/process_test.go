@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io/fs"
+	"math"
 	"reflect"
 	"strings"
 	"syscall"
@@ -615,5 +616,22 @@ func TestStartContextDone(t *testing.T) {
 	cancel()
 	if err := p.StartContext(cctx); err != context.Canceled || p.Pid() != 0 {
 		t.Fatalf("StartContext with a cancelled context = %T %v, want context.Canceled", err, err)
+	}
+}
+
+// TestSetMaxFrameSizeClamps: a limit over what the wire's 32-bit length
+// allows becomes that largest frame, not the 1 GiB default; n <= 0 restores
+// the default.
+func TestSetMaxFrameSizeClamps(t *testing.T) {
+	prev := mp.SetMaxFrameSize(1 << 40)
+	defer mp.SetMaxFrameSize(prev)
+	if got := mp.SetMaxFrameSize(math.MaxUint32 + 1); got != math.MaxUint32 {
+		t.Fatalf("SetMaxFrameSize(1<<40) set %d, want math.MaxUint32", got)
+	}
+	if got := mp.SetMaxFrameSize(-1); got != math.MaxUint32 {
+		t.Fatalf("SetMaxFrameSize(MaxUint32+1) set %d, want math.MaxUint32", got)
+	}
+	if got := mp.SetMaxFrameSize(prev); got != mp.DefaultMaxFrameSize {
+		t.Fatalf("SetMaxFrameSize(-1) set %d, want DefaultMaxFrameSize", got)
 	}
 }
