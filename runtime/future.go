@@ -171,9 +171,12 @@ func (f *Future[R]) Cancel() bool {
 		return true
 	}
 	f.t.mu.Lock()
-	queued := f.t.worker == nil
+	queued := f.t.worker == nil && !f.t.finished()
+	if queued {
+		f.t.dropped = true // before the lock is let go: start skips it
+	}
 	f.t.mu.Unlock()
-	if !queued || f.t.finished() {
+	if !queued {
 		return false
 	}
 	f.t.finish(nil, context.Canceled)
