@@ -15,7 +15,9 @@ import (
 // target's return value kept. The arguments are checked at Start as for
 // Process; R must be the target's result type (any, or struct{} for a
 // target without a result, also fit). ctx is the child's: when it is done
-// before the child ends, the child is terminated as by Process.Terminate.
+// before the child ends, the child is terminated as by Process.Terminate,
+// and Get reports it as for a pool call: a *TimeoutError once ctx's
+// deadline passed, else ctx.Err() (context.Canceled).
 // For the other fields of a Process (Name, Daemon, Stdout, ...), start a
 // &Process{...} and read Process.Result.
 func Spawn[R any](ctx context.Context, target any, args ...any) (*Future[R], error) {
@@ -31,10 +33,11 @@ func Spawn[R any](ctx context.Context, target any, args ...any) (*Future[R], err
 		return nil, &ArgError{Target: spec.Name, Msg: fmt.Sprintf("result type is %v, not %v", typeName(spec.Result), rt)}
 	}
 	p := &Process{Target: target, Args: args}
+	since := time.Now()
 	if err := p.StartContext(ctx); err != nil {
 		return nil, err
 	}
-	return &Future[R]{p: p}, nil
+	return &Future[R]{p: p, since: since}, nil
 }
 
 func typeName(t reflect.Type) string {
@@ -50,8 +53,9 @@ func typeName(t reflect.Type) string {
 // Get waits for the result, Done, Ready and Successful look at it, Cancel
 // gives up on it.
 type Future[R any] struct {
-	t         *task    // a pool call, or
-	p         *Process // a spawned child
+	t         *task     // a pool call, or
+	p         *Process  // a spawned child
+	since     time.Time // when the child was started
 	cancelled atomic.Bool
 }
 
@@ -95,7 +99,16 @@ func (f *Future[R]) outcome() (any, error) {
 	if f.cancelled.Load() {
 		return nil, context.Canceled
 	}
-	return f.p.Result()
+	res, err := f.p.Result()
+	if err == nil {
+		return res, nil
+	}
+	// A child its context terminated fails as a pool call does, whatever
+	// the signal or its target's cancelled context made it report.
+	if cause, name := f.p.stoppedBy(); cause != nil {
+		return nil, asTimeout(cause, "call of "+name, f.since, nil)
+	}
+	return nil, err
 }
 
 // Done returns a channel closed when the call has finished.
@@ -158,9 +171,12 @@ func (f *Future[R]) Cancel() bool {
 		return true
 	}
 	f.t.mu.Lock()
-	queued := f.t.worker == nil
+	queued := f.t.worker == nil && !f.t.finished()
+	if queued {
+		f.t.dropped = true // before the lock is let go: start skips it
+	}
 	f.t.mu.Unlock()
-	if !queued || f.t.finished() {
+	if !queued {
 		return false
 	}
 	f.t.finish(nil, context.Canceled)

@@ -5,6 +5,7 @@ package mp_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +57,40 @@ func TestSpawnFuture(t *testing.T) {
 	}
 	if _, err := h.Get(); !errors.Is(err, targets.ErrBoom) || h.Successful() {
 		t.Fatalf("a failing child's Get: %v", err)
+	}
+}
+
+// TestSpawnFutureContext: a spawned child whose context ends reports as a
+// pool call does: a *TimeoutError (Op "call of " and the target) once the
+// deadline passed, context.Canceled once cancelled, whether or not the
+// target takes a context (not an *ExitError, nor the target's own
+// cancelled context).
+func TestSpawnFutureContext(t *testing.T) {
+	for _, target := range []any{targets.Sleep, targets.SleepNoCtx} {
+		dctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+		f, err := mp.Spawn[struct{}](dctx, target, time.Hour)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		_, err = f.GetTimeout(30 * time.Second)
+		cancel()
+		var te *mp.TimeoutError
+		if !errors.As(err, &te) || !strings.HasPrefix(te.Op, "call of ") || !strings.Contains(te.Op, "Sleep") ||
+			!errors.Is(err, context.DeadlineExceeded) || te.After < 300*time.Millisecond {
+			t.Errorf("%T: Get after the deadline = %T %v, want a *TimeoutError for the call", target, err, err)
+		}
+
+		cctx, cancel := context.WithCancel(testCtx(t))
+		g, err := mp.Spawn[struct{}](cctx, target, time.Hour)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		if _, err := g.GetTimeout(30 * time.Second); err != context.Canceled {
+			t.Errorf("%T: Get after cancel = %T %v, want context.Canceled", target, err, err)
+		}
 	}
 }

@@ -85,7 +85,8 @@ type mapConfig struct {
 
 // Chunksize sets how many items travel to a worker in one message. The
 // default is Python's rule, len(items)/(4*workers) rounded up, so tiny
-// tasks are cheap; 1 sends every item on its own.
+// tasks are cheap; 1 sends every item on its own. 0 means the default; a
+// negative n makes the call fail with an *ArgError (Python's ValueError).
 func Chunksize(n int) MapOption { return func(c *mapConfig) { c.chunk = n } }
 
 // Progress calls fn(done, total) as items complete, from one goroutine at
@@ -93,13 +94,21 @@ func Chunksize(n int) MapOption { return func(c *mapConfig) { c.chunk = n } }
 func Progress(fn func(done, total int)) MapOption { return func(c *mapConfig) { c.progress = fn } }
 
 // InFlight bounds how many chunks IMap and IMapUnordered keep submitted at
-// once (default 4 per worker).
+// once (default 4 per worker). 0 means the default; a negative n makes the
+// call fail with an *ArgError.
 func InFlight(n int) MapOption { return func(c *mapConfig) { c.window = n } }
 
-func (p *Pool) mapConfig(n int, opts []MapOption) mapConfig {
+// mapConfig applies opts to a call of target over n items.
+func (p *Pool) mapConfig(target string, n int, opts []MapOption) (mapConfig, error) {
 	c := mapConfig{}
 	for _, o := range opts {
 		o(&c)
+	}
+	if c.chunk < 0 {
+		return c, &ArgError{Target: target, Msg: fmt.Sprintf("Chunksize must be 1+ (0 means the default), got %d", c.chunk)}
+	}
+	if c.window < 0 {
+		return c, &ArgError{Target: target, Msg: fmt.Sprintf("InFlight must be 1+ (0 means the default), got %d", c.window)}
 	}
 	if c.chunk <= 0 {
 		w := p.cfg.workers
@@ -111,7 +120,7 @@ func (p *Pool) mapConfig(n int, opts []MapOption) mapConfig {
 	if c.window <= 0 {
 		c.window = 4 * p.cfg.workers
 	}
-	return c
+	return c, nil
 }
 
 // Outcome is one item's result in IMap and IMapUnordered.
@@ -145,7 +154,11 @@ func newMapper[T, R any](ctx context.Context, p *Pool, target any, items []T, op
 	if err := checkResult[R](spec); err != nil {
 		return nil, err
 	}
-	return &mapper[T, R]{ctx: ctx, pool: p, spec: spec, items: items, cfg: p.mapConfig(len(items), opts)}, nil
+	cfg, err := p.mapConfig(spec.Name, len(items), opts)
+	if err != nil {
+		return nil, err
+	}
+	return &mapper[T, R]{ctx: ctx, pool: p, spec: spec, items: items, cfg: cfg}, nil
 }
 
 // submit sends the chunk starting at item lo.
@@ -404,7 +417,10 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 	if err := checkResult[R](spec); err != nil {
 		return nil, err
 	}
-	cfg := p.mapConfig(len(argLists), opts)
+	cfg, err := p.mapConfig(spec.Name, len(argLists), opts)
+	if err != nil {
+		return nil, err
+	}
 	m := &mapper[struct{}, R]{ctx: ctx, pool: p, spec: spec, cfg: cfg, items: make([]struct{}, len(argLists))}
 	codec := p.cfg.codec
 	var chunks []chunk

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,30 @@ type Conn[T any] struct {
 	codec   Codec
 	canSend bool
 	canRecv bool
+}
+
+// closedError is the error of a Queue or Conn method called after Close
+// in this process, or waiting in one when Close came: it matches
+// ErrHandleClosed and os.ErrClosed.
+type closedError struct{ op string }
+
+func (e *closedError) Error() string {
+	return "mp: " + e.op + ": " + strings.TrimPrefix(ErrHandleClosed.Error(), "mp: ")
+}
+
+// Is makes errors.Is(err, ErrHandleClosed) and errors.Is(err, os.ErrClosed)
+// true.
+func (e *closedError) Is(target error) bool {
+	return target == ErrHandleClosed || target == os.ErrClosed
+}
+
+// closedAs turns the os.ErrClosed of a closed descriptor into op's
+// *closedError; other errors pass unchanged.
+func closedAs(err error, op string) error {
+	if err != nil && errors.Is(err, os.ErrClosed) {
+		return &closedError{op}
+	}
+	return err
 }
 
 // Pipe returns the two ends of a pipe (Python's Pipe(duplex)). With duplex
@@ -63,6 +88,9 @@ func (c *Conn[T]) SendContext(ctx context.Context, v T) error {
 	if !c.canSend {
 		return ErrWrongEnd
 	}
+	if c.sock.Closed() {
+		return &closedError{"Conn.Send"}
+	}
 	start := startOf(ctx)
 	msg, files, err := encodeMsg(c.codec, reflect.ValueOf(&v).Elem())
 	if err != nil {
@@ -78,7 +106,7 @@ func (c *Conn[T]) SendContext(ctx context.Context, v T) error {
 		err = c.sock.Send(ctx, msg, files)
 	}
 	closeFiles(files)
-	return asTimeout(sendErr(err), "Conn.Send", start, nil)
+	return asTimeout(closedAs(sendErr(err), "Conn.Send"), "Conn.Send", start, nil)
 }
 
 // sendErr says plainly that the peer is gone.
@@ -108,13 +136,16 @@ func (c *Conn[T]) RecvContext(ctx context.Context) (T, error) {
 	if !c.canRecv {
 		return v, ErrWrongEnd
 	}
+	if c.sock.Closed() {
+		return v, &closedError{"Conn.Recv"}
+	}
 	start := startOf(ctx)
 	buf, n, files, err := c.sock.Recv(ctx)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNRESET) {
 			err = io.EOF
 		}
-		return v, asTimeout(err, "Conn.Recv", start, nil)
+		return v, asTimeout(closedAs(err, "Conn.Recv"), "Conn.Recv", start, nil)
 	}
 	err = decodeMsg(c.codec, (*buf)[:n], files, &v)
 	fdio.PutBuf(buf)
@@ -130,13 +161,19 @@ func (c *Conn[T]) Poll(timeout time.Duration) (bool, error) {
 	if !c.canRecv {
 		return false, ErrWrongEnd
 	}
-	return c.sock.Readable(context.Background(), timeout)
+	if c.sock.Closed() {
+		return false, &closedError{"Conn.Poll"}
+	}
+	ok, err := c.sock.Readable(context.Background(), timeout)
+	return ok, closedAs(err, "Conn.Poll")
 }
 
 // Close closes this process's end (Python's close). The other end sees
 // io.EOF once every process holding this end has closed it or exited.
 //
-// Closing a closed end does nothing and returns nil, as in Python.
+// After Close, Send, Recv and Poll on this end (and those waiting in them)
+// return an error that matches ErrHandleClosed and os.ErrClosed. Closing a
+// closed end does nothing and returns nil, as in Python.
 func (c *Conn[T]) Close() error {
 	if err := c.sock.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return err

@@ -523,6 +523,10 @@ type task struct {
 	// beside its frame (again if it is retried elsewhere) and closed when
 	// it finishes.
 	files []*os.File
+	// dropped (under mu) marks a call given up while queued (Cancel, its
+	// context), which finish is about to end: start skips it, so a call
+	// that Cancel reports cancelled never runs.
+	dropped bool
 }
 
 func newTask(ctx context.Context, spec *registry.Spec, codec Codec, kind wire.Kind, body wire.Payload, n int) *task {
@@ -564,8 +568,11 @@ func (t *task) watch() {
 	t.stop = context.AfterFunc(ctx, func() {
 		t.mu.Lock()
 		w, id, sent := t.worker, t.id, t.sentAt
+		if w == nil {
+			t.dropped = true
+		}
 		t.mu.Unlock()
-		if w == nil { // still queued: dispatch will skip it
+		if w == nil { // still queued: start will skip it
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				t.finish(nil, &TimeoutError{Op: "call of " + t.spec.Name})
 			} else {
@@ -677,7 +684,7 @@ func (w *poolWorker) start(ts ...*task) {
 	w.wmu.Lock()
 	for _, t := range ts {
 		t.mu.Lock()
-		if t.finished() {
+		if t.finished() || t.dropped {
 			t.mu.Unlock()
 			skipped++
 			continue

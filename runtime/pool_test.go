@@ -561,3 +561,45 @@ func TestPoolKeptValuesNeverHangJoin(t *testing.T) {
 		t.Fatalf("sum of every value got = %d, want %d", taken.(int)+got, want)
 	}
 }
+
+// TestPoolMapOptionsRange: a negative Chunksize or InFlight fails the call
+// with an *ArgError naming the option (Python's ValueError "Chunksize must
+// be 1+"); 0 means the default.
+func TestPoolMapOptionsRange(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPool(t, mp.Workers(1))
+	items := []int{1, 2, 3}
+	check := func(what string, err error, option string) {
+		t.Helper()
+		var ae *mp.ArgError
+		if !errors.As(err, &ae) || !strings.Contains(err.Error(), option) {
+			t.Errorf("%s: %v, want an *ArgError about %s", what, err, option)
+		}
+	}
+	_, err := mp.Map[int, int](ctx, p, targets.Identity, items, mp.Chunksize(-1))
+	check("Map with Chunksize(-1)", err, "Chunksize")
+	_, err = mp.Starmap[int](ctx, p, targets.Add, [][]any{{1, 2}}, mp.Chunksize(-2))
+	check("Starmap with Chunksize(-2)", err, "Chunksize")
+	for name, seq := range map[string]func(yield func(mp.Outcome[int]) bool){
+		"IMap with InFlight(-1)":           mp.IMap[int, int](ctx, p, targets.Identity, items, mp.InFlight(-1)),
+		"IMapUnordered with Chunksize(-1)": mp.IMapUnordered[int, int](ctx, p, targets.Identity, items, mp.Chunksize(-1)),
+		"IMapUnordered with InFlight(-5)":  mp.IMapUnordered[int, int](ctx, p, targets.Identity, items, mp.InFlight(-5)),
+	} {
+		var errs []error
+		for o := range seq {
+			errs = append(errs, o.Err)
+		}
+		option := "InFlight"
+		if strings.Contains(name, "Chunksize") {
+			option = "Chunksize"
+		}
+		if len(errs) != 1 {
+			t.Errorf("%s: %d outcomes, want one error", name, len(errs))
+			continue
+		}
+		check(name, errs[0], option)
+	}
+	if got, err := mp.Map[int, int](ctx, p, targets.Identity, items, mp.Chunksize(0), mp.InFlight(0)); err != nil || len(got) != 3 {
+		t.Errorf("Map with Chunksize(0), InFlight(0) = %v, %v", got, err)
+	}
+}

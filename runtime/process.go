@@ -89,10 +89,12 @@ type Process struct {
 	done     chan struct{}
 	killer   *time.Timer
 	stopCtx  func() bool
+	stopped  error // ctx.Err() when the context of StartContext terminated the child
 	exitCode int
 	result   any
 	err      error
 	seq      int64
+	ran      bool // Run has returned
 }
 
 type procState int
@@ -111,7 +113,9 @@ const (
 func (p *Process) Start() error { return p.StartContext(context.Background()) }
 
 // StartContext is Start with a context: when ctx is done before the child
-// ends, the child is terminated as by Terminate.
+// ends, the child is terminated as by Terminate. A ctx already done starts
+// nothing: StartContext returns a *TimeoutError once its deadline passed,
+// else ctx.Err().
 func (p *Process) StartContext(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,8 +131,8 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if CurrentProcess().Daemon {
 		return ErrDaemonChildren
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return giveUp(ctx, "Process.Start", time.Time{})
 	}
 	spec, err := resolve(p.Target)
 	if err != nil {
@@ -183,7 +187,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	children.m[p] = struct{}{}
 	children.Unlock()
 	if ctx.Done() != nil {
-		p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Terminate() })
+		p.stopCtx = context.AfterFunc(ctx, func() { p.stopFor(ctx.Err()) })
 	}
 	go p.supervise(conn, outs, msg, call, files)
 	return nil
@@ -434,7 +438,7 @@ func (p *Process) Run() error {
 	}
 	res, err := callLocal(context.Background(), spec, vals)
 	p.mu.Lock()
-	p.result, p.err = res, err
+	p.result, p.err, p.ran = res, err, true
 	p.mu.Unlock()
 	return err
 }
@@ -487,7 +491,7 @@ func (p *Process) Result() (any, error) {
 	defer p.mu.Unlock()
 	switch p.state {
 	case stateNew:
-		if p.result != nil || p.err != nil { // after Run
+		if p.ran {
 			return p.result, p.err
 		}
 		return nil, ErrNotStarted
@@ -557,6 +561,28 @@ func (p *Process) Terminate() error {
 		p.killer = time.AfterFunc(d, func() { _ = proc.Kill() })
 	}
 	return nil
+}
+
+// stopFor terminates a running child because the context of StartContext
+// is done with cause, and records cause for the Future of Spawn.
+func (p *Process) stopFor(cause error) {
+	p.mu.Lock()
+	if p.state == stateStarted && p.stopped == nil {
+		p.stopped = cause
+	}
+	p.mu.Unlock()
+	_ = p.Terminate()
+}
+
+// stoppedBy returns the error of the context that terminated the child
+// (nil if none did) and the target's name.
+func (p *Process) stoppedBy() (error, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.spec == nil {
+		return p.stopped, ""
+	}
+	return p.stopped, p.spec.Name
 }
 
 // Kill stops the child at once with SIGKILL (TerminateProcess on Windows).
@@ -688,11 +714,16 @@ func init() { maxFrameSize.Store(DefaultMaxFrameSize) }
 // the sender checks first, against its own limit: Start, pool calls, Put and
 // Send refuse a value over it with an error that matches ErrTooLarge, and a
 // child reports a result over it as that error. n <= 0 restores
-// DefaultMaxFrameSize. A child inherits the limit of its parent when it
-// starts. It returns the previous limit.
+// DefaultMaxFrameSize; n over math.MaxUint32 (4 GiB - 1 byte), the largest
+// frame the wire's 32-bit length allows, sets that largest frame. A child
+// inherits the limit of its parent when it starts. It returns the previous
+// limit.
 func SetMaxFrameSize(n int64) (previous int64) {
-	if n <= 0 || n > math.MaxUint32 {
+	switch {
+	case n <= 0:
 		n = DefaultMaxFrameSize
+	case n > math.MaxUint32:
+		n = math.MaxUint32
 	}
 	return maxFrameSize.Swap(n)
 }

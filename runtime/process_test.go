@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io/fs"
+	"math"
 	"reflect"
 	"strings"
 	"syscall"
@@ -578,5 +579,59 @@ func stop(t *testing.T, pid int) {
 	t.Helper()
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResultAfterRunWithoutResult: Result works after a Run whose target
+// has no result, or returned only a nil error (it said ErrNotStarted).
+func TestResultAfterRunWithoutResult(t *testing.T) {
+	for _, p := range []*mp.Process{
+		{Target: targets.SleepNoCtx, Args: []any{time.Duration(0)}},
+		{Target: targets.Sleep, Args: []any{time.Duration(0)}},
+	} {
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := p.Result(); res != nil || err != nil {
+			t.Errorf("Result after Run = %v, %v; want nil, nil", res, err)
+		}
+	}
+	if _, err := (&mp.Process{Target: targets.SleepNoCtx}).Result(); err != mp.ErrNotStarted {
+		t.Errorf("Result before Start or Run = %v, want ErrNotStarted", err)
+	}
+}
+
+// TestStartContextDone: a context already done starts nothing, and says so
+// as every XContext call does: a *TimeoutError once its deadline passed,
+// else ctx.Err().
+func TestStartContextDone(t *testing.T) {
+	dctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	p := &mp.Process{Target: targets.SleepNoCtx, Args: []any{time.Duration(0)}}
+	var te *mp.TimeoutError
+	if err := p.StartContext(dctx); !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) || p.Pid() != 0 {
+		t.Fatalf("StartContext after the deadline = %T %v (pid %d), want a *TimeoutError", err, err, p.Pid())
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.StartContext(cctx); err != context.Canceled || p.Pid() != 0 {
+		t.Fatalf("StartContext with a cancelled context = %T %v, want context.Canceled", err, err)
+	}
+}
+
+// TestSetMaxFrameSizeClamps: a limit over what the wire's 32-bit length
+// allows becomes that largest frame, not the 1 GiB default; n <= 0 restores
+// the default.
+func TestSetMaxFrameSizeClamps(t *testing.T) {
+	prev := mp.SetMaxFrameSize(1 << 40)
+	defer mp.SetMaxFrameSize(prev)
+	if got := mp.SetMaxFrameSize(math.MaxUint32 + 1); got != math.MaxUint32 {
+		t.Fatalf("SetMaxFrameSize(1<<40) set %d, want math.MaxUint32", got)
+	}
+	if got := mp.SetMaxFrameSize(-1); got != math.MaxUint32 {
+		t.Fatalf("SetMaxFrameSize(MaxUint32+1) set %d, want math.MaxUint32", got)
+	}
+	if got := mp.SetMaxFrameSize(prev); got != mp.DefaultMaxFrameSize {
+		t.Fatalf("SetMaxFrameSize(-1) set %d, want DefaultMaxFrameSize", got)
 	}
 }

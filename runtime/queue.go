@@ -74,8 +74,12 @@ type queued struct {
 
 // NewQueue makes a queue (Python's Queue(maxsize)). With maxsize > 0 it
 // holds at most maxsize values: Put then waits for room (PutContext and
-// PutTimeout bound the wait). maxsize <= 0 means no bound.
+// PutTimeout bound the wait). maxsize <= 0 means no bound; maxsize over
+// 2^31-1 is refused with an error.
 func NewQueue[T any](maxsize int) (*Queue[T], error) {
+	if maxsize > 1<<31-1 {
+		return nil, fmt.Errorf("mp: queue maxsize %d out of range [0, 2^31-1]", maxsize)
+	}
 	a, b, err := fdio.SeqpacketPair()
 	if err != nil {
 		return nil, err
@@ -106,6 +110,9 @@ func (q *Queue[T]) PutTimeout(v T, d time.Duration) error {
 func (q *Queue[T]) PutContext(ctx context.Context, v T) error { return q.put1(ctx, v, -1) }
 
 func (q *Queue[T]) put1(ctx context.Context, v T, timeout time.Duration) error {
+	if q.closed.Load() {
+		return &closedError{"Queue.Put"}
+	}
 	msg, files, err := encodeMsg(q.codec, reflect.ValueOf(&v).Elem())
 	if err != nil {
 		return fmt.Errorf("mp: put %T: %w", v, err)
@@ -117,7 +124,7 @@ func (q *Queue[T]) put1(ctx context.Context, v T, timeout time.Duration) error {
 	q.addTask()
 	if err := q.send(msg, files); err != nil {
 		q.undoPut()
-		return err
+		return closedAs(err, "Queue.Put")
 	}
 	return nil
 }
@@ -276,6 +283,9 @@ func (q *Queue[T]) FlushTimeout(d time.Duration) error {
 // FlushContext is Flush that gives up when ctx is done: with a
 // *TimeoutError once its deadline passed, else with ctx.Err().
 func (q *Queue[T]) FlushContext(ctx context.Context) error {
+	if q.closed.Load() {
+		return &closedError{"Queue.Flush"}
+	}
 	start := startOf(ctx)
 	q.mu.Lock()
 	if !q.feeding {
@@ -421,6 +431,9 @@ func (q *Queue[T]) GetTimeout(d time.Duration) (T, error) {
 // matching ErrQueueEmpty once its deadline passed, else with ctx.Err().
 func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 	var v T
+	if q.closed.Load() {
+		return v, &closedError{"Queue.Get"}
+	}
 	start := startOf(ctx)
 	if err := fdio.TakeTurn(ctx, q.rx); err != nil {
 		return v, asTimeout(err, "Queue.Get", start, ErrQueueEmpty)
@@ -431,13 +444,16 @@ func (q *Queue[T]) GetContext(ctx context.Context) (T, error) {
 		return v, decodeMsg(q.codec, msg, nil, &v)
 	}
 	buf, n, files, err := q.get.Recv(ctx)
-	return q.decode(buf, n, files, asTimeout(err, "Queue.Get", start, ErrQueueEmpty))
+	return q.decode(buf, n, files, asTimeout(closedAs(err, "Queue.Get"), "Queue.Get", start, ErrQueueEmpty))
 }
 
 // TryGet returns the oldest value if one is ready, or ErrQueueEmpty
 // (Python's get_nowait).
 func (q *Queue[T]) TryGet() (T, error) {
 	var v T
+	if q.closed.Load() {
+		return v, &closedError{"Queue.Get"}
+	}
 	select {
 	case q.rx <- struct{}{}:
 	default:
@@ -452,7 +468,7 @@ func (q *Queue[T]) TryGet() (T, error) {
 	if err == nil && !ok {
 		return v, ErrQueueEmpty
 	}
-	return q.decode(buf, n, files, err)
+	return q.decode(buf, n, files, closedAs(err, "Queue.Get"))
 }
 
 // popAhead takes the oldest value kept from a batch (the turn held).
@@ -521,9 +537,12 @@ var errMalformedBatch = errors.New("mp: malformed batch message")
 // and, once what was put has been got, Get returns ErrQueueShutDown.
 // Values still waiting in this process are sent first.
 func (q *Queue[T]) Shutdown() error {
+	if q.closed.Load() {
+		return &closedError{"Queue.Shutdown"}
+	}
 	_ = q.Flush()
 	q.markShutDown()
-	return q.put.ShutdownSend()
+	return closedAs(q.put.ShutdownSend(), "Queue.Shutdown")
 }
 
 // Close releases this process's hold on the queue after flushing what it
@@ -532,8 +551,9 @@ func (q *Queue[T]) Shutdown() error {
 // waits for ever, as Python's exit does (see Flush). Values this process
 // kept from a batch are put back first; if the queue was shut down
 // meanwhile they are lost, and Close says how many. Other processes keep
-// using the queue. Goroutines blocked in Get, Put or Join return
-// os.ErrClosed. Closing a closed queue does nothing and returns nil, as in
+// using the queue. Goroutines blocked in Get, Put or Join, and every later
+// call but Close and Unfinished, return an error that matches
+// ErrHandleClosed and os.ErrClosed. Closing a closed queue does nothing and returns nil, as in
 // Python.
 func (q *Queue[T]) Close() error {
 	if q.closed.Load() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -48,7 +47,7 @@ func (q *Queue[T]) takeRoom(ctx context.Context, timeout time.Duration) error {
 	var wt *shm.Waiter
 	for {
 		if q.closed.Load() {
-			return fmt.Errorf("mp: Queue.Put: %w", os.ErrClosed)
+			return &closedError{"Queue.Put"}
 		}
 		if atomic.LoadUint32(q.word(offShutDown)) != 0 {
 			return ErrQueueShutDown
@@ -109,7 +108,7 @@ func (q *Queue[T]) TaskDone() error {
 		return fmt.Errorf("mp: Queue.TaskDone: %w", errors.ErrUnsupported)
 	}
 	if q.closed.Load() {
-		return fmt.Errorf("mp: Queue.TaskDone: %w", os.ErrClosed)
+		return &closedError{"Queue.TaskDone"}
 	}
 	if !q.taskDone() {
 		return ErrTaskDoneTooOften
@@ -155,7 +154,7 @@ func (q *Queue[T]) join(ctx context.Context, timeout time.Duration) error {
 	defer wt.Done()
 	for {
 		if q.closed.Load() {
-			return fmt.Errorf("mp: Queue.Join: %w", os.ErrClosed)
+			return &closedError{"Queue.Join"}
 		}
 		n := atomic.LoadUint32(w)
 		if n == 0 {

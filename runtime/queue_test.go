@@ -375,8 +375,8 @@ func TestQueueCloseReleasesWaiters(t *testing.T) {
 	for range 2 {
 		select {
 		case err := <-errs:
-			if !errors.Is(err, os.ErrClosed) {
-				t.Fatalf("a waiter after Close: %v, want os.ErrClosed", err)
+			if !errors.Is(err, os.ErrClosed) || !errors.Is(err, mp.ErrHandleClosed) {
+				t.Fatalf("a waiter after Close: %v, want os.ErrClosed and mp.ErrHandleClosed", err)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("a Put or Join outlived Close")
@@ -424,4 +424,74 @@ func TestQueueKeptValuesNeverHangAnExit(t *testing.T) {
 	if got := getInts(t, q, n+more-k); taken+got != want {
 		t.Fatalf("sum of every value got = %d, want %d", taken+got, want)
 	}
+}
+
+// TestQueueMaxSizeRange: a maxsize the shared counts cannot hold (over
+// 2^31-1) is refused, not cut to its low 32 bits (1<<32 made a queue whose
+// Put blocked for ever) nor left for a child to refuse.
+func TestQueueMaxSizeRange(t *testing.T) {
+	q := newQueue[int](t, 1<<31-1)
+	if err := q.PutTimeout(1, time.Second); err != nil {
+		t.Fatalf("Put on a queue of maxsize 2^31-1: %v", err)
+	}
+	if strconv.IntSize < 64 {
+		return
+	}
+	for _, n := range []int64{1 << 31, 3e9, 1 << 32, 1<<32 + 1} {
+		if q, err := mp.NewQueue[int](int(n)); err == nil {
+			q.Close()
+			t.Errorf("NewQueue(%d) = nil error, want a refusal", n)
+		}
+	}
+}
+
+// TestClosedQueueAndConn: every Queue and Conn method after Close returns
+// an error matching both mp.ErrHandleClosed (what the README promises of a
+// closed handle) and os.ErrClosed, with an "mp:" prefix (they returned a
+// bare os.ErrClosed, and Shutdown "use of closed file").
+func TestClosedQueueAndConn(t *testing.T) {
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, mp.ErrHandleClosed) || !errors.Is(err, os.ErrClosed) || !strings.HasPrefix(err.Error(), "mp: ") {
+			t.Errorf("%s after Close: %v, want mp.ErrHandleClosed and os.ErrClosed", what, err)
+		}
+	}
+	for _, maxsize := range []int{0, 2} {
+		q, err := mp.NewQueue[int](maxsize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		check("Put", q.Put(1))
+		check("PutTimeout", q.PutTimeout(1, 0))
+		check("PutContext", q.PutContext(context.Background(), 1))
+		_, err = q.Get()
+		check("Get", err)
+		_, err = q.GetTimeout(0)
+		check("GetTimeout", err)
+		_, err = q.TryGet()
+		check("TryGet", err)
+		check("Flush", q.Flush())
+		check("Shutdown", q.Shutdown())
+		check("TaskDone", q.TaskDone())
+		check("Join", q.Join())
+	}
+	a, b, err := mp.Pipe[int](true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("Conn.Send", a.Send(1))
+	check("Conn.SendTimeout", a.SendTimeout(1, time.Second))
+	_, err = a.Recv()
+	check("Conn.Recv", err)
+	_, err = a.RecvTimeout(0)
+	check("Conn.RecvTimeout", err)
+	_, err = a.Poll(0)
+	check("Conn.Poll", err)
 }
