@@ -189,23 +189,7 @@ func TestFaultSIGINTFromOutside(t *testing.T) {
 // A pool worker treats SIGINT as SIGTERM too: the running call's context
 // is cancelled and the call reports it; the calls queued behind it never
 // ran and go to the replacement worker.
-func TestFaultSIGINTToPoolWorker(t *testing.T) {
-	ctx := testCtx(t)
-	out, ready := readyPipe(t)
-	p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
-	f := p.ApplyAsync(ctx, targets.Announce, []any{"ready", time.Hour}, nil)
-	queued := p.ApplyAsync(ctx, targets.Echo, []any{"queued behind"}, nil)
-	ready(1, 30*time.Second)
-	if err := syscall.Kill(p.Pids()[0], syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := getBounded(t, f, 30*time.Second); err == nil || !strings.Contains(err.Error(), "context canceled") {
-		t.Fatalf("the running call: %v, want its cancelled context", err)
-	}
-	if v, err := getBounded(t, queued, 30*time.Second); err != nil || v != "queued behind" {
-		t.Fatalf("the call queued behind, which never ran: %v, %v; want it run by the replacement worker", v, err)
-	}
-}
+func TestFaultSIGINTToPoolWorker(t *testing.T) { signalBusyWorker(t, syscall.SIGINT) }
 
 // A target that hangs past the caller's patience: JoinTimeout returns
 // context.DeadlineExceeded on time and leaves the child running; Kill then

@@ -97,15 +97,31 @@ func newPool(t *testing.T, opts ...mp.PoolOption) *mp.Pool {
 func endPool(t *testing.T, p *mp.Pool) {
 	t.Helper()
 	p.Terminate()
-	done := make(chan error, 1)
-	go func() { done <- p.Join() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Pool.Join: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Pool.Join did not return within 30 s of Terminate")
+	if err := p.JoinTimeout(30 * time.Second); err != nil {
+		t.Fatalf("Pool.Join within 30 s of Terminate: %v", err)
+	}
+}
+
+// signalBusyWorker sends sig to the one worker of a pool while it runs a
+// call with another queued behind it: the running call's context is
+// cancelled and the call reports it; the call queued behind never ran and
+// goes to the replacement worker.
+func signalBusyWorker(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	ctx := testCtx(t)
+	out, ready := readyPipe(t)
+	p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
+	f := p.ApplyAsync(ctx, targets.Announce, []any{"ready", time.Hour}, nil)
+	queued := p.ApplyAsync(ctx, targets.Echo, []any{"queued behind"}, nil)
+	ready(1, 30*time.Second)
+	if err := syscall.Kill(p.Pids()[0], sig); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := getBounded(t, f, 30*time.Second); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("the running call: %v, want its cancelled context", err)
+	}
+	if v, err := getBounded(t, queued, 30*time.Second); err != nil || v != "queued behind" {
+		t.Fatalf("the call queued behind, which never ran: %v, %v; want it run by the replacement worker", v, err)
 	}
 }
 

@@ -308,23 +308,7 @@ func TestPoolNoWorkerCallHangs(t *testing.T) {
 // dies of the signal; the calls behind it never ran, and go to the
 // replacement worker. (Fixed in 0583df8, where the worker refuses its
 // queued calls before it dies; this is its regression test.)
-func TestPoolSIGTERMRequeuesQueuedCalls(t *testing.T) {
-	ctx := testCtx(t)
-	out, ready := readyPipe(t)
-	p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
-	f := p.ApplyAsync(ctx, targets.Announce, []any{"ready", time.Hour}, nil)
-	queued := p.ApplyAsync(ctx, targets.Echo, []any{"queued behind"}, nil)
-	ready(1, 30*time.Second)
-	if err := syscall.Kill(p.Pids()[0], syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := getBounded(t, f, 30*time.Second); err == nil || !strings.Contains(err.Error(), "context canceled") {
-		t.Fatalf("the running call: %v, want its cancelled context", err)
-	}
-	if v, err := getBounded(t, queued, 30*time.Second); err != nil || v != "queued behind" {
-		t.Fatalf("the call queued behind, which never ran: %v, %v; want it run by the replacement worker", v, err)
-	}
-}
+func TestPoolSIGTERMRequeuesQueuedCalls(t *testing.T) { signalBusyWorker(t, syscall.SIGTERM) }
 
 // An initializer that kills its worker (os.Exit, a crash) makes NewPool
 // fail with an *ExitError carrying the worker's exit code, like every

@@ -443,15 +443,8 @@ func newPool(opts ...mp.PoolOption) (*mp.Pool, error) {
 // endPool terminates and joins p within a bound.
 func endPool(r *Report, p *mp.Pool) {
 	p.Terminate()
-	done := make(chan error, 1)
-	go func() { done <- p.Join() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			r.errorf("Pool.Join: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		r.errorf("Pool.Join did not return within 30 s of Terminate")
+	if err := p.JoinTimeout(30 * time.Second); err != nil {
+		r.errorf("Pool.Join within 30 s of Terminate: %v", err)
 	}
 }
 
