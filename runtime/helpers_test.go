@@ -193,20 +193,6 @@ func waitSet(t *testing.T, e *mp.Event) {
 	}
 }
 
-// eventually polls cond every 10 ms until it holds or d has passed.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // openFDs lists this process's open descriptors and what they point to.
 func openFDs(t *testing.T) map[int]string {
 	t.Helper()
@@ -231,7 +217,7 @@ func noNewFDs(t *testing.T) {
 	before := openFDs(t)
 	t.Cleanup(func() {
 		var extra []string
-		ok := eventually(2*time.Second, func() bool {
+		ok := targets.Eventually(2*time.Second, func() bool {
 			extra = extra[:0]
 			for fd, link := range openFDs(t) {
 				if _, had := before[fd]; !had {
@@ -346,7 +332,7 @@ type leakSnapshot struct {
 func (s *leakSnapshot) check(t *testing.T, settle time.Duration) leaks {
 	t.Helper()
 	var l leaks
-	eventually(settle, func() bool {
+	targets.Eventually(settle, func() bool {
 		l = leaks{}
 		for fd, link := range openFDs(t) {
 			if s.fds[fd] != link {

@@ -27,7 +27,7 @@ import (
 // waitReplaced waits until the pool has n workers, none of them in gone.
 func waitReplaced(t *testing.T, p *mp.Pool, n int, gone []int) {
 	t.Helper()
-	if !eventually(20*time.Second, func() bool {
+	if !targets.Eventually(20*time.Second, func() bool {
 		pids := p.Pids()
 		return len(pids) == n && !slices.ContainsFunc(pids, func(pid int) bool { return slices.Contains(gone, pid) })
 	}) {
@@ -74,7 +74,7 @@ func TestPoolFaultPathsLeakNothing(t *testing.T) {
 				t.Fatalf("%T: %v, want an *ExitError with code %d", tc.target, err, tc.code)
 			}
 			// The one worker that crashed is replaced; the other stays.
-			if !eventually(20*time.Second, func() bool {
+			if !targets.Eventually(20*time.Second, func() bool {
 				pids := p.Pids()
 				kept := 0
 				for _, pid := range pids {

@@ -137,7 +137,7 @@ func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 				}
 			}
 			for pid := range grand {
-				if !eventually(10*time.Second, func() bool { pi, _ := procStat(pid); return pi.state == 'T' }) {
+				if !targets.Eventually(10*time.Second, func() bool { pi, _ := procStat(pid); return pi.state == 'T' }) {
 					t.Fatalf("grandchild %d did not stop", pid)
 				}
 			}
@@ -163,7 +163,7 @@ func TestGrandchildrenDieWithTheirParent(t *testing.T) {
 			if c := exitCode(t, p); c != tc.code {
 				t.Fatalf("child exit code %d, want %d", c, tc.code)
 			}
-			if !eventually(2*time.Second, func() bool {
+			if !targets.Eventually(2*time.Second, func() bool {
 				for pid, st := range grand {
 					if alive(pid, st) {
 						return false
@@ -628,7 +628,7 @@ func TestNoLeaksAfterManyChildren(t *testing.T) {
 	// parent held for a child is closed: its end of the channel, pidfd,
 	// output pipes).
 	var after map[int]string
-	if !eventually(5*time.Second, func() bool { after = openFDs(t); return len(after) <= len(before) }) {
+	if !targets.Eventually(5*time.Second, func() bool { after = openFDs(t); return len(after) <= len(before) }) {
 		var extra []string
 		for fd, link := range after {
 			if before[fd] != link {
@@ -640,13 +640,13 @@ func TestNoLeaksAfterManyChildren(t *testing.T) {
 	}
 	// Zombies and stray children: every child was reaped.
 	var kids map[int]byte
-	if !eventually(5*time.Second, func() bool { kids = childrenOf(os.Getpid()); return len(kids) <= kidsBefore }) {
+	if !targets.Eventually(5*time.Second, func() bool { kids = childrenOf(os.Getpid()); return len(kids) <= kidsBefore }) {
 		t.Errorf("children of this process after every Join (pid: state): %v", kids)
 	}
 	// Goroutines: none left that was not there before (they may take a
 	// moment to wind down after Join returns).
 	var extra []string
-	if !eventually(10*time.Second, func() bool { extra = newGoroutines(goroutinesBefore); return len(extra) == 0 }) {
+	if !targets.Eventually(10*time.Second, func() bool { extra = newGoroutines(goroutinesBefore); return len(extra) == 0 }) {
 		t.Errorf("%d goroutines leaked:\n%s", len(extra), strings.Join(extra, "\n\n"))
 	}
 }

@@ -219,7 +219,7 @@ func FDExhaustion() (r Report) {
 			if res, _ := p.Result(); res != "fd" {
 				return r.fatalf("stdout %s: %d free: result %v", stdout, free, res)
 			}
-			if !eventually(5*time.Second, func() bool { return slices.Equal(fds.list(), fdsBefore) }) {
+			if !Eventually(5*time.Second, func() bool { return slices.Equal(fds.list(), fdsBefore) }) {
 				return r.fatalf("stdout %s: %d free: descriptors after Join\n%v\ndiffer from before Start\n%v", stdout, free, fds.list(), fdsBefore)
 			}
 			r.logf("stdout %s: free descriptors: %d: the child started and ran", stdout, free)
@@ -302,7 +302,7 @@ func PoolFDExhaustion(ctx context.Context) (r Report) {
 	if err := kill(p.Pids()[0]); err != nil {
 		return r.fatalf("kill the worker: %v", err)
 	}
-	if !eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
+	if !Eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
 		return r.fatalf("the killed worker is still counted, or a replacement started: %v", p.Pids())
 	}
 	// Take back the descriptors the dead worker's channel freed.
@@ -363,7 +363,7 @@ func PoolNoWorker(ctx context.Context) (r Report) {
 	if err := kill(p.Pids()[0]); err != nil {
 		return r.fatalf("kill the worker: %v", err)
 	}
-	if !eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
+	if !Eventually(20*time.Second, func() bool { return p.Size() == 0 }) {
 		return r.fatalf("the killed worker is still counted: %v", p.Pids())
 	}
 	// Each call fails in about 70 µs; the bound only tells a call left
@@ -458,8 +458,9 @@ func stillServes(ctx context.Context, p *mp.Pool) error {
 	return nil
 }
 
-// eventually reports whether cond holds within d.
-func eventually(d time.Duration, cond func() bool) bool {
+// Eventually polls cond every 10 ms until it holds or d has passed, and
+// reports whether it held. The runtime's tests use it too.
+func Eventually(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for {
 		if cond() {
