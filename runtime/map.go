@@ -27,6 +27,10 @@ func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if files := argFiles(enc); len(files) > 0 && p.cfg.remote != nil {
+		closeFiles(files)
+		return nil, nil, nil, &ArgError{Target: spec.Name, Msg: "a handle (Conn, Queue, Lock, ...) cannot travel to a remote worker: its descriptor is of this host"}
+	}
 	return spec, (&wire.Call{Target: spec.Name, Codec: p.cfg.codec.Name(), Args: enc}).Payload(), argFiles(enc), nil
 }
 
@@ -111,14 +115,14 @@ func (p *Pool) mapConfig(target string, n int, opts []MapOption) (mapConfig, err
 		return c, &ArgError{Target: target, Msg: fmt.Sprintf("InFlight must be 1+ (0 means the default), got %d", c.window)}
 	}
 	if c.chunk <= 0 {
-		w := p.cfg.workers
+		w := p.size()
 		c.chunk = (n + 4*w - 1) / (4 * w)
 		if c.chunk < 1 {
 			c.chunk = 1
 		}
 	}
 	if c.window <= 0 {
-		c.window = 4 * p.cfg.workers
+		c.window = 4 * p.size()
 	}
 	return c, nil
 }

@@ -53,6 +53,27 @@ type poolConfig struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	start    workerStarter // how a worker starts: startLocal, or a test's
+	// remote is the transport of a pool whose workers are not its
+	// children (see worker.Transport), or nil.
+	remote *worker.Transport
+	set    map[string]bool // the options given, by name
+}
+
+func init() {
+	worker.RemotePool = func(t worker.Transport) any {
+		return PoolOption(func(c *poolConfig) { c.remote = &t })
+	}
+}
+
+// localOnly are the options of local worker processes, which a remote
+// pool refuses: its workers are configured where they run.
+var localOnly = []string{"Workers", "Initializer", "MaxTasksPerChild", "IdleTimeout", "MaxRSS", "PoolOutput"}
+
+func (c *poolConfig) mark(name string) {
+	if c.set == nil {
+		c.set = map[string]bool{}
+	}
+	c.set[name] = true
 }
 
 // PoolOption configures NewPool.
@@ -60,34 +81,42 @@ type PoolOption func(*poolConfig)
 
 // Workers sets the number of worker processes (default: the CPUs this
 // process may use, runtime.GOMAXPROCS(0), which honours cgroup limits).
-func Workers(n int) PoolOption { return func(c *poolConfig) { c.workers = n } }
+func Workers(n int) PoolOption {
+	return func(c *poolConfig) { c.workers = n; c.mark("Workers") }
+}
 
 // Initializer runs target with args once in each worker when it starts
 // (Python's initializer/initargs). A worker whose initializer fails is not
 // used; NewPool returns the error.
 func Initializer(target any, args ...any) PoolOption {
-	return func(c *poolConfig) { c.init, c.initArgs = target, args }
+	return func(c *poolConfig) { c.init, c.initArgs = target, args; c.mark("Initializer") }
 }
 
 // MaxTasksPerChild replaces a worker after it has served n calls or
 // chunks (Python's maxtasksperchild). 0 means never; below 0 NewPool
 // returns an error.
-func MaxTasksPerChild(n int) PoolOption { return func(c *poolConfig) { c.maxTasks = n } }
+func MaxTasksPerChild(n int) PoolOption {
+	return func(c *poolConfig) { c.maxTasks = n; c.mark("MaxTasksPerChild") }
+}
 
 // IdleTimeout stops a worker that has had nothing to do for d; the pool
 // starts workers again when work arrives. 0 means never.
-func IdleTimeout(d time.Duration) PoolOption { return func(c *poolConfig) { c.idle = d } }
+func IdleTimeout(d time.Duration) PoolOption {
+	return func(c *poolConfig) { c.idle = d; c.mark("IdleTimeout") }
+}
 
 // MaxRSS replaces a worker, after the call it is running, once its resident
 // memory exceeds bytes (Linux; ignored elsewhere). 0 means no limit.
-func MaxRSS(bytes int64) PoolOption { return func(c *poolConfig) { c.maxRSS = bytes } }
+func MaxRSS(bytes int64) PoolOption {
+	return func(c *poolConfig) { c.maxRSS = bytes; c.mark("MaxRSS") }
+}
 
 // PoolCodec sets the codec of the pool's calls (default Gob).
 func PoolCodec(codec Codec) PoolOption { return func(c *poolConfig) { c.codec = codec } }
 
 // PoolOutput redirects the workers' stdout and stderr (default: inherited).
 func PoolOutput(stdout, stderr io.Writer) PoolOption {
-	return func(c *poolConfig) { c.stdout, c.stderr = stdout, stderr }
+	return func(c *poolConfig) { c.stdout, c.stderr = stdout, stderr; c.mark("PoolOutput") }
 }
 
 // NewPool starts the workers and returns once they are started; calls
@@ -101,6 +130,9 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	cfg := poolConfig{workers: runtime.GOMAXPROCS(0), codec: gobCodec{}, start: startLocal}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.remote != nil {
+		return newRemotePool(ctx, cfg)
 	}
 	if cfg.workers < 1 {
 		return nil, fmt.Errorf("mp: NewPool: Workers(%d): need at least one worker", cfg.workers)
@@ -169,8 +201,43 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	return p, nil
 }
 
-// Size returns the number of live workers.
+// newRemotePool makes a pool whose workers are a transport's (see
+// worker.Transport): it starts no process, so it needs no main guard, and
+// it refuses the options of local workers, which are set where the workers
+// run. It starts one Conn, so that a transport that cannot serve fails
+// here; the others start as work arrives.
+func newRemotePool(ctx context.Context, cfg poolConfig) (*Pool, error) {
+	for _, name := range localOnly {
+		if cfg.set[name] {
+			return nil, fmt.Errorf("mp: NewPool: %s is an option of local worker processes; the workers of a %s pool are configured where they run", name, cfg.remote.Name)
+		}
+	}
+	t := cfg.remote
+	cfg.start = func(ctx context.Context, _ workerStart) (worker.Conn, error) { return t.Start(ctx) }
+	p := &Pool{cfg: cfg, quit: make(chan struct{}), ended: make(chan struct{})}
+	w, err := p.startWorker(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mp: NewPool: %w", err)
+	}
+	p.addWorker(w)
+	return p, nil
+}
+
+// size is how many workers the pool keeps: Workers, or the slots of a
+// remote pool's transport now.
+func (p *Pool) size() int {
+	if p.cfg.remote != nil {
+		return max(1, p.cfg.remote.Slots())
+	}
+	return p.cfg.workers
+}
+
+// Size returns the number of live workers; for a pool of remote workers,
+// the calls they run at once.
 func (p *Pool) Size() int {
+	if p.cfg.remote != nil {
+		return p.size()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.workers)
@@ -182,7 +249,9 @@ func (p *Pool) Pids() []int {
 	defer p.mu.Unlock()
 	pids := make([]int, 0, len(p.workers))
 	for _, w := range p.workers {
-		pids = append(pids, w.conn.Pid())
+		if pid := w.conn.Pid(); pid > 0 { // a remote pool's have none
+			pids = append(pids, pid)
+		}
 	}
 	return pids
 }
@@ -410,7 +479,7 @@ const inlineSendMax = 16 << 10
 // ensureWorkers starts workers up to the configured number (after idle
 // retirements or crashes). p.mu must be held.
 func (p *Pool) ensureWorkers() {
-	for n := len(p.workers) + p.starting(); n < p.cfg.workers; n++ {
+	for n := len(p.workers) + p.starting(); n < p.size(); n++ {
 		p.pendingStarts.Add(1)
 		go p.replace()
 	}
@@ -497,6 +566,9 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 	}
 	w := &poolWorker{pool: p, conn: conn, pending: map[uint64]*task{}, dead: make(chan struct{})}
 	w.slots = 4
+	if p.cfg.remote != nil {
+		w.slots = 1 // a Conn is one slot of the remote workers
+	}
 	go w.read()
 	return w, nil
 }
@@ -533,8 +605,11 @@ func newTask(ctx context.Context, spec *registry.Spec, codec Codec, kind wire.Ki
 	return &task{spec: spec, codec: codec, kind: kind, body: body, n: n, ctx: ctx, done: make(chan struct{})}
 }
 
-func (t *task) finish(res any, err error) {
+// finish settles t with its outcome, once: it reports whether this was
+// the call that did.
+func (t *task) finish(res any, err error) (won bool) {
 	t.once.Do(func() {
+		won = true
 		t.result, t.err = res, err
 		t.mu.Lock()
 		closeFiles(t.files) // under t.mu: start duplicates them under it
@@ -546,6 +621,7 @@ func (t *task) finish(res any, err error) {
 		}
 		close(t.done)
 	})
+	return won
 }
 
 func (t *task) finished() bool {
@@ -581,8 +657,16 @@ func (t *task) watch() {
 			return
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.finish(nil, &TimeoutError{Op: "call of " + t.spec.Name, After: time.Since(sent)})
-			w.timedOut(id)
+			if !t.finish(nil, &TimeoutError{Op: "call of " + t.spec.Name, After: time.Since(sent)}) {
+				return // its outcome came first: the worker is free again
+			}
+			if w.pool.cfg.remote != nil {
+				// A remote worker stops the call at the same deadline,
+				// and the cancel makes sure: it is not killed.
+				w.send(wire.KindCancel, id, nil)
+			} else {
+				w.timedOut(id)
+			}
 			return
 		}
 		t.finish(nil, ctx.Err())
@@ -772,6 +856,23 @@ func (w *poolWorker) closeWrite() {
 	w.conn.CloseWrite()
 }
 
+// failed fails the call a transport could not run (see worker.CallError),
+// and reports whether it was one of w's.
+func (w *poolWorker) failed(ce *worker.CallError) bool {
+	w.mu.Lock()
+	t := w.pending[ce.ID]
+	delete(w.pending, ce.ID)
+	if i := slices.Index(w.order, ce.ID); i >= 0 {
+		w.order = slices.Delete(w.order, i, i+1)
+	}
+	w.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.finish(nil, ce.Err)
+	return true
+}
+
 // timedOut kills the worker because call id ran past its deadline.
 func (w *poolWorker) timedOut(id uint64) {
 	w.mu.Lock()
@@ -798,6 +899,12 @@ func (w *poolWorker) read() {
 			freed, recycle = 0, false
 		}
 		f, err := w.conn.Recv()
+		if ce, ok := err.(*worker.CallError); ok { // a transport's: the call failed, the Conn goes on
+			if w.failed(ce) {
+				freed++
+			}
+			continue
+		}
 		if err == nil && f.Kind == wire.KindKept { // a retiring worker's
 			if err = takeKept(f.Body, w.conn.TakeFiles); err == nil {
 				continue
@@ -926,16 +1033,31 @@ func (p *Pool) runOrphan(t *task) {
 	w.start(t)
 }
 
+// timeout is the error of a call whose deadline passed while it ran.
+func (t *task) timeout() error {
+	t.mu.Lock()
+	sent := t.sentAt
+	t.mu.Unlock()
+	return &TimeoutError{Op: "call of " + t.spec.Name, After: time.Since(sent)}
+}
+
 // settle decodes a task's outcome frame.
 func (t *task) settle(f wire.Frame) {
 	t.mu.Lock()
 	ctx := t.ctx
 	t.mu.Unlock()
-	if errors.Is(ctx.Err(), context.Canceled) {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
 		// Cancelled before its outcome arrived: the caller asked for the
 		// call to stop, whatever the worker managed meanwhile (the
 		// context's own callback may not have run yet).
 		t.finish(nil, context.Canceled)
+		return
+	case ctx.Err() != nil:
+		// Past its deadline: a timeout, as when the deadline's callback
+		// wins, though the worker's own context (a remote worker is
+		// given the same deadline) ended the call first.
+		t.finish(nil, t.timeout())
 		return
 	}
 	if f.Kind == wire.KindBatchResult {

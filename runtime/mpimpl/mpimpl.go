@@ -105,3 +105,57 @@ func HandleCall(ctx context.Context, kind Kind, body []byte, files []*os.File) (
 	k, out := worker.Handle(ctx, wire.Frame{Kind: kind, Body: body, Files: files})
 	return k, out
 }
+
+// The kinds of frame a transport tells apart: a Conn's Send is given calls,
+// batches (Map's chunks) and cancels of a call it was sent.
+const (
+	KindCall   = wire.KindCall
+	KindBatch  = wire.KindBatch
+	KindCancel = wire.KindCancel
+)
+
+// Transport is how a pool whose workers are not its own children gets its
+// workers: RemotePool gives it to NewPool. See worker.Transport's fields.
+type Transport = worker.Transport
+
+// Conn is one slot of a Transport's workers: the pool sends it encoded
+// calls, at most one at a time, and reads their outcomes back.
+type Conn = worker.Conn
+
+// Call is a frame the pool sends a Conn: a call, a batch or a cancel of
+// the call of the same ID, with the call's encoded body.
+type Call = worker.Frame
+
+// Outcome is a frame a Conn returns: a call's outcome as HandleCall gave it
+// (Kind and Body), under its call's ID.
+type Outcome = wire.Frame
+
+// Payload is an encoded body in pieces, to be written in order.
+type Payload = wire.Payload
+
+// CallError is what a Conn's Recv returns when the transport could not run
+// one call: the call fails with Err, and the Conn goes on.
+type CallError = worker.CallError
+
+// RemotePool is the NewPool option of a pool whose workers t gives: the
+// pool starts no process (so it needs no main guard), keeps as many Conns
+// as t.Slots says, and refuses the options of local workers and calls
+// with handle arguments. Map, Submit, Apply and the rest run on it
+// unchanged.
+func RemotePool(t Transport) mp.PoolOption { return worker.RemotePool(t).(mp.PoolOption) }
+
+// Lookup returns the registered target named name.
+func Lookup(name string) (*Spec, bool) {
+	s := registry.ByName(name)
+	return s, s != nil
+}
+
+// Targets returns every registered target, in name order.
+func Targets() []*Spec {
+	names := registry.Names()
+	specs := make([]*Spec, len(names))
+	for i, n := range names {
+		specs[i] = registry.ByName(n)
+	}
+	return specs
+}
