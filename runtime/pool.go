@@ -790,7 +790,8 @@ func (w *poolWorker) start(ts ...*task) {
 		// while the frame is being written.
 		sendFiles := dupFiles(t.files)
 		t.mu.Unlock()
-		w.out = append(w.out, worker.Frame{Kind: t.kind, ID: id, Body: t.body, Files: sendFiles})
+		deadline, _ := t.ctx.Deadline()
+		w.out = append(w.out, worker.Frame{Kind: t.kind, ID: id, Body: t.body, Files: sendFiles, Spec: t.spec, Deadline: deadline})
 	}
 	var err error
 	if len(w.out) > 0 {

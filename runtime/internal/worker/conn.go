@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"os"
+	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -14,6 +16,11 @@ type Frame struct {
 	ID    uint64
 	Body  wire.Payload
 	Files []*os.File // sent beside the frame; they stay the caller's
+	// Spec is the target of a call or batch, and Deadline its context's
+	// deadline (zero if none): a remote transport routes and bounds the
+	// call by them.
+	Spec     *registry.Spec
+	Deadline time.Time
 }
 
 // Conn is the parent's side of one worker, started and ready for calls

@@ -1,0 +1,55 @@
+package mpnats_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/mpgen/mpgen/internal/targets"
+	"github.com/mpgen/mpgen/mpnats"
+	mp "github.com/mpgen/mpgen/runtime"
+)
+
+// Calls, Map, errors and panics come back over NATS as they do from a
+// local pool, in both delivery modes.
+func TestDirectAndDurable(t *testing.T) {
+	s := runServer(t, nil)
+	for _, durable := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "durable"}[durable], func(t *testing.T) {
+			app := map[bool]string{false: "direct", true: "durable"}[durable]
+			serveHere(t, s, app, mpnats.Durable(durable), mpnats.Slots(2))
+			pool := dial(t, s, app, mpnats.Durable(durable))
+			ctx := context.Background()
+			if got, err := mp.Submit[int](ctx, pool, targets.Add, 2, 3).Get(); err != nil || got != 5 {
+				t.Fatalf("Add(2, 3) = %v, %v", got, err)
+			}
+			in := make([]int, 100)
+			for i := range in {
+				in[i] = i
+			}
+			out, err := mp.Map[int, int](ctx, pool, targets.Identity, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range out {
+				if v != i {
+					t.Fatalf("Map: item %d = %d", i, v)
+				}
+			}
+			_, err = pool.Apply(ctx, targets.Fail, []any{"x"}, nil)
+			if !errors.Is(err, targets.ErrBoom) {
+				t.Fatalf("Fail: %v, want ErrBoom in its chain", err)
+			}
+			_, err = mp.Submit[int](ctx, pool, targets.FailTyped, 7).Get()
+			var ce *targets.CodeError
+			if !errors.As(err, &ce) || ce.Code != 7 {
+				t.Fatalf("FailTyped(7): %v, want a *CodeError of code 7", err)
+			}
+			_, err = pool.Apply(ctx, targets.Panic, []any{"p"}, nil)
+			var pe *mp.PanicError
+			if !errors.As(err, &pe) || pe.Stack == "" {
+				t.Fatalf("Panic: %#v, want a *mp.PanicError with the worker's stack", err)
+			}
+		})
+	}
+}
