@@ -380,7 +380,12 @@ func (c *conn) send(f mpimpl.Call) {
 		return
 	}
 	m.Header.Set(hdrReply, reply)
-	ack, err := b.js.PublishMsg(context.Background(), m, jetstream.WithMsgID(k.cid))
+	ack, err := b.js.PublishMsg(context.Background(), m, jetstream.WithMsgID(k.cid), jetstream.WithRetryAttempts(0))
+	if errors.Is(err, nats.ErrNoResponders) && b.queueExists() {
+		// The stream is there but did not answer (a leader election):
+		// try again as JetStream's publish does by default.
+		ack, err = b.js.PublishMsg(context.Background(), m, jetstream.WithMsgID(k.cid))
+	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse):
 		b.settle(k, result{err: noWorkers(k.target, k.subject, hintDurable)})
@@ -391,6 +396,15 @@ func (c *conn) send(f mpimpl.Call) {
 		k.seq = ack.Sequence
 		b.mu.Unlock()
 	}
+}
+
+// queueExists reports whether the app's work queue exists, as far as the
+// server can tell within a second.
+func (b *backend) queueExists() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := b.js.Stream(ctx, b.n.stream)
+	return !errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 // lose fails a direct call whose worker went silent, and cancels it there

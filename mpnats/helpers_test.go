@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,11 +77,15 @@ type workerProc struct {
 }
 
 // startWorker re-executes the test binary as a worker of app on server s
-// (opts as in serveFromEnv), and returns once it is ready.
+// (opts as in serveFromEnv; "variant" registers another build's
+// targets), and returns once it is ready.
 func startWorker(t *testing.T, s *server.Server, app string, opts ...string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerEnv+"="+app, "NATS_URL="+s.ClientURL(), "MPNATS_TEST_OPTS="+strings.Join(opts, " "))
+	if slices.Contains(opts, "variant") { // registers another build's targets
+		cmd.Env = append(cmd.Env, variantEnv+"=1")
+	}
 	cmd.Stderr = os.Stderr
 	in, w, err := os.Pipe()
 	if err != nil {

@@ -3,7 +3,10 @@ package mpnats_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mpgen/mpgen/internal/targets"
 	"github.com/mpgen/mpgen/mpnats"
@@ -51,5 +54,47 @@ func TestDirectAndDurable(t *testing.T) {
 				t.Fatalf("Panic: %#v, want a *mp.PanicError with the worker's stack", err)
 			}
 		})
+	}
+}
+
+// A handle cannot travel to another host: the call fails before it is
+// sent, with *mp.ArgError.
+func TestHandleRefused(t *testing.T) {
+	s := runServer(t, nil)
+	serveHere(t, s, "handles", mpnats.Slots(1))
+	pool := dial(t, s, "handles")
+	a, b, err := mp.Pipe[string](true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	_, err = pool.Apply(context.Background(), targets.Upper, []any{b}, nil)
+	var ae *mp.ArgError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "remote worker") {
+		t.Fatalf("a call with a Conn: %v, want an *mp.ArgError saying it cannot travel", err)
+	}
+}
+
+// The pool's size is the slots of the workers running: it grows when one
+// more starts (counted again every few seconds), and Pids is empty.
+func TestSlotsFollowWorkers(t *testing.T) {
+	s := runServer(t, nil)
+	const app = "slots"
+	serveHere(t, s, app, mpnats.Slots(2))
+	pool := dial(t, s, app)
+	if n := pool.Size(); n != 2 {
+		t.Fatalf("Size with one worker of 2 slots: %d", n)
+	}
+	if pids := pool.Pids(); len(pids) != 0 {
+		t.Errorf("Pids of a remote pool: %v, want none", pids)
+	}
+	serveHere(t, s, app, mpnats.Slots(3))
+	if !targets.Eventually(15*time.Second, func() bool { return pool.Size() == 5 }) {
+		t.Fatalf("Size after a second worker of 3 slots started: %d, want 5", pool.Size())
+	}
+	ws, err := mpnats.Workers(context.Background(), connect(t, s, app), mpnats.App(app))
+	if err != nil || len(ws) != 2 || ws[0].Pid != os.Getpid() {
+		t.Fatalf("Workers: %+v, %v", ws, err)
 	}
 }
