@@ -59,7 +59,6 @@ func versionedV2(x string) int { return len(x) }
 
 const variantEnv = "MPNATS_TEST_VARIANT"
 
-
 func init() {
 	mpimpl.Register(mpimpl.Spec{
 		Name:    "mpnats_test.record",
