@@ -252,3 +252,35 @@ func TestReadyMeansServed(t *testing.T) {
 		nc.Close()
 	}
 }
+
+// A worker that stops (its Serve's context ends) while running a direct
+// call cancels it, and its caller gets a *WorkerLostError at once.
+func TestWorkerStops(t *testing.T) {
+	s := runServer(t, nil)
+	const app = "stops"
+	nc := connect(t, s, app)
+	ctx, stop := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- mpnats.Serve(ctx, nc, mpnats.App(app), mpnats.Slots(1), mpnats.OnReady(func() { close(ready) }))
+	}()
+	<-ready
+	pool := dial(t, s, app)
+	f := pool.ApplyAsync(context.Background(), watched, []any{10 * time.Second}, nil)
+	time.Sleep(100 * time.Millisecond) // running on the worker
+	stopped := time.Now()
+	stop()
+	_, err := f.Get()
+	var lost *mpnats.WorkerLostError
+	if !errors.As(err, &lost) || lost.Silent != 0 {
+		t.Fatalf("call on a stopping worker: %v, want a *WorkerLostError saying it stopped", err)
+	}
+	if d := time.Since(stopped); d > time.Second {
+		t.Errorf("the caller heard %v after the worker stopped", d)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	<-ended
+}

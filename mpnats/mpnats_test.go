@@ -98,3 +98,20 @@ func TestSlotsFollowWorkers(t *testing.T) {
 		t.Fatalf("Workers: %+v, %v", ws, err)
 	}
 }
+
+// A worker's work-queue slots are its own: a worker of one slot that also
+// serves the work queue, whose puller waits for a call, runs direct calls
+// at once.
+func TestDurableSlotsApart(t *testing.T) {
+	s := runServer(t, nil)
+	const app = "apart"
+	serveHere(t, s, app, mpnats.Durable(true), mpnats.Slots(1))
+	direct := dial(t, s, app)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for i := range 50 {
+		if got, err := mp.Submit[int](ctx, direct, targets.Add, i, 1).Get(); err != nil || got != i+1 {
+			t.Fatalf("direct call %d beside an idle puller: %v, %v", i, got, err)
+		}
+	}
+}
