@@ -115,3 +115,22 @@ func TestDurableSlotsApart(t *testing.T) {
 		}
 	}
 }
+
+// A worker given Targets serves those alone: a call of another target
+// finds no worker.
+func TestServeOnly(t *testing.T) {
+	s := runServer(t, nil)
+	serveHere(t, s, "only", mpnats.Slots(1), mpnats.Targets(targets.Add))
+	pool := dial(t, s, "only")
+	if got, err := mp.Submit[int](context.Background(), pool, targets.Add, 1, 2).Get(); err != nil || got != 3 {
+		t.Fatalf("Add: %v, %v", got, err)
+	}
+	if _, err := pool.Apply(context.Background(), targets.Echo, []any{"x"}, nil); !errors.Is(err, mpnats.ErrNoWorkers) {
+		t.Fatalf("Echo on a worker serving only Add: %v, want ErrNoWorkers", err)
+	}
+	nc := connect(t, s, "only2")
+	err := mpnats.Serve(context.Background(), nc, mpnats.App("only2"), mpnats.Targets(func() {}))
+	if !errors.Is(err, mp.ErrNotRegistered) {
+		t.Fatalf("Serve with an unregistered target: %v, want mp.ErrNotRegistered", err)
+	}
+}

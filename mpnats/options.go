@@ -21,6 +21,7 @@ type config struct {
 	maxDeliver int
 	onReady    func()
 	codec      mp.Codec
+	only       []any
 }
 
 func newConfig(opts []Option) (config, names, error) {
@@ -95,3 +96,7 @@ func OnReady(f func()) Option { return func(c *config) { c.onReady = f } }
 // Codec sets the codec of the calls' arguments and results (caller;
 // default mp.Gob), as mp.PoolCodec does for a local pool.
 func Codec(c mp.Codec) Option { return func(cfg *config) { cfg.codec = c } }
+
+// Targets limits a worker to serving these targets (worker; default every
+// target the program registers): a caller can run no other through it.
+func Targets(targets ...any) Option { return func(c *config) { c.only = append(c.only, targets...) } }

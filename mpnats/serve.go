@@ -39,6 +39,16 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...Option) error {
 		return err
 	}
 	specs := mpimpl.Targets()
+	if cfg.only != nil {
+		specs = specs[:0:0]
+		for _, t := range cfg.only {
+			s, err := mpimpl.Resolve(t)
+			if err != nil {
+				return fmt.Errorf("mpnats: Serve: Targets: %w", err)
+			}
+			specs = append(specs, s)
+		}
+	}
 	if len(specs) == 0 {
 		return errors.New("mpnats: Serve: this program registers no targets: import the packages whose //mp:target functions it serves, and run go generate")
 	}

@@ -5,41 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	goruntime "runtime"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
-// resolve finds the registered Spec for a target: a function value found by
-// its code pointer, or a value (or pointer to a value) of a type target.
-func resolve(target any) (*registry.Spec, error) {
-	if target == nil {
-		return nil, fmt.Errorf("%w: Target is nil", ErrNotRegistered)
-	}
-	v := reflect.ValueOf(target)
-	if v.Kind() == reflect.Func {
-		if v.IsNil() {
-			return nil, fmt.Errorf("%w: Target is a nil function", ErrNotRegistered)
-		}
-		if s := registry.ByFunc(v.Pointer()); s != nil {
-			return s, nil
-		}
-		name := "a function literal or method value"
-		if f := goruntime.FuncForPC(v.Pointer()); f != nil {
-			name = f.Name()
-		}
-		return nil, fmt.Errorf("%w: %s is not an mpgen target: annotate the top-level function with //mp:target and run go generate in its package", ErrNotRegistered, name)
-	}
-	t := v.Type()
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if s := registry.ByType(t); s != nil {
-		return s, nil
-	}
-	return nil, fmt.Errorf("%w: type %v is not an mpgen target: annotate its declaration with //mp:target (it needs a Run method) and run go generate in its package", ErrNotRegistered, reflect.TypeOf(target))
-}
+// resolve returns the registered target that target names.
+func resolve(target any) (*registry.Spec, error) { return registry.Resolve(target) }
 
 // bind matches positional and keyword arguments to the spec's parameters,
 // Python style, and converts each to its parameter's type. It returns one

@@ -22,7 +22,7 @@ var (
 	// Start refuses to spawn.
 	ErrNoGuard = errors.New("mp: this program has no mpgen main guard: add //go:generate go tool mpgen to package main (after go get -tool github.com/mpgen/mpgen/cmd/mpgen) and run go generate (in a test binary, call mp.Guard() first thing in TestMain)")
 	// ErrNotRegistered: the target is not in the dispatch table.
-	ErrNotRegistered = errors.New("mp: target is not registered")
+	ErrNotRegistered = registry.ErrNotRegistered
 	// ErrStarted: Start was called twice (a process can be started once).
 	ErrStarted = errors.New("mp: process already started")
 	// ErrNotStarted: the method needs a started process.

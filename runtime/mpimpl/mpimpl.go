@@ -159,3 +159,8 @@ func Targets() []*Spec {
 	}
 	return specs
 }
+
+// Resolve returns the registered target that target names: a target
+// function, or a value of a target type. Its error matches
+// mp.ErrNotRegistered.
+func Resolve(target any) (*Spec, error) { return registry.Resolve(target) }

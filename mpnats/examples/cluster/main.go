@@ -128,6 +128,7 @@ func serve(ctx context.Context, app string, durable bool, slots int) error {
 	opts := []mpnats.Option{
 		mpnats.App(app),
 		mpnats.Durable(durable),
+		mpnats.Targets(collatz), // serve is a target too, but not one for callers
 		mpnats.OnReady(func() {
 			mode := "direct"
 			if durable {

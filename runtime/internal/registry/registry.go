@@ -12,7 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	goruntime "runtime"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -201,7 +201,7 @@ func (s *Spec) Decl() string {
 	}
 	v := reflect.ValueOf(s.Func)
 	if v.Kind() == reflect.Func {
-		if f := goruntime.FuncForPC(v.Pointer()); f != nil {
+		if f := runtime.FuncForPC(v.Pointer()); f != nil {
 			return "func " + f.Name()
 		}
 	}
@@ -305,4 +305,38 @@ func ErrorTypes() (names []string, types []reflect.Type) {
 		types[i] = reg.errTs[name]
 	}
 	return names, types
+}
+
+// ErrNotRegistered is matched by the error of a call whose target is not
+// registered (package mp exports it).
+var ErrNotRegistered = errors.New("mp: target is not registered")
+
+// Resolve finds the registered Spec for a target: a function value found by
+// its code pointer, or a value (or pointer to a value) of a type target.
+func Resolve(target any) (*Spec, error) {
+	if target == nil {
+		return nil, fmt.Errorf("%w: Target is nil", ErrNotRegistered)
+	}
+	v := reflect.ValueOf(target)
+	if v.Kind() == reflect.Func {
+		if v.IsNil() {
+			return nil, fmt.Errorf("%w: Target is a nil function", ErrNotRegistered)
+		}
+		if s := ByFunc(v.Pointer()); s != nil {
+			return s, nil
+		}
+		name := "a function literal or method value"
+		if f := runtime.FuncForPC(v.Pointer()); f != nil {
+			name = f.Name()
+		}
+		return nil, fmt.Errorf("%w: %s is not an mpgen target: annotate the top-level function with //mp:target and run go generate in its package", ErrNotRegistered, name)
+	}
+	t := v.Type()
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if s := ByType(t); s != nil {
+		return s, nil
+	}
+	return nil, fmt.Errorf("%w: type %v is not an mpgen target: annotate its declaration with //mp:target (it needs a Run method) and run go generate in its package", ErrNotRegistered, reflect.TypeOf(target))
 }
