@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,10 +25,13 @@ var _ = targets.Add // the test targets: this binary registers them, as caller a
 
 // TestMain makes the test binary a worker process when workerEnv says so
 // (see startWorker): it serves until it is killed or its stdin closes.
+// Otherwise it installs the main guard, so that BenchmarkLocalPool's pool
+// can start its workers as children of this binary.
 func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) != "" {
 		os.Exit(serveFromEnv())
 	}
+	mp.Guard()
 	os.Exit(m.Run())
 }
 
@@ -55,6 +59,24 @@ func serveFromEnv() int {
 		case "ackwait":
 			d, _ := time.ParseDuration(v)
 			opts = append(opts, mpnats.AckWait(d))
+		case "echo": // a bare NATS responder besides the worker (see serveEcho)
+			n, _ := strconv.Atoi(v)
+			stop, err := serveEcho(app, n)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			defer stop()
+		case "cpuprofile": // profile this worker process until it ends
+			f, err := os.Create(v)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			defer pprof.StopCPUProfile()
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,7 +101,7 @@ type workerProc struct {
 // startWorker re-executes the test binary as a worker of app on server s
 // (opts as in serveFromEnv; "variant" registers another build's
 // targets), and returns once it is ready.
-func startWorker(t *testing.T, s *server.Server, app string, opts ...string) *workerProc {
+func startWorker(t testing.TB, s *server.Server, app string, opts ...string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerEnv+"="+app, "NATS_URL="+s.ClientURL(), "MPNATS_TEST_OPTS="+strings.Join(opts, " "))

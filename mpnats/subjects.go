@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/mpgen/mpgen/runtime/mpimpl"
 )
@@ -67,6 +68,10 @@ func (n names) queueSubject(s *mpimpl.Spec) string {
 	return n.queue + "." + token(s.Name) + "." + Signature(s)
 }
 
+// signatures caches Signature by Spec: a call's subject is built on
+// every send.
+var signatures sync.Map // *mpimpl.Spec -> string
+
 // Signature returns 8 hex digits that change when the target's calls
 // would no longer decode the same in another build: a hash of its name,
 // whether it takes a context, is variadic or is a type target, and the
@@ -75,6 +80,15 @@ func (n names) queueSubject(s *mpimpl.Spec) string {
 // it, so a worker built from incompatible code is not reached at all.
 // Custom GobEncode or MarshalJSON methods are outside it.
 func Signature(s *mpimpl.Spec) string {
+	if sig, ok := signatures.Load(s); ok {
+		return sig.(string)
+	}
+	sig := signature(s)
+	signatures.Store(s, sig)
+	return sig
+}
+
+func signature(s *mpimpl.Spec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|ctx=%t|variadic=%t|type=%t|", s.Name, s.Context, s.Variadic, s.Type != nil)
 	seen := map[reflect.Type]bool{}
