@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +20,6 @@ import (
 // it is a child. It only says where to look: nothing runs until the parent's
 // handshake on the inherited descriptor checks out.
 const envMarker = "MPGEN_CHILD"
-
-// childFD is the descriptor of the control channel in the child
-// (ExtraFiles[0]).
-const childFD = proc.ControlFD
 
 // handshakeTimeout bounds the wait for the parent's hello and call.
 const handshakeTimeout = 30 * time.Second
@@ -69,8 +63,8 @@ func childFail(format string, args ...any) int {
 // runChild is the child's life: handshake, call, outcome. It returns the
 // exit code.
 func runChild(marker string) int {
-	fd, err := strconv.Atoi(strings.TrimPrefix(marker, "fd="))
-	if err != nil || !strings.HasPrefix(marker, "fd=") || fd != childFD {
+	fd, err := proc.ParseMarker(marker)
+	if err != nil {
 		return childFail("%s=%q is not a valid child marker; this program was not started by mpgen: unset %s to run it normally", envMarker, marker, envMarker)
 	}
 	conn, err := proc.ControlConn(fd)

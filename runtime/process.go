@@ -224,7 +224,7 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *proc.Outputs, []byte, error) {
 	if c.worker {
 		arg = workerArg
 	}
-	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, []string{envMarker + "=fd=3"}, c.stdout, c.stderr)
+	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, envMarker, nil, c.stdout, c.stderr)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

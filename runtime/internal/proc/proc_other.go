@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package proc
 
@@ -18,9 +18,11 @@ type Outputs struct{}
 
 func (o *Outputs) Wait(time.Duration) {}
 
-func Spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
 	return nil, nil, nil, fdio.ErrUnsupported
 }
+
+func ParseMarker(v string) (int, error) { return 0, fdio.ErrUnsupported }
 
 func ControlConn(fd int) (*os.File, error) { return nil, fdio.ErrUnsupported }
 

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,8 +27,10 @@ import (
 const OutputWait = 5 * time.Second
 
 // Spawn starts a child with the control channel on descriptor ControlFD,
-// argv this program's own argv[0] followed by args, and extraEnv added to
-// this process's environment, and returns the parent's end of the channel
+// argv this program's own argv[0] followed by args, extraEnv added to this
+// process's environment, and the variable marker set to where the child
+// finds its channel (see ParseMarker; no variable if marker is ""), and
+// returns the parent's end of the channel
 // and the child's output copiers. stdout and stderr receive the child's
 // output (nil: this process's own). On Linux the kernel kills the child
 // with SIGKILL when this process ends, even while the child is stopped
@@ -41,7 +44,10 @@ const OutputWait = 5 * time.Second
 // child starts from /proc/self/exe, the very image that runs, and a child
 // that started from a file replaced at that moment is killed before it
 // gets anything and started again from there.
-func Spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+	if marker != "" {
+		extraEnv = append(slices.Clip(extraEnv), marker+"=fd="+strconv.Itoa(ControlFD))
+	}
 	if exe != "" {
 		return spawn(exe, args, extraEnv, stdout, stderr)
 	}
@@ -271,6 +277,16 @@ func (o *Outputs) Wait(d time.Duration) {
 	for _, f := range o.readEnds {
 		f.Close()
 	}
+}
+
+// ParseMarker returns the descriptor that the value of Spawn's marker
+// variable names: "fd=3", ControlFD, is the only valid one.
+func ParseMarker(v string) (int, error) {
+	fd, err := strconv.Atoi(strings.TrimPrefix(v, "fd="))
+	if err != nil || !strings.HasPrefix(v, "fd=") || fd != ControlFD {
+		return 0, fmt.Errorf("%q is not fd=%d", v, ControlFD)
+	}
+	return fd, nil
 }
 
 // ControlConn opens the inherited control channel in the child. The
