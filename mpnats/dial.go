@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,8 +92,9 @@ type call struct {
 	cid     string // ours, the worker's and the reply subject's
 	target  string
 	subject string
-	seq     uint64      // a durable call's place in the work queue
-	lost    *time.Timer // a direct call's silence alarm
+	seq     uint64             // a durable call's place in the work queue
+	lost    *time.Timer        // a direct call's silence alarm
+	publish context.CancelFunc // ends a durable call's publish, which waits for its ack
 }
 
 // refreshEvery is how often Slots counts the workers' slots again.
@@ -203,6 +206,7 @@ func (b *backend) start(ctx context.Context) (mpimpl.Conn, error) {
 			return nil, &TransportError{Op: "subscribe to replies", Err: err}
 		}
 		b.sub = sub
+		watchDenials(b)
 	}
 	b.conns++
 	return &conn{b: b, outs: make(chan result, 4), cur: map[uint64]*call{}, done: make(chan struct{})}, nil
@@ -217,6 +221,7 @@ func (b *backend) release() {
 	if b.conns == 0 && b.sub != nil {
 		_ = b.sub.Unsubscribe()
 		b.sub = nil
+		unwatchDenials(b)
 	}
 }
 
@@ -380,11 +385,16 @@ func (c *conn) send(f mpimpl.Call) {
 		return
 	}
 	m.Header.Set(hdrReply, reply)
-	ack, err := b.js.PublishMsg(context.Background(), m, jetstream.WithMsgID(k.cid), jetstream.WithRetryAttempts(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.mu.Lock()
+	k.publish = cancel
+	b.mu.Unlock()
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(k.cid), jetstream.WithRetryAttempts(0))
 	if errors.Is(err, nats.ErrNoResponders) && b.queueExists() {
 		// The stream is there but did not answer (a leader election):
 		// try again as JetStream's publish does by default.
-		ack, err = b.js.PublishMsg(context.Background(), m, jetstream.WithMsgID(k.cid))
+		ack, err = b.js.PublishMsg(ctx, m, jetstream.WithMsgID(k.cid))
 	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse):
@@ -405,6 +415,108 @@ func (b *backend) queueExists() bool {
 	defer cancel()
 	_, err := b.js.Stream(ctx, b.n.stream)
 	return !errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// denied fails the calls sent to subject, which the server refused to
+// take from this connection (err says so).
+func (b *backend) denied(subject string, err error) {
+	var ks []*call
+	b.mu.Lock()
+	for _, k := range b.calls {
+		if k.subject == subject {
+			ks = append(ks, k)
+			if k.publish != nil {
+				k.publish() // its ack will not come
+			}
+		}
+	}
+	b.mu.Unlock()
+	for _, k := range ks {
+		b.settle(k, result{err: &TransportError{Op: "send a call of " + k.target, Err: err}})
+	}
+}
+
+// The server drops a message that the connection's permissions do not
+// let it publish, and says so only in an asynchronous error: without
+// watching for it a refused direct call would wait for its heartbeat
+// alarm and fail as if its worker had died, and a durable one would wait
+// for its publish to time out. So each connection with a backend
+// receiving replies has its error handler wrapped, as nats.go's micro
+// package does, and the handler it had is restored when the last one
+// ends.
+var denials = struct {
+	sync.Mutex
+	conns map[*nats.Conn]*denialWatch
+}{conns: map[*nats.Conn]*denialWatch{}}
+
+// denialWatch is the error handler of one connection.
+type denialWatch struct {
+	prev     nats.ErrHandler
+	backends []*backend
+}
+
+func watchDenials(b *backend) {
+	denials.Lock()
+	defer denials.Unlock()
+	w := denials.conns[b.nc]
+	if w == nil {
+		w = &denialWatch{prev: b.nc.ErrorHandler()}
+		denials.conns[b.nc] = w
+		b.nc.SetErrorHandler(w.onError)
+	}
+	w.backends = append(w.backends, b)
+}
+
+func unwatchDenials(b *backend) {
+	denials.Lock()
+	defer denials.Unlock()
+	w := denials.conns[b.nc]
+	if w == nil {
+		return
+	}
+	w.backends = slices.DeleteFunc(w.backends, func(o *backend) bool { return o == b })
+	if len(w.backends) > 0 {
+		return
+	}
+	delete(denials.conns, b.nc)
+	// Restore the previous handler unless another has replaced ours since.
+	if cur := b.nc.ErrorHandler(); cur != nil && reflect.ValueOf(cur).Pointer() == reflect.ValueOf(w.onError).Pointer() {
+		b.nc.SetErrorHandler(w.prev)
+	}
+}
+
+// onError passes err to the handler it replaced first, so that handler
+// has heard of a denial by the time the calls it fails end.
+func (w *denialWatch) onError(nc *nats.Conn, sub *nats.Subscription, err error) {
+	if w.prev != nil {
+		w.prev(nc, sub, err)
+	}
+	subject, ok := deniedPublish(err)
+	if !ok {
+		return
+	}
+	denials.Lock()
+	bs := slices.Clone(w.backends)
+	denials.Unlock()
+	for _, b := range bs {
+		b.denied(subject, err)
+	}
+}
+
+// deniedPublish returns the subject of a publish that err, an
+// asynchronous error of nats.go, says the server refused.
+func deniedPublish(err error) (string, bool) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		return "", false
+	}
+	const intro = `Publish to "` // the server's "Permissions Violation for Publish to %q"
+	msg := err.Error()
+	i := strings.Index(msg, intro)
+	if i < 0 {
+		return "", false
+	}
+	subject, _, ok := strings.Cut(msg[i+len(intro):], `"`)
+	return subject, ok
 }
 
 // lose fails a direct call whose worker went silent, and cancels it there

@@ -43,8 +43,27 @@
 // Anyone allowed to publish on an app's subjects can run its targets with
 // arguments of their choosing: there is no handshake as between a local
 // pool and its children. Give each app its own NATS user or account, with
-// TLS. A worker needs: subscribe mp.v1.<app>.> and $SRV.>; publish
-// _INBOX_mp_<app>.> and $SRV.>; and, with Durable or large bodies, the
-// JetStream API of its stream and object store. A caller needs: publish
-// mp.v1.<app>.>, mpq.v1.<app>.> and $SRV.>; subscribe _INBOX_mp_<app>.>.
+// TLS; ConnectFromEnv takes both from the environment. A worker and a
+// caller of an app connected with ConnectFromEnv need these permissions,
+// and no more (<objs> is the object store's stream, OBJ_mp_<app>_objs):
+//
+//	worker  subscribe  mp.v1.<app>.>  _INBOX_mp_<app>.>
+//	                   $SRV.*  $SRV.*.mp-<app>  $SRV.*.mp-<app>.*
+//	        publish    _INBOX_mp_<app>.>
+//	        Durable    $JS.API.STREAM.CREATE.MP_<APP>  $JS.API.STREAM.UPDATE.MP_<APP>
+//	                   $JS.API.CONSUMER.CREATE.MP_<APP>.workers
+//	                   $JS.API.CONSUMER.MSG.NEXT.MP_<APP>.workers  $JS.ACK.MP_<APP>.workers.>
+//	caller  subscribe  _INBOX_mp_<app>.>
+//	        publish    mp.v1.<app>.>  $SRV.INFO.mp-<app>
+//	        Durable    mpq.v1.<app>.>  $JS.API.STREAM.INFO.MP_<APP>  $JS.API.STREAM.MSG.DELETE.MP_<APP>
+//	both, for bodies over max_payload, publish
+//	                   $O.mp_<app>_objs.>  $JS.FC.<objs>.>  $JS.API.DIRECT.GET.<objs>.>
+//	                   $JS.API.STREAM.CREATE.<objs>  $JS.API.STREAM.UPDATE.<objs>  $JS.API.STREAM.PURGE.<objs>
+//	                   $JS.API.CONSUMER.CREATE.<objs>.>  $JS.API.CONSUMER.DELETE.<objs>.>
+//
+// The worker's inbox receives JetStream's answers and the work queue's
+// calls; $SRV is how callers count its slots (and nats micro ls finds
+// it). A caller cancels a durable call still in the queue by deleting it
+// from the stream. A call its caller may not publish fails at once with a
+// *TransportError that matches nats.ErrPermissionViolation.
 package mpnats

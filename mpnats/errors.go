@@ -39,8 +39,10 @@ func (e *WorkerLostError) Error() string {
 }
 
 // TransportError is the error of a call that NATS could not carry: a
-// publish that failed, a message that did not decode, an object that
-// could not be stored or fetched.
+// publish that failed or that the server refused (the connection's
+// permissions do not allow the call's subject: Err matches
+// nats.ErrPermissionViolation), a message that did not decode, an object
+// that could not be stored or fetched.
 type TransportError struct {
 	Op  string // what failed
 	Err error

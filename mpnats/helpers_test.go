@@ -173,7 +173,13 @@ func connect(t testing.TB, s *server.Server, app string, opts ...nats.Option) *n
 // returns once it is ready.
 func serveHere(t testing.TB, s *server.Server, app string, opts ...mpnats.Option) {
 	t.Helper()
-	nc := connect(t, s, app)
+	serveOn(t, connect(t, s, app), app, opts...)
+}
+
+// serveOn runs a worker of app on nc until the test ends, and returns
+// once it is ready.
+func serveOn(t testing.TB, nc *nats.Conn, app string, opts ...mpnats.Option) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
@@ -196,7 +202,13 @@ func serveHere(t testing.TB, s *server.Server, app string, opts ...mpnats.Option
 // dial returns a pool of app's workers on s, ended when the test ends.
 func dial(t testing.TB, s *server.Server, app string, opts ...mpnats.Option) *mp.Pool {
 	t.Helper()
-	nc := connect(t, s, app)
+	return dialOn(t, connect(t, s, app), app, opts...)
+}
+
+// dialOn returns a pool of app's workers through nc, ended when the test
+// ends.
+func dialOn(t testing.TB, nc *nats.Conn, app string, opts ...mpnats.Option) *mp.Pool {
+	t.Helper()
 	pool, err := mpnats.Dial(context.Background(), nc, append(opts, mpnats.App(app))...)
 	if err != nil {
 		t.Fatal(err)

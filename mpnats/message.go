@@ -1,6 +1,7 @@
 package mpnats
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -130,7 +131,10 @@ func (o *objects) save(ctx context.Context, data []byte) (string, error) {
 		if !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return "", err
 		}
-		if _, err := s.PutBytes(ctx, name, data); err != nil {
+		// Chunks no larger than a message: the default (128 KiB) fails on
+		// a server whose max_payload is smaller.
+		meta := jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: uint32(min(128<<10, max(1<<10, payloadLimit(o.nc))))}}
+		if _, err := s.Put(ctx, meta, bytes.NewReader(data)); err != nil {
 			return "", err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/mpgen/mpgen/internal/targets"
 	"github.com/mpgen/mpgen/mpnats"
 	mp "github.com/mpgen/mpgen/runtime"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -61,4 +62,20 @@ func objectCount(t *testing.T, nc *nats.Conn, bucket string) int {
 		t.Fatal(err)
 	}
 	return len(list)
+}
+
+// On a server whose message limit is below the object store's default
+// chunk (128 KiB), large bodies still travel: their chunks fit a message.
+func TestLargeBodiesSmallLimit(t *testing.T) {
+	s := runServer(t, func(o *server.Options) { o.MaxPayload = 48 << 10 })
+	const app = "small-limit"
+	serveHere(t, s, app, mpnats.Slots(1))
+	pool := dial(t, s, app)
+	big := bytes.Repeat([]byte{7}, 300<<10)
+	if n, err := mp.Submit[int](context.Background(), pool, targets.ByteLen, big).Get(); err != nil || n != len(big) {
+		t.Fatalf("ByteLen(300 KiB) with a 48 KiB limit: %v, %v", n, err)
+	}
+	if out, err := mp.Submit[[]byte](context.Background(), pool, targets.Blob, 200<<10).Get(); err != nil || len(out) != 200<<10 {
+		t.Fatalf("Blob(200 KiB) with a 48 KiB limit: %d bytes, %v", len(out), err)
+	}
 }

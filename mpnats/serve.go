@@ -205,11 +205,11 @@ func (w *worker) onDirect(s *mpimpl.Spec) micro.HandlerFunc {
 			w.direct <- struct{}{}
 			out, err := w.run(ctx, data, h.Get(hdrBodyRef))
 			<-w.direct
-			stopBeats()
 			if w.stopping.Load() && ctx.Err() != nil && err == nil {
 				out, err = nil, errStopped
 			}
-			w.respond(reply, out, err)
+			w.respond(reply, out, err) // beating still: storing a large outcome takes time
+			stopBeats()
 		})
 	}
 }
@@ -303,7 +303,7 @@ func (w *worker) workQueue(ctx context.Context) (jetstream.Consumer, error) {
 		Duplicates:  2 * time.Minute,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mpnats: Serve: the work queue %s (Durable needs a server with JetStream): %w", w.n.stream, err)
+		return nil, fmt.Errorf("mpnats: Serve: the work queue %s (Durable needs a server with JetStream, and a user allowed its JetStream API: see the package documentation): %w", w.n.stream, err)
 	}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       "workers",
