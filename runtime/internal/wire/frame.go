@@ -145,6 +145,11 @@ func WriteFrames(w io.Writer, prefix []byte, kind Kind, id uint64, body Payload)
 	return nil
 }
 
+// EndOfStream is a frame header of zeros, which ReadFrame takes for the
+// end of the stream: a channel without a half-close (a Windows pipe) sends
+// it where a socket shuts its sending side down.
+var EndOfStream = [HeaderLen]byte{}
+
 // ReadFrame reads one frame from a peer that has not authenticated, refusing
 // lengths over max before allocating and growing the body only as its bytes
 // arrive. It returns io.EOF only when the stream ends cleanly between frames.
@@ -164,6 +169,9 @@ func readFrameFrom(r io.Reader, max int64, trusted bool) (Frame, error) {
 		return Frame{}, err
 	}
 	n := int64(binary.BigEndian.Uint32(hdr[:4]))
+	if n == 0 && hdr == [HeaderLen]byte{} {
+		return Frame{}, io.EOF // EndOfStream
+	}
 	if n < 9 {
 		return Frame{}, fmt.Errorf("frame length %d is shorter than its header", n)
 	}

@@ -99,3 +99,17 @@ func TestReadFrameLimits(t *testing.T) {
 		}
 	}
 }
+
+// A header of zeros ends the stream: ReadFrame returns io.EOF, as at the
+// end of a socket whose peer shut its side down; a zero length with
+// anything else in the header is a protocol error.
+func TestEndOfStream(t *testing.T) {
+	if _, err := ReadFrame(bytes.NewReader(EndOfStream[:]), 1<<20); err != io.EOF {
+		t.Fatalf("EndOfStream: %v, want io.EOF", err)
+	}
+	hdr := EndOfStream
+	hdr[4] = byte(KindCall)
+	if _, err := ReadFrame(bytes.NewReader(hdr[:]), 1<<20); err == nil || err == io.EOF {
+		t.Fatalf("a zero length with a kind: %v, want a protocol error", err)
+	}
+}

@@ -1,0 +1,248 @@
+//go:build windows
+
+package proc
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/mpgen/mpgen/runtime/internal/israce"
+	"github.com/mpgen/mpgen/runtime/internal/wire"
+)
+
+// On Windows the control channel is a duplex named pipe opened for
+// overlapped I/O at both ends (so reads and writes do not block each other
+// and deadlines work), whose child end the child inherits as a handle
+// named in the marker variable; the child ends with its parent through a
+// job object that kills its processes when the parent's handle to it
+// closes, which happens however the parent ends.
+
+// Spawn starts a child with argv this program's own argv[0] followed by
+// args, extraEnv added to this process's environment, and the variable
+// marker set to the handle of its end of the control channel (see
+// ParseMarker), and returns the parent's end of the channel and the
+// child's output copiers. stdout and stderr receive the child's output
+// (nil: this process's own). exe is the file to start; "" means the
+// program's own (os.Executable).
+func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	conn, childEnd, err := pipePair()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("control channel: %w", err)
+	}
+	defer childEnd.Close()
+	env := append(os.Environ(), extraEnv...)
+	if marker != "" {
+		env = append(env, marker+"=fd="+strconv.FormatUint(uint64(childEnd.Fd()), 10))
+	}
+	if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	out := &Outputs{}
+	outFile, err := out.file(stdout, os.Stdout)
+	if err == nil {
+		var errFile *os.File
+		if errFile, err = out.file(stderr, os.Stderr); err == nil {
+			cmd := &exec.Cmd{
+				Path:   exe,
+				Args:   append([]string{os.Args[0]}, args...),
+				Env:    env,
+				Stdout: outFile,
+				Stderr: errFile,
+				SysProcAttr: &syscall.SysProcAttr{
+					AdditionalInheritedHandles: []syscall.Handle{syscall.Handle(childEnd.Fd())},
+				},
+			}
+			if err = cmd.Start(); err == nil {
+				if err = joinJob(cmd.Process.Pid); err != nil {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+				} else {
+					out.started()
+					return cmd, conn, out, nil
+				}
+			}
+		}
+	}
+	out.abandon()
+	conn.Close()
+	return nil, nil, nil, err
+}
+
+// pipePair makes the control channel: a named pipe of one instance under a
+// random name, and its only client, opened by us; the child's end is
+// inheritable. Nobody else can take the client's place: a second client
+// finds the pipe busy, and if one came first our open fails.
+func pipePair() (parent, child *os.File, err error) {
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	name := `\\.\pipe\mpgen-` + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(rnd[:])
+	name16, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	const bufSize = 64 << 10
+	srv, err := windows.CreateNamedPipe(name16,
+		windows.PIPE_ACCESS_DUPLEX|windows.FILE_FLAG_OVERLAPPED|windows.FILE_FLAG_FIRST_PIPE_INSTANCE,
+		windows.PIPE_TYPE_BYTE|windows.PIPE_READMODE_BYTE|windows.PIPE_WAIT|windows.PIPE_REJECT_REMOTE_CLIENTS,
+		1, bufSize, bufSize, 0, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CreateNamedPipe: %w", err)
+	}
+	sa := &windows.SecurityAttributes{InheritHandle: 1}
+	sa.Length = uint32(unsafe.Sizeof(*sa))
+	cli, err := windows.CreateFile(name16, windows.GENERIC_READ|windows.GENERIC_WRITE, 0, sa,
+		windows.OPEN_EXISTING, windows.FILE_FLAG_OVERLAPPED, 0)
+	if err != nil {
+		windows.CloseHandle(srv)
+		return nil, nil, fmt.Errorf("open the control pipe: %w", err)
+	}
+	return os.NewFile(uintptr(srv), "mpgen-control"), os.NewFile(uintptr(cli), "mpgen-control-child"), nil
+}
+
+// job is the job object of this process's children: it kills them all
+// when its last handle closes, that is when this process ends, however it
+// ends.
+var job struct {
+	once sync.Once
+	h    windows.Handle
+	err  error
+}
+
+func joinJob(pid int) error {
+	job.once.Do(func() {
+		h, err := windows.CreateJobObject(nil, nil)
+		if err != nil {
+			job.err = fmt.Errorf("CreateJobObject: %w", err)
+			return
+		}
+		var info windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION
+		info.BasicLimitInformation.LimitFlags = windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+		if _, err := windows.SetInformationJobObject(h, windows.JobObjectExtendedLimitInformation,
+			uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
+			windows.CloseHandle(h)
+			job.err = fmt.Errorf("SetInformationJobObject: %w", err)
+			return
+		}
+		job.h = h
+	})
+	if job.err != nil {
+		return job.err
+	}
+	ph, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(pid))
+	if err != nil {
+		return fmt.Errorf("OpenProcess: %w", err)
+	}
+	defer windows.CloseHandle(ph)
+	if err := windows.AssignProcessToJobObject(job.h, ph); err != nil {
+		return fmt.Errorf("AssignProcessToJobObject: %w", err)
+	}
+	return nil
+}
+
+// ParseMarker returns the handle that the value of Spawn's marker
+// variable names ("fd=" and its number).
+func ParseMarker(v string) (int, error) {
+	h, err := strconv.ParseUint(strings.TrimPrefix(v, "fd="), 10, 64)
+	if err != nil || !strings.HasPrefix(v, "fd=") || h == 0 {
+		return 0, fmt.Errorf("%q is not fd= and a handle", v)
+	}
+	return int(h), nil
+}
+
+// ControlConn opens the inherited control channel in the child. The
+// handle must be a pipe marked inheritable, which proves that it was
+// inherited rather than opened by this program's own initialisation (Go
+// opens nothing inheritable); it stops being inheritable here, so our own
+// children do not get it.
+func ControlConn(fd int) (*os.File, error) {
+	h := windows.Handle(fd)
+	t, err := windows.GetFileType(h)
+	if err != nil {
+		return nil, err
+	}
+	if t != windows.FILE_TYPE_PIPE {
+		return nil, errors.New("not a pipe")
+	}
+	var flags uint32
+	if r, _, err := getHandleInformation.Call(uintptr(h), uintptr(unsafe.Pointer(&flags))); r == 0 {
+		return nil, fmt.Errorf("GetHandleInformation: %w", err)
+	}
+	if flags&windows.HANDLE_FLAG_INHERIT == 0 {
+		return nil, errors.New("a pipe this program opened itself, not one it inherited")
+	}
+	if err := windows.SetHandleInformation(h, windows.HANDLE_FLAG_INHERIT, 0); err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(h), "mpgen-control"), nil
+}
+
+// getHandleInformation is kernel32's, which x/sys/windows does not wrap.
+var getHandleInformation = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetHandleInformation")
+
+// InheritableFDs returns nothing: a child inherits only the handles
+// Spawn lists (os/exec passes an explicit handle list).
+func InheritableFDs() []int { return nil }
+
+// CloseInherited does nothing: see InheritableFDs.
+func CloseInherited(fds []int) {}
+
+// TakeParentName does nothing: the child is named after the program's
+// file, as its parent is.
+func TakeParentName() {}
+
+// ShutdownWrite tells the peer that nothing more will be sent: a pipe has
+// no half-close, so it sends wire.EndOfStream.
+func ShutdownWrite(f *os.File) { _, _ = f.Write(wire.EndOfStream[:]) }
+
+// terminateCode is the exit code Terminate gives a process, as Python's
+// multiprocessing does on Windows; ExitStatus reports it as -SIGTERM.
+const terminateCode = 0x10000
+
+// Terminate ends p at once, as Python's terminate does on Windows (there
+// is no SIGTERM to catch).
+func Terminate(p *os.Process) error {
+	h, err := windows.OpenProcess(windows.PROCESS_TERMINATE, false, uint32(p.Pid))
+	if err != nil {
+		return p.Kill()
+	}
+	defer windows.CloseHandle(h)
+	return windows.TerminateProcess(h, terminateCode)
+}
+
+// ExitStatus converts a process state to Python's exit code convention:
+// a terminated process reports -15 and "SIGTERM".
+func ExitStatus(ps *os.ProcessState) (int, string) {
+	if ps == nil {
+		return -1, ""
+	}
+	if uint32(ps.ExitCode()) == terminateCode {
+		return -15, "SIGTERM"
+	}
+	return ps.ExitCode(), ""
+}
+
+// OnTerminate returns a flag that stays unset: Terminate ends a Windows
+// child at once.
+func OnTerminate(cancel func(), hasContext bool) *atomic.Bool { return new(atomic.Bool) }
+
+// DieOfTerminate ends the process as Terminate would have.
+func DieOfTerminate() { os.Exit(terminateCode) }
