@@ -4,6 +4,7 @@ package proc
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unicode/utf16"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -169,10 +171,11 @@ func ParseMarker(v string) (int, error) {
 }
 
 // ControlConn opens the inherited control channel in the child. The
-// handle must be a pipe marked inheritable, which proves that it was
-// inherited rather than opened by this program's own initialisation (Go
-// opens nothing inheritable); it stops being inheritable here, so our own
-// children do not get it.
+// handle must be a pipe marked inheritable and named as the parent names
+// its children's channels (pipePair: mpgen-<the parent's pid>-...), which
+// proves that it was inherited from the parent rather than opened by this
+// program's own initialisation (os.Pipe's handles are inheritable too); it
+// stops being inheritable here, so our own children do not get it.
 func ControlConn(fd int) (*os.File, error) {
 	h := windows.Handle(fd)
 	t, err := windows.GetFileType(h)
@@ -186,13 +189,32 @@ func ControlConn(fd int) (*os.File, error) {
 	if r, _, err := getHandleInformation.Call(uintptr(h), uintptr(unsafe.Pointer(&flags))); r == 0 {
 		return nil, fmt.Errorf("GetHandleInformation: %w", err)
 	}
-	if flags&windows.HANDLE_FLAG_INHERIT == 0 {
-		return nil, errors.New("a pipe this program opened itself, not one it inherited")
+	if flags&windows.HANDLE_FLAG_INHERIT == 0 || !strings.HasPrefix(pipeName(h), "mpgen-"+strconv.Itoa(os.Getppid())+"-") {
+		return nil, errors.New("a pipe this program opened itself, not one it inherited from its parent")
 	}
 	if err := windows.SetHandleInformation(h, windows.HANDLE_FLAG_INHERIT, 0); err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(h), "mpgen-control"), nil
+}
+
+// pipeName returns the last element of the name of the pipe h (name, for
+// \\.\pipe\name), or "".
+func pipeName(h windows.Handle) string {
+	var buf [4 + 2*windows.MAX_PATH]byte
+	if err := windows.GetFileInformationByHandleEx(h, windows.FileNameInfo, &buf[0], uint32(len(buf))); err != nil {
+		return ""
+	}
+	n := binary.LittleEndian.Uint32(buf[:4]) / 2 // FILE_NAME_INFO: its length in bytes, then UTF-16
+	if int(n) > (len(buf)-4)/2 {
+		return ""
+	}
+	u := make([]uint16, n)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(buf[4+2*i:])
+	}
+	name := string(utf16.Decode(u))
+	return name[strings.LastIndexByte(name, '\\')+1:]
 }
 
 // getHandleInformation is kernel32's, which x/sys/windows does not wrap.
