@@ -80,6 +80,7 @@ type backend struct {
 
 	mu     sync.Mutex
 	sub    *nats.Subscription // prefix.*: every call's replies
+	adv    *nats.Subscription // Durable: the work queue's max-deliveries advisories
 	prefix string
 	conns  int              // live Conns: the subscription lives while there are any
 	calls  map[string]*call // sent and not settled, by call id
@@ -87,15 +88,20 @@ type backend struct {
 
 // call is one call or Map chunk on its way.
 type call struct {
-	c       *conn
-	id      uint64 // the pool's
-	cid     string // ours, the worker's and the reply subject's
-	target  string
-	subject string
-	seq     uint64             // a durable call's place in the work queue
-	lost    *time.Timer        // a direct call's silence alarm
-	publish context.CancelFunc // ends a durable call's publish, which waits for its ack
+	c         *conn
+	id        uint64 // the pool's
+	cid       string // ours, the worker's and the reply subject's
+	target    string
+	subject   string
+	seq       uint64             // a durable call's place in the work queue
+	cancelled bool               // the pool cancelled it: its outcome is awaited only to free the slot
+	lost      *time.Timer        // a direct call's silence alarm
+	publish   context.CancelFunc // ends a durable call's publish, which waits for its ack
 }
+
+// deadlineMargin is how many milliseconds a call's deadline on its worker
+// falls after the caller's.
+const deadlineMargin = 2
 
 // refreshEvery is how often Slots counts the workers' slots again.
 const refreshEvery = 5 * time.Second
@@ -206,6 +212,17 @@ func (b *backend) start(ctx context.Context) (mpimpl.Conn, error) {
 			return nil, &TransportError{Op: "subscribe to replies", Err: err}
 		}
 		b.sub = sub
+		if b.cfg.durable {
+			// A call whose deliveries ran out (its workers died) gets no
+			// outcome: the server says so in an advisory.
+			adv, err := b.nc.Subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+b.n.stream+"."+consumerName, b.onMaxDeliveries)
+			if err != nil {
+				_ = sub.Unsubscribe()
+				b.sub = nil
+				return nil, &TransportError{Op: "subscribe to the work queue's advisories", Err: err}
+			}
+			b.adv = adv
+		}
 		watchDenials(b)
 	}
 	b.conns++
@@ -221,6 +238,10 @@ func (b *backend) release() {
 	if b.conns == 0 && b.sub != nil {
 		_ = b.sub.Unsubscribe()
 		b.sub = nil
+		if b.adv != nil {
+			_ = b.adv.Unsubscribe()
+			b.adv = nil
+		}
 		unwatchDenials(b)
 	}
 }
@@ -242,10 +263,19 @@ func (b *backend) onReply(m *nats.Msg) {
 		if k.lost != nil {
 			k.lost.Reset(3 * b.cfg.heartbeat)
 		}
+		cancelled := k.cancelled
 		b.mu.Unlock()
+		if cancelled { // alive after its cancel: say it again
+			_ = b.nc.Publish(b.n.cancel, []byte(k.cid))
+		}
 	case m.Header.Get(hdrFail) != "":
 		b.settle(k, result{err: b.failure(k, m.Header.Get(hdrFail))})
 	case m.Header.Get(hdrBodyRef) != "":
+		b.mu.Lock()
+		if k.lost != nil { // the worker has answered: fetching is not its silence
+			k.lost.Stop()
+		}
+		b.mu.Unlock()
 		go func() {
 			data, err := b.objects.fetch(context.Background(), m.Header.Get(hdrBodyRef))
 			if err != nil {
@@ -259,13 +289,41 @@ func (b *backend) onReply(m *nats.Msg) {
 	}
 }
 
+// onMaxDeliveries fails the call whose deliveries ran out.
+func (b *backend) onMaxDeliveries(m *nats.Msg) {
+	var adv struct {
+		Seq        uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if json.Unmarshal(m.Data, &adv) != nil || adv.Seq == 0 {
+		return
+	}
+	b.mu.Lock()
+	var k *call
+	for _, c := range b.calls {
+		if c.seq == adv.Seq {
+			k = c
+			break
+		}
+	}
+	b.mu.Unlock()
+	if k != nil {
+		b.settle(k, result{err: fmt.Errorf("%w: %s: delivered %d times, and no worker finished it (they died or stopped); it may have run, in part, that many times", ErrMaxDeliver, k.target, adv.Deliveries)})
+	}
+}
+
 // failure is the error of a reply that says why it has no outcome.
 func (b *backend) failure(k *call, why string) error {
 	switch why {
 	case failNoWorker:
 		return noWorkers(k.target, k.subject, hintDurable)
 	case failStopped:
+		if b.cfg.durable {
+			return fmt.Errorf("%w: %s: its last delivery's worker stopped", ErrMaxDeliver, k.target)
+		}
 		return &WorkerLostError{Target: k.target}
+	case failCancelled:
+		return context.Canceled
 	}
 	return &TransportError{Op: "call of " + k.target + " on its worker", Err: errors.New(why)}
 }
@@ -356,15 +414,16 @@ func (c *conn) send(f mpimpl.Call) {
 	b.mu.Lock()
 	b.calls[k.cid] = k
 	reply := b.prefix + "." + k.cid
-	if !b.cfg.durable {
-		k.lost = time.AfterFunc(3*b.cfg.heartbeat, func() { b.lose(k) })
-	}
 	b.mu.Unlock()
 
 	m := nats.NewMsg(k.subject)
 	m.Header.Set(hdrCallID, k.cid)
 	if !f.Deadline.IsZero() {
-		m.Header.Set(hdrTimeout, strconv.FormatInt(max(1, time.Until(f.Deadline).Milliseconds()), 10))
+		// Rounded up, and a little later than ours: the caller's deadline
+		// passes first, so the call ends as a local one does, with a
+		// *mp.TimeoutError, not with the target's deadline error.
+		ms := (time.Until(f.Deadline) + time.Millisecond - 1).Milliseconds() + deadlineMargin
+		m.Header.Set(hdrTimeout, strconv.FormatInt(max(1, ms), 10))
 	}
 	m.Data = encode(f.Kind, f.Body)
 	if len(m.Data) > payloadLimit(b.nc) {
@@ -376,12 +435,23 @@ func (c *conn) send(f mpimpl.Call) {
 		m.Header.Set(hdrBodyRef, ref)
 		m.Data = nil
 	}
+	if !b.pending(k) { // cancelled while its body was stored
+		return
+	}
 	if !b.cfg.durable {
 		m.Reply = reply
 		m.Header.Set(hdrHeartbeat, strconv.FormatInt(b.cfg.heartbeat.Milliseconds(), 10))
 		if err := b.nc.PublishMsg(m); err != nil {
 			b.settle(k, result{err: &TransportError{Op: "send a call of " + k.target, Err: err}})
+			return
 		}
+		// The silence alarm starts once the call is sent: storing a large
+		// body is not the worker's silence.
+		b.mu.Lock()
+		if b.calls[k.cid] == k {
+			k.lost = time.AfterFunc(3*b.cfg.heartbeat, func() { b.lose(k) })
+		}
+		b.mu.Unlock()
 		return
 	}
 	m.Header.Set(hdrReply, reply)
@@ -519,6 +589,13 @@ func deniedPublish(err error) (string, bool) {
 	return subject, ok
 }
 
+// pending reports whether call k is still waiting for its outcome.
+func (b *backend) pending(k *call) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls[k.cid] == k
+}
+
 // lose fails a direct call whose worker went silent, and cancels it there
 // in case it is only cut off.
 func (b *backend) lose(k *call) {
@@ -538,19 +615,28 @@ func (c *conn) cancel(id uint64) {
 	}
 	_ = b.nc.Publish(b.n.cancel, []byte(k.cid))
 	b.mu.Lock()
+	k.cancelled = true
 	seq := k.seq
 	b.mu.Unlock()
 	if seq == 0 {
 		return
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s, err := b.js.Stream(ctx, b.n.stream)
-		if err == nil && s.DeleteMsg(ctx, seq) == nil { // nobody took it: no outcome will come
+		// Out of the queue, taken or not, it is no longer awaited: a
+		// worker running it has its cancel.
+		if b.unqueue(seq) {
 			b.settle(k, result{err: context.Canceled})
 		}
 	}()
+}
+
+// unqueue deletes the durable call at seq from the work queue and reports
+// whether it did.
+func (b *backend) unqueue(seq uint64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := b.js.Stream(ctx, b.n.stream)
+	return err == nil && s.DeleteMsg(ctx, seq) == nil
 }
 
 // Recv returns the next outcome, or a *mpimpl.CallError for a call the
@@ -603,8 +689,12 @@ func (c *conn) Kill() {
 				k.lost.Stop()
 			}
 		}
+		seq := k.seq
 		b.mu.Unlock()
 		_ = b.nc.Publish(b.n.cancel, []byte(k.cid))
+		if seq != 0 {
+			b.unqueue(seq) // a terminated pool's calls do not run later
+		}
 	}
 	c.end()
 }

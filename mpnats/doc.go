@@ -55,7 +55,8 @@
 //	                   $JS.API.CONSUMER.MSG.NEXT.MP_<APP>.workers  $JS.ACK.MP_<APP>.workers.>
 //	caller  subscribe  _INBOX_mp_<app>.>
 //	        publish    mp.v1.<app>.>  $SRV.INFO.mp-<app>
-//	        Durable    mpq.v1.<app>.>  $JS.API.STREAM.INFO.MP_<APP>  $JS.API.STREAM.MSG.DELETE.MP_<APP>
+//	        Durable    publish mpq.v1.<app>.>  $JS.API.STREAM.INFO.MP_<APP>  $JS.API.STREAM.MSG.DELETE.MP_<APP>
+//	                   subscribe $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.MP_<APP>.workers
 //	both, for bodies over max_payload, publish
 //	                   $O.mp_<app>_objs.>  $JS.FC.<objs>.>  $JS.API.DIRECT.GET.<objs>.>
 //	                   $JS.API.STREAM.CREATE.<objs>  $JS.API.STREAM.UPDATE.<objs>  $JS.API.STREAM.PURGE.<objs>
@@ -63,7 +64,7 @@
 //
 // The worker's inbox receives JetStream's answers and the work queue's
 // calls; $SRV is how callers count its slots (and nats micro ls finds
-// it). A caller cancels a durable call still in the queue by deleting it
-// from the stream. A call its caller may not publish fails at once with a
+// it). A caller cancels a durable call by deleting it from the stream,
+// and hears from the advisory when the queue gave up on one. A call its caller may not publish fails at once with a
 // *TransportError that matches nats.ErrPermissionViolation.
 package mpnats

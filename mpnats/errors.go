@@ -11,6 +11,11 @@ import (
 // whose target has the same signature (see Signature).
 var ErrNoWorkers = errors.New("mpnats: no worker serves this target")
 
+// ErrMaxDeliver is matched by the error of a durable call that the work
+// queue gave up on: it was delivered MaxDeliver times and no worker
+// finished it, because its workers died or stopped while running it.
+var ErrMaxDeliver = errors.New("mpnats: the work queue gave up on the call after MaxDeliver deliveries")
+
 // noWorkers is the error of a call of target to subject that nobody
 // serves.
 func noWorkers(target, subject, hint string) error {

@@ -284,3 +284,102 @@ func TestWorkerStops(t *testing.T) {
 	}
 	<-ended
 }
+
+// A worker that stops while running a durable call gives it back to the
+// queue, and another worker runs it.
+func TestDurableWorkerStops(t *testing.T) {
+	s := runServer(t, nil)
+	const app = "stops-durable"
+	nc := connect(t, s, app)
+	ctx, stop := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- mpnats.Serve(ctx, nc, mpnats.App(app), mpnats.Durable(true), mpnats.Slots(1), mpnats.OnReady(func() { close(ready) }))
+	}()
+	<-ready
+	pool := dial(t, s, app, mpnats.Durable(true))
+	runs := filepath.Join(t.TempDir(), "runs")
+	f := mp.Submit[int](context.Background(), pool, record, runs, 500*time.Millisecond)
+	waitRuns(t, runs, 1)
+	b := startWorker(t, s, app, "durable", "slots=1")
+	stopped := time.Now()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if d := time.Since(stopped); d > 300*time.Millisecond {
+		t.Errorf("Serve took %v to stop: it must cancel its durable call, not wait for it", d)
+	}
+	pid, err := f.Get()
+	if err != nil || pid != b.cmd.Process.Pid {
+		t.Fatalf("the call given back: pid %d, %v; want the second worker's %d", pid, err, b.cmd.Process.Pid)
+	}
+	if n := len(readRuns(t, runs)); n != 2 {
+		t.Errorf("the call ran %d times, want 2", n)
+	}
+}
+
+// A durable call whose deliveries run out (its workers keep dying) fails
+// with ErrMaxDeliver: its caller does not wait for ever.
+func TestDurableMaxDeliver(t *testing.T) {
+	s := runServer(t, nil)
+	const app = "max-deliver"
+	a := startWorker(t, s, app, "durable", "slots=1", "ackwait=500ms", "maxdeliver=1")
+	pool := dial(t, s, app, mpnats.Durable(true))
+	runs := filepath.Join(t.TempDir(), "runs")
+	f := mp.Submit[int](context.Background(), pool, record, runs, 10*time.Second)
+	waitRuns(t, runs, 1)
+	a.kill()
+	_, err := f.GetTimeout(10 * time.Second)
+	if !errors.Is(err, mpnats.ErrMaxDeliver) || !strings.Contains(err.Error(), "mpnats_test.record") {
+		t.Fatalf("a call whose one delivery died: %v, want ErrMaxDeliver naming the target", err)
+	}
+}
+
+// A cancel that overtakes its call (they travel on different
+// subscriptions) still cancels it on the worker.
+func TestCancelOvertakes(t *testing.T) {
+	s := runServer(t, nil)
+	const app = "overtake"
+	serveHere(t, s, app, mpnats.Slots(1))
+	pool := dial(t, s, app)
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		f := pool.ApplyAsync(ctx, watched, []any{5 * time.Second}, nil)
+		cancel()
+		if _, err := f.Get(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled call: %v", err)
+		}
+		// The worker's one slot is free again only once the cancelled
+		// call has ended there (or never started).
+		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+		got, err := mp.Submit[int](ctx, pool, targets.Add, i, 1).Get()
+		cancel()
+		if err != nil || got != i+1 {
+			t.Fatalf("call %d after a cancelled one: %v, %v (the cancel did not reach the worker)", i, got, err)
+		}
+	}
+	for len(ended) > 0 {
+		<-ended
+	}
+}
+
+// Durable workers serving different targets share one work queue: each
+// call reaches a worker that serves its target.
+func TestDurableMixedTargets(t *testing.T) {
+	s := runServer(t, nil)
+	const app = "mixed"
+	serveHere(t, s, app, mpnats.Durable(true), mpnats.Slots(1), mpnats.Targets(targets.Add))
+	serveHere(t, s, app, mpnats.Durable(true), mpnats.Slots(1), mpnats.Targets(targets.Echo))
+	pool := dial(t, s, app, mpnats.Durable(true))
+	ctx := context.Background()
+	for i := range 10 {
+		if got, err := mp.Submit[int](ctx, pool, targets.Add, i, 1).Get(); err != nil || got != i+1 {
+			t.Fatalf("Add %d: %v, %v", i, got, err)
+		}
+		if got, err := mp.Submit[string](ctx, pool, targets.Echo, "x").Get(); err != nil || got != "x" {
+			t.Fatalf("Echo %d: %v, %v", i, got, err)
+		}
+	}
+}

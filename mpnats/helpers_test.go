@@ -59,6 +59,9 @@ func serveFromEnv() int {
 		case "ackwait":
 			d, _ := time.ParseDuration(v)
 			opts = append(opts, mpnats.AckWait(d))
+		case "maxdeliver":
+			n, _ := strconv.Atoi(v)
+			opts = append(opts, mpnats.MaxDeliver(n))
 		case "echo": // a bare NATS responder besides the worker (see serveEcho)
 			n, _ := strconv.Atoi(v)
 			stop, err := serveEcho(app, n)

@@ -33,8 +33,9 @@ const (
 
 // The reasons of a reply without an outcome (hdrFail).
 const (
-	failNoWorker = "no-worker"
-	failStopped  = "stopped"
+	failNoWorker  = "no-worker"
+	failStopped   = "stopped"
+	failCancelled = "cancelled" // before it started: its context ended while it waited for a slot
 )
 
 // encode frames one message: the version, the kind, the body's pieces.

@@ -220,6 +220,7 @@ func appPerms(app string) (worker, caller *server.Permissions) {
 	caller = &server.Permissions{
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			"_INBOX_mp_" + app + ".>",
+			"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + ".workers",
 		}},
 		Publish: &server.SubjectPermission{Allow: append([]string{
 			"mp.v1." + app + ".>", "$SRV.INFO.mp-" + app,

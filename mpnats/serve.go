@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/mpimpl"
@@ -61,6 +60,7 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...Option) error {
 		ctx:     callCtx,
 		objects: newObjects(nc, n.objects),
 		live:    map[string]context.CancelFunc{},
+		gone:    map[string]time.Time{},
 		direct:  make(chan struct{}, cfg.slots),
 		specs:   map[string]*mpimpl.Spec{},
 	}
@@ -114,12 +114,14 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...Option) error {
 		cfg.onReady()
 	}
 	<-ctx.Done()
-	w.stopping.Store(true)
+	w.mu.Lock()
+	w.stopping = true // no call starts from here on
+	w.mu.Unlock()
 	svc.Stop()
 	cancels.Unsubscribe()
 	stopPulling()
+	cancelCalls() // the pullers run their calls: end those too
 	pullers.Wait()
-	cancelCalls()
 	w.calls.Wait()
 	_ = nc.Flush() // the last replies leave before the caller closes nc
 	return nil
@@ -127,18 +129,27 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...Option) error {
 
 // worker is one Serve.
 type worker struct {
-	nc       *nats.Conn
-	cfg      config
-	n        names
-	ctx      context.Context // the calls' parent: cancelled when Serve stops
-	objects  *objects
-	direct   chan struct{}           // the direct calls' slots
-	specs    map[string]*mpimpl.Spec // by work-queue subject
-	stopping atomic.Bool
-	calls    sync.WaitGroup
+	nc         *nats.Conn
+	cfg        config
+	n          names
+	ctx        context.Context // the calls' parent: cancelled when Serve stops
+	objects    *objects
+	direct     chan struct{}           // the direct calls' slots
+	specs      map[string]*mpimpl.Spec // by work-queue subject
+	ackWait    time.Duration           // the work queue's, as its consumer has it
+	maxDeliver int
+	calls      sync.WaitGroup // the calls running, Added under mu
 
-	mu   sync.Mutex
-	live map[string]context.CancelFunc // the calls received, by call id
+	mu       sync.Mutex
+	stopping bool                          // Serve is ending: no call starts
+	live     map[string]context.CancelFunc // the calls received, by call id
+	gone     map[string]time.Time          // cancels of calls not received (yet), by call id
+}
+
+// stopped reports whether Serve's end cancelled the call whose context
+// ended: the call did not fail, its worker went away.
+func (w *worker) stopped(ctx context.Context) bool {
+	return ctx.Err() != nil && w.ctx.Err() != nil
 }
 
 // tableSignature hashes the signatures of every target, to tell builds
@@ -163,10 +174,20 @@ func (w *worker) start(h nats.Header) (string, context.Context, context.CancelFu
 	if id != "" {
 		w.mu.Lock()
 		w.live[id] = stop
+		_, cancelled := w.gone[id]
+		delete(w.gone, id)
 		w.mu.Unlock()
+		if cancelled { // its cancel overtook it
+			stop()
+		}
 	}
 	return id, ctx, stop
 }
+
+// keepGone is how long a cancel of a call not received is remembered:
+// the call and its cancel travel on different subscriptions, so the cancel
+// may come first.
+const keepGone = time.Minute
 
 func (w *worker) end(id string) {
 	w.mu.Lock()
@@ -174,10 +195,25 @@ func (w *worker) end(id string) {
 	w.mu.Unlock()
 }
 
-// onCancel cancels the call whose id a caller published.
+// onCancel cancels the call whose id a caller published, or remembers
+// the id for a while in case the call arrives here after its cancel.
 func (w *worker) onCancel(m *nats.Msg) {
+	id := string(m.Data)
 	w.mu.Lock()
-	cancel := w.live[string(m.Data)]
+	cancel := w.live[id]
+	if cancel == nil && len(id) <= 64 {
+		now := time.Now()
+		if len(w.gone) >= 4096 { // bound it: drop what is old
+			for k, at := range w.gone {
+				if now.Sub(at) > keepGone {
+					delete(w.gone, k)
+				}
+			}
+		}
+		if len(w.gone) < 4096 {
+			w.gone[id] = now
+		}
+	}
 	w.mu.Unlock()
 	if cancel != nil {
 		cancel()
@@ -192,6 +228,14 @@ func (w *worker) onDirect(s *mpimpl.Spec) micro.HandlerFunc {
 	return func(req micro.Request) {
 		h := nats.Header(req.Headers())
 		reply := req.Reply()
+		w.mu.Lock()
+		if w.stopping {
+			w.mu.Unlock()
+			w.respond(reply, nil, errStopped)
+			return
+		}
+		w.calls.Add(1)
+		w.mu.Unlock()
 		id, ctx, cancel := w.start(h)
 		var every time.Duration
 		if ms, err := strconv.ParseInt(h.Get(hdrHeartbeat), 10, 64); err == nil && ms > 0 {
@@ -199,22 +243,32 @@ func (w *worker) onDirect(s *mpimpl.Spec) micro.HandlerFunc {
 		}
 		stopBeats := w.heartbeat(reply, every)
 		data := req.Data()
-		w.calls.Go(func() {
+		go func() {
+			defer w.calls.Done()
 			defer w.end(id)
 			defer cancel()
-			w.direct <- struct{}{}
-			out, err := w.run(ctx, data, h.Get(hdrBodyRef))
-			<-w.direct
-			if w.stopping.Load() && ctx.Err() != nil && err == nil {
+			var out []byte
+			var err error
+			select {
+			case w.direct <- struct{}{}:
+				out, err = w.run(ctx, data, h.Get(hdrBodyRef))
+				<-w.direct
+			case <-ctx.Done(): // cancelled or past its deadline while it waited for a slot
+				err = errCancelled
+			}
+			if w.stopped(ctx) {
 				out, err = nil, errStopped
 			}
 			w.respond(reply, out, err) // beating still: storing a large outcome takes time
 			stopBeats()
-		})
+		}()
 	}
 }
 
-var errStopped = errors.New(failStopped)
+var (
+	errStopped   = errors.New(failStopped)
+	errCancelled = errors.New(failCancelled)
+)
 
 // heartbeat tells reply that the call is alive every period, from one
 // period after it arrived until stop is called, so that a short call costs
@@ -306,7 +360,7 @@ func (w *worker) workQueue(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("mpnats: Serve: the work queue %s (Durable needs a server with JetStream, and a user allowed its JetStream API: see the package documentation): %w", w.n.stream, err)
 	}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       "workers",
+		Durable:       consumerName,
 		Description:   "mpgen workers of app " + w.n.app,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       w.cfg.ackWait,
@@ -316,6 +370,9 @@ func (w *worker) workQueue(ctx context.Context) (jetstream.Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mpnats: Serve: the work queue's consumer: %w", err)
 	}
+	// The consumer is shared: the last worker to start set its limits.
+	cfg := cons.CachedInfo().Config
+	w.ackWait, w.maxDeliver = cfg.AckWait, cfg.MaxDeliver
 	return cons, nil
 }
 
@@ -332,20 +389,28 @@ func (w *worker) pull(ctx context.Context, cons jetstream.Consumer) {
 			}
 			continue
 		}
-		w.calls.Add(1)
 		w.durable(msg)
-		w.calls.Done()
 	}
 }
 
 // durable runs one work-queue call: it keeps the call's delivery alive
 // while it runs, sends the outcome to the caller, then acknowledges it. A
-// crash between the two runs the call again elsewhere.
+// crash between the two runs the call again elsewhere. A call of a target
+// this worker does not serve (another build's, or one Targets left out)
+// goes back to the queue for a worker that does; on its last delivery its
+// caller hears that none does.
 func (w *worker) durable(msg jetstream.Msg) {
 	h := msg.Headers()
 	reply := h.Get(hdrReply)
+	last := true
+	if meta, err := msg.Metadata(); err == nil {
+		last = meta.NumDelivered >= uint64(w.maxDeliver)
+	}
 	if w.specs[msg.Subject()] == nil {
-		// Another build's target: fail it fast rather than let it wait.
+		if !last {
+			_ = msg.NakWithDelay(notServedDelay)
+			return
+		}
 		_ = msg.Term()
 		w.respond(reply, nil, errors.New(failNoWorker))
 		return
@@ -355,7 +420,7 @@ func (w *worker) durable(msg jetstream.Msg) {
 	defer cancel()
 	stopBeats := make(chan struct{})
 	go func() {
-		t := time.NewTicker(w.cfg.ackWait / 3)
+		t := time.NewTicker(w.ackWait / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -368,10 +433,22 @@ func (w *worker) durable(msg jetstream.Msg) {
 	}()
 	out, err := w.run(ctx, msg.Data(), h.Get(hdrBodyRef))
 	close(stopBeats)
-	if w.stopping.Load() && ctx.Err() != nil {
-		_ = msg.Nak() // stopped by Serve's end: another worker runs it
-		return
+	if w.stopped(ctx) {
+		if !last {
+			_ = msg.Nak() // another worker runs it
+			return
+		}
+		_ = msg.Term() // no delivery is left: its caller must not wait for ever
+		out, err = nil, errStopped
 	}
 	w.respond(reply, out, err)
 	_ = msg.Ack()
 }
+
+// consumerName is the work queue's one durable consumer, shared by the
+// app's workers.
+const consumerName = "workers"
+
+// notServedDelay is how long a call of a target this worker does not
+// serve waits before it is delivered again.
+const notServedDelay = 20 * time.Millisecond
