@@ -1041,6 +1041,13 @@ func (t *task) timeout() error {
 	return &TimeoutError{Op: "call of " + t.spec.Name, After: time.Since(sent)}
 }
 
+// pastDeadline reports whether ctx's deadline has passed by the clock,
+// which may be before ctx's timer has fired and ended it.
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 // settle decodes a task's outcome frame.
 func (t *task) settle(f wire.Frame) {
 	t.mu.Lock()
@@ -1053,10 +1060,12 @@ func (t *task) settle(f wire.Frame) {
 		// context's own callback may not have run yet).
 		t.finish(nil, context.Canceled)
 		return
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || pastDeadline(ctx):
 		// Past its deadline: a timeout, as when the deadline's callback
 		// wins, though the worker's own context (a remote worker is
-		// given the same deadline) ended the call first.
+		// given the same deadline) ended the call first. The clock is
+		// asked too: the worker's timer may fire, and its outcome
+		// arrive, before ctx's own timer has fired.
 		t.finish(nil, t.timeout())
 		return
 	}
