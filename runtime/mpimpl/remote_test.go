@@ -194,12 +194,15 @@ func (f *fakeTransport) workerCtx() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
 
-// checkSlots fails t if more calls ran at once than the transport had
-// slots for.
+// checkSlots fails t if more calls ran at once, or more Conns were
+// started, than the transport had slots for (no test lowers Slots).
 func (f *fakeTransport) checkSlots(t *testing.T) {
 	t.Helper()
 	if n := f.overSlots.Load(); n > 0 {
 		t.Errorf("%d calls were sent while Slots() calls were already running (at most %d at once)", n, f.maxInFlight.Load())
+	}
+	if n, slots := len(f.started()), f.slots.Load(); int64(n) > slots {
+		t.Errorf("%d Conns were started for %d slots", n, slots)
 	}
 }
 
