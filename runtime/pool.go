@@ -188,7 +188,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 			errs = append(errs, s.err)
 			continue
 		}
-		p.addWorker(s.w)
+		p.addWorker(s.w, false)
 	}
 	if len(errs) > 0 {
 		p.Terminate()
@@ -219,7 +219,7 @@ func newRemotePool(ctx context.Context, cfg poolConfig) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mp: NewPool: %w", err)
 	}
-	p.addWorker(w)
+	p.addWorker(w, false)
 	return p, nil
 }
 
@@ -487,9 +487,17 @@ func (p *Pool) ensureWorkers() {
 
 func (p *Pool) starting() int { return int(p.pendingStarts.Load()) }
 
-// addWorker puts a started worker to work.
-func (p *Pool) addWorker(w *poolWorker) {
+// addWorker puts a started worker to work. started says that ensureWorkers
+// counted it as starting (see replace).
+func (p *Pool) addWorker(w *poolWorker, started bool) {
 	p.mu.Lock()
+	if started {
+		// It stops counting as starting as it starts counting as a
+		// worker, under one lock: in between, ensureWorkers would start
+		// one worker too many (a remote pool would exceed its Slots).
+		p.pendingStarts.Add(-1)
+		p.spawnErr = nil
+	}
 	p.workers = append(p.workers, w)
 	sends := p.dispatchLocked(nil)
 	idle := p.retireIdleLocked()
@@ -518,11 +526,7 @@ func (p *Pool) replace() {
 		p.mu.Unlock()
 		return
 	}
-	p.mu.Lock()
-	p.pendingStarts.Add(-1)
-	p.spawnErr = nil
-	p.mu.Unlock()
-	p.addWorker(w) // after Close, it serves what is queued and retires
+	p.addWorker(w, true) // after Close, it serves what is queued and retires
 }
 
 func (p *Pool) drainWith(err error) {
