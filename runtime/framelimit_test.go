@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || windows
 
 package mp_test
 
@@ -170,6 +170,7 @@ func TestChildResultOverTheFrameLimit(t *testing.T) {
 // nothing of it travels: the next value is the next one received. A value
 // of exactly the limit travels.
 func TestPutAndSendRefuseValuesOverTheFrameLimit(t *testing.T) {
+	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	lowerFrameLimit(t)
 	over, exact := make([]byte, testFrameLimit+1), bytes.Repeat([]byte{7}, testFrameLimit)

@@ -1,29 +1,81 @@
-//go:build unix
+//go:build unix || windows
 
 package mp_test
 
 // Helpers shared by the external tests of package mp: each is used by more
-// than one test file (a helper used by one file stays in it). Most of the
-// tests that use them run on Linux only; the file builds on every Unix for
-// process_test.go, which uses start, join and exitCode.
+// than one test file (a helper used by one file stays in it). The ones here
+// build on Unix and Windows; those that send signals or read /proc are in
+// helpers_unix_test.go, and helpers_windows_test.go has their Windows
+// counterparts (or stubs that fail a test that should not call them).
+//
+// The tests that run on Windows are those of the files built there
+// (process_test.go, reliability_windows_test.go and the files tagged
+// linux || windows); a test of those files that cannot run there calls
+// skipOnWindows, so that `grep -n skipOnWindows *_test.go` lists them all.
+// A failure that is Wine's and not Windows' would skip when underWine
+// reports true, saying so; none does yet.
+//
+// The files of handles (Pipe, Queue, the sync primitives, shared memory)
+// and of tests that read /proc or send signals build on Linux only.
 
 import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mpgen/mpgen/internal/targets"
 	mp "github.com/mpgen/mpgen/runtime"
 )
+
+// noHandles is why the tests of handles (Pipe, Queue, Lock, shared
+// memory...) skip on Windows.
+const noHandles = "handles do not travel on Windows yet"
+
+// terminateAtOnce is why the tests of a Terminate that cancels the target's
+// context skip on Windows.
+const terminateAtOnce = "Terminate ends a child at once there (TerminateProcess, as in Python): no context is cancelled first"
+
+// skipOnWindows skips t on Windows, saying why.
+func skipOnWindows(t *testing.T, why string) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("not on Windows: " + why)
+	}
+}
+
+// tempDir is t.TempDir, except under Wine, where os.RemoveAll fails
+// ("unlinkat ...: Invalid function") and with it t.TempDir's cleanup: there
+// the directory is made with os.MkdirTemp and removed entry by entry with
+// os.Remove, which Wine supports, best-effort.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	if !underWine() {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("", "mp-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var paths []string
+		_ = filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+			paths = append(paths, path)
+			return nil
+		})
+		for _, p := range slices.Backward(paths) { // children before their directory
+			_ = os.Remove(p)
+		}
+	})
+	return dir
+}
 
 // start starts p and registers a cleanup that kills and reaps it.
 func start(t *testing.T, p *mp.Process) *mp.Process {
@@ -63,13 +115,6 @@ func joinCode(t *testing.T, p *mp.Process) int {
 	return exitCode(t, p)
 }
 
-func kill9(t *testing.T, pid int) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -99,29 +144,6 @@ func endPool(t *testing.T, p *mp.Pool) {
 	p.Terminate()
 	if err := p.JoinTimeout(30 * time.Second); err != nil {
 		t.Fatalf("Pool.Join within 30 s of Terminate: %v", err)
-	}
-}
-
-// signalBusyWorker sends sig to the one worker of a pool while it runs a
-// call with another queued behind it: the running call's context is
-// cancelled and the call reports it; the call queued behind never ran and
-// goes to the replacement worker.
-func signalBusyWorker(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	ctx := testCtx(t)
-	out, ready := readyPipe(t)
-	p := newPool(t, mp.Workers(1), mp.PoolOutput(out, nil))
-	f := p.ApplyAsync(ctx, targets.Announce, []any{"ready", time.Hour}, nil)
-	queued := p.ApplyAsync(ctx, targets.Echo, []any{"queued behind"}, nil)
-	ready(1, 30*time.Second)
-	if err := syscall.Kill(p.Pids()[0], sig); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := getBounded(t, f, 30*time.Second); err == nil || !strings.Contains(err.Error(), "context canceled") {
-		t.Fatalf("the running call: %v, want its cancelled context", err)
-	}
-	if v, err := getBounded(t, queued, 30*time.Second); err != nil || v != "queued behind" {
-		t.Fatalf("the call queued behind, which never ran: %v, %v; want it run by the replacement worker", v, err)
 	}
 }
 
@@ -193,88 +215,6 @@ func waitSet(t *testing.T, e *mp.Event) {
 	}
 }
 
-// openFDs lists this process's open descriptors and what they point to.
-func openFDs(t *testing.T) map[int]string {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]string{}
-	for _, e := range ents {
-		n, _ := strconv.Atoi(e.Name())
-		if link, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
-			out[n] = link
-		}
-	}
-	return out
-}
-
-// noNewFDs fails the test if it ends with descriptors open that it did not
-// start with.
-func noNewFDs(t *testing.T) {
-	t.Helper()
-	before := openFDs(t)
-	t.Cleanup(func() {
-		var extra []string
-		ok := targets.Eventually(2*time.Second, func() bool {
-			extra = extra[:0]
-			for fd, link := range openFDs(t) {
-				if _, had := before[fd]; !had {
-					extra = append(extra, link)
-				}
-			}
-			return len(extra) <= 1 // the /proc/self/fd directory being read
-		})
-		if !ok {
-			t.Errorf("descriptors left open: %v", extra)
-		}
-	})
-}
-
-// procInfo is what /proc/<pid>/stat says about a process.
-type procInfo struct {
-	state byte   // R, S, D, Z, T, ...
-	ppid  int    // parent pid
-	start uint64 // start time in clock ticks since boot: tells a pid's reuse
-}
-
-// procStat reads /proc/<pid>/stat; ok is false when no such process exists.
-func procStat(pid int) (procInfo, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procInfo{}, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
-	if i < 0 || i+2 >= len(s) {
-		return procInfo{}, false
-	}
-	f := strings.Fields(s[i+2:]) // f[0] is field 3 (state)
-	if len(f) < 20 {
-		return procInfo{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	start, _ := strconv.ParseUint(f[19], 10, 64) // field 22
-	return procInfo{state: f[0][0], ppid: ppid, start: start}, true
-}
-
-// childrenOf lists the processes whose parent is pid, with their state.
-func childrenOf(pid int) map[int]byte {
-	out := map[int]byte{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pi, ok := procStat(n); ok && pi.ppid == pid {
-			out[n] = pi.state
-		}
-	}
-	return out
-}
-
 // goroutineStacks returns the stack of every goroutine by its id.
 func goroutineStacks() map[string]string {
 	buf := make([]byte, 1<<20)
@@ -318,68 +258,9 @@ func newGoroutines(before map[string]bool) []string {
 	return out
 }
 
-// leakSnapshot is what the parent holds at one moment: its descriptors,
-// goroutines and child processes.
-type leakSnapshot struct {
-	fds        map[int]string
-	goroutines map[string]bool
-	kids       map[int]byte
-}
-
-// check waits up to settle for the parent to be back to the snapshot (the
-// goroutines of an ended child may take a moment to wind down), then fails
-// the test for anything left over, and returns what it found.
-func (s *leakSnapshot) check(t *testing.T, settle time.Duration) leaks {
-	t.Helper()
-	var l leaks
-	targets.Eventually(settle, func() bool {
-		l = leaks{}
-		for fd, link := range openFDs(t) {
-			if s.fds[fd] != link {
-				l.fds = append(l.fds, fmt.Sprintf("%d=%s", fd, link))
-			}
-		}
-		for pid, state := range childrenOf(os.Getpid()) {
-			if _, ok := s.kids[pid]; !ok {
-				l.kids = append(l.kids, fmt.Sprintf("%d:%c", pid, state))
-			}
-		}
-		l.goroutines = newGoroutines(s.goroutines)
-		return len(l.fds) == 0 && len(l.kids) == 0 && len(l.goroutines) == 0
-	})
-	slices.Sort(l.fds)
-	slices.Sort(l.kids)
-	if len(l.fds) > 0 {
-		t.Errorf("descriptors left open: %v", l.fds)
-	}
-	if len(l.kids) > 0 {
-		t.Errorf("child processes left (pid:state, Z is a zombie): %v", l.kids)
-	}
-	if len(l.goroutines) > 0 {
-		t.Errorf("%d goroutines leaked:\n%s", len(l.goroutines), strings.Join(l.goroutines, "\n\n"))
-	}
-	return l
-}
-
-// snapshot records the parent's descriptors, goroutines and children.
-func snapshot(t *testing.T) *leakSnapshot {
-	t.Helper()
-	return &leakSnapshot{fds: openFDs(t), goroutines: goroutineIDs(), kids: childrenOf(os.Getpid())}
-}
-
-// leaks is what a check found beyond a snapshot.
-type leaks struct {
-	fds        []string // "fd=link" of descriptors not in the snapshot
-	goroutines []string // stacks of goroutines not in the snapshot
-	kids       []string // "pid:state" of children not in the snapshot (zombies included)
-}
-
-func (l leaks) String() string {
-	return fmt.Sprintf("%d descriptors, %d goroutines, %d child processes", len(l.fds), len(l.goroutines), len(l.kids))
-}
-
 // readyPipe returns a pipe whose write end children get as stdout, and a
-// function that reads n lines from it within d.
+// function that reads n lines from it within d. It needs read deadlines,
+// which an anonymous pipe does not have on Windows.
 func readyPipe(t *testing.T) (w *os.File, read func(n int, d time.Duration) []string) {
 	t.Helper()
 	r, w, err := os.Pipe()

@@ -24,17 +24,6 @@ import (
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
-// waitReplaced waits until the pool has n workers, none of them in gone.
-func waitReplaced(t *testing.T, p *mp.Pool, n int, gone []int) {
-	t.Helper()
-	if !targets.Eventually(20*time.Second, func() bool {
-		pids := p.Pids()
-		return len(pids) == n && !slices.ContainsFunc(pids, func(pid int) bool { return slices.Contains(gone, pid) })
-	}) {
-		t.Fatalf("workers %v, want %d new ones (the old were %v)", p.Pids(), n, gone)
-	}
-}
-
 // Each fault path of a pool, then Terminate and Join, leaves nothing
 // behind in the parent.
 func TestPoolFaultPathsLeakNothing(t *testing.T) {
@@ -309,54 +298,3 @@ func TestPoolNoWorkerCallHangs(t *testing.T) {
 // replacement worker. (Fixed in 0583df8, where the worker refuses its
 // queued calls before it dies; this is its regression test.)
 func TestPoolSIGTERMRequeuesQueuedCalls(t *testing.T) { signalBusyWorker(t, syscall.SIGTERM) }
-
-// An initializer that kills its worker (os.Exit, a crash) makes NewPool
-// fail with an *ExitError carrying the worker's exit code, like every
-// other death of a child. (Regression test: before f533d32 it said
-// "worker initializer: EOF".)
-func TestPoolInitializerCrashIsTyped(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := mp.NewPool(ctx, mp.Workers(1), mp.Initializer(targets.Exit, 5))
-	if err == nil {
-		endPool(t, p)
-		t.Fatal("NewPool with an initializer that exits succeeded")
-	}
-	var ee *mp.ExitError
-	if !errors.As(err, &ee) || ee.Code != 5 {
-		t.Fatalf("NewPool = %v; want an *ExitError with code 5", err)
-	}
-}
-
-// A worker that crashes fails exactly the call it was running, and the
-// calls it had finished keep their results. (Regression test of a bug
-// fixed in f533d32: the worker buffered the results of finished calls
-// while more were queued behind them, so a crash lost them; the parent
-// blamed the oldest finished call and sent the crashing one to another
-// worker, which it crashed too: 177 innocent calls of 10,000 in the soak.)
-func TestPoolCrashBlamesTheRightCall(t *testing.T) {
-	ctx := testCtx(t)
-	var stderr targets.SyncBuffer
-	p := newPool(t, mp.Workers(1), mp.PoolOutput(nil, &stderr))
-	first := p.Pids()
-	// The sleep keeps the worker busy while the other calls arrive, so
-	// they queue behind it in the worker (it takes four at a time).
-	sleep := p.ApplyAsync(ctx, targets.SleepNoCtx, []any{200 * time.Millisecond}, nil)
-	two := p.ApplyAsync(ctx, targets.Identity, []any{2}, nil)
-	crash := p.ApplyAsync(ctx, targets.Exit, []any{7}, nil)
-	four := p.ApplyAsync(ctx, targets.Identity, []any{4}, nil)
-	if _, err := getBounded(t, sleep, 30*time.Second); err != nil {
-		t.Errorf("the call that finished before the crash: %v", err)
-	}
-	if v, err := getBounded(t, two, 30*time.Second); err != nil || v != 2 {
-		t.Errorf("the second call, finished before the crash: %v, %v", v, err)
-	}
-	var ee *mp.ExitError
-	if _, err := getBounded(t, crash, 30*time.Second); !errors.As(err, &ee) || ee.Code != 7 || !strings.HasSuffix(ee.Target, ".Exit") {
-		t.Errorf("the crashing call: %v, want its *ExitError with code 7", err)
-	}
-	if v, err := getBounded(t, four, 30*time.Second); err != nil || v != 4 {
-		t.Errorf("the call queued behind the crash: %v, %v", v, err)
-	}
-	waitReplaced(t, p, 1, first)
-}

@@ -285,7 +285,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 			// Once reaped, the child is only waiting for its output
 			// pipes to drain (bounded by WaitDelay): leave it be.
 			if err := p.cmd.Process.Signal(syscall.Signal(0)); !errors.Is(err, os.ErrProcessDone) {
-				_ = p.cmd.Process.Kill()
+				_ = proc.Kill(p.cmd.Process)
 				out = outcome{got: true, err: &ProtocolError{Op: "child " + p.spec.Name, Err: errors.New("closed its control channel without a result and did not exit; killed")}}
 			}
 			waitErr = <-waited
@@ -358,7 +358,7 @@ func (p *Process) converse(conn *os.File, hello []byte, call wire.Payload, files
 		}
 		if err != nil {
 			if !isEOF(err) {
-				_ = p.cmd.Process.Kill() // the channel is garbled: stop the child
+				_ = proc.Kill(p.cmd.Process) // the channel is garbled: stop the child
 				return outcome{err: &ProtocolError{Op: "read from child " + p.spec.Name, Err: err}}
 			}
 			return outcome{err: err}
@@ -374,7 +374,7 @@ func (p *Process) converse(conn *os.File, hello []byte, call wire.Payload, files
 func (p *Process) decodeOutcome(f wire.Frame) (outcome, bool) {
 	res, err, perr := outcomeOf(p.spec, p.codec, f.Kind, f.Body)
 	if perr != nil {
-		_ = p.cmd.Process.Kill() // the channel is garbled: stop the child
+		_ = proc.Kill(p.cmd.Process) // the channel is garbled: stop the child
 		return outcome{got: true, err: &ProtocolError{Op: "decode " + f.Kind.String() + " from " + p.spec.Name, Err: perr}}, true
 	}
 	return outcome{got: true, result: res, err: err}, true
@@ -541,8 +541,9 @@ func (p *Process) Sentinel() <-chan struct{} {
 
 // Terminate asks the child to stop: SIGTERM (the child's context is
 // cancelled; a target without a context ends at once, as in Python), then
-// SIGKILL if it has not ended after KillDelay. It returns at once; Join
-// waits. Terminating an ended process does nothing.
+// SIGKILL if it has not ended after KillDelay; on Windows, where there is
+// no SIGTERM, TerminateProcess ends it at once, as in Python. It returns at
+// once; Join waits. Terminating an ended process does nothing.
 func (p *Process) Terminate() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -557,8 +558,8 @@ func (p *Process) Terminate() error {
 		if d <= 0 {
 			d = DefaultKillDelay
 		}
-		proc := p.cmd.Process
-		p.killer = time.AfterFunc(d, func() { _ = proc.Kill() })
+		child := p.cmd.Process
+		p.killer = time.AfterFunc(d, func() { _ = proc.Kill(child) })
 	}
 	return nil
 }
@@ -585,14 +586,15 @@ func (p *Process) stoppedBy() (error, string) {
 	return p.stopped, p.spec.Name
 }
 
-// Kill stops the child at once with SIGKILL (TerminateProcess on Windows).
+// Kill stops the child at once with SIGKILL (on Windows TerminateProcess,
+// reported as Terminate's -15, as Python does there).
 func (p *Process) Kill() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.signalable(); err != nil || p.state == stateEnded {
 		return err
 	}
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := proc.Kill(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("mp: kill %s: %w", p.Name, err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix || windows
 
 package mp_test
 
@@ -9,9 +9,9 @@ import (
 	"errors"
 	"io/fs"
 	"math"
+	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -172,13 +172,14 @@ func TestSentinelsCrossTheBoundary(t *testing.T) {
 		})
 	}
 	t.Run("ENOENT", func(t *testing.T) {
-		err := join(t, start(t, &mp.Process{Target: targets.OpenMissing, Args: []any{t.TempDir() + "/missing"}}))
+		err := join(t, start(t, &mp.Process{Target: targets.OpenMissing, Args: []any{filepath.Join(tempDir(t), "missing")}}))
 		if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) {
 			t.Fatalf("os.Open of a missing file: %v, want fs.ErrNotExist only", err)
 		}
 	})
 	t.Run("Terminate", func(t *testing.T) {
 		// A context-aware target returns its cancelled context's error.
+		skipOnWindows(t, terminateAtOnce)
 		p := start(t, &mp.Process{Target: targets.Sleep, Args: []any{time.Hour}})
 		waitRunning(t, p)
 		if err := p.Terminate(); err != nil {
@@ -255,11 +256,11 @@ func TestKillAndTerminate(t *testing.T) {
 		}
 		err := join(t, p)
 		var ee *mp.ExitError
-		if !errors.As(err, &ee) || ee.Code != -9 || ee.Signal != "SIGKILL" {
-			t.Fatalf("Join = %v, want killed by SIGKILL", err)
+		if !errors.As(err, &ee) || ee.Code != killCode || ee.Signal != killSignal {
+			t.Fatalf("Join = %v, want killed by %s", err, killSignal)
 		}
-		if c := exitCode(t, p); c != -9 {
-			t.Fatalf("exit code %d, want -9", c)
+		if c := exitCode(t, p); c != killCode {
+			t.Fatalf("exit code %d, want %d", c, killCode)
 		}
 	})
 	t.Run("terminate without context", func(t *testing.T) {
@@ -278,6 +279,7 @@ func TestKillAndTerminate(t *testing.T) {
 		}
 	})
 	t.Run("terminate cancels the context", func(t *testing.T) {
+		skipOnWindows(t, terminateAtOnce)
 		p := start(t, &mp.Process{Target: targets.Sleep, Args: []any{time.Hour}, KillDelay: time.Hour})
 		waitRunning(t, p)
 		if err := p.Terminate(); err != nil {
@@ -294,6 +296,7 @@ func TestKillAndTerminate(t *testing.T) {
 	})
 	t.Run("terminate escalates to kill", func(t *testing.T) {
 		// SIGSTOP the child so it cannot act on SIGTERM: only SIGKILL ends it.
+		skipOnWindows(t, terminateAtOnce+", so there is nothing to escalate")
 		p := start(t, &mp.Process{Target: targets.SleepNoCtx, Args: []any{time.Hour}, KillDelay: 200 * time.Millisecond})
 		waitRunning(t, p)
 		stop(t, p.Pid())
@@ -397,7 +400,7 @@ func TestJoinTimeoutAndStates(t *testing.T) {
 	if err := p.Kill(); !errors.Is(err, mp.ErrClosed) {
 		t.Fatalf("Kill after Close = %v", err)
 	}
-	if c, ok := p.ExitCode(); !ok || c != -9 {
+	if c, ok := p.ExitCode(); !ok || c != killCode {
 		t.Fatalf("ExitCode after Close = %d, %v", c, ok)
 	}
 }
@@ -572,13 +575,6 @@ func TestTypedForms(t *testing.T) {
 	var ae *mp.ArgError
 	if _, err := mp.Spawn[int](ctx, targets.Echo, "x"); !errors.As(err, &ae) {
 		t.Fatalf("Spawn[int] of a string target = %v, want *ArgError", err)
-	}
-}
-
-func stop(t *testing.T, pid int) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
 	}
 }
 

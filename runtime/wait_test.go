@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || windows
 
 package mp_test
 
@@ -13,6 +13,7 @@ import (
 )
 
 func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
+	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	a, b, err := mp.Pipe[int](true)
 	if err != nil {
@@ -52,5 +53,31 @@ func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
 	got, err = mp.Wait(a, q, p) // the process ends
 	if err != nil || len(got) != 1 || got[0] != mp.Waitable(p) {
 		t.Fatalf("Wait for the process = %v, %v; want [p]", got, err)
+	}
+}
+
+// TestWaitOverProcesses: Wait returns the processes that have ended, and
+// only those; WaitTimeout gives up with a *TimeoutError while none has.
+func TestWaitOverProcesses(t *testing.T) {
+	long := start(t, &mp.Process{Target: targets.SleepNoCtx, Args: []any{time.Hour}})
+	short := start(t, &mp.Process{Target: targets.SleepNoCtx, Args: []any{300 * time.Millisecond}})
+	var te *mp.TimeoutError
+	if got, err := mp.WaitTimeout(50*time.Millisecond, long, short); !errors.As(err, &te) || got != nil {
+		t.Fatalf("WaitTimeout with both running = %v, %v; want a *TimeoutError", got, err)
+	}
+	got, err := mp.Wait(long, short)
+	if err != nil || len(got) != 1 || got[0] != mp.Waitable(short) {
+		t.Fatalf("Wait = %v, %v; want [short]", got, err)
+	}
+	if err := long.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	got, err = mp.Wait(long)
+	if err != nil || len(got) != 1 || got[0] != mp.Waitable(long) {
+		t.Fatalf("Wait after Kill = %v, %v; want [long]", got, err)
+	}
+	got, err = mp.WaitTimeout(0, long, short)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("WaitTimeout(0) with both ended = %v, %v; want both", got, err)
 	}
 }

@@ -5,7 +5,7 @@
 // in the child (ControlConn), names the child after its parent
 // (TakeParentName), keeps stray inherited descriptors out of
 // children (InheritableFDs, CloseInherited), and observes and stops
-// processes (Terminate, ExitStatus, OnTerminate, DieOfTerminate, RSS).
+// processes (Terminate, Kill, ExitStatus, OnTerminate, DieOfTerminate, RSS).
 //
 // It knows nothing of what travels on the socket: the environment marker,
 // the handshake and the calls belong to package mp. Platform differences

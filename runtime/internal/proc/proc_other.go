@@ -34,6 +34,8 @@ func ShutdownWrite(f *os.File) { f.Close() }
 
 func Terminate(p *os.Process) error { return p.Kill() }
 
+func Kill(p *os.Process) error { return p.Kill() }
+
 func ExitStatus(ps *os.ProcessState) (int, string) {
 	if ps == nil {
 		return -1, ""

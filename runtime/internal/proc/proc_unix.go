@@ -304,6 +304,9 @@ func ShutdownWrite(f *os.File) {
 // Terminate sends the graceful stop signal.
 func Terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 
+// Kill ends p at once with SIGKILL.
+func Kill(p *os.Process) error { return p.Kill() }
+
 // ExitStatus converts a process state to Python's exit code convention and
 // the name of the killing signal, if any.
 func ExitStatus(ps *os.ProcessState) (int, string) {

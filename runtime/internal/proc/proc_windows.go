@@ -241,14 +241,38 @@ const terminateCode = 0x10000
 
 // Terminate ends p at once, as Python's terminate does on Windows (there
 // is no SIGTERM to catch).
-func Terminate(p *os.Process) error {
-	h, err := windows.OpenProcess(windows.PROCESS_TERMINATE, false, uint32(p.Pid))
-	if err != nil {
-		return p.Kill()
+func Terminate(p *os.Process) error { return terminate(p) }
+
+// Kill ends p at once. It is Terminate: Python's kill on Windows is its
+// terminate, and reports the same exit code, -SIGTERM. (os.Process.Kill
+// would end the child with exit code 1, which reads as the target's own
+// failure.)
+func Kill(p *os.Process) error { return terminate(p) }
+
+// terminate calls TerminateProcess with terminateCode on the handle os/exec
+// holds for p, never on a handle opened by pid: once p has been waited
+// for, its pid may be another process's. A process that already ended, or
+// was waited for (os then releases its handle), gives os.ErrProcessDone.
+func terminate(p *os.Process) error {
+	var err error
+	if herr := p.WithHandle(func(h uintptr) {
+		if err = windows.TerminateProcess(windows.Handle(h), terminateCode); err != nil {
+			// TerminateProcess of a process that has exited but not
+			// been waited for fails with ERROR_ACCESS_DENIED.
+			var code uint32
+			if windows.GetExitCodeProcess(windows.Handle(h), &code) == nil && code != stillActive {
+				err = os.ErrProcessDone
+			}
+		}
+	}); herr != nil {
+		return os.ErrProcessDone
 	}
-	defer windows.CloseHandle(h)
-	return windows.TerminateProcess(h, terminateCode)
+	return err
 }
+
+// stillActive is the exit code GetExitCodeProcess reports for a process
+// that has not ended (STILL_ACTIVE).
+const stillActive = 259
 
 // ExitStatus converts a process state to Python's exit code convention:
 // a terminated process reports -15 and "SIGTERM".

@@ -99,8 +99,9 @@ func (c *Proc) Buffered() bool {
 // child reads the end of its calls and exits once it has answered them.
 func (c *Proc) CloseWrite() { proc.ShutdownWrite(c.conn) }
 
-// Kill kills the child.
-func (c *Proc) Kill() { _ = c.cmd.Process.Kill() }
+// Kill kills the child (proc.Kill: SIGKILL, or TerminateProcess on
+// Windows).
+func (c *Proc) Kill() { _ = proc.Kill(c.cmd.Process) }
 
 // Wait reaps the child, closes the channel and waits (at most
 // proc.OutputWait) for the child's output to be copied.
