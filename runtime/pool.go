@@ -983,6 +983,10 @@ func (w *poolWorker) read() {
 		case id == timedOut || t.finished():
 		case i == 0 && protoErr != nil:
 			t.finish(nil, &ProtocolError{Op: "read from worker", Err: protoErr})
+		case i == 0 && p.cfg.remote != nil:
+			// A remote Conn ends with calls pending only when Terminate
+			// gives up on them: no process died here.
+			t.finish(nil, ErrPoolTerminated)
 		case i == 0:
 			t.finish(nil, &ExitError{Target: t.spec.Name, Code: code, Signal: sig})
 		default:

@@ -16,8 +16,9 @@ type Transport struct {
 	// Start returns a new Conn, ready for calls. Its Pid is 0, its RSS
 	// unknown, its TakeFiles an error. Its Send reports a call it could
 	// not send as a CallError from Recv, not as an error. Kill gives up on
-	// its call (the transport cancels it where it runs), and Wait then
-	// reports what a killed child's would: -9, "SIGKILL".
+	// its call (the transport cancels it where it runs; the pool fails it
+	// with ErrPoolTerminated, as Terminate alone kills a remote Conn), and
+	// Wait then reports what a killed child's would: -9, "SIGKILL".
 	Start func(ctx context.Context) (Conn, error)
 	// Slots returns how many calls the transport's workers run at once
 	// now; the pool grows to that many Conns as work arrives. It is read
