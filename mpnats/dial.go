@@ -39,6 +39,9 @@ import (
 // cannot travel to another host: a call with one fails with *mp.ArgError.
 func Dial(ctx context.Context, nc *nats.Conn, opts ...Option) (*mp.Pool, error) {
 	cfg, n, err := newConfig(opts)
+	if err == nil {
+		err = cfg.refuse("Dial", workerOnly)
+	}
 	if err != nil {
 		return nil, err
 	}

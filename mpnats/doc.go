@@ -15,7 +15,7 @@
 // # Delivery
 //
 // Direct calls (the default) are NATS requests to a queue group of the
-// app's workers: at most once, about 170 µs across processes. A worker
+// app's workers: at most once, about 110 µs a call across processes (BENCHMARKS.md). A worker
 // running a call for longer than the Heartbeat says so to its caller; a
 // worker that goes silent fails the call with *WorkerLostError.
 //

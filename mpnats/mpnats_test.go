@@ -134,3 +134,18 @@ func TestServeOnly(t *testing.T) {
 		t.Fatalf("Serve with an unregistered target: %v, want mp.ErrNotRegistered", err)
 	}
 }
+
+// An option of the other side is refused, not silently ignored.
+func TestOptionsOfTheOtherSide(t *testing.T) {
+	s := runServer(t, nil)
+	nc := connect(t, s, "sides")
+	if _, err := mpnats.Dial(context.Background(), nc, mpnats.Slots(4)); err == nil || !strings.Contains(err.Error(), "Slots") {
+		t.Errorf("Dial with Slots: %v, want an error naming it", err)
+	}
+	if err := mpnats.Serve(context.Background(), nc, mpnats.Heartbeat(time.Second)); err == nil || !strings.Contains(err.Error(), "Heartbeat") {
+		t.Errorf("Serve with Heartbeat: %v, want an error naming it", err)
+	}
+	if _, err := mpnats.Dial(context.Background(), nc, mpnats.App("no.dots")); err == nil || !strings.Contains(err.Error(), "App") {
+		t.Errorf("Dial with a bad app name: %v, want an error naming App", err)
+	}
+}

@@ -3,13 +3,14 @@ package mpnats
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
 // Option configures Serve (a worker) or Dial (a caller); each says which
-// side reads it, and the other ignores it.
+// side reads it, and the other refuses it with an error.
 type Option func(*config)
 
 type config struct {
@@ -22,6 +23,24 @@ type config struct {
 	onReady    func()
 	codec      mp.Codec
 	only       []any
+	set        []string // the side-specific options given, by name
+}
+
+// The options that only one side reads; the other refuses them, so that
+// a worker option given to Dial (or the reverse) is not silently ignored.
+var (
+	workerOnly = []string{"Slots", "AckWait", "MaxDeliver", "OnReady", "Targets"}
+	callerOnly = []string{"Heartbeat", "Codec"}
+)
+
+// refuse returns an error naming the first of names that was given.
+func (c *config) refuse(fn string, names []string) error {
+	for _, n := range c.set {
+		if slices.Contains(names, n) {
+			return fmt.Errorf("mpnats: %s: option %s does not apply here (it is a %s option)", fn, n, map[string]string{"Dial": "worker's", "Serve": "caller's"}[fn])
+		}
+	}
+	return nil
 }
 
 func newConfig(opts []Option) (config, names, error) {
@@ -70,33 +89,39 @@ func Durable(on bool) Option { return func(c *config) { c.durable = on } }
 // Slots sets how many calls a worker runs at once (worker; default
 // runtime.GOMAXPROCS(0)). Direct calls and, with Durable(true), work-queue
 // calls each get that many, so neither starves the other.
-func Slots(n int) Option { return func(c *config) { c.slots = n } }
+func Slots(n int) Option { return func(c *config) { c.slots = n; c.mark("Slots") } }
 
 // Heartbeat sets how often the worker running a direct call tells the
 // caller it is alive once the call has run that long (caller; default 1s).
 // After three periods of silence the caller fails the call with a
 // *WorkerLostError and cancels it, whether the worker died or its link did.
-func Heartbeat(d time.Duration) Option { return func(c *config) { c.heartbeat = d } }
+func Heartbeat(d time.Duration) Option {
+	return func(c *config) { c.heartbeat = d; c.mark("Heartbeat") }
+}
 
 // AckWait sets how long the work queue waits for a silent worker before
 // giving its call to another (worker, Durable; default 30s). A running
 // call tells the server it is in progress every AckWait/3, so only a dead
 // or cut-off worker's call is redelivered.
-func AckWait(d time.Duration) Option { return func(c *config) { c.ackWait = d } }
+func AckWait(d time.Duration) Option { return func(c *config) { c.ackWait = d; c.mark("AckWait") } }
 
 // MaxDeliver sets how many times the work queue delivers one call before
 // giving up on it (worker, Durable; default 5).
-func MaxDeliver(n int) Option { return func(c *config) { c.maxDeliver = n } }
+func MaxDeliver(n int) Option { return func(c *config) { c.maxDeliver = n; c.mark("MaxDeliver") } }
 
 // OnReady sets a function Serve calls once the worker is served: its
 // subscriptions have reached the server, so a call sent after f runs is
 // received (worker).
-func OnReady(f func()) Option { return func(c *config) { c.onReady = f } }
+func OnReady(f func()) Option { return func(c *config) { c.onReady = f; c.mark("OnReady") } }
 
 // Codec sets the codec of the calls' arguments and results (caller;
 // default mp.Gob), as mp.PoolCodec does for a local pool.
-func Codec(c mp.Codec) Option { return func(cfg *config) { cfg.codec = c } }
+func Codec(c mp.Codec) Option { return func(cfg *config) { cfg.codec = c; cfg.mark("Codec") } }
 
 // Targets limits a worker to serving these targets (worker; default every
 // target the program registers): a caller can run no other through it.
-func Targets(targets ...any) Option { return func(c *config) { c.only = append(c.only, targets...) } }
+func Targets(targets ...any) Option {
+	return func(c *config) { c.only = append(c.only, targets...); c.mark("Targets") }
+}
+
+func (c *config) mark(name string) { c.set = append(c.set, name) }

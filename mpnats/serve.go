@@ -34,6 +34,9 @@ import (
 // work a pool's Initializer would do, do before calling Serve.
 func Serve(ctx context.Context, nc *nats.Conn, opts ...Option) error {
 	cfg, n, err := newConfig(opts)
+	if err == nil {
+		err = cfg.refuse("Serve", callerOnly)
+	}
 	if err != nil {
 		return err
 	}
