@@ -80,15 +80,20 @@ type objects struct {
 
 	mu    sync.Mutex
 	os    jetstream.ObjectStore
-	saved map[string]bool   // names this process stored
+	saved map[string]time.Time // names this process stored, and when
 	cache map[string][]byte // bodies this process fetched, a few
 }
+
+// objectTTL is how long the object store keeps a body: long enough for
+// any call to fetch its own, short enough not to keep a run's bodies.
+// A body put again after half of it is stored afresh if it is gone.
+const objectTTL = time.Hour
 
 // maxCached is how many fetched bodies a process keeps.
 const maxCached = 8
 
 func newObjects(nc *nats.Conn, bucket string) *objects {
-	return &objects{nc: nc, bucket: bucket, saved: map[string]bool{}, cache: map[string][]byte{}}
+	return &objects{nc: nc, bucket: bucket, saved: map[string]time.Time{}, cache: map[string][]byte{}}
 }
 
 func (o *objects) open(ctx context.Context) (jetstream.ObjectStore, error) {
@@ -104,7 +109,7 @@ func (o *objects) open(ctx context.Context) (jetstream.ObjectStore, error) {
 	s, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      o.bucket,
 		Description: "mpgen: call and outcome bodies over the message size limit",
-		TTL:         time.Hour,
+		TTL:         objectTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s (a body over the server's max_payload needs JetStream): %w", o.bucket, err)
@@ -113,15 +118,15 @@ func (o *objects) open(ctx context.Context) (jetstream.ObjectStore, error) {
 	return s, nil
 }
 
-// save puts data in the object store, unless this process already did,
-// and returns its name.
+// save puts data in the object store, unless this process did lately (the
+// store forgets a body after objectTTL), and returns its name.
 func (o *objects) save(ctx context.Context, data []byte) (string, error) {
 	sum := sha256.Sum256(data)
 	name := hex.EncodeToString(sum[:])
 	o.mu.Lock()
-	done := o.saved[name]
+	at, done := o.saved[name]
 	o.mu.Unlock()
-	if done {
+	if done && time.Since(at) < objectTTL/2 {
 		return name, nil
 	}
 	s, err := o.open(ctx)
@@ -140,7 +145,7 @@ func (o *objects) save(ctx context.Context, data []byte) (string, error) {
 		}
 	}
 	o.mu.Lock()
-	o.saved[name] = true
+	o.saved[name] = time.Now()
 	o.mu.Unlock()
 	return name, nil
 }
