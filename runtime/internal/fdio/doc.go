@@ -7,7 +7,8 @@
 //
 // Platform differences live here, behind one API: on Unix everything
 // works; elsewhere (Windows) the calls that would move a descriptor fail
-// with ErrUnsupported. fdio imports only the standard library and
+// with ErrUnsupported (children start there all the same: their control
+// channel is runtime/internal/proc's). fdio imports only the standard library and
 // golang.org/x/sys; it never imports package mp
 // (github.com/mpgen/mpgen/runtime), mpimpl or the registry. Package mp and
 // runtime/internal/proc build on it.
@@ -20,9 +21,10 @@ import (
 	"sync"
 )
 
-// ErrUnsupported says what is missing off Unix (Windows): an inheritable
-// duplex control channel (a socketpair on Unix).
-var ErrUnsupported = errors.New("starting child processes is not supported on this platform yet (mpgen needs a Unix socketpair)")
+// ErrUnsupported says what is missing off Unix (Windows): message sockets
+// and descriptors that travel between processes, so Pipe, Queue and the
+// handles passed to children.
+var ErrUnsupported = errors.New("pipes, queues and handles that travel between processes are not supported on this platform yet")
 
 // MaxFiles bounds the descriptors one frame or message may carry
 // (Linux's SCM_MAX_FD is 253).
