@@ -284,7 +284,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 		case <-time.After(channelLossGrace):
 			// Once reaped, the child is only waiting for its output
 			// pipes to drain (bounded by WaitDelay): leave it be.
-			if err := p.cmd.Process.Signal(syscall.Signal(0)); !errors.Is(err, os.ErrProcessDone) {
+			if !proc.Exited(p.cmd.Process) {
 				_ = proc.Kill(p.cmd.Process)
 				out = outcome{got: true, err: &ProtocolError{Op: "child " + p.spec.Name, Err: errors.New("closed its control channel without a result and did not exit; killed")}}
 			}

@@ -307,6 +307,13 @@ func Terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 // Kill ends p at once with SIGKILL.
 func Kill(p *os.Process) error { return p.Kill() }
 
+// Exited reports whether p has exited and been reaped: a live or stopped
+// process has not, and neither, for the moment before the Wait that is
+// already pending reaps it, has a zombie.
+func Exited(p *os.Process) bool {
+	return errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
+}
+
 // ExitStatus converts a process state to Python's exit code convention and
 // the name of the killing signal, if any.
 func ExitStatus(ps *os.ProcessState) (int, string) {

@@ -249,6 +249,17 @@ func Terminate(p *os.Process) error { return terminate(p) }
 // failure.)
 func Kill(p *os.Process) error { return terminate(p) }
 
+// Exited reports whether p has exited (whether or not it has been waited
+// for): its handle is signalled, or os has released it after a Wait.
+func Exited(p *os.Process) bool {
+	exited := true
+	_ = p.WithHandle(func(h uintptr) {
+		ev, err := windows.WaitForSingleObject(windows.Handle(h), 0)
+		exited = err == nil && ev == windows.WAIT_OBJECT_0
+	})
+	return exited
+}
+
 // terminate calls TerminateProcess with terminateCode on the handle os/exec
 // holds for p, never on a handle opened by pid: once p has been waited
 // for, its pid may be another process's. A process that already ended, or
