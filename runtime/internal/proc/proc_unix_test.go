@@ -233,3 +233,19 @@ func TestOnTerminate(t *testing.T) {
 		t.Fatal("the flag is not set after SIGTERM")
 	}
 }
+
+// Exited tells a live process from one that ended and was reaped.
+func TestExited(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if Exited(cmd.Process) {
+		t.Fatal("a live process counts as exited")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !Exited(cmd.Process) {
+		t.Fatal("a reaped process does not count as exited")
+	}
+}
