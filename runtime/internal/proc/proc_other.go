@@ -32,7 +32,9 @@ func CloseInherited(fds []int) {}
 
 func ShutdownWrite(f *os.File) { f.Close() }
 
-func Terminate(p *os.Process) error { return p.Kill() }
+func Terminate(p *os.Process, ask func()) error { return p.Kill() }
+
+func RequestTerminate() { DieOfTerminate() }
 
 func Kill(p *os.Process) error { return p.Kill() }
 

@@ -301,8 +301,14 @@ func ShutdownWrite(f *os.File) {
 	}
 }
 
-// Terminate sends the graceful stop signal.
-func Terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
+// Terminate asks p to stop gracefully: SIGTERM. ask, the other way to ask
+// (the control channel's KindTerminate frame), is for platforms without
+// signals and goes unused here.
+func Terminate(p *os.Process, ask func()) error { return p.Signal(syscall.SIGTERM) }
+
+// RequestTerminate acts in a child on its parent's request to terminate
+// as on SIGTERM (what OnTerminate arranged).
+func RequestTerminate() { _ = syscall.Kill(os.Getpid(), syscall.SIGTERM) }
 
 // Kill ends p at once with SIGKILL.
 func Kill(p *os.Process) error { return p.Kill() }

@@ -108,7 +108,7 @@ func TestExitStatus(t *testing.T) {
 		sig  string
 	}{
 		{(*os.Process).Kill, -9, "SIGKILL"},
-		{Terminate, -15, "SIGTERM"},
+		{func(p *os.Process) error { return Terminate(p, nil) }, -15, "SIGTERM"},
 		{func(p *os.Process) error { return p.Signal(syscall.SIGUSR1) }, -int(syscall.SIGUSR1), syscall.SIGUSR1.String()},
 	} {
 		cmd := exec.Command("/bin/sh", "-c", "sleep 60")

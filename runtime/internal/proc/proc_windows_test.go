@@ -128,7 +128,7 @@ func TestTerminate(t *testing.T) {
 	if _, err := conn.Read(make([]byte, 64)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Terminate(cmd.Process); err != nil {
+	if err := Terminate(cmd.Process, nil); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()

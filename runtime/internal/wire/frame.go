@@ -27,7 +27,14 @@ const (
 	// child -> parent: values the child kept from a queue's batch, for
 	// the parent to put back, beside the queue's descriptors
 	KindKept Kind = 10
+
+	// parent -> child: stop as SIGTERM would (sent where there is no
+	// SIGTERM: Windows); see Terminate
+	KindTerminate Kind = 11
 )
+
+// Terminate is the whole frame of KindTerminate.
+var Terminate = [HeaderLen]byte{0, 0, 0, 9, byte(KindTerminate)}
 
 // String names the kind as error messages do: "call", "batch result",
 // or "kind(N)" for a kind this package does not know.
