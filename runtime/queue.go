@@ -237,11 +237,13 @@ func (q *Queue[T]) feed() {
 
 // Batches: while values wait for room, up to batchMax of them, batchBytes
 // in all, travel in one message: formBatch, the count, then each value's
-// message with its length.
+// message with its length. A batch fits what a message socket carries
+// itself (fdio.MaxInline: less than 16 KiB on the portable transport), so
+// that it never rides in a spill file.
 const (
 	formBatch  = 0x40
 	batchMax   = 128
-	batchBytes = 16 << 10
+	batchBytes = min(16<<10, fdio.MaxInline-16) // 16: the form, the count and the last length's varints
 )
 
 // nextMessage builds the next message from the backlog (q.mu held): a
