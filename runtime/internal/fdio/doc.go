@@ -18,7 +18,8 @@
 // mpgen_portable (with which CI runs that code on Linux), a Sock is a
 // SOCK_STREAM socketpair that carries fixed-size records, each moved whole
 // by one system call at either side, and a message too long for a record
-// rides in a spill file beside it: the same semantics, and no locks.
+// rides beside it in a socket of its own: the same semantics, and no
+// locks.
 // sock_stream.go says why, and why not datagrams or locked frames. The
 // portable build also takes macOS's way of receiving descriptors
 // close-on-exec (flags_bsd.go) and its spill file, an unlinked temporary

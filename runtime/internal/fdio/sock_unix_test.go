@@ -28,7 +28,7 @@ func fdFlags(t *testing.T, f *os.File) int {
 	return int(r)
 }
 
-func pair(t *testing.T) (a, b *Sock) {
+func pair(t testing.TB) (a, b *Sock) {
 	t.Helper()
 	a, b, err := SeqpacketPair()
 	if err != nil {
