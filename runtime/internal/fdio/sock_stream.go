@@ -28,12 +28,13 @@ import (
 //
 //   - A non-blocking send of a record moves all of it or nothing. On
 //     macOS and the BSDs, setsockopt(2) documents it for a send no longer
-//     than the send low-water mark, which SeqpacketPair raises to
-//     recordSize (SO_SNDLOWAT); on Linux a stream send of up to about
-//     36 KiB is one buffer (skb), queued whole or not at all, and Linux
-//     does not let the mark be set. So records never interleave, however
-//     many processes send on an end, and a sender that dies leaves whole
-//     records only.
+//     than the send low-water mark, which SeqpacketPair raises to a record
+//     and its descriptors (SO_SNDLOWAT; their sosend counts the control
+//     message against the room too). On Linux a stream send of up to
+//     about 36 KiB is one buffer (skb), queued whole or not at all, and
+//     Linux does not let the mark be set. So records never interleave,
+//     however many processes send on an end, and a sender that dies
+//     leaves whole records only.
 //   - The stream therefore holds whole records only, and a receive of
 //     recordSize bytes takes exactly one: the kernel serializes receives on
 //     a socket (Linux's iolock, the BSDs' sblock), so each record goes
@@ -77,6 +78,10 @@ const (
 	sockBuffer = 256 << 10
 )
 
+// sendLowat is the send low-water mark: room for a record and the most
+// descriptors that travel with one.
+var sendLowat = recordSize + syscall.CmsgSpace(4*(MaxFiles+1))
+
 // zeros pads records.
 var zeros [recordSize]byte
 
@@ -108,7 +113,7 @@ func setupRecords(fd int) error {
 	// less (Linux caps it at net.core.wmem_max), or refuse, and the default
 	// (8 KiB on macOS) still holds a record.
 	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, sockBuffer)
-	err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDLOWAT, recordSize)
+	err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDLOWAT, sendLowat)
 	if errors.Is(err, syscall.ENOPROTOOPT) {
 		return nil // Linux: fixed at 1, and a record is one skb anyway
 	}
@@ -120,8 +125,8 @@ func setupRecords(fd int) error {
 	if err != nil {
 		return fmt.Errorf("get SO_SNDLOWAT: %w", err)
 	}
-	if lowat < recordSize {
-		return fmt.Errorf("the send low-water mark is %d bytes, under a %d-byte record: a send could move part of one", lowat, recordSize)
+	if lowat < sendLowat {
+		return fmt.Errorf("the send low-water mark is %d bytes, under a %d-byte record and its descriptors: a send could move part of one", lowat, sendLowat)
 	}
 	return nil
 }
