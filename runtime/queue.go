@@ -20,10 +20,11 @@ import (
 
 // Queue is a first-in first-out queue of T shared by many producer and
 // consumer processes (Python's multiprocessing.Queue). Each value is one
-// message on a SOCK_SEQPACKET socket that every holder of the queue shares,
-// so the kernel hands each value to exactly one consumer, whole, and a
-// crashed process cannot leave half a value behind. A Queue passed to a
-// target travels as descriptors beside the call.
+// message on a socket that every holder of the queue shares (SOCK_SEQPACKET
+// on Linux; fixed-size records on a stream socket on macOS and the BSDs,
+// see runtime/internal/fdio), so the kernel hands each value to exactly one
+// consumer, whole, and a crashed process cannot leave half a value behind.
+// A Queue passed to a target travels as descriptors beside the call.
 //
 // Put never waits for room: when the socket's buffer is full, values wait
 // in this process, in order, and a goroutine feeds them in as consumers make
