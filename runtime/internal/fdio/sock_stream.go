@@ -54,8 +54,8 @@ import (
 // could only sleep and retry), and there is no end of file. Length-
 // prefixed variable frames need a lock around each whole read and write:
 // flock locks belong to the open file description, which every process
-// that received the descriptor shares, so they exclude nobody (and the
-// BSDs refuse flock on a socket); fcntl record locks belong to the
+// that received the descriptor shares, so they exclude nobody (and FreeBSD
+// refuses flock on a socket); fcntl record locks belong to the
 // process and are released when it dies, but also when it closes any
 // descriptor of the lock file, which handing a queue to a child does, and
 // they need a lock file that travels with every Sock. Fixed records cost
