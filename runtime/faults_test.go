@@ -324,6 +324,7 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 // started from a copy of this test binary in a temporary directory does it
 // to itself (targets.ImageGone).
 func TestFaultBinaryDeletedOrReplaced(t *testing.T) {
+	skipOnPortable(t, "children start from the program's file; only Linux has /proc/self/exe to start a deleted or replaced one's image")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,10 @@ import (
 )
 
 // inlineMax is the largest encoded value a Conn or Queue message carries
-// inline; a larger one is spilled into an anonymous memory file whose
-// descriptor travels beside a short message, so that a message never
-// outgrows the socket's buffer.
+// inline; a larger one is spilled into a file (a memfd on Linux, an
+// unlinked temporary file on macOS, the BSDs and in the portable build:
+// fdio.Spill) whose descriptor travels beside a short message, so that a
+// message never outgrows the socket's buffer.
 const inlineMax = 64 << 10
 
 // A message with inlineMax bytes inline, its form byte and a margin must

@@ -330,6 +330,7 @@ func TestPoolCloseTerminateIdle(t *testing.T) {
 
 func TestPoolMaxRSS(t *testing.T) {
 	skipOnWindows(t, "a worker's resident memory is read from /proc (Linux only)")
+	skipOnPortable(t, "a worker's resident memory is read from /proc (Linux only)")
 	ctx := testCtx(t)
 	p := newPool(t, mp.Workers(1), mp.MaxRSS(64<<20))
 	first, err := mp.Submit[int](ctx, p, targets.Grow, 128).GetContext(ctx)

@@ -20,10 +20,11 @@ import (
 
 // Queue is a first-in first-out queue of T shared by many producer and
 // consumer processes (Python's multiprocessing.Queue). Each value is one
-// message on a SOCK_SEQPACKET socket that every holder of the queue shares,
-// so the kernel hands each value to exactly one consumer, whole, and a
-// crashed process cannot leave half a value behind. A Queue passed to a
-// target travels as descriptors beside the call.
+// message on a socket that every holder of the queue shares (SOCK_SEQPACKET
+// on Linux; fixed-size records on a stream socket on macOS and the BSDs,
+// see runtime/internal/fdio), so the kernel hands each value to exactly one
+// consumer, whole, and a crashed process cannot leave half a value behind.
+// A Queue passed to a target travels as descriptors beside the call.
 //
 // Put never waits for room: when the socket's buffer is full, values wait
 // in this process, in order, and a goroutine feeds them in as consumers make
@@ -237,11 +238,13 @@ func (q *Queue[T]) feed() {
 
 // Batches: while values wait for room, up to batchMax of them, batchBytes
 // in all, travel in one message: formBatch, the count, then each value's
-// message with its length.
+// message with its length. A batch fits what a message socket carries
+// itself (fdio.MaxInline: less than 16 KiB on the portable transport), so
+// that it never rides in a spill file.
 const (
 	formBatch  = 0x40
 	batchMax   = 128
-	batchBytes = 16 << 10
+	batchBytes = min(16<<10, fdio.MaxInline-16) // 16: the form, the count and the last length's varints
 )
 
 // nextMessage builds the next message from the backlog (q.mu held): a

@@ -12,6 +12,18 @@
 // golang.org/x/sys; it never imports package mp
 // (github.com/mpgen/mpgen/runtime), mpimpl or the registry. Package mp and
 // runtime/internal/proc build on it.
+//
+// The message sockets are SOCK_SEQPACKET socketpairs on Linux. macOS has
+// none, so on macOS and the BSDs, and on Linux with the build tag
+// mpgen_portable (with which CI runs that code on Linux), a Sock is a
+// SOCK_STREAM socketpair that carries fixed-size records, each moved whole
+// by one system call at either side, and a message too long for a record
+// rides beside it in a socket of its own: the same semantics, and no
+// locks.
+// sock_stream.go says why, and why not datagrams or locked frames. The
+// portable build also takes macOS's way of receiving descriptors
+// close-on-exec (flags_bsd.go) and its spill file, an unlinked temporary
+// file instead of a memfd (spill_other.go).
 package fdio
 
 import (

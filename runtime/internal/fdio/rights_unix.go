@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // RightsWriter sends files beside the first bytes written through it
@@ -86,7 +88,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	var n, oobn, flags int
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
-		n, oobn, flags, _, rerr = syscall.Recvmsg(int(fd), p, r.oob, recvFlags)
+		n, oobn, flags, rerr = recvmsg(int(fd), p, r.oob, 0)
 		return rerr != syscall.EAGAIN
 	})
 	if err == nil {
@@ -114,21 +116,13 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 // keep adopts the descriptors in a control message.
 func (r *Reader) keep(oob []byte) error {
-	msgs, err := syscall.ParseSocketControlMessage(oob)
+	files, err := takeRights(oob)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, m := range msgs {
-		fds, err := syscall.ParseUnixRights(&m)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			r.files = append(r.files, adoptFD(fd))
-		}
-	}
+	r.files = append(r.files, files...)
 	return nil
 }
 
@@ -200,10 +194,69 @@ func dupCloexec(fd int) (int, error) {
 	return nfd, nil
 }
 
-// adoptFD wraps a received descriptor, making sure it is close-on-exec.
-func adoptFD(fd int) *os.File {
-	if recvFlags == 0 {
-		syscall.CloseOnExec(fd)
+// recvmsg receives into p and oob; see receiving.
+func recvmsg(fd int, p, oob []byte, flags int) (n, oobn, rflags int, err error) {
+	return receiving(oob, func() (int, int, int, error) {
+		n, oobn, rflags, _, err := syscall.Recvmsg(fd, p, oob, flags|recvFlags)
+		return n, oobn, rflags, err
+	})
+}
+
+// recvmsgBuffers receives into bufs, one after the other, and oob; see
+// receiving.
+func recvmsgBuffers(fd int, bufs [][]byte, oob []byte, flags int) (n, oobn, rflags int, err error) {
+	return receiving(oob, func() (int, int, int, error) {
+		n, oobn, rflags, _, err := unix.RecvmsgBuffers(fd, bufs, oob, flags|recvFlags)
+		return n, oobn, rflags, err
+	})
+}
+
+// receiving runs recv, a recvmsg into oob, so that every descriptor that
+// arrives is close-on-exec before a child can be forked: the kernel makes
+// it so where it has MSG_CMSG_CLOEXEC (recvFlags); elsewhere (macOS) recv
+// and the marking happen under syscall.ForkLock, as package net's accept
+// does without accept4, so that no child started meanwhile inherits a
+// descriptor (which would keep a socket's end open in it, and its peer
+// from ever seeing the end of the stream).
+func receiving(oob []byte, recv func() (n, oobn, rflags int, err error)) (n, oobn, rflags int, err error) {
+	if recvFlags != 0 {
+		return recv()
 	}
-	return os.NewFile(uintptr(fd), "mpgen-passed")
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	n, oobn, rflags, err = recv()
+	if oobn > 0 {
+		if msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+			for _, m := range msgs {
+				if fds, err := syscall.ParseUnixRights(&m); err == nil {
+					for _, fd := range fds {
+						syscall.CloseOnExec(fd)
+					}
+				}
+			}
+		}
+	}
+	return n, oobn, rflags, err
+}
+
+// adoptFD wraps a received descriptor (close-on-exec already: recvmsg).
+func adoptFD(fd int) *os.File { return os.NewFile(uintptr(fd), "mpgen-passed") }
+
+// takeRights adopts the descriptors in the control messages oob.
+func takeRights(oob []byte) ([]*os.File, error) {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	for _, m := range msgs {
+		fds, err := syscall.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			files = append(files, adoptFD(fd))
+		}
+	}
+	return files, nil
 }

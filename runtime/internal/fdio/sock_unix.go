@@ -6,16 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
 
-// Sock is one end of a SOCK_SEQPACKET socketpair: each send is one
-// message, delivered whole to exactly one receiver however many processes
-// share the end, and in order. Conn and Queue are built on it.
+// Sock is one end of a connected pair of message sockets: each send is
+// one message, delivered whole to exactly one receiver however many
+// processes share the end, and in order. Conn and Queue are built on it.
+// How the pair carries messages depends on the build: SOCK_SEQPACKET on
+// Linux (sock_seqpacket_linux.go), fixed-size records on a SOCK_STREAM
+// elsewhere and in the portable build (sock_stream.go).
 //
 // Receivers take turns (rx) and senders take turns (tx), so that the one
 // whose turn it is may move the file's deadline to honour its context
@@ -29,26 +31,11 @@ type Sock struct {
 	closed atomic.Bool
 }
 
-// SeqpacketPair makes a connected pair of message sockets.
-func SeqpacketPair() (a, b *Sock, err error) {
-	fds, err := Socketpair(syscall.SOCK_SEQPACKET)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mp: %w", err)
-	}
-	for _, fd := range fds {
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			syscall.Close(fds[0])
-			syscall.Close(fds[1])
-			return nil, nil, fmt.Errorf("mp: socketpair: %w", err)
-		}
-	}
-	return NewSock(os.NewFile(uintptr(fds[0]), "mpgen-msg")), NewSock(os.NewFile(uintptr(fds[1]), "mpgen-msg")), nil
-}
-
 // NewSock adopts f, a message socket (from SeqpacketPair or received
 // from another process).
 func NewSock(f *os.File) *Sock {
-	s := &Sock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), oob: make([]byte, syscall.CmsgSpace(4*MaxFiles))}
+	// One descriptor more than MaxFiles: a record's spill file (sock_stream.go).
+	s := &Sock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), oob: make([]byte, syscall.CmsgSpace(4*(MaxFiles+1)))}
 	s.rc, _ = f.SyscallConn() // nil only for a nil file; every use checks
 	return s
 }
@@ -137,34 +124,6 @@ func (s *Sock) TrySend(msg []byte, files []*os.File) (bool, error) {
 	return err == nil, s.opErr(err)
 }
 
-func (s *Sock) sendNow(msg []byte, files []*os.File, wait bool) error {
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fd, err := rawFD(f)
-			if err != nil {
-				return err
-			}
-			fds[i] = fd
-		}
-		oob = syscall.UnixRights(fds...)
-	}
-	rc, err := s.rawConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	err = rc.Write(func(fd uintptr) bool {
-		serr = syscall.Sendmsg(int(fd), msg, oob, nil, sendFlags)
-		return !wait || serr != syscall.EAGAIN
-	})
-	if err == nil {
-		err = serr
-	}
-	return err
-}
-
 // Recv receives one message into a pooled buffer, which the caller returns
 // with PutBuf, and the files that came with it. io.EOF means every
 // sender has gone (or the sending side was shut down) and nothing is left.
@@ -210,47 +169,8 @@ func (s *Sock) TryRecv() (buf *[]byte, n int, files []*os.File, ok bool, err err
 	return buf, n, files, err == nil, s.opErr(err)
 }
 
-func (s *Sock) recvNow(wait bool) (*[]byte, int, []*os.File, error) {
-	rc, err := s.rawConn()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	buf := recvBufs.Get().(*[]byte)
-	oob := s.oob
-	var n, oobn, flags int
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, oobn, flags, _, rerr = syscall.Recvmsg(int(fd), *buf, oob, recvFlags)
-		return !wait || rerr != syscall.EAGAIN
-	})
-	if err == nil {
-		err = rerr
-	}
-	var files []*os.File
-	if oobn > 0 {
-		if msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn]); perr == nil {
-			for _, m := range msgs {
-				if fds, err := syscall.ParseUnixRights(&m); err == nil {
-					for _, fd := range fds {
-						files = append(files, adoptFD(fd))
-					}
-				}
-			}
-		}
-	}
-	if err == nil && flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
-		err = errors.New("mp: a message was larger than its buffer and was cut short")
-	}
-	if err == nil && n == 0 {
-		err = io.EOF
-	}
-	if err != nil {
-		recvBufs.Put(buf)
-		closeFiles(files)
-		return nil, 0, nil, err
-	}
-	return buf, n, files, nil
-}
+// errCutShort reports a message longer than MaxMsg, which is dropped.
+var errCutShort = errors.New("mp: a message was larger than its buffer and was cut short")
 
 // ShutdownSend ends sending on this socket for every process that shares
 // it: receivers at the other end get io.EOF once they have drained it.

@@ -28,7 +28,7 @@ func fdFlags(t *testing.T, f *os.File) int {
 	return int(r)
 }
 
-func pair(t *testing.T) (a, b *Sock) {
+func pair(t testing.TB) (a, b *Sock) {
 	t.Helper()
 	a, b, err := SeqpacketPair()
 	if err != nil {
@@ -90,7 +90,7 @@ func TestSockRoundTripWithDescriptor(t *testing.T) {
 func TestSockMessageBoundaries(t *testing.T) {
 	a, b := pair(t)
 	ctx := context.Background()
-	msgs := [][]byte{[]byte("one"), bytes.Repeat([]byte{'x'}, MaxMsg), []byte("three")}
+	msgs := [][]byte{[]byte("one"), bytes.Repeat([]byte{'x'}, MaxMsg), []byte("three"), bytes.Repeat([]byte{'y'}, MaxInline), bytes.Repeat([]byte{'z'}, min(MaxInline+1, MaxMsg))}
 	for _, m := range msgs {
 		if err := a.Send(ctx, m, nil); err != nil {
 			t.Fatal(err)

@@ -1,3 +1,5 @@
+//go:build !mpgen_portable
+
 package fdio
 
 import (
@@ -7,7 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Spill returns an anonymous memory file (memfd) holding data.
+// Spill returns an anonymous memory file (memfd) holding data. (The
+// portable build uses spill_other.go's unlinked temporary file, as macOS
+// does.)
 func Spill(data []byte) (*os.File, error) {
 	fd, err := unix.MemfdCreate("mpgen-spill", unix.MFD_CLOEXEC)
 	if err != nil {

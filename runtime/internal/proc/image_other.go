@@ -1,11 +1,12 @@
-//go:build unix && !linux
+//go:build unix && (!linux || mpgen_portable)
 
 package proc
 
 import "os"
 
 // selfImage is empty: off Linux there is no path that starts the image
-// that runs whatever became of its file.
+// that runs whatever became of its file. The portable build (tag
+// mpgen_portable) does without /proc/self/exe on Linux too, as macOS must.
 const selfImage = ""
 
 func ownImage() (string, error) { return os.Executable() }

@@ -1,3 +1,5 @@
+//go:build !mpgen_portable
+
 package proc
 
 import (
