@@ -1,17 +1,22 @@
 // Package fdio is the descriptor transport of the runtime: connected
-// message sockets (SOCK_SEQPACKET socketpairs) that carry values and
-// descriptors between processes, descriptors sent beside the bytes of a
-// stream (SCM_RIGHTS), close-on-exec duplication, the anonymous memory
-// files large values are spilled into, and waiting on many descriptors at
-// once.
+// message sockets that carry values and descriptors between processes,
+// descriptors sent beside the bytes of a control channel, duplication
+// that children do not inherit, the anonymous files large values are
+// spilled into, and waiting on many message sockets at once.
 //
-// Platform differences live here, behind one API: on Unix everything
-// works; elsewhere (Windows) the calls that would move a descriptor fail
-// with ErrUnsupported (children start there all the same: their control
-// channel is runtime/internal/proc's). fdio imports only the standard library and
-// golang.org/x/sys; it never imports package mp
-// (github.com/mpgen/mpgen/runtime), mpimpl or the registry. Package mp and
-// runtime/internal/proc build on it.
+// Platform differences live here, behind one API. On Unix a Sock is a
+// SOCK_SEQPACKET socketpair and descriptors travel with SCM_RIGHTS. On
+// Windows a Sock is a message-mode named pipe (sock_windows.go), and
+// handles travel by their receiver duplicating them out of their sender
+// (win_windows.go), in a prefix of each Sock message; beside a control
+// channel's frames they do not travel yet (ErrUnsupported). A handle in a
+// Sock message whose sender exits before it is received is lost there
+// (ErrHandleLost); an in-flight Unix descriptor is not. Elsewhere the
+// calls that would move a descriptor fail with ErrUnsupported.
+//
+// fdio imports only the standard library and golang.org/x/sys; it never imports package mp (github.com/mpgen/mpgen/runtime),
+// mpimpl or the registry. Package mp and runtime/internal/proc build on
+// it.
 package fdio
 
 import (
@@ -21,9 +26,9 @@ import (
 	"sync"
 )
 
-// ErrUnsupported says what is missing off Unix (Windows): message sockets
-// and descriptors that travel between processes, so Pipe, Queue and the
-// handles passed to children.
+// ErrUnsupported says what is missing off Unix and Windows: message
+// sockets and descriptors that travel between processes, so Pipe, Queue
+// and the handles passed to children.
 var ErrUnsupported = errors.New("pipes, queues and handles that travel between processes are not supported on this platform yet")
 
 // MaxFiles bounds the descriptors one frame or message may carry
@@ -34,7 +39,7 @@ const MaxFiles = 64
 // largest message a Sock delivers whole: a longer one fails to arrive.
 const MaxMsg = 64<<10 + 64
 
-var recvBufs = &sync.Pool{New: func() any { b := make([]byte, MaxMsg); return &b }}
+var recvBufs = &sync.Pool{New: func() any { b := make([]byte, recvBufSize); return &b }}
 
 // PutBuf returns a buffer that Sock.Recv or Sock.TryRecv handed out, once
 // the message in it has been used.

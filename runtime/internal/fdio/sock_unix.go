@@ -29,6 +29,9 @@ type Sock struct {
 	closed atomic.Bool
 }
 
+// recvBufSize is the size of the buffers Recv reads into.
+const recvBufSize = MaxMsg
+
 // SeqpacketPair makes a connected pair of message sockets.
 func SeqpacketPair() (a, b *Sock, err error) {
 	fds, err := Socketpair(syscall.SOCK_SEQPACKET)

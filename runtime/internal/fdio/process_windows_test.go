@@ -1,0 +1,283 @@
+//go:build windows
+
+package fdio
+
+// Handles that travel between processes: in Sock messages and beside the
+// frames of a control channel, to a child and back. The test binary is
+// its own child, in the mode childEnv names.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/windows"
+)
+
+const (
+	childEnv   = "FDIO_TEST_CHILD"
+	handlesEnv = "FDIO_TEST_HANDLES"
+)
+
+func TestMain(m *testing.M) {
+	if mode, ok := os.LookupEnv(childEnv); ok {
+		if err := child(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// child runs the test binary's life as a child in mode, on the handles
+// it inherited.
+func child(mode string) error {
+	var files []*os.File
+	for _, v := range strings.Split(os.Getenv(handlesEnv), ",") {
+		h, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return err
+		}
+		files = append(files, os.NewFile(uintptr(h), "inherited"))
+	}
+	ctx := context.Background()
+	switch mode {
+	case "sock-echo":
+		// Answers each message; writes into a pipe that came with one;
+		// sends a pipe of its own back when asked.
+		s := NewSock(files[0])
+		for {
+			buf, n, got, err := s.Recv(ctx)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			msg := string((*buf)[:n])
+			PutBuf(buf)
+			for _, f := range got {
+				fmt.Fprintf(f, "from child: %s", msg)
+				f.Close()
+			}
+			var back []*os.File
+			if msg == "send me one" {
+				r, w, err := os.Pipe()
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(w, "the child's pipe")
+				w.Close()
+				defer r.Close()
+				back = append(back, r)
+			}
+			if err := s.Send(ctx, []byte("got "+msg), back); err != nil {
+				return err
+			}
+		}
+	case "sock-send-exit":
+		// Sends a pipe and exits at once, before anyone takes it.
+		s := NewSock(files[0])
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, "lost")
+		return s.Send(ctx, []byte("bye"), []*os.File{r})
+	case "sock-consume":
+		// Prints every message it receives, one a line, until the end.
+		s := NewSock(files[0])
+		out := bufio.NewWriter(os.Stdout)
+		defer out.Flush()
+		for {
+			buf, n, _, err := s.Recv(ctx)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s\n", (*buf)[:n])
+			PutBuf(buf)
+		}
+	}
+	return fmt.Errorf("no mode %q", mode)
+}
+
+// spawn starts the test binary as a child in mode, inheriting (duplicates
+// of) files; the child's output goes to stdout.
+func spawn(t *testing.T, mode string, stdout io.Writer, files ...*os.File) *exec.Cmd {
+	t.Helper()
+	var hs []syscall.Handle
+	var vals []string
+	for _, f := range files {
+		h, err := rawHandle(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d windows.Handle
+		if err := windows.DuplicateHandle(windows.CurrentProcess(), h, windows.CurrentProcess(), &d, 0, true, windows.DUPLICATE_SAME_ACCESS); err != nil {
+			t.Fatal(err)
+		}
+		defer windows.CloseHandle(d)
+		hs = append(hs, syscall.Handle(d))
+		vals = append(vals, strconv.FormatUint(uint64(d), 10))
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, handlesEnv+"="+strings.Join(vals, ","))
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{AdditionalInheritedHandles: hs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("child %s's stderr: %s", mode, stderr.String())
+		}
+	})
+	return cmd
+}
+
+// wait waits for cmd to exit and fails t unless it succeeded.
+func wait(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("child: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the child did not exit")
+	}
+}
+
+// readAll reads f to its end, or fails t after a while.
+func readAll(t *testing.T, f *os.File) string {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(f)
+		done <- string(b)
+	}()
+	select {
+	case s := <-done:
+		return s
+	case <-time.After(30 * time.Second):
+		t.Fatal("reading a passed pipe did not end")
+		return ""
+	}
+}
+
+// Handles travel in Sock messages to a child and back: the child writes
+// into a pipe it received, and sends a pipe of its own that reads here
+// after the child has exited (the receiver took it out of the child while
+// it ran).
+func TestSockHandlesToChildAndBack(t *testing.T) {
+	a, b := pair(t)
+	cmd := spawn(t, "sock-echo", nil, b.File())
+	b.Close()
+	ctx := context.Background()
+	r, w := pipe(t)
+	if err := a.Send(ctx, []byte("hello"), []*os.File{w}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	buf, n, files, err := a.Recv(ctx)
+	if err != nil || string((*buf)[:n]) != "got hello" || len(files) != 0 {
+		t.Fatalf("the child's answer: %v, %d files", err, len(files))
+	}
+	PutBuf(buf)
+	if got := readAll(t, r); got != "from child: hello" {
+		t.Fatalf("the passed pipe read %q", got)
+	}
+	if err := a.Send(ctx, []byte("send me one"), nil); err != nil {
+		t.Fatal(err)
+	}
+	buf, n, files, err = a.Recv(ctx)
+	if err != nil || string((*buf)[:n]) != "got send me one" || len(files) != 1 {
+		t.Fatalf("the child's answer: %v, %d files", err, len(files))
+	}
+	PutBuf(buf)
+	a.ShutdownSend()
+	wait(t, cmd)
+	if got := readAll(t, files[0]); got != "the child's pipe" {
+		t.Fatalf("the child's pipe read %q", got)
+	}
+	files[0].Close()
+	if _, _, _, err := a.Recv(ctx); err != io.EOF {
+		t.Fatalf("Recv after the child exited: %v, want io.EOF", err)
+	}
+}
+
+// A handle whose sender exits before the receiver takes it is lost: the
+// receiver gets an error that says so, at once, and then the end of the
+// stream.
+func TestSockHandleOfExitedSender(t *testing.T) {
+	a, b := pair(t)
+	cmd := spawn(t, "sock-send-exit", nil, b.File())
+	b.Close()
+	wait(t, cmd)
+	_, _, files, err := a.Recv(context.Background())
+	if !errors.Is(err, ErrHandleLost) || files != nil {
+		t.Fatalf("Recv of a message whose sender exited: %d files, %v; want ErrHandleLost", len(files), err)
+	}
+	if _, _, _, err := a.Recv(context.Background()); err != io.EOF {
+		t.Fatalf("Recv after the lost message: %v, want io.EOF", err)
+	}
+}
+
+// Several processes receiving from one end each get whole messages, every
+// message exactly once, and all of them see the end when it is shut down.
+func TestSockReceiversInManyProcesses(t *testing.T) {
+	a, b := pair(t)
+	const procs, n = 3, 300
+	outs := make([]*bytes.Buffer, procs)
+	cmds := make([]*exec.Cmd, procs)
+	for i := range procs {
+		outs[i] = new(bytes.Buffer)
+		cmds[i] = spawn(t, "sock-consume", outs[i], b.File())
+	}
+	b.Close()
+	var want []string
+	for i := range n {
+		m := fmt.Sprintf("m%d-%s", i, strings.Repeat("y", i%200))
+		want = append(want, m)
+		if err := a.Send(context.Background(), []byte(m), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.ShutdownSend(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, cmd := range cmds {
+		wait(t, cmd) // every consumer saw the end
+		got = append(got, strings.Fields(outs[i].String())...)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the consumers got %d messages (%d distinct), want each of %d once", len(got), len(slices.Compact(slices.Clone(got))), n)
+	}
+}
