@@ -8,13 +8,17 @@
 // SOCK_SEQPACKET socketpair and descriptors travel with SCM_RIGHTS. On
 // Windows a Sock is a message-mode named pipe (sock_windows.go), and
 // handles travel by their receiver duplicating them out of their sender
-// (win_windows.go), in a prefix of each Sock message; beside a control
-// channel's frames they do not travel yet (ErrUnsupported). A handle in a
-// Sock message whose sender exits before it is received is lost there
+// (win_windows.go): in a prefix of each Sock message, and on a control
+// channel in a rights frame before the frame they belong to
+// (rights_windows.go), which a child writing to its parent replaces by
+// putting the handles straight into the parent. A handle in a Sock
+// message whose sender exits before it is received is lost there
 // (ErrHandleLost); an in-flight Unix descriptor is not. Elsewhere the
 // calls that would move a descriptor fail with ErrUnsupported.
 //
-// fdio imports only the standard library and golang.org/x/sys; it never imports package mp (github.com/mpgen/mpgen/runtime),
+// fdio imports only the standard library, golang.org/x/sys and
+// runtime/internal/wire (for the frame header the Windows Reader looks
+// for); it never imports package mp (github.com/mpgen/mpgen/runtime),
 // mpimpl or the registry. Package mp and runtime/internal/proc build on
 // it.
 package fdio

@@ -10,6 +10,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 const (
@@ -112,6 +117,28 @@ func child(mode string) error {
 			fmt.Fprintf(out, "%s\n", (*buf)[:n])
 			PutBuf(buf)
 		}
+	case "control":
+		// Takes a pipe that came beside a frame and writes into it; then
+		// sends a pipe of its own beside a frame and exits at once.
+		conn := files[0]
+		rd := NewReader(conn)
+		f, err := wire.ReadFrame(rd, 1<<20)
+		if err != nil {
+			return err
+		}
+		got, err := rd.Take(1)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(got[0], "via control: %s", f.Body)
+		got[0].Close()
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, "from the exiting child")
+		w.Close()
+		return wire.WriteFrame(NewRightsWriter(conn, []*os.File{r}), wire.KindKept, 9, []byte("kept"))
 	}
 	return fmt.Errorf("no mode %q", mode)
 }
@@ -279,5 +306,152 @@ func TestSockReceiversInManyProcesses(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("the consumers got %d messages (%d distinct), want each of %d once", len(got), len(slices.Compact(slices.Clone(got))), n)
+	}
+}
+
+// controlPair makes a control channel as runtime/internal/proc does: a
+// byte-mode duplex pipe whose server end is the parent's; the client end
+// is the child's.
+func controlPair(t *testing.T) (parent, childEnd *os.File) {
+	t.Helper()
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	name16, err := windows.UTF16PtrFromString(`\\.\pipe\mpgen-fdio-test-` + hex.EncodeToString(rnd[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := windows.CreateNamedPipe(name16,
+		windows.PIPE_ACCESS_DUPLEX|windows.FILE_FLAG_OVERLAPPED|windows.FILE_FLAG_FIRST_PIPE_INSTANCE,
+		windows.PIPE_TYPE_BYTE|windows.PIPE_READMODE_BYTE|windows.PIPE_WAIT, 1, 64<<10, 64<<10, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := windows.CreateFile(name16, windows.GENERIC_READ|windows.GENERIC_WRITE, 0, nil,
+		windows.OPEN_EXISTING, windows.FILE_FLAG_OVERLAPPED, 0)
+	if err != nil {
+		windows.CloseHandle(srv)
+		t.Fatal(err)
+	}
+	parent, childEnd = os.NewFile(uintptr(srv), "parent"), os.NewFile(uintptr(cli), "child")
+	t.Cleanup(func() { parent.Close(); childEnd.Close() })
+	return parent, childEnd
+}
+
+// Handles travel beside control frames: to a child (which takes them out
+// of its parent) and back (where the child puts them into its parent, so a
+// handle it sends just before it exits arrives all the same).
+func TestControlHandlesToChildAndBack(t *testing.T) {
+	conn, childEnd := controlPair(t)
+	cmd := spawn(t, "control", nil, childEnd)
+	childEnd.Close()
+	r, w := pipe(t)
+	if err := wire.WriteFrame(NewRightsWriter(conn, []*os.File{w}), wire.KindCall, 1, []byte("the call")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got := readAll(t, r); got != "via control: the call" {
+		t.Fatalf("the passed pipe read %q", got)
+	}
+	wait(t, cmd)
+	rd := NewReader(conn)
+	f, err := wire.ReadFrame(rd, 1<<20)
+	if err != nil || f.Kind != wire.KindKept || string(f.Body) != "kept" {
+		t.Fatalf("the child's frame: %v, %v", f.Kind, err)
+	}
+	files, err := rd.Take(1)
+	if err != nil {
+		t.Fatalf("Take after the child exited: %v", err)
+	}
+	if got := readAll(t, files[0]); got != "from the exiting child" {
+		t.Fatalf("the child's pipe read %q", got)
+	}
+	files[0].Close()
+	if _, err := wire.ReadFrame(rd, 1<<20); err != io.EOF {
+		t.Fatalf("read after the child's frame: %v, want io.EOF", err)
+	}
+}
+
+// On a control channel the handles go in a rights frame before the first
+// bytes a RightsWriter writes, which the Reader consumes: it hands on the
+// other frames alone, and keeps the handles in arrival order until they
+// are taken.
+func TestRightsWriterAndReader(t *testing.T) {
+	a, b := controlPair(t)
+	r1, w1 := pipe(t)
+	r2, w2 := pipe(t)
+	frame := wire.AppendFrame(nil, wire.KindCall, 1, []byte("frame"))
+	plain := wire.AppendFrame(nil, wire.KindResult, 2, bytes.Repeat([]byte("p"), 100<<10))
+	if _, err := NewRightsWriter(a, []*os.File{r1, r2}).Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	go func() { NewRightsWriter(a, nil).Write(plain) }() // more than the pipe's buffer
+	rd := NewReader(b)
+	if rd.Pending() {
+		t.Fatal("handles pending before any read")
+	}
+	buf := make([]byte, len(frame))
+	if _, err := io.ReadFull(rd, buf); err != nil || !bytes.Equal(buf, frame) {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	if !rd.Pending() {
+		t.Fatal("no handles pending after the frame's bytes were read")
+	}
+	if _, err := rd.Take(3); err == nil {
+		t.Fatal("Take(3) of 2 handles succeeded")
+	}
+	files, err := rd.Take(2)
+	if err != nil || len(files) != 2 {
+		t.Fatalf("Take(2): %d files, %v", len(files), err)
+	}
+	for i, w := range []*os.File{w1, w2} {
+		if _, err := w.Write([]byte{byte('0' + i)}); err != nil {
+			t.Fatal(err)
+		}
+		one := make([]byte, 1)
+		if _, err := files[i].Read(one); err != nil || one[0] != byte('0'+i) {
+			t.Fatalf("file %d read %q, %v: out of order?", i, one, err)
+		}
+		files[i].Close()
+	}
+	buf = make([]byte, len(plain))
+	if _, err := io.ReadFull(rd, buf); err != nil || !bytes.Equal(buf, plain) {
+		t.Fatalf("read %d bytes, %v", len(buf), err)
+	}
+	if rd.Pending() {
+		t.Fatal("handles pending after all were taken")
+	}
+	a.Close()
+	if _, err := rd.Read(buf); err != io.EOF {
+		t.Fatalf("read at the end: %v, want io.EOF", err)
+	}
+}
+
+// Handles in transit from a process that has exited are lost: Take says
+// so and the frames around them read on.
+func TestReaderTakeLost(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	a, b := controlPair(t)
+	body := []byte{rightsTransit}
+	body = binary.LittleEndian.AppendUint32(body, uint32(cmd.Process.Pid))
+	body = binary.LittleEndian.AppendUint64(body, 1)
+	body = binary.LittleEndian.AppendUint64(body, 0x1234)
+	data := wire.AppendFrame(nil, wire.KindRights, 0, body)
+	data = wire.AppendFrame(data, wire.KindCall, 1, []byte("x"))
+	if _, err := a.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	rd := NewReader(b)
+	f, err := wire.ReadFrame(rd, 1<<20)
+	if err != nil || f.Kind != wire.KindCall {
+		t.Fatalf("the frame after the rights: %v, %v", f.Kind, err)
+	}
+	if files, err := rd.Take(1); !errors.Is(err, ErrHandleLost) || files != nil {
+		t.Fatalf("Take of a lost handle: %v, %v; want ErrHandleLost", files, err)
+	}
+	if rd.Pending() {
+		t.Fatal("the lost handle is still pending")
 	}
 }

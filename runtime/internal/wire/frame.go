@@ -27,6 +27,11 @@ const (
 	// child -> parent: values the child kept from a queue's batch, for
 	// the parent to put back, beside the queue's descriptors
 	KindKept Kind = 10
+
+	// either way, on Windows only: the handles that travel with the next
+	// frame (Windows has no SCM_RIGHTS); runtime/internal/fdio's Reader
+	// consumes it, so package mp never sees one
+	KindRights Kind = 11
 )
 
 // String names the kind as error messages do: "call", "batch result",
@@ -53,6 +58,8 @@ func (k Kind) String() string {
 		return "refused"
 	case KindKept:
 		return "kept"
+	case KindRights:
+		return "rights"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
