@@ -11,10 +11,12 @@
 // (win_windows.go): in a prefix of each Sock message, and on a control
 // channel in a rights frame before the frame they belong to
 // (rights_windows.go), which a child writing to its parent replaces by
-// putting the handles straight into the parent. A handle in a Sock
-// message whose sender exits before it is received is lost there
-// (ErrHandleLost); an in-flight Unix descriptor is not. Elsewhere the
-// calls that would move a descriptor fail with ErrUnsupported.
+// putting the handles straight into the parent. Until it is received, a
+// handle waits in a transit host: the sender, or in a child the first
+// process of the program (SetTransitHost), which every child ends with.
+// A handle whose host exits first is lost (ErrHandleLost); an in-flight
+// Unix descriptor is not. Elsewhere the calls that would move a
+// descriptor fail with ErrUnsupported.
 //
 // fdio imports only the standard library, golang.org/x/sys and
 // runtime/internal/wire (for the frame header the Windows Reader looks

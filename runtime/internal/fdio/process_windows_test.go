@@ -93,7 +93,8 @@ func child(mode string) error {
 			}
 		}
 	case "sock-send-exit":
-		// Sends a pipe and exits at once, before anyone takes it.
+		// Sends a pipe and exits at once, before anyone takes it: it holds
+		// the handle in transit itself.
 		s := NewSock(files[0])
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -101,6 +102,29 @@ func child(mode string) error {
 		}
 		fmt.Fprint(w, "lost")
 		return s.Send(ctx, []byte("bye"), []*os.File{r})
+	case "send-sock":
+		// Sends one end of a pipe of its own, with a message in it, and
+		// exits at once unless FDIO_TEST_WAIT is true, holding the other
+		// end. Its parent holds the handles it sends in transit.
+		if err := SetTransitHost(uint32(os.Getppid())); err != nil {
+			return err
+		}
+		s := NewSock(files[0])
+		a, b, err := SeqpacketPair()
+		if err != nil {
+			return err
+		}
+		if err := s.Send(ctx, []byte("a sock"), []*os.File{b.File()}); err != nil {
+			return err
+		}
+		b.Close()
+		if err := a.Send(ctx, []byte("via the passed sock"), nil); err != nil {
+			return err
+		}
+		if os.Getenv("FDIO_TEST_WAIT") == "true" {
+			s.Recv(ctx) // until the parent shuts its end down
+		}
+		return nil
 	case "sock-consume":
 		// Prints every message it receives, one a line, until the end.
 		s := NewSock(files[0])
@@ -257,9 +281,9 @@ func TestSockHandlesToChildAndBack(t *testing.T) {
 	}
 }
 
-// A handle whose sender exits before the receiver takes it is lost: the
-// receiver gets an error that says so, at once, and then the end of the
-// stream.
+// A handle whose transit host (here: its sender, which has none other)
+// exits before the receiver takes it is lost: the receiver gets an error
+// that says so, at once, and then the end of the stream.
 func TestSockHandleOfExitedSender(t *testing.T) {
 	a, b := pair(t)
 	cmd := spawn(t, "sock-send-exit", nil, b.File())
@@ -453,5 +477,40 @@ func TestReaderTakeLost(t *testing.T) {
 	}
 	if rd.Pending() {
 		t.Fatal("the lost handle is still pending")
+	}
+}
+
+// A pipe end that arrives from a child works, whether the child still
+// holds its other end or has exited: its parent held the handle in
+// transit, and the end delivers what is in it, and then the end of the
+// stream.
+func TestSockEndFromChild(t *testing.T) {
+	for _, waits := range []bool{true, false} {
+		a, b := pair(t)
+		t.Setenv("FDIO_TEST_WAIT", strconv.FormatBool(waits))
+		cmd := spawn(t, "send-sock", nil, b.File())
+		b.Close()
+		if !waits {
+			wait(t, cmd)
+		}
+		buf, _, files, err := a.Recv(context.Background())
+		if err != nil || len(files) != 1 {
+			t.Fatalf("waits=%v: %d files, %v", waits, len(files), err)
+		}
+		PutBuf(buf)
+		c := NewSock(files[0])
+		defer c.Close()
+		buf, n, _, err := c.Recv(context.Background())
+		if err != nil || string((*buf)[:n]) != "via the passed sock" {
+			t.Fatalf("waits=%v: Recv from the passed end: %v", waits, err)
+		}
+		PutBuf(buf)
+		a.ShutdownSend()
+		if waits {
+			wait(t, cmd)
+		}
+		if _, _, _, err := c.Recv(context.Background()); err != io.EOF {
+			t.Fatalf("waits=%v: Recv after the child exited: %v, want io.EOF", waits, err)
+		}
 	}
 }

@@ -51,6 +51,14 @@ import (
 // event), so a blocked Recv or Send holds an OS thread while it waits.
 // Receivers take turns (rx) and senders take turns (tx), so that at most
 // one of each waits per Sock in a process.
+//
+// Closing an os.File of a pipe cancels every operation
+// of this process on the pipe's end (Go's poll.FD.Close calls CancelIoEx
+// with no OVERLAPPED), and every handle of an end shares one file object:
+// closing a duplicate, say one sent to a child and closed, or another
+// Sock of the same end, cancels this Sock's operations too. A cancelled
+// operation moved nothing, so one that none of ours cancelled is started
+// again.
 type Sock struct {
 	f      *os.File
 	h      windows.Handle
@@ -90,9 +98,13 @@ func (e *sockEvents) free() {
 }
 
 // pipeBuffer is each direction's buffer: the bytes that may wait in the
-// pipe before senders wait (TrySend reports false). It holds several
-// messages of MaxMsg bytes.
-const pipeBuffer = 256 << 10
+// pipe before senders wait (TrySend reports false). It holds one message
+// of MaxMsg bytes, so that one fits an empty pipe, and no more: a pipe
+// counts only its messages' bytes, where a socket also counts each
+// message's overhead, so small values fill a larger buffer only after
+// tens of thousands of sends, each a system call, which a queue's feeder
+// would rather have batched.
+const pipeBuffer = recvBufSize
 
 // maxPrefix is the longest message prefix: the count and the transit
 // record of MaxFiles handles.
@@ -167,10 +179,12 @@ func newSock(f *os.File) (*Sock, error) {
 	if err := windows.GetNamedPipeInfo(h, &flags, nil, nil, nil); err != nil {
 		return nil, fmt.Errorf("mp: not a message pipe: %w", err)
 	}
+	// The pipe's name names its shutdown events. A pipe end whose other
+	// end every holder has closed has lost its name (the server end holds
+	// it); such an end needs no events of the other end's holders, since
+	// its reads end (ERROR_BROKEN_PIPE) and its writes fail by themselves,
+	// so it makes events of its own.
 	name := pipeName(h)
-	if name == "" {
-		return nil, errors.New("mp: a message pipe without a name")
-	}
 	s := &Sock{f: f, h: h, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), ev: &sockEvents{}}
 	ev := s.ev
 	fail := func(err error) (*Sock, error) {
@@ -198,10 +212,15 @@ func newSock(f *os.File) (*Sock, error) {
 	if ev.close, err = mk(""); err != nil {
 		return fail(err)
 	}
-	if ev.sendShut, err = mk(`Local\` + name + mine); err != nil {
+	if name != "" {
+		mine, theirs = `Local\`+name+mine, `Local\`+name+theirs
+	} else {
+		mine, theirs = "", ""
+	}
+	if ev.sendShut, err = mk(mine); err != nil {
 		return fail(err)
 	}
-	if ev.recvShut, err = mk(`Local\` + name + theirs); err != nil {
+	if ev.recvShut, err = mk(theirs); err != nil {
 		return fail(err)
 	}
 	for _, sd := range []**side{&s.r, &s.w} {
@@ -349,8 +368,14 @@ func (s *Sock) send(ctx context.Context, msg []byte, files []*os.File, wait bool
 		}
 	}
 	buf = append(buf, msg...)
-	_, err, pending := s.w.write(s.h, buf)
-	if pending {
+	var err error
+	for again := true; again; {
+		again = false
+		var pending bool
+		_, err, pending = s.w.write(s.h, buf)
+		if !pending {
+			break
+		}
 		timeout := uint32(windows.INFINITE)
 		if !wait {
 			timeout = 0
@@ -359,6 +384,8 @@ func (s *Sock) send(ctx context.Context, msg []byte, files []*os.File, wait bool
 		_, err, stopped = s.w.await(s.h, []windows.Handle{s.ev.close, s.w.cancel, s.ev.sendShut}, timeout)
 		if err == windows.ERROR_OPERATION_ABORTED {
 			switch stopped {
+			case -1:
+				again = true // cancelled by someone else (see Sock): nothing went
 			case 0:
 				err = fmt.Errorf("mp: %w", os.ErrClosed)
 			case 1:
@@ -437,11 +464,13 @@ func (s *Sock) recv(ctx context.Context, wait bool) (*[]byte, int, []*os.File, b
 		return nil, 0, nil, err != nil, err
 	}
 	for {
-		if avail, err := peek(s.h); err == nil && avail == 0 {
-			if signalled(s.ev.recvShut) {
-				return fail(io.EOF)
-			}
-			if !wait {
+		// TryRecv looks first: a read it would cancel costs more. Recv
+		// reads at once; a read that waits also waits for the end.
+		if !wait {
+			if avail, err := peek(s.h); err == nil && avail == 0 {
+				if signalled(s.ev.recvShut) {
+					return fail(io.EOF)
+				}
 				return fail(nil)
 			}
 		}
@@ -455,12 +484,19 @@ func (s *Sock) recv(ctx context.Context, wait bool) (*[]byte, int, []*os.File, b
 			n, err, stopped = s.r.await(s.h, []windows.Handle{s.ev.close, s.r.cancel, s.ev.recvShut}, timeout)
 			if err == windows.ERROR_OPERATION_ABORTED {
 				switch stopped {
+				case -1:
+					continue // cancelled by someone else (see Sock): again
 				case 0:
 					return fail(fmt.Errorf("mp: %w", os.ErrClosed))
 				case 1:
 					return fail(ctx.Err())
 				case 2:
-					continue // the shutdown came: drain what is left, then the end
+					// The other end was shut down: the end, once nothing is
+					// left (a value that came meanwhile is read first).
+					if avail, err := peek(s.h); err == nil && avail == 0 {
+						return fail(io.EOF)
+					}
+					continue
 				default:
 					return fail(nil)
 				}
@@ -472,7 +508,7 @@ func (s *Sock) recv(ctx context.Context, wait bool) (*[]byte, int, []*os.File, b
 		if err == windows.ERROR_MORE_DATA {
 			// Only a sender of ours' refuses such a message; drain the
 			// rest of it, so that no receiver takes it for a message.
-			for err == windows.ERROR_MORE_DATA {
+			for err == windows.ERROR_MORE_DATA || err == windows.ERROR_OPERATION_ABORTED {
 				_, err, pending = s.r.read(s.h, *buf)
 				if pending {
 					_, err, _ = s.r.await(s.h, nil, windows.INFINITE)
@@ -569,6 +605,8 @@ func (s *Sock) Readable(ctx context.Context, timeout time.Duration) (bool, error
 			return true, nil // a message (ERROR_MORE_DATA) or the end
 		}
 		switch stopped {
+		case -1:
+			continue // cancelled by someone else (see Sock): again
 		case 0:
 			return false, fmt.Errorf("mp: %w", os.ErrClosed)
 		case 1:

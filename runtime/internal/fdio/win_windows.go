@@ -40,9 +40,9 @@ func newOp() (*op, error) {
 
 func (o *op) close() { windows.CloseHandle(o.ev) }
 
-// begin readies o for a new operation.
+// begin readies o for a new operation. (ReadFile and WriteFile reset the
+// event as they start.)
 func (o *op) begin() *windows.Overlapped {
-	windows.ResetEvent(o.ev)
 	o.ov = windows.Overlapped{HEvent: o.ev | 1}
 	return &o.ov
 }
@@ -83,7 +83,8 @@ func (o *op) finish(h windows.Handle) (uint32, error) {
 // cancels the operation and waits for it to end. It returns the
 // operation's outcome (one that completed despite the cancel is a success)
 // and which stop ended the wait: its index, len(stops) for the timeout, or
-// -1 when the operation completed first.
+// -1 when the operation completed first. If the wait itself fails, it
+// returns that error (and stopped -1) unless the operation succeeded.
 func (o *op) await(h windows.Handle, stops []windows.Handle, timeout uint32) (n uint32, err error, stopped int) {
 	var handles [8]windows.Handle
 	hs := append(append(handles[:0], o.ev), stops...)
@@ -96,17 +97,16 @@ func (o *op) await(h windows.Handle, stops []windows.Handle, timeout uint32) (n 
 		case ev > windows.WAIT_OBJECT_0 && ev < windows.WAIT_OBJECT_0+uint32(len(hs)):
 			stopped = int(ev-windows.WAIT_OBJECT_0) - 1
 		default: // the wait itself failed: do not leave the operation behind
-			stopped = len(stops)
-			err = fmt.Errorf("WaitForMultipleObjects: %w", werr)
+			werr = fmt.Errorf("WaitForMultipleObjects: %w", werr)
 		}
 		_ = windows.CancelIoEx(h, &o.ov) // ERROR_NOT_FOUND: it has just completed
-		if _, werr := windows.WaitForSingleObject(o.ev, windows.INFINITE); werr != nil && err == nil {
-			err = werr
+		if _, err := windows.WaitForSingleObject(o.ev, windows.INFINITE); err != nil {
+			panic("fdio: wait for a cancelled operation: " + err.Error()) // its buffer would be written after we return
 		}
 	}
-	n, ioErr := o.finish(h)
-	if err == nil || ioErr == nil {
-		err = ioErr
+	n, err = o.finish(h)
+	if err != nil && ev != windows.WAIT_OBJECT_0 && stopped == -1 {
+		err = werr
 	}
 	return n, err, stopped
 }
@@ -190,51 +190,124 @@ type processID struct {
 	created uint64
 }
 
-// Handles travel by the receiver copying them out of the sender: the
-// sender duplicates each into a transit handle of its own
-// (transitHandles), names them with its processID, and the receiver
-// duplicates them into itself with DUPLICATE_CLOSE_SOURCE, which closes
-// the transit handles (takeHandles). A transit handle lives in its
-// sender, so a handle whose sender exits before the receiver takes it is
-// lost (ErrHandleLost); an in-flight descriptor on Unix is not.
+// Handles travel by the receiver copying them out of the process that
+// holds them in transit: the sender duplicates each into a transit handle
+// of the transit host (transitHandles), names them with the host's
+// processID, and the receiver duplicates them into itself with
+// DUPLICATE_CLOSE_SOURCE, which closes the transit handles (takeHandles).
+// The host is this process, or the one SetTransitHost named: a child
+// names the first process of its program (runtime/internal/proc passes
+// it down), which every child ends with, so a handle a child sends just
+// before it exits is not lost with it. A handle is lost (ErrHandleLost)
+// only when its host exits before the receiver takes it; an in-flight
+// descriptor on Unix is not. A transit handle that nobody receives stays
+// in its host until the host exits.
 
-// transitSize is the size of a transit record of n handles: the sender's
+// host is the transit host when it is not this process.
+var host struct {
+	sync.Mutex
+	h  windows.Handle // with PROCESS_DUP_HANDLE
+	id processID
+}
+
+// SetTransitHost makes the process pid hold the handles this process
+// sends until their receivers take them (see transitHandles). pid must
+// outlive this process's receivers: a child names the first process of
+// its program.
+func SetTransitHost(pid uint32) error {
+	if pid == self().pid {
+		return nil
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_DUP_HANDLE|windows.PROCESS_QUERY_LIMITED_INFORMATION, false, pid)
+	if err != nil {
+		return fmt.Errorf("open the transit host %d: %w", pid, err)
+	}
+	var c, e, k, u windows.Filetime
+	if err := windows.GetProcessTimes(h, &c, &e, &k, &u); err != nil {
+		windows.CloseHandle(h)
+		return fmt.Errorf("the transit host %d: %w", pid, err)
+	}
+	host.Lock()
+	defer host.Unlock()
+	if host.h != 0 {
+		windows.CloseHandle(host.h)
+	}
+	host.h, host.id = h, processID{pid: pid, created: uint64(c.HighDateTime)<<32 | uint64(c.LowDateTime)}
+	return nil
+}
+
+// TransitHost returns the id of the process that holds this process's
+// handles in transit: the one SetTransitHost named, or this one.
+func TransitHost() uint32 {
+	host.Lock()
+	defer host.Unlock()
+	if host.h != 0 {
+		return host.id.pid
+	}
+	return self().pid
+}
+
+// transitSize is the size of a transit record of n handles: the host's
 // processID, then the handles.
 func transitSize(n int) int { return 4 + 8 + 8*n }
 
-// transitHandles duplicates files into transit handles of this process
-// and appends their record to dst. undo closes the transit handles: the
-// sender calls it when the record was not sent.
+// transitHandles duplicates files into transit handles of the transit
+// host and appends their record to dst. undo closes the transit handles:
+// the sender calls it when the record was not sent.
 func transitHandles(dst []byte, files []*os.File) (rec []byte, undo func(), err error) {
+	host.Lock()
+	into, id := host.h, host.id
+	if into == 0 {
+		into, id = windows.CurrentProcess(), self()
+	} else {
+		// Keep our own handle to the host: SetTransitHost may close the
+		// shared one meanwhile.
+		var own windows.Handle
+		if err := windows.DuplicateHandle(windows.CurrentProcess(), into, windows.CurrentProcess(), &own, 0, false, windows.DUPLICATE_SAME_ACCESS); err != nil {
+			host.Unlock()
+			return nil, nil, fmt.Errorf("mp: duplicate the transit host's handle: %w", err)
+		}
+		into = own
+		defer windows.CloseHandle(own)
+	}
+	host.Unlock()
 	hs := make([]windows.Handle, 0, len(files))
-	undo = func() {
-		for _, h := range hs {
-			windows.CloseHandle(h)
+	closeIn := func(p windows.Handle) {
+		for _, t := range hs {
+			_ = windows.DuplicateHandle(p, t, 0, nil, 0, false, windows.DUPLICATE_CLOSE_SOURCE)
 		}
 	}
-	id := self()
 	dst = binary.LittleEndian.AppendUint32(dst, id.pid)
 	dst = binary.LittleEndian.AppendUint64(dst, id.created)
 	for _, f := range files {
 		h, err := rawHandle(f)
 		var t windows.Handle
 		if err == nil {
-			err = windows.DuplicateHandle(windows.CurrentProcess(), h, windows.CurrentProcess(), &t, 0, false, windows.DUPLICATE_SAME_ACCESS)
+			err = windows.DuplicateHandle(windows.CurrentProcess(), h, into, &t, 0, false, windows.DUPLICATE_SAME_ACCESS)
 		}
 		if err != nil {
-			undo()
+			closeIn(into)
 			return nil, nil, fmt.Errorf("mp: duplicate a handle to send it: %w", err)
 		}
 		hs = append(hs, t)
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(t))
 	}
+	undo = func() {
+		if id == self() {
+			closeIn(windows.CurrentProcess())
+		} else if p, err := windows.OpenProcess(windows.PROCESS_DUP_HANDLE, false, id.pid); err == nil {
+			closeIn(p)
+			windows.CloseHandle(p)
+		}
+	}
 	return dst, undo, nil
 }
 
 // ErrHandleLost says that handles sent to this process could not be
-// taken: their sender exited before the receiver took them out of it (see
+// taken: the process that held them in transit (their sender, or its
+// transit host) exited before the receiver took them out of it (see
 // transitHandles). Whatever came with them is lost with them.
-var ErrHandleLost = errors.New("a handle sent to this process was lost: its sender exited before it arrived (on Windows a handle in flight lives in its sender)")
+var ErrHandleLost = errors.New("a handle sent to this process was lost: the process that held it in transit exited before it arrived")
 
 // takeHandles takes the n handles of a transit record (transitHandles)
 // into this process. On failure it returns the handles it took (nil where
@@ -256,7 +329,7 @@ func takeHandles(rec []byte, n int) ([]*os.File, error) {
 		}
 		return files, nil
 	}
-	lost := fmt.Errorf("%d handles from process %d: %w", n, from.pid, ErrHandleLost)
+	lost := fmt.Errorf("%d handles held by process %d: %w", n, from.pid, ErrHandleLost)
 	p, err := windows.OpenProcess(windows.PROCESS_DUP_HANDLE|windows.PROCESS_QUERY_LIMITED_INFORMATION, false, from.pid)
 	if err != nil {
 		return files, lost

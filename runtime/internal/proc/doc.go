@@ -9,9 +9,10 @@
 //
 // It knows nothing of what travels on the socket: the environment marker,
 // the handshake and the calls belong to package mp. Platform differences
-// live here, behind one API; off Unix, Spawn fails with
+// live here, behind one API; off Unix and Windows, Spawn fails with
 // fdio.ErrUnsupported. proc imports runtime/internal/fdio (for the
-// socketpair) and runtime/internal/israce; it never imports package mp
+// socketpair, and on Windows to name a child's transit host) and
+// runtime/internal/israce; it never imports package mp
 // (github.com/mpgen/mpgen/runtime), mpimpl or the registry.
 package proc
 
