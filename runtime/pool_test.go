@@ -417,7 +417,6 @@ func TestPoolMapTypedBatchFailures(t *testing.T) {
 // initializer, also in a worker that replaced a crashed one; Map refuses
 // them with an error instead of losing them.
 func TestPoolHandles(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	ctx := context.Background()
 	q := newQueue[int](t, 0)
@@ -483,7 +482,6 @@ func TestPoolHandles(t *testing.T) {
 // TestPoolWorkerDeliversItsBacklog: values a pool call put that still wait
 // in the worker when the pool closes are delivered before the worker exits.
 func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	ctx := context.Background()
 	q := newQueue[int](t, 0)
 	pool, err := mp.NewPool(ctx, mp.Workers(1))
@@ -517,7 +515,6 @@ func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
 // TestPoolCancelledHandleCallsKeepTheirWorker: cancelling calls that carry
 // handles, at any moment of their sending, never costs the worker.
 func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	ctx := context.Background()
 	q := newQueue[int](t, 0)
 	pool, err := mp.NewPool(ctx, mp.Workers(1))
@@ -546,7 +543,6 @@ func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
 // from a batch exits even while the pool's parent, waiting in Join, keeps
 // the queue's socket full (as TestQueueKeptValuesNeverHangAnExit).
 func TestPoolKeptValuesNeverHangJoin(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	ctx := testCtx(t)
 	q := newQueue[int](t, 0)
