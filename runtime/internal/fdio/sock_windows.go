@@ -63,7 +63,7 @@ type Sock struct {
 	f      *os.File
 	h      windows.Handle
 	rx, tx chan struct{}
-	r, w   *side // the operations of the receiver and the sender whose turn it is
+	r, w   *side // the operations of the receiver and the sender whose turn it is, made on first use
 	ev     *sockEvents
 	closed atomic.Bool
 	bad    error // why the Sock cannot work (NewSock of something else)
@@ -82,6 +82,7 @@ type side struct {
 // sockEvents are a Sock's events, which a cleanup closes if the Sock is
 // dropped without Close.
 type sockEvents struct {
+	mu       sync.Mutex // for handles, which the two sides add to
 	once     sync.Once
 	close    windows.Handle // set by Close
 	sendShut windows.Handle // this end's sending side was shut down
@@ -89,8 +90,16 @@ type sockEvents struct {
 	handles  []windows.Handle
 }
 
+func (e *sockEvents) add(hs ...windows.Handle) {
+	e.mu.Lock()
+	e.handles = append(e.handles, hs...)
+	e.mu.Unlock()
+}
+
 func (e *sockEvents) free() {
 	e.once.Do(func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
 		for _, h := range e.handles {
 			windows.CloseHandle(h)
 		}
@@ -165,7 +174,7 @@ func SeqpacketPair() (a, b *Sock, err error) {
 func NewSock(f *os.File) *Sock {
 	s, err := newSock(f)
 	if err != nil {
-		return &Sock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), ev: &sockEvents{}, r: &side{}, w: &side{}, bad: err}
+		return &Sock{f: f, rx: make(chan struct{}, 1), tx: make(chan struct{}, 1), ev: &sockEvents{}, bad: err}
 	}
 	return s
 }
@@ -202,7 +211,7 @@ func newSock(f *os.File) (*Sock, error) {
 		if e == 0 {
 			return 0, fmt.Errorf("mp: CreateEvent: %w", err)
 		}
-		ev.handles = append(ev.handles, e)
+		ev.add(e)
 		return e, nil // ERROR_ALREADY_EXISTS: another holder made it
 	}
 	mine, theirs := "-c", "-s"
@@ -222,18 +231,6 @@ func newSock(f *os.File) (*Sock, error) {
 	}
 	if ev.recvShut, err = mk(theirs); err != nil {
 		return fail(err)
-	}
-	for _, sd := range []**side{&s.r, &s.w} {
-		o, err := newOp()
-		if err != nil {
-			return fail(err)
-		}
-		ev.handles = append(ev.handles, o.ev)
-		c, err := mk("")
-		if err != nil {
-			return fail(err)
-		}
-		*sd = &side{op: o, cancel: c}
 	}
 	runtime.AddCleanup(s, func(e *sockEvents) { e.free() }, ev)
 	register(s)
@@ -294,7 +291,28 @@ func sockOf(f *os.File) *Sock {
 	return s
 }
 
-// enter begins an operation: it reports false when the Sock is closed.
+// makeSide makes *sd, the operation of one direction, on first use: many
+// Socks (a handle passed to each call of a pool) never receive, or never
+// send. The direction's turn is held, and s entered.
+func (s *Sock) makeSide(sd **side) error {
+	if *sd != nil {
+		return nil
+	}
+	o, err := newOp()
+	if err != nil {
+		return err
+	}
+	c, err := windows.CreateEvent(nil, 1, 0, nil)
+	if err != nil {
+		o.close()
+		return fmt.Errorf("mp: CreateEvent: %w", err)
+	}
+	s.ev.add(o.ev, c)
+	*sd = &side{op: o, cancel: c}
+	return nil
+}
+
+// enter begins an operation: it fails when the Sock is closed.
 func (s *Sock) enter() error {
 	s.mu.RLock()
 	if s.closed.Load() {
@@ -321,6 +339,9 @@ func (s *Sock) Send(ctx context.Context, msg []byte, files []*os.File) error {
 		return err
 	}
 	defer s.mu.RUnlock()
+	if err := s.makeSide(&s.w); err != nil {
+		return err
+	}
 	stop := watch(ctx, s.w.cancel)
 	defer stop()
 	return s.send(ctx, msg, files, true)
@@ -341,6 +362,9 @@ func (s *Sock) TrySend(msg []byte, files []*os.File) (bool, error) {
 		return false, err
 	}
 	defer s.mu.RUnlock()
+	if err := s.makeSide(&s.w); err != nil {
+		return false, err
+	}
 	err := s.send(nil, msg, files, false)
 	if err == errFull {
 		return false, nil
@@ -427,6 +451,9 @@ func (s *Sock) Recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
 		return nil, 0, nil, err
 	}
 	defer s.mu.RUnlock()
+	if err := s.makeSide(&s.r); err != nil {
+		return nil, 0, nil, err
+	}
 	stop := watch(ctx, s.r.cancel)
 	defer stop()
 	buf, n, files, _, err := s.recv(ctx, true)
@@ -445,6 +472,9 @@ func (s *Sock) TryRecv() (buf *[]byte, n int, files []*os.File, ok bool, err err
 		return nil, 0, nil, false, err
 	}
 	defer s.mu.RUnlock()
+	if err := s.makeSide(&s.r); err != nil {
+		return nil, 0, nil, false, err
+	}
 	return s.recv(nil, false)
 }
 
@@ -584,6 +614,9 @@ func (s *Sock) Readable(ctx context.Context, timeout time.Duration) (bool, error
 	}
 	if timeout == 0 {
 		return false, nil
+	}
+	if err := s.makeSide(&s.r); err != nil {
+		return false, err
 	}
 	stop := watch(outer, s.r.cancel)
 	defer stop()
