@@ -28,9 +28,9 @@ import (
 //     (DuplicateHandle into the pipe's server process). A handle that a
 //     child sends just before it exits is thus never lost.
 //   - rightsTransit: a transit record (transitHandles), which the receiver
-//     takes the handles out of the sender with. A parent sends so: it
-//     cannot tell its child from the pipe, and it outlives its children's
-//     reads (they end with it).
+//     takes the handles out of the sender's transit host with. A parent
+//     sends so: it cannot tell its child from the pipe, and it (or its
+//     transit host) outlives its children's reads, since they end with it.
 const (
 	rightsTransit = 0
 	rightsPushed  = 1

@@ -31,7 +31,10 @@ import (
 //
 // Each message starts with a prefix: the number of handles that travel
 // with it, and if there are any their transit record (transitHandles),
-// which the receiver takes them out of the sender with.
+// which the receiver takes them out of their transit host with. A
+// message longer than MaxMsg is refused by its sender, not cut short at
+// its receiver: the rest of a message read in part waits for the next
+// read, whichever process makes it.
 //
 // A pipe has no half-close, and the end of the stream must reach every
 // receiver in every process, however many wait: each direction of the
@@ -52,9 +55,9 @@ import (
 // Receivers take turns (rx) and senders take turns (tx), so that at most
 // one of each waits per Sock in a process.
 //
-// Closing an os.File of a pipe cancels every operation
-// of this process on the pipe's end (Go's poll.FD.Close calls CancelIoEx
-// with no OVERLAPPED), and every handle of an end shares one file object:
+// Closing an os.File of a pipe cancels every operation of this process
+// on the pipe's end (Go's poll.FD.Close calls CancelIoEx with no
+// OVERLAPPED), and every handle of an end shares one file object:
 // closing a duplicate, say one sent to a child and closed, or another
 // Sock of the same end, cancels this Sock's operations too. A cancelled
 // operation moved nothing, so one that none of ours cancelled is started
@@ -350,6 +353,16 @@ func (s *Sock) Send(ctx context.Context, msg []byte, files []*os.File) error {
 // errFull is send's report that a TrySend found no room.
 var errFull = errors.New("full")
 
+// ctxErr is the error of an operation that its context's event stopped.
+// Only Send, Recv and Readable watch a context; the others pass nil, and
+// their event stays unset.
+func ctxErr(ctx context.Context) error {
+	if ctx == nil || ctx.Err() == nil {
+		return errors.New("mp: an operation stopped by a context that is not done")
+	}
+	return ctx.Err()
+}
+
 // TrySend sends msg if the pipe has room now; it reports false if not.
 func (s *Sock) TrySend(msg []byte, files []*os.File) (bool, error) {
 	select {
@@ -413,7 +426,7 @@ func (s *Sock) send(ctx context.Context, msg []byte, files []*os.File, wait bool
 			case 0:
 				err = fmt.Errorf("mp: %w", os.ErrClosed)
 			case 1:
-				err = ctx.Err()
+				err = ctxErr(ctx)
 			case 2:
 				err = epipe("WriteFile")
 			default:
@@ -440,8 +453,8 @@ func (s *Sock) send(ctx context.Context, msg []byte, files []*os.File, wait bool
 // Recv receives one message into a pooled buffer, which the caller returns
 // with PutBuf, and the files that came with it. io.EOF means every
 // sender has gone (or the sending side was shut down) and nothing is left.
-// Files whose sender exited before they could be taken make Recv fail
-// with an error that matches ErrHandleLost; the message is lost too.
+// Files whose transit host exited before they could be taken make Recv
+// fail with an error that matches ErrHandleLost; the message is lost too.
 func (s *Sock) Recv(ctx context.Context) (*[]byte, int, []*os.File, error) {
 	if err := TakeTurn(ctx, s.rx); err != nil {
 		return nil, 0, nil, err
@@ -519,7 +532,7 @@ func (s *Sock) recv(ctx context.Context, wait bool) (*[]byte, int, []*os.File, b
 				case 0:
 					return fail(fmt.Errorf("mp: %w", os.ErrClosed))
 				case 1:
-					return fail(ctx.Err())
+					return fail(ctxErr(ctx))
 				case 2:
 					// The other end was shut down: the end, once nothing is
 					// left (a value that came meanwhile is read first).
