@@ -170,7 +170,6 @@ func TestChildResultOverTheFrameLimit(t *testing.T) {
 // nothing of it travels: the next value is the next one received. A value
 // of exactly the limit travels.
 func TestPutAndSendRefuseValuesOverTheFrameLimit(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	lowerFrameLimit(t)
 	over, exact := make([]byte, testFrameLimit+1), bytes.Repeat([]byte{7}, testFrameLimit)

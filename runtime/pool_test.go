@@ -418,7 +418,6 @@ func TestPoolMapTypedBatchFailures(t *testing.T) {
 // initializer, also in a worker that replaced a crashed one; Map refuses
 // them with an error instead of losing them.
 func TestPoolHandles(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	ctx := context.Background()
 	q := newQueue[int](t, 0)
@@ -484,7 +483,6 @@ func TestPoolHandles(t *testing.T) {
 // TestPoolWorkerDeliversItsBacklog: values a pool call put that still wait
 // in the worker when the pool closes are delivered before the worker exits.
 func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	ctx := context.Background()
 	q := newQueue[int](t, 0)
 	pool, err := mp.NewPool(ctx, mp.Workers(1))
@@ -518,7 +516,6 @@ func TestPoolWorkerDeliversItsBacklog(t *testing.T) {
 // TestPoolCancelledHandleCallsKeepTheirWorker: cancelling calls that carry
 // handles, at any moment of their sending, never costs the worker.
 func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	ctx := context.Background()
 	q := newQueue[int](t, 0)
 	pool, err := mp.NewPool(ctx, mp.Workers(1))
@@ -547,7 +544,6 @@ func TestPoolCancelledHandleCallsKeepTheirWorker(t *testing.T) {
 // from a batch exits even while the pool's parent, waiting in Join, keeps
 // the queue's socket full (as TestQueueKeptValuesNeverHangAnExit).
 func TestPoolKeptValuesNeverHangJoin(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	ctx := testCtx(t)
 	q := newQueue[int](t, 0)

@@ -104,11 +104,11 @@ func (q *Queue[T]) undoPut() {
 // (Python's JoinableQueue.task_done). Join returns once every value put has
 // been marked done.
 func (q *Queue[T]) TaskDone() error {
-	if q.counts == nil {
-		return fmt.Errorf("mp: Queue.TaskDone: %w", errors.ErrUnsupported)
-	}
 	if q.closed.Load() {
 		return &closedError{"Queue.TaskDone"}
+	}
+	if q.counts == nil {
+		return fmt.Errorf("mp: Queue.TaskDone: %w", errors.ErrUnsupported)
 	}
 	if !q.taskDone() {
 		return ErrTaskDoneTooOften
@@ -145,6 +145,9 @@ func (q *Queue[T]) JoinTimeout(d time.Duration) error { return q.join(context.Ba
 func (q *Queue[T]) JoinContext(ctx context.Context) error { return q.join(ctx, -1) }
 
 func (q *Queue[T]) join(ctx context.Context, timeout time.Duration) error {
+	if q.closed.Load() {
+		return &closedError{"Queue.Join"}
+	}
 	if q.counts == nil {
 		return fmt.Errorf("mp: Queue.Join: %w", errors.ErrUnsupported)
 	}

@@ -52,7 +52,6 @@ func TestPythonSemantics(t *testing.T) {
 	})
 
 	t.Run("second Close of a Queue or Conn", func(t *testing.T) {
-		skipOnWindows(t, noHandles)
 		// Python: closing again is not an error.
 		q, err := mp.NewQueue[int](0)
 		if err != nil {
@@ -82,7 +81,7 @@ func TestPythonSemantics(t *testing.T) {
 	})
 
 	t.Run("SharedMemory.Unlink after Close", func(t *testing.T) {
-		skipOnWindows(t, noHandles)
+		skipOnWindows(t, noSharedMemory)
 		// Python: unlink() after close() unlinks, or says the name does
 		// not exist.
 		name := fmt.Sprintf("semantics-%d", os.Getpid())
@@ -133,7 +132,7 @@ func TestPythonSemantics(t *testing.T) {
 	})
 
 	t.Run("Barrier timeout breaks it for all", func(t *testing.T) {
-		skipOnWindows(t, noHandles)
+		skipOnWindows(t, noSharedMemory)
 		// Python: the waiter that times out raises BrokenBarrierError, and
 		// so do the others; here its error matches both.
 		b, err := mp.NewBarrier(3)

@@ -13,7 +13,6 @@ import (
 )
 
 func TestWaitOverConnsQueuesAndProcesses(t *testing.T) {
-	skipOnWindows(t, noHandles)
 	noNewFDs(t)
 	a, b, err := mp.Pipe[int](true)
 	if err != nil {

@@ -1,29 +1,37 @@
 // Package fdio is the descriptor transport of the runtime: connected
-// message sockets (SOCK_SEQPACKET socketpairs) that carry values and
-// descriptors between processes, descriptors sent beside the bytes of a
-// stream (SCM_RIGHTS), close-on-exec duplication, the anonymous memory
-// files large values are spilled into, and waiting on many descriptors at
-// once.
+// message sockets that carry values and descriptors between processes,
+// descriptors sent beside the bytes of a control channel, duplication
+// that children do not inherit, the anonymous files large values are
+// spilled into, and waiting on many message sockets at once.
 //
-// Platform differences live here, behind one API: on Unix everything
-// works; elsewhere (Windows) the calls that would move a descriptor fail
-// with ErrUnsupported (children start there all the same: their control
-// channel is runtime/internal/proc's). fdio imports only the standard library and
-// golang.org/x/sys; it never imports package mp
-// (github.com/mpgen/mpgen/runtime), mpimpl or the registry. Package mp and
-// runtime/internal/proc build on it.
+// The message sockets are SOCK_SEQPACKET socketpairs on Linux, and
+// descriptors travel with SCM_RIGHTS. macOS has none, so on macOS and the
+// BSDs, and on Linux with the build tag mpgen_portable (with which CI runs
+// that code on Linux), a Sock is a SOCK_STREAM socketpair that carries
+// fixed-size records, each moved whole by one system call at either side,
+// and a message too long for a record rides beside it in a socket of its
+// own: the same semantics, and no locks. sock_stream.go says why, and why
+// not datagrams or locked frames. The portable build also takes macOS's
+// way of receiving descriptors close-on-exec (flags_bsd.go) and its spill
+// file, an unlinked temporary file instead of a memfd (spill_other.go).
 //
-// The message sockets are SOCK_SEQPACKET socketpairs on Linux. macOS has
-// none, so on macOS and the BSDs, and on Linux with the build tag
-// mpgen_portable (with which CI runs that code on Linux), a Sock is a
-// SOCK_STREAM socketpair that carries fixed-size records, each moved whole
-// by one system call at either side, and a message too long for a record
-// rides beside it in a socket of its own: the same semantics, and no
-// locks.
-// sock_stream.go says why, and why not datagrams or locked frames. The
-// portable build also takes macOS's way of receiving descriptors
-// close-on-exec (flags_bsd.go) and its spill file, an unlinked temporary
-// file instead of a memfd (spill_other.go).
+// On Windows a Sock is a message-mode named pipe (sock_windows.go), and
+// handles travel by their receiver duplicating them out of their sender
+// (win_windows.go): in a prefix of each Sock message, and on a control
+// channel in a rights frame before the frame they belong to
+// (rights_windows.go), which a child writing to its parent replaces by
+// putting the handles straight into the parent. Until it is received, a
+// handle waits in a transit host: the sender, or in a child the first
+// process of the program (SetTransitHost), which every child ends with.
+// A handle whose host exits first is lost (ErrHandleLost); an in-flight
+// Unix descriptor is not. Elsewhere the calls that would move a
+// descriptor fail with ErrUnsupported.
+//
+// fdio imports only the standard library, golang.org/x/sys and
+// runtime/internal/wire (for the frame header the Windows Reader looks
+// for); it never imports package mp (github.com/mpgen/mpgen/runtime),
+// mpimpl or the registry. Package mp and runtime/internal/proc build on
+// it.
 package fdio
 
 import (
@@ -34,9 +42,9 @@ import (
 	"sync"
 )
 
-// ErrUnsupported says what is missing off Unix (Windows): message sockets
-// and descriptors that travel between processes, so Pipe, Queue and the
-// handles passed to children.
+// ErrUnsupported says what is missing off Unix and Windows: message
+// sockets and descriptors that travel between processes, so Pipe, Queue
+// and the handles passed to children.
 var ErrUnsupported = fmt.Errorf("pipes, queues and handles that travel between processes are not supported on this platform yet: %w", errors.ErrUnsupported)
 
 // MaxFiles bounds the descriptors one frame or message may carry
@@ -47,7 +55,7 @@ const MaxFiles = 64
 // largest message a Sock delivers whole: a longer one fails to arrive.
 const MaxMsg = 64<<10 + 64
 
-var recvBufs = &sync.Pool{New: func() any { b := make([]byte, MaxMsg); return &b }}
+var recvBufs = &sync.Pool{New: func() any { b := make([]byte, recvBufSize); return &b }}
 
 // PutBuf returns a buffer that Sock.Recv or Sock.TryRecv handed out, once
 // the message in it has been used.

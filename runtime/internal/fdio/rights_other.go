@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package fdio
 
@@ -7,7 +7,7 @@ import (
 	"os"
 )
 
-// Off Unix no descriptors travel: children cannot be started there yet.
+// Off Unix and Windows no descriptors travel: children cannot be started there.
 
 type RightsWriter struct {
 	f     *os.File

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package fdio
 
@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// Off Unix there are no message sockets yet: Pipe and NewQueue fail with
+// Off Unix and Windows there are no message sockets: Pipe and NewQueue fail with
 // ErrUnsupported.
+
+const recvBufSize = MaxMsg
 
 type Sock struct {
 	f      *os.File

@@ -31,6 +31,9 @@ type Sock struct {
 	closed atomic.Bool
 }
 
+// recvBufSize is the size of the buffers Recv reads into.
+const recvBufSize = MaxMsg
+
 // NewSock adopts f, a message socket (from SeqpacketPair or received
 // from another process).
 func NewSock(f *os.File) *Sock {

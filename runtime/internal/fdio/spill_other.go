@@ -1,4 +1,4 @@
-//go:build !linux || mpgen_portable
+//go:build (!linux || mpgen_portable) && !windows
 
 package fdio
 

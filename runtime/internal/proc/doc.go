@@ -9,11 +9,12 @@
 //
 // It knows nothing of what travels on the socket: the environment marker,
 // the handshake and the calls belong to package mp. Platform differences
-// live here, behind one API; off Unix, Spawn fails with
+// live here, behind one API; off Unix and Windows, Spawn fails with
 // fdio.ErrUnsupported. The build tag mpgen_portable makes Linux run what
 // macOS and the BSDs run: no parent-death signal, no /proc/self/exe, no
-// RSS. proc imports runtime/internal/fdio (for the
-// socketpair) and runtime/internal/israce; it never imports package mp
+// RSS. proc imports runtime/internal/fdio (for the socketpair, and on
+// Windows to name a child's transit host) and
+// runtime/internal/israce; it never imports package mp
 // (github.com/mpgen/mpgen/runtime), mpimpl or the registry.
 package proc
 

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/windows"
 
+	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/israce"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
@@ -55,6 +56,7 @@ func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, 
 	if marker != "" {
 		env = append(env, marker+"=fd="+strconv.FormatUint(uint64(childEnd.Fd()), 10))
 	}
+	env = append(env, hostEnv+"="+strconv.FormatUint(uint64(fdio.TransitHost()), 10))
 	if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
 		env = append(env, "GORACE=atexit_sleep_ms=0")
 	}
@@ -195,7 +197,30 @@ func ControlConn(fd int) (*os.File, error) {
 	if err := windows.SetHandleInformation(h, windows.HANDLE_FLAG_INHERIT, 0); err != nil {
 		return nil, err
 	}
+	takeTransitHost()
 	return os.NewFile(uintptr(h), "mpgen-control"), nil
+}
+
+// hostEnv names the variable through which Spawn tells a child which
+// process holds the handles it sends until they are received: the first
+// process of the program (see fdio.SetTransitHost), which outlives every
+// child, so that a handle a child sends just before it exits (a value
+// spilled into a file, a Conn put in a Queue) is not lost with the child.
+const hostEnv = "MPGEN_HANDLE_HOST"
+
+// takeTransitHost makes the process hostEnv names this child's transit
+// host, and unsets the variable, which programs this child starts
+// otherwise would inherit. Without it (or if the host cannot be opened)
+// the child holds its handles in transit itself.
+func takeTransitHost() {
+	v, ok := os.LookupEnv(hostEnv)
+	if !ok {
+		return
+	}
+	os.Unsetenv(hostEnv)
+	if pid, err := strconv.ParseUint(v, 10, 32); err == nil {
+		_ = fdio.SetTransitHost(uint32(pid))
+	}
 }
 
 // pipeName returns the last element of the name of the pipe h (name, for

@@ -31,6 +31,11 @@ const (
 	// parent -> child: stop as SIGTERM would (sent where there is no
 	// SIGTERM: Windows); see Terminate
 	KindTerminate Kind = 11
+
+	// either way, on Windows only: the handles that travel with the next
+	// frame (Windows has no SCM_RIGHTS); runtime/internal/fdio's Reader
+	// consumes it, so package mp never sees one
+	KindRights Kind = 12
 )
 
 // Terminate is the whole frame of KindTerminate.
@@ -60,6 +65,8 @@ func (k Kind) String() string {
 		return "refused"
 	case KindKept:
 		return "kept"
+	case KindRights:
+		return "rights"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

@@ -12,7 +12,7 @@ import (
 func TestKindString(t *testing.T) {
 	want := map[Kind]string{
 		KindHello: "hello", KindCall: "call", KindResult: "result", KindError: "error", KindPanic: "panic",
-		KindCancel: "cancel", KindBatch: "batch", KindBatchResult: "batch result", KindRefused: "refused", KindKept: "kept",
+		KindCancel: "cancel", KindBatch: "batch", KindBatchResult: "batch result", KindRefused: "refused", KindKept: "kept", KindRights: "rights",
 		0: "kind(0)", 88: "kind(88)",
 	}
 	for k, s := range want {
