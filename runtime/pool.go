@@ -465,11 +465,19 @@ func (p *Pool) runSends(sends []assignment, fromReader bool) {
 			ts[i] = sends[i].t
 		}
 		sends = sends[n:]
-		if fromReader && size > inlineSendMax {
+		if !fromReader {
+			w.start(ts...)
+			continue
+		}
+		// A reader never waits to write: another goroutine may be
+		// writing to the same worker, blocked until that worker reads,
+		// and the worker may be blocked writing outcomes that only this
+		// reader reads.
+		if size > inlineSendMax || !w.wmu.TryLock() {
 			go w.start(ts...)
 			continue
 		}
-		w.start(ts...)
+		w.startLocked(ts...)
 	}
 }
 
@@ -767,9 +775,14 @@ func (w *poolWorker) kill() { w.conn.Kill() }
 // small. A task cancelled meanwhile is not sent, and one that finds the
 // worker ended is queued again.
 func (w *poolWorker) start(ts ...*task) {
+	w.wmu.Lock()
+	w.startLocked(ts...)
+}
+
+// startLocked is start with w.wmu held; it releases it.
+func (w *poolWorker) startLocked(ts ...*task) {
 	var skipped int
 	var orphans []*task
-	w.wmu.Lock()
 	for _, t := range ts {
 		t.mu.Lock()
 		if t.finished() || t.dropped {
