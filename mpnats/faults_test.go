@@ -226,21 +226,14 @@ func TestReadyMeansServed(t *testing.T) {
 	for i := range 100 {
 		app := "ready-" + strconv.Itoa(i)
 		nc := connect(t, s, app)
-		ctx, cancel := context.WithCancel(context.Background())
-		ready := make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			done <- mpnats.Serve(ctx, nc, mpnats.App(app), mpnats.Slots(1), mpnats.OnReady(func() { close(ready) }))
-		}()
-		<-ready
+		stop := startServe(t, nc, app, mpnats.Slots(1))
 		pool, err := mpnats.Dial(context.Background(), caller, mpnats.App(app))
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := mp.Submit[int](context.Background(), pool, targets.Add, i, 1).Get()
 		pool.Close()
-		cancel()
-		if serr := <-done; serr != nil {
+		if serr := stop(); serr != nil {
 			t.Fatal(serr)
 		}
 		if err != nil || got != i+1 {
@@ -258,19 +251,13 @@ func TestReadyMeansServed(t *testing.T) {
 func TestWorkerStops(t *testing.T) {
 	s := runServer(t, nil)
 	const app = "stops"
-	nc := connect(t, s, app)
-	ctx, stop := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- mpnats.Serve(ctx, nc, mpnats.App(app), mpnats.Slots(1), mpnats.OnReady(func() { close(ready) }))
-	}()
-	<-ready
+	stop := startServe(t, connect(t, s, app), app, mpnats.Slots(1))
 	pool := dial(t, s, app)
 	f := pool.ApplyAsync(context.Background(), watched, []any{10 * time.Second}, nil)
 	time.Sleep(100 * time.Millisecond) // running on the worker
 	stopped := time.Now()
-	stop()
+	serr := make(chan error, 1)
+	go func() { serr <- stop() }()
 	_, err := f.Get()
 	var lost *mpnats.WorkerLostError
 	if !errors.As(err, &lost) || lost.Silent != 0 {
@@ -279,7 +266,7 @@ func TestWorkerStops(t *testing.T) {
 	if d := time.Since(stopped); d > time.Second {
 		t.Errorf("the caller heard %v after the worker stopped", d)
 	}
-	if err := <-done; err != nil {
+	if err := <-serr; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	<-ended
@@ -290,22 +277,14 @@ func TestWorkerStops(t *testing.T) {
 func TestDurableWorkerStops(t *testing.T) {
 	s := runServer(t, nil)
 	const app = "stops-durable"
-	nc := connect(t, s, app)
-	ctx, stop := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- mpnats.Serve(ctx, nc, mpnats.App(app), mpnats.Durable(true), mpnats.Slots(1), mpnats.OnReady(func() { close(ready) }))
-	}()
-	<-ready
+	stop := startServe(t, connect(t, s, app), app, mpnats.Durable(true), mpnats.Slots(1))
 	pool := dial(t, s, app, mpnats.Durable(true))
 	runs := filepath.Join(t.TempDir(), "runs")
 	f := mp.Submit[int](context.Background(), pool, record, runs, 500*time.Millisecond)
 	waitRuns(t, runs, 1)
 	b := startWorker(t, s, app, "durable", "slots=1")
 	stopped := time.Now()
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	if d := time.Since(stopped); d > 300*time.Millisecond {

@@ -183,6 +183,18 @@ func serveHere(t testing.TB, s *server.Server, app string, opts ...mpnats.Option
 // once it is ready.
 func serveOn(t testing.TB, nc *nats.Conn, app string, opts ...mpnats.Option) {
 	t.Helper()
+	stop := startServe(t, nc, app, opts...)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+}
+
+// startServe runs a worker of app through nc in this process and returns
+// once it is ready; stop ends its Serve and returns what Serve returned.
+func startServe(t testing.TB, nc *nats.Conn, app string, opts ...mpnats.Option) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
@@ -192,14 +204,13 @@ func serveOn(t testing.TB, nc *nats.Conn, app string, opts ...mpnats.Option) {
 	select {
 	case <-ready:
 	case err := <-done:
+		cancel()
 		t.Fatalf("Serve: %v", err)
 	}
-	t.Cleanup(func() {
+	return func() error {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+		return <-done
+	}
 }
 
 // dial returns a pool of app's workers on s, ended when the test ends.

@@ -81,7 +81,7 @@ type objects struct {
 	mu    sync.Mutex
 	os    jetstream.ObjectStore
 	saved map[string]time.Time // names this process stored, and when
-	cache map[string][]byte // bodies this process fetched, a few
+	cache map[string][]byte    // bodies this process fetched, a few
 }
 
 // objectTTL is how long the object store keeps a body: long enough for

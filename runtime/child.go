@@ -220,8 +220,11 @@ func watchParent(conn io.Reader, cancel context.CancelFunc) {
 			cancel()
 			os.Exit(exitFailed)
 		}
-		if f.Kind == wire.KindCancel {
+		switch f.Kind {
+		case wire.KindCancel:
 			cancel()
+		case wire.KindTerminate: // where the parent has no SIGTERM to send
+			proc.RequestTerminate()
 		}
 	}
 }

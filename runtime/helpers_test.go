@@ -39,10 +39,6 @@ import (
 // memory...) skip on Windows.
 const noHandles = "handles do not travel on Windows yet"
 
-// terminateAtOnce is why the tests of a Terminate that cancels the target's
-// context skip on Windows.
-const terminateAtOnce = "Terminate ends a child at once there (TerminateProcess, as in Python): no context is cancelled first"
-
 // skipOnWindows skips t on Windows, saying why.
 func skipOnWindows(t *testing.T, why string) {
 	t.Helper()

@@ -35,10 +35,18 @@ func kill9(t *testing.T, pid int) {
 	}
 }
 
-// stop would stop pid (SIGSTOP): Windows has no such thing.
+// stop suspends pid (ntdll's NtSuspendProcess), as SIGSTOP does on Unix:
+// it can act on nothing, a terminate request included, until it is killed.
 func stop(t *testing.T, pid int) {
 	t.Helper()
-	t.Fatal("stop: there is no SIGSTOP on Windows")
+	h, err := windows.OpenProcess(windows.PROCESS_SUSPEND_RESUME, false, uint32(pid))
+	if err != nil {
+		t.Fatalf("OpenProcess(%d): %v", pid, err)
+	}
+	defer windows.CloseHandle(h)
+	if r, _, _ := ntSuspendProcess.Call(uintptr(h)); r != 0 {
+		t.Fatalf("NtSuspendProcess(%d): status %#x", pid, r)
+	}
 }
 
 // noNewFDs would check that t leaves no descriptor open: it reads

@@ -88,6 +88,9 @@ type Process struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	killer   *time.Timer
+	ctl      *os.File      // the parent's end of the control channel
+	sent     chan struct{} // closed once the hello and call are written (or failed)
+	asked    bool          // a terminate request went over ctl
 	stopCtx  func() bool
 	stopped  error // ctx.Err() when the context of StartContext terminated the child
 	exitCode int
@@ -179,6 +182,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	}
 
 	p.spec, p.codec, p.cmd = spec, codec, cmd
+	p.ctl, p.sent = conn, make(chan struct{})
 	p.state = stateStarted
 	p.doneChan()
 	children.Lock()
@@ -284,7 +288,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 		case <-time.After(channelLossGrace):
 			// Once reaped, the child is only waiting for its output
 			// pipes to drain (bounded by WaitDelay): leave it be.
-			if err := p.cmd.Process.Signal(syscall.Signal(0)); !errors.Is(err, os.ErrProcessDone) {
+			if !proc.Exited(p.cmd.Process) {
 				_ = proc.Kill(p.cmd.Process)
 				out = outcome{got: true, err: &ProtocolError{Op: "child " + p.spec.Name, Err: errors.New("closed its control channel without a result and did not exit; killed")}}
 			}
@@ -342,6 +346,7 @@ func isEOF(err error) bool {
 // call's handles beside them, and reads frames until the target's outcome.
 func (p *Process) converse(conn *os.File, hello []byte, call wire.Payload, files []*os.File) outcome {
 	err := wire.WriteFrames(fdio.NewRightsWriter(conn, files), hello, wire.KindCall, 1, call)
+	close(p.sent)     // a terminate request may follow
 	closeFiles(files) // the child has its own duplicates now
 	if err != nil {
 		// The child died before reading its call; its exit status says why.
@@ -541,16 +546,17 @@ func (p *Process) Sentinel() <-chan struct{} {
 
 // Terminate asks the child to stop: SIGTERM (the child's context is
 // cancelled; a target without a context ends at once, as in Python), then
-// SIGKILL if it has not ended after KillDelay; on Windows, where there is
-// no SIGTERM, TerminateProcess ends it at once, as in Python. It returns at
-// once; Join waits. Terminating an ended process does nothing.
+// SIGKILL if it has not ended after KillDelay. On Windows, where there is
+// no SIGTERM, the request goes over the control channel to the same
+// effect, and the kill is TerminateProcess. It returns at once; Join
+// waits. Terminating an ended process does nothing.
 func (p *Process) Terminate() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.signalable(); err != nil || p.state == stateEnded {
 		return err
 	}
-	if err := proc.Terminate(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := proc.Terminate(p.cmd.Process, p.askTerminate); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("mp: terminate %s: %w", p.Name, err)
 	}
 	if p.killer == nil {
@@ -562,6 +568,21 @@ func (p *Process) Terminate() error {
 		p.killer = time.AfterFunc(d, func() { _ = proc.Kill(child) })
 	}
 	return nil
+}
+
+// askTerminate sends the child a request to terminate over its control
+// channel, once its call has been written, for platforms without SIGTERM
+// (proc.Terminate decides). p.mu is held.
+func (p *Process) askTerminate() {
+	if p.asked {
+		return
+	}
+	p.asked = true
+	ctl, sent := p.ctl, p.sent
+	go func() {
+		<-sent
+		_, _ = ctl.Write(wire.Terminate[:]) // a closed channel: the child is gone
+	}()
 }
 
 // stopFor terminates a running child because the context of StartContext

@@ -134,7 +134,7 @@ func serve(ctx context.Context, app string, durable bool, slots int) error {
 			if durable {
 				mode = "direct and durable"
 			}
-			fmt.Printf("worker %s serving app %s on %s: %s calls, %d slots each\n", self, app, nc.ConnectedUrlRedacted(), mode, slots)
+			fmt.Printf("worker %s serving app %s on %s: %s calls, %s each\n", self, app, nc.ConnectedUrlRedacted(), mode, plural(slots, "slot"))
 		}),
 	}
 	if slots > 0 {
@@ -237,7 +237,7 @@ func caller(ctx context.Context, c config, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d workers:", len(ws))
 	for _, w := range ws {
-		fmt.Fprintf(stdout, " %s:%d (%d slots)", w.Host, w.Pid, w.Slots)
+		fmt.Fprintf(stdout, " %s:%d (%s)", w.Host, w.Pid, plural(w.Slots, "slot"))
 	}
 	fmt.Fprintln(stdout)
 
@@ -387,4 +387,12 @@ func mapOnce(ctx context.Context, nc *nats.Conn, c config, durable bool, stdout 
 	}
 	fmt.Fprintf(stdout, "  longest Collatz chain up to %d starts at %d (%d steps)\n", c.numbers, best.Start, best.Steps)
 	return nil
+}
+
+// plural is n and the noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

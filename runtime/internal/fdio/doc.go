@@ -26,6 +26,7 @@ package fdio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 )
@@ -33,7 +34,7 @@ import (
 // ErrUnsupported says what is missing off Unix and Windows: message
 // sockets and descriptors that travel between processes, so Pipe, Queue
 // and the handles passed to children.
-var ErrUnsupported = errors.New("pipes, queues and handles that travel between processes are not supported on this platform yet")
+var ErrUnsupported = fmt.Errorf("pipes, queues and handles that travel between processes are not supported on this platform yet: %w", errors.ErrUnsupported)
 
 // MaxFiles bounds the descriptors one frame or message may carry
 // (Linux's SCM_MAX_FD is 253).

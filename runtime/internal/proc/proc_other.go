@@ -32,7 +32,9 @@ func CloseInherited(fds []int) {}
 
 func ShutdownWrite(f *os.File) { f.Close() }
 
-func Terminate(p *os.Process) error { return p.Kill() }
+func Terminate(p *os.Process, ask func()) error { return p.Kill() }
+
+func RequestTerminate() { DieOfTerminate() }
 
 func Kill(p *os.Process) error { return p.Kill() }
 
@@ -48,3 +50,5 @@ func OnTerminate(cancel func(), hasContext bool) *atomic.Bool { return new(atomi
 func DieOfTerminate() { os.Exit(1) }
 
 func TakeParentName() {}
+
+func Exited(p *os.Process) bool { return true }

@@ -301,11 +301,24 @@ func ShutdownWrite(f *os.File) {
 	}
 }
 
-// Terminate sends the graceful stop signal.
-func Terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
+// Terminate asks p to stop gracefully: SIGTERM. ask, the other way to ask
+// (the control channel's KindTerminate frame), is for platforms without
+// signals and goes unused here.
+func Terminate(p *os.Process, ask func()) error { return p.Signal(syscall.SIGTERM) }
+
+// RequestTerminate acts in a child on its parent's request to terminate
+// as on SIGTERM (what OnTerminate arranged).
+func RequestTerminate() { _ = syscall.Kill(os.Getpid(), syscall.SIGTERM) }
 
 // Kill ends p at once with SIGKILL.
 func Kill(p *os.Process) error { return p.Kill() }
+
+// Exited reports whether p has exited and been reaped: a live or stopped
+// process has not, and neither, for the moment before the Wait that is
+// already pending reaps it, has a zombie.
+func Exited(p *os.Process) bool {
+	return errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
+}
 
 // ExitStatus converts a process state to Python's exit code convention and
 // the name of the killing signal, if any.

@@ -108,7 +108,7 @@ func TestExitStatus(t *testing.T) {
 		sig  string
 	}{
 		{(*os.Process).Kill, -9, "SIGKILL"},
-		{Terminate, -15, "SIGTERM"},
+		{func(p *os.Process) error { return Terminate(p, nil) }, -15, "SIGTERM"},
 		{func(p *os.Process) error { return p.Signal(syscall.SIGUSR1) }, -int(syscall.SIGUSR1), syscall.SIGUSR1.String()},
 	} {
 		cmd := exec.Command("/bin/sh", "-c", "sleep 60")
@@ -231,5 +231,21 @@ func TestOnTerminate(t *testing.T) {
 	}
 	if !got.Load() {
 		t.Fatal("the flag is not set after SIGTERM")
+	}
+}
+
+// Exited tells a live process from one that ended and was reaped.
+func TestExited(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if Exited(cmd.Process) {
+		t.Fatal("a live process counts as exited")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !Exited(cmd.Process) {
+		t.Fatal("a reaped process does not count as exited")
 	}
 }

@@ -239,15 +239,38 @@ func ShutdownWrite(f *os.File) { _, _ = f.Write(wire.EndOfStream[:]) }
 // multiprocessing does on Windows; ExitStatus reports it as -SIGTERM.
 const terminateCode = 0x10000
 
-// Terminate ends p at once, as Python's terminate does on Windows (there
-// is no SIGTERM to catch).
-func Terminate(p *os.Process) error { return terminate(p) }
+// Terminate asks p to stop gracefully. There is no SIGTERM on Windows, so
+// ask sends the request over the control channel (the child then acts as
+// on SIGTERM: RequestTerminate); the caller ends p with Kill if it has not
+// stopped after a delay. Without ask, Terminate ends p at once, as
+// Python's terminate does on Windows.
+func Terminate(p *os.Process, ask func()) error {
+	if ask == nil {
+		return terminate(p)
+	}
+	if Exited(p) {
+		return os.ErrProcessDone
+	}
+	ask()
+	return nil
+}
 
 // Kill ends p at once. It is Terminate: Python's kill on Windows is its
 // terminate, and reports the same exit code, -SIGTERM. (os.Process.Kill
 // would end the child with exit code 1, which reads as the target's own
 // failure.)
 func Kill(p *os.Process) error { return terminate(p) }
+
+// Exited reports whether p has exited (whether or not it has been waited
+// for): its handle is signalled, or os has released it after a Wait.
+func Exited(p *os.Process) bool {
+	exited := true
+	_ = p.WithHandle(func(h uintptr) {
+		ev, err := windows.WaitForSingleObject(windows.Handle(h), 0)
+		exited = err == nil && ev == windows.WAIT_OBJECT_0
+	})
+	return exited
+}
 
 // terminate calls TerminateProcess with terminateCode on the handle os/exec
 // holds for p, never on a handle opened by pid: once p has been waited
@@ -286,9 +309,50 @@ func ExitStatus(ps *os.ProcessState) (int, string) {
 	return ps.ExitCode(), ""
 }
 
-// OnTerminate returns a flag that stays unset: Terminate ends a Windows
-// child at once.
-func OnTerminate(cancel func(), hasContext bool) *atomic.Bool { return new(atomic.Bool) }
+// OnTerminate makes the parent's request to terminate (RequestTerminate)
+// cancel the call's context, as SIGTERM does on Unix; a target that takes
+// no context cannot notice, so the child then ends at once. The returned
+// flag is set once the request arrived.
+func OnTerminate(cancel func(), hasContext bool) *atomic.Bool {
+	stopReq.mu.Lock()
+	defer stopReq.mu.Unlock()
+	stopReq.cancel, stopReq.hasContext, stopReq.armed = cancel, hasContext, true
+	if stopReq.early { // the request came first
+		defer stopNow()
+	}
+	return &stopReq.got
+}
+
+// stopReq is what OnTerminate arranged, and whether a request came.
+var stopReq struct {
+	mu         sync.Mutex
+	armed      bool // OnTerminate has run
+	early      bool // a request came before it
+	cancel     func()
+	hasContext bool
+	got        atomic.Bool
+}
+
+// RequestTerminate acts on the parent's request to terminate (a
+// KindTerminate frame on the control channel) as OnTerminate arranged.
+func RequestTerminate() {
+	stopReq.mu.Lock()
+	if !stopReq.armed {
+		stopReq.early = true
+		stopReq.mu.Unlock()
+		return
+	}
+	stopReq.mu.Unlock()
+	stopNow()
+}
+
+func stopNow() {
+	stopReq.got.Store(true)
+	if !stopReq.hasContext {
+		DieOfTerminate()
+	}
+	stopReq.cancel()
+}
 
 // DieOfTerminate ends the process as Terminate would have.
 func DieOfTerminate() { os.Exit(terminateCode) }

@@ -128,7 +128,7 @@ func TestTerminate(t *testing.T) {
 	if _, err := conn.Read(make([]byte, 64)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Terminate(cmd.Process); err != nil {
+	if err := Terminate(cmd.Process, nil); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
@@ -190,5 +190,30 @@ func TestControlConnRefusesOwnHandle(t *testing.T) {
 	}
 	if _, err := ParseMarker("fd=x"); err == nil {
 		t.Fatal(`ParseMarker("fd=x") succeeded`)
+	}
+}
+
+// Exited tells a live child from one that ended, before and after Wait.
+func TestExited(t *testing.T) {
+	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if Exited(cmd.Process) {
+		t.Fatal("a live child counts as exited")
+	}
+	ShutdownWrite(conn) // it exits
+	deadline := time.Now().Add(10 * time.Second)
+	for !Exited(cmd.Process) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !Exited(cmd.Process) {
+		t.Fatal("an ended child (not yet waited for) does not count as exited")
+	}
+	_ = cmd.Wait()
+	outs.Wait(OutputWait)
+	if !Exited(cmd.Process) {
+		t.Fatal("a waited-for child does not count as exited")
 	}
 }

@@ -28,11 +28,18 @@ const (
 	// the parent to put back, beside the queue's descriptors
 	KindKept Kind = 10
 
+	// parent -> child: stop as SIGTERM would (sent where there is no
+	// SIGTERM: Windows); see Terminate
+	KindTerminate Kind = 11
+
 	// either way, on Windows only: the handles that travel with the next
 	// frame (Windows has no SCM_RIGHTS); runtime/internal/fdio's Reader
 	// consumes it, so package mp never sees one
-	KindRights Kind = 11
+	KindRights Kind = 12
 )
+
+// Terminate is the whole frame of KindTerminate.
+var Terminate = [HeaderLen]byte{0, 0, 0, 9, byte(KindTerminate)}
 
 // String names the kind as error messages do: "call", "batch result",
 // or "kind(N)" for a kind this package does not know.
