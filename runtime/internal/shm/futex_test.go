@@ -229,3 +229,33 @@ func TestRaceSync(t *testing.T) {
 		t.Fatal("the write before the wake is not seen")
 	}
 }
+
+// BenchmarkWaitWakeHandoff is one hand-off of a word between two
+// goroutines through two mappings, each sleeping until its turn: a Wake,
+// and a Wait that sleeps (or finds the word changed already).
+func BenchmarkWaitWakeHandoff(b *testing.B) {
+	s := segment(b, KindEvent, DataOffset)
+	s2, err := Import(dup(b, s.File()), KindEvent, len(s.Mem()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s2.Close()
+	n := uint32(b.N)
+	turn := func(w *uint32, parity uint32, done chan<- struct{}) {
+		for i := uint32(0); 2*i+parity < n; i++ {
+			want := 2*i + parity
+			for v := atomic.LoadUint32(w); v != want; v = atomic.LoadUint32(w) {
+				Wait(w, v, 0)
+			}
+			atomic.StoreUint32(w, want+1)
+			Wake(w, 1)
+		}
+		done <- struct{}{}
+	}
+	done := make(chan struct{}, 2)
+	b.ResetTimer()
+	go turn(s.Word(OffWords), 0, done)
+	go turn(s2.Word(OffWords), 1, done)
+	<-done
+	<-done
+}
