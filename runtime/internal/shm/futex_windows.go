@@ -118,19 +118,20 @@ func Wait(addr *uint32, val uint32, timeout time.Duration) error {
 	}
 }
 
-// poll sleeps once while *addr == val: pollSlice at most, or until the
-// deadline (zero: none), and then returns ErrTimeout.
+// poll sleeps once while *addr == val, pollSlice at most or until the
+// deadline (zero: none), and returns ErrTimeout if the deadline passed.
 func poll(addr *uint32, val uint32, deadline time.Time) error {
 	if atomic.LoadUint32(addr) != val {
 		return nil
 	}
+	d := pollSlice
 	if !deadline.IsZero() {
-		if rem := time.Until(deadline); rem <= pollSlice {
-			time.Sleep(rem)
-			return ErrTimeout
-		}
+		d = min(d, time.Until(deadline))
 	}
-	time.Sleep(pollSlice)
+	time.Sleep(d)
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return ErrTimeout
+	}
 	return nil
 }
 
