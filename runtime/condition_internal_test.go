@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || windows
 
 package mp
 
@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -251,15 +250,8 @@ func fakeWaiter(t *testing.T, c *Condition, id shm.ProcID) int {
 // never goes to a wait that started after the Notify.
 func TestConditionDeadWaiter(t *testing.T) {
 	c := mustCondition(t)
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skip("cannot run true:", err)
-	}
-	gone := shm.MakeProcID(cmd.Process.Pid, 1) // ended and reaped
-	other := shm.ProcIDOf(os.Getppid())
-	if other == 0 {
-		t.Skip("no readable /proc/<pid>/stat for the parent")
-	}
+	gone := shm.MakeProcID(endedProcess(t), 1)
+	other := otherProcess(t)
 	reused := shm.MakeProcID(other.Pid(), other.Start()+1)
 
 	var entered int
@@ -346,10 +338,7 @@ func TestConditionTooManyWaiters(t *testing.T) {
 	if !c.l.w.mine() {
 		t.Fatal("the lock is not held after ErrTooManyWaiters")
 	}
-	other := shm.ProcIDOf(os.Getppid())
-	if other == 0 {
-		t.Skip("no readable /proc/<pid>/stat for the parent")
-	}
+	other := otherProcess(t)
 	atomic.StoreUint64(&c.slot(1234).id, uint64(shm.MakeProcID(other.Pid(), other.Start()+1)))
 	if err := c.WaitTimeout(10 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait with a dead waiter's slot to take: %v", err)

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || windows
 
 package mp_test
 
@@ -108,7 +108,7 @@ func TestConditionDeadWaiterProcess(t *testing.T) {
 	p := start(t, &mp.Process{Target: targets.WaitForCondition, Args: []any{c, a}})
 	waiting(1)
 	p.Kill()
-	if code := joinCode(t, p); code != -9 {
+	if code := joinCode(t, p); code != killCode {
 		t.Fatalf("child exit code %d", code)
 	}
 	res := make(chan error, 1)

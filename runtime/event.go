@@ -10,8 +10,8 @@ import (
 )
 
 // Event is a flag shared by processes that waiters can block on: Python's
-// multiprocessing.Event. Off Linux NewEvent returns an error wrapping
-// errors.ErrUnsupported.
+// multiprocessing.Event. Off Linux and Windows NewEvent returns an error
+// wrapping errors.ErrUnsupported.
 type Event struct {
 	closer
 	w    *uint32 // generation << 1 | set bit

@@ -122,8 +122,9 @@ func mutexWake(w *lockWord) {
 }
 
 // Lock is a mutual-exclusion lock shared by processes: Python's
-// multiprocessing.Lock. It lives in a shared memory segment (a memfd), so
-// passing it to a child process gives the child the same lock. The zero
+// multiprocessing.Lock. It lives in a shared memory segment (a memfd; on
+// Windows an anonymous file mapping), so passing it to a child process
+// gives the child the same lock. The zero
 // value is not usable: make one with NewLock. *Lock is a sync.Locker.
 //
 // The lock is held by a process, not by a goroutine: any goroutine of the
@@ -142,12 +143,13 @@ func mutexWake(w *lockWord) {
 // (containers sharing a memfd would compare ids from different namespaces).
 //
 // A goroutine blocked waiting (here and in the other primitives) sleeps in
-// a futex system call and so occupies an OS thread meanwhile, as a
-// goroutine blocked in a file read does; it wakes at least every 100 ms to
-// look at its context and at the holder.
+// a futex system call (on Windows, in a wait on a named event) and so
+// occupies an OS thread meanwhile, as a goroutine blocked in a file read
+// does; it wakes at least every 100 ms to look at its context and at the
+// holder. On Windows a holder is known by process id and creation time.
 //
-// On platforms other than Linux NewLock returns an error wrapping
-// errors.ErrUnsupported.
+// On platforms other than Linux and Windows NewLock returns an error
+// wrapping errors.ErrUnsupported.
 type Lock struct {
 	closer
 	w    *lockWord
@@ -298,7 +300,8 @@ func importSimple(meta []byte, files []*os.File, kind shm.Kind) (*shm.Segment, e
 // holder and do not exclude each other. Use it to exclude other processes;
 // guard goroutines of one process with a sync.Mutex as well. A holder that
 // dies is handled as for Lock (ErrLockAbandoned; the new holder's count is
-// 1). Off Linux, NewRLock returns an error wrapping errors.ErrUnsupported.
+// 1). Off Linux and Windows, NewRLock returns an error wrapping
+// errors.ErrUnsupported.
 type RLock struct {
 	closer
 	w     *lockWord // as Lock's

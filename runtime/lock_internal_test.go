@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || windows
 
 package mp
 
@@ -90,10 +90,7 @@ func TestLockContextCancel(t *testing.T) {
 // and Lock does not wait as long as the unrelated process lives. The same
 // for an RLock and a Value's lock.
 func TestLockHolderPidReused(t *testing.T) {
-	other := shm.ProcIDOf(os.Getppid())
-	if other == 0 || other.Pid() == os.Getpid() {
-		t.Skip("no readable /proc/<pid>/stat for the parent")
-	}
+	other := otherProcess(t)
 	reused := uint64(shm.MakeProcID(other.Pid(), other.Start()+1))
 	const bound = time.Second // documented: about 100 ms; slack for a loaded machine
 
@@ -178,7 +175,7 @@ func TestRLock(t *testing.T) {
 		t.Fatalf("extra Release: %v", err)
 	}
 	// Another process holds it: this one cannot take it.
-	atomic.StoreUint64(&l.w.owner, uint64(shm.ProcIDOf(1))) // init is alive and is not us
+	atomic.StoreUint64(&l.w.owner, uint64(otherProcess(t)))
 	if err := l.AcquireTimeout(20 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("AcquireTimeout while another process holds it: %v", err)
 	}

@@ -28,8 +28,21 @@ import (
 // the mapping behind Bytes stays valid in this process.
 //
 // A block is a file in /dev/shm named "mpgen-" + name, created with
-// permissions 0600. Linux only: elsewhere the functions return an error
-// wrapping errors.ErrUnsupported.
+// permissions 0600.
+//
+// On Windows a block is a file mapping named `Local\mpgen-` + name (in the
+// session's namespace), backed by the paging file. Every holder has a
+// handle to it and a view of it, and the kernel frees it, name and all,
+// when the last holder closes it or ends: the lifetime above, with nothing
+// to sweep (SweepSharedMemory does nothing there and returns 0). A name
+// cannot be removed while its object lives, so Unlink does nothing there,
+// as Python's SharedMemory.unlink on Windows: a block stays attachable
+// while some process holds it, and its name can be created again only
+// once every holder closed it or ended. The view holds the block as well
+// as the handle, so a *SharedMemory that is garbage collected holds it
+// until the process ends.
+//
+// Elsewhere the functions return an error wrapping errors.ErrUnsupported.
 type SharedMemory struct{ b *shm.Block }
 
 // CreateSharedMemory creates the block name of size bytes, zero-filled, and
@@ -60,7 +73,9 @@ func AttachSharedMemory(name string) (*SharedMemory, error) {
 // /dev/shm that no process holds any more: their holders all closed them
 // or died. It returns how many it removed. It is cheap enough to call
 // whenever a child process ends; CreateSharedMemory and AttachSharedMemory
-// call it too. Blocks of other users are left alone.
+// call it too. Blocks of other users are left alone. On Windows it does
+// nothing and returns 0 and nil: the kernel frees a block with its last
+// holder.
 func SweepSharedMemory() (removed int, err error) { return shm.Sweep() }
 
 // Name returns the block's name, as given to CreateSharedMemory.
@@ -81,7 +96,8 @@ func (m *SharedMemory) Close() error { return m.b.Close() }
 
 // Unlink removes the block's name (Python's unlink()): processes attached
 // keep their memory, and the block is freed when the last closes it or
-// ends; AttachSharedMemory fails from now on. If the name already names
+// ends; AttachSharedMemory fails from now on. On Windows it does nothing
+// and returns nil, as Python's there (see SharedMemory). If the name already names
 // another block (the original was unlinked and created again), Unlink
 // leaves it alone and returns an error matching fs.ErrNotExist. After
 // Close, Unlink still removes the block's name if it names the same block,

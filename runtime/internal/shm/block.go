@@ -1,8 +1,11 @@
 package shm
 
 import (
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Dir is where named blocks live, and the prefixes of its names: finished
@@ -24,8 +27,10 @@ const (
 // and Sweep (run by Create and Attach too) removes blocks whose holders
 // all crashed. Unlink removes the name early, as in POSIX.
 //
-// A nil *Block is a closed one. Linux only: elsewhere Create and Attach
-// return an error wrapping errors.ErrUnsupported.
+// On Windows a block is a named file mapping, which the kernel frees with
+// its last holder; Sweep and Unlink do nothing there (block_windows.go).
+// A nil *Block is a closed one. Elsewhere Create and Attach return an
+// error wrapping errors.ErrUnsupported.
 type Block struct {
 	name   string
 	f      *os.File
@@ -66,3 +71,20 @@ func (b *Block) Mem() []byte {
 
 // Closed reports whether the block is nil or closed in this process.
 func (b *Block) Closed() bool { return b == nil || b.f == nil }
+
+// readBlockMeta reads the metadata of a block that Export described: its
+// size and its name.
+func readBlockMeta(meta []byte) (size uint64, name string, err error) {
+	if len(meta) == 0 || meta[0] != metaVersion {
+		return 0, "", errors.New("mp: import SharedMemory: bad metadata version")
+	}
+	r := wire.NewDecoder(meta[1:])
+	kind, size, name := r.Uvarint(), r.Uvarint(), r.Str()
+	if r.Err() != nil || kind != uint64(KindSharedMemory) {
+		return 0, "", fmt.Errorf("mp: import: descriptor is a %s, not a SharedMemory", Kind(kind))
+	}
+	if err := validName(name); err != nil {
+		return 0, "", err
+	}
+	return size, name, nil
+}

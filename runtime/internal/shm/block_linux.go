@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-
-	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
 // Create creates the block name of size bytes, zero-filled, and attaches
@@ -252,15 +250,8 @@ func (b *Block) Export() ([]byte, []*os.File) {
 // if it fails.
 func ImportBlock(meta []byte, files []*os.File) (*Block, error) {
 	b, err := func() (*Block, error) {
-		if len(meta) == 0 || meta[0] != metaVersion {
-			return nil, errors.New("mp: import SharedMemory: bad metadata version")
-		}
-		r := wire.NewDecoder(meta[1:])
-		kind, size, name := r.Uvarint(), r.Uvarint(), r.Str()
-		if r.Err() != nil || kind != uint64(KindSharedMemory) {
-			return nil, fmt.Errorf("mp: import: descriptor is a %s, not a SharedMemory", Kind(kind))
-		}
-		if err := validName(name); err != nil {
+		size, name, err := readBlockMeta(meta)
+		if err != nil {
 			return nil, err
 		}
 		if err := CheckFiles(files, 1, KindSharedMemory); err != nil {

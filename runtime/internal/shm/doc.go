@@ -9,10 +9,17 @@
 // their public errors stay in package mp, the memory and the system calls
 // live here.
 //
-// The platform differences are inside: on Linux the real thing; elsewhere
-// the constructors return an error wrapping errors.ErrUnsupported, and Wait
-// polls.
+// The platform differences are inside. On Linux the above. On Windows
+// (segment_windows.go, futex_windows.go, block_windows.go,
+// procid_windows.go) a segment is an anonymous pagefile-backed file
+// mapping whose handle travels, Wait and Wake are an event count over
+// named events (Windows has no futex between processes), a named block is
+// a file mapping named in the session's namespace, which the kernel frees
+// with its last holder, and a process's start time is its creation time.
+// Elsewhere the constructors return an error wrapping
+// errors.ErrUnsupported, and Wait polls.
 //
-// It imports only the standard library and runtime/internal/israce; it
-// never imports package mp (github.com/mpgen/mpgen/runtime) nor mpimpl.
+// It imports only the standard library, golang.org/x/sys (on Windows),
+// runtime/internal/israce and runtime/internal/wire; it never imports
+// package mp (github.com/mpgen/mpgen/runtime) nor mpimpl.
 package shm

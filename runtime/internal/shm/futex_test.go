@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || windows
 
 package shm
 
@@ -55,6 +55,46 @@ func TestWaitWokenThroughAnotherMapping(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Wake did not wake the sleeper")
+	}
+}
+
+// Two goroutines hand a word back and forth through two mappings, each
+// sleeping without a timeout until it is its turn: a lost wake-up would
+// leave both asleep.
+func TestWaitWakePingPong(t *testing.T) {
+	s := segment(t, KindEvent, DataOffset)
+	s2, err := Import(dup(t, s.File()), KindEvent, len(s.Mem()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	const rounds = 300
+	turn := func(w *uint32, parity uint32, done chan<- error) {
+		for i := uint32(0); i < rounds; i++ {
+			want := 2*i + parity
+			for v := atomic.LoadUint32(w); v != want; v = atomic.LoadUint32(w) {
+				if err := Wait(w, v, 0); err != nil {
+					done <- err
+					return
+				}
+			}
+			atomic.StoreUint32(w, want+1)
+			Wake(w, 1)
+		}
+		done <- nil
+	}
+	done := make(chan error, 2)
+	go turn(s.Word(OffWords), 0, done)
+	go turn(s2.Word(OffWords), 1, done)
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("stuck at %d: a wake-up was lost", atomic.LoadUint32(s.Word(OffWords)))
+		}
 	}
 }
 
@@ -188,4 +228,34 @@ func TestRaceSync(t *testing.T) {
 	if x != 1 {
 		t.Fatal("the write before the wake is not seen")
 	}
+}
+
+// BenchmarkWaitWakeHandoff is one hand-off of a word between two
+// goroutines through two mappings, each sleeping until its turn: a Wake,
+// and a Wait that sleeps (or finds the word changed already).
+func BenchmarkWaitWakeHandoff(b *testing.B) {
+	s := segment(b, KindEvent, DataOffset)
+	s2, err := Import(dup(b, s.File()), KindEvent, len(s.Mem()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s2.Close()
+	n := uint32(b.N)
+	turn := func(w *uint32, parity uint32, done chan<- struct{}) {
+		for i := uint32(0); 2*i+parity < n; i++ {
+			want := 2*i + parity
+			for v := atomic.LoadUint32(w); v != want; v = atomic.LoadUint32(w) {
+				Wait(w, v, 0)
+			}
+			atomic.StoreUint32(w, want+1)
+			Wake(w, 1)
+		}
+		done <- struct{}{}
+	}
+	done := make(chan struct{}, 2)
+	b.ResetTimer()
+	go turn(s.Word(OffWords), 0, done)
+	go turn(s2.Word(OffWords), 1, done)
+	<-done
+	<-done
 }

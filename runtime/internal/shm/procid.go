@@ -8,9 +8,11 @@ import (
 // ProcID names a process so that a reused process id cannot pass for it:
 // the pid in the high 32 bits, and in the low 32 the low bits of the
 // process's start time (on Linux field 22 of /proc/<pid>/stat, in clock
-// ticks since boot). A process that ends and whose pid is given to a new
-// one leaves a ProcID that no live process has, until the start times
-// coincide modulo 2^32 ticks (about 497 days at 100 ticks a second).
+// ticks since boot; on Windows its creation time, in 100 ns units). A
+// process that ends and whose pid is given to a new one leaves a ProcID
+// that no live process has, until the start times coincide modulo 2^32
+// ticks (about 497 days at 100 ticks a second on Linux; on Windows a
+// chance of one in 2^32 for each reuse).
 //
 // The shared primitives record their holders and waiters as ProcIDs, in
 // one atomic store, so a crash never leaves a half-written identity. The

@@ -13,7 +13,8 @@ import (
 // once) sized with ftruncate and mapped MAP_SHARED. Its size is sealed
 // where the kernel allows it, so no process holding it can shrink it under
 // another's mapping (which would make that process fault). The file travels
-// to other processes as a descriptor; each maps it itself.
+// to other processes as a descriptor; each maps it itself. On Windows it is
+// an anonymous file mapping, whose handle travels (segment_windows.go).
 //
 // A segment made by New or Import starts with a header: a magic word and
 // its Kind. The object's own words start at OffWords.
@@ -39,8 +40,8 @@ const (
 // segment is closed.
 func (s *Segment) Mem() []byte { return s.mem }
 
-// File returns the segment's file: the descriptor that travels to other
-// processes. The segment owns it.
+// File returns the segment's file: the descriptor (on Windows, the
+// section handle) that travels to other processes. The segment owns it.
 func (s *Segment) File() *os.File { return s.f }
 
 // Word returns a pointer to the 32-bit word at off in the segment.
