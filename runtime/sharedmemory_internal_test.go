@@ -25,7 +25,13 @@ func shmName(t *testing.T) string {
 	return name
 }
 
-func shmPath(name string) string { return filepath.Join(shm.Dir, shm.Prefix+name) }
+func shmPath(name string) string {
+	dir, err := shm.BlockDir()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(dir, shm.Prefix+name)
+}
 
 func shmExists(t *testing.T, name string) bool {
 	t.Helper()

@@ -6,19 +6,21 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/mpgen/mpgen/internal/targets"
 	mp "github.com/mpgen/mpgen/runtime"
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
 // A SharedMemory passed to a target shares the parent's hold; a target
 // that attaches by name and exits without closing never removes it.
 func TestTargetsSharedMemory(t *testing.T) {
 	name := "test-targets-" + itoa(os.Getpid())
-	path := "/dev/shm/mpgen-" + name
+	path := shmPath(name)
 	t.Cleanup(func() { os.Remove(path) })
 	m, err := mp.CreateSharedMemory(name, 1<<16)
 	if err != nil {
@@ -57,7 +59,13 @@ func shmName(t *testing.T) string {
 	return name
 }
 
-func shmPath(name string) string { return "/dev/shm/mpgen-" + name }
+func shmPath(name string) string {
+	dir, err := shm.BlockDir()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(dir, shm.Prefix+name)
+}
 
 func shmExists(t *testing.T, name string) bool {
 	t.Helper()
@@ -182,12 +190,12 @@ func appendInt(b []byte, i int) []byte {
 }
 
 // TestCrashedCreatorsBlockIsSwept: a child that creates a named block and
-// crashes leaves nothing in /dev/shm once it is joined (Python's resource
+// crashes leaves nothing in the blocks' directory once it is joined (Python's resource
 // tracker leaks it when the tracker dies too, and removes blocks others
 // still use: cpython#82300).
 func TestCrashedCreatorsBlockIsSwept(t *testing.T) {
 	name := "crash-" + strconv.Itoa(os.Getpid())
-	path := "/dev/shm/mpgen-" + name
+	path := shmPath(name)
 	p := start(t, &mp.Process{Target: targets.CreateAndCrash, Args: []any{name}})
 	var ee *mp.ExitError
 	if err := join(t, p); !errors.As(err, &ee) || ee.Code != 3 {
