@@ -17,14 +17,15 @@ import (
 // and FreeBSD's (_umtx_op) is its own, so nothing here sleeps in the
 // kernel on the word itself. Instead:
 //
-//   - A waiter polls the word with a bounded backoff: a few yields, then
-//     sleeps growing from pollFirst to pollMax (1 ms), until the word no
-//     longer holds its value or the timeout passes. It sleeps only while
-//     the word holds the value, and looks at it again after every sleep,
-//     so a change made by any process, before or during the wait, is seen
-//     within pollMax: no wake-up is lost, whoever makes it. A change that
-//     is undone before the waiter looks (a semaphore's unit given and taken
-//     again) goes unseen, which is what a futex waiter woken late sees too.
+//   - A waiter polls the word: it looks and yields its processor for
+//     pollSpin (20 µs), then sleeps between looks, from pollFirst (20 µs)
+//     doubling up to pollMax (1 ms), until the word no longer holds its
+//     value or the timeout passes. It sleeps only while the word holds the
+//     value, and looks at it again after every sleep, so a change made by
+//     any process, before or during the wait, is seen within pollMax: no
+//     wake-up is lost, whoever makes it. A change that is undone before
+//     the waiter looks (a semaphore's unit given and taken again) goes
+//     unseen, which is what a futex waiter woken late sees too.
 //   - Wake wakes at once the waiters of this process on the same address
 //     (through a channel per address, below): other goroutines of the
 //     process need not wait for their next look, and the wakes that change
@@ -40,16 +41,20 @@ import (
 // their wait slice (WaitSlice): Queue.ShutDown's wake of the putters
 // waiting for room is the one such wake package mp sends across processes.
 //
-// The cost: a waiter's goroutine wakes up to about 1000 times a second
-// while it waits (a Go timer at pollMax: no OS thread is held meanwhile,
-// except during the sub-millisecond sleeps, which are system calls because
-// Go's timers on Linux round up to 1 ms), and a wake-up
-// across processes takes up to pollMax instead of a few microseconds.
+// The cost: a waiter burns up to pollSpin of CPU before it first sleeps,
+// then wakes up to about 1000 times a second while it waits (a Go timer at
+// pollMax: no OS thread is held meanwhile, except during the
+// sub-millisecond sleeps, which are system calls because Go's timers on
+// Linux round up to 1 ms); a wake-up from another process that comes after
+// the spin is seen up to pollMax late instead of within microseconds.
+// BENCHMARKS.md has the figures.
 const (
-	// pollSpins is how many times a waiter yields its processor, looking
-	// at the word after each, before it first sleeps: a lock held for a
-	// few microseconds is taken without sleeping.
-	pollSpins = 4
+	// pollSpin is how long a waiter looks at the word, yielding to other
+	// goroutines between looks, before it first sleeps: a hand-off between
+	// processes that takes a few microseconds is seen without sleeping
+	// (sleeping at once made a round trip between two processes 150 µs
+	// instead of 10 on Linux, where the shortest sleep lasts about 80 µs).
+	pollSpin = 20 * time.Microsecond
 	// pollFirst is the first sleep; each next one is twice as long, up to
 	// pollMax.
 	pollFirst = 20 * time.Microsecond
@@ -82,9 +87,14 @@ func Wait(addr *uint32, val uint32, timeout time.Duration) error {
 	if atomic.LoadUint32(addr) != val {
 		return nil
 	}
+	now := time.Now()
+	spinUntil := now.Add(pollSpin)
 	var deadline time.Time
 	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+		deadline = now.Add(timeout)
+		if deadline.Before(spinUntil) {
+			spinUntil = deadline
+		}
 	}
 	// Registered before the next look at the word: a Wake from this
 	// process after that look closes the channel we hold.
@@ -92,7 +102,7 @@ func Wait(addr *uint32, val uint32, timeout time.Duration) error {
 	defer localLeave(addr)
 	var timer *time.Timer
 	d := pollFirst
-	for i := 0; ; i++ {
+	for {
 		if atomic.LoadUint32(addr) != val {
 			return nil
 		}
@@ -101,7 +111,7 @@ func Wait(addr *uint32, val uint32, timeout time.Duration) error {
 			return nil
 		default:
 		}
-		if i < pollSpins {
+		if time.Now().Before(spinUntil) {
 			runtime.Gosched()
 			continue
 		}
