@@ -10,7 +10,7 @@ import (
 )
 
 // Event is a flag shared by processes that waiters can block on: Python's
-// multiprocessing.Event. Off Linux NewEvent returns an error wrapping
+// multiprocessing.Event. Off Unix NewEvent returns an error wrapping
 // errors.ErrUnsupported.
 type Event struct {
 	closer

@@ -27,9 +27,11 @@ import (
 // garbage collected, the descriptor is closed and the hold ends, though
 // the mapping behind Bytes stays valid in this process.
 //
-// A block is a file in /dev/shm named "mpgen-" + name, created with
-// permissions 0600. Linux only: elsewhere the functions return an error
-// wrapping errors.ErrUnsupported.
+// A block is a file named "mpgen-" + name, created with permissions 0600:
+// in /dev/shm on Linux; on macOS and the BSDs in os.TempDir()/mpgen-<uid>,
+// a directory of the user's own (mode 0700), so that processes share block
+// names only if they share $TMPDIR (children do). Off Unix the functions
+// return an error wrapping errors.ErrUnsupported.
 type SharedMemory struct{ b *shm.Block }
 
 // CreateSharedMemory creates the block name of size bytes, zero-filled, and
@@ -57,7 +59,7 @@ func AttachSharedMemory(name string) (*SharedMemory, error) {
 }
 
 // SweepSharedMemory removes the blocks (and half-made temporary files) in
-// /dev/shm that no process holds any more: their holders all closed them
+// their directory that no process holds any more: their holders all closed them
 // or died. It returns how many it removed. It is cheap enough to call
 // whenever a child process ends; CreateSharedMemory and AttachSharedMemory
 // call it too. Blocks of other users are left alone.
