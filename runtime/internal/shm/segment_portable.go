@@ -71,7 +71,10 @@ func anonFile() (*os.File, error) {
 
 // mapSegment maps the first size bytes of f, shared and read-write. The
 // segment takes ownership of f (Close closes it); on error f is left open.
-// The file must be at least size bytes long.
+// The file must be at least size bytes long. It maps with package
+// syscall, as Linux's build does: syscall and x/sys/unix each keep a table
+// of their own mappings, and only the package that mapped a slice can
+// unmap it (the tests unmap blocks with syscall.Munmap).
 func mapSegment(f *os.File, size int) (*Segment, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("mp: shared segment size %d must be positive", size)
