@@ -4,7 +4,7 @@ package bench
 // and the Python peer bench/python/shm_array.py.
 
 import (
-	"runtime"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -15,11 +15,19 @@ import (
 
 const shmArrayBytes = 64 << 20
 
-func needShm(b *testing.B) {
-	if runtime.GOOS != "linux" {
-		b.Skip("shared memory is Linux-only so far")
+// needShm skips b where the cross-process primitives are not available
+// (they are on Linux and on the portable path: macOS and the BSDs).
+func needShm(tb testing.TB) {
+	tb.Helper()
+	l, err := mp.NewLock()
+	if errors.Is(err, errors.ErrUnsupported) {
+		tb.Skip(err)
 	}
-	needSpawn(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l.Close()
+	needSpawn(tb)
 }
 
 func sumU64(s []uint64) uint64 {
@@ -187,6 +195,42 @@ func BenchmarkShmArray64MiBFloor(b *testing.B) {
 	b.ReportMetric(float64(shmArrayBytes)*float64(b.N)/sum.Seconds()/1e9, "sum-GB/s")
 }
 
+// BenchmarkShmHandoff is one round trip between two processes through two
+// shared semaphores: the parent releases one, which the child (a shmFiller
+// of a one-element array) is waiting for; the child releases the other,
+// which the parent is waiting for. It measures how soon a process waiting
+// on a primitive sees another process's release: a futex wake-up on Linux,
+// the next look of a polling waiter on the portable path (macOS, the BSDs,
+// tag mpgen_portable). In "at-once" the parent releases as soon as it has
+// the child's answer, so the child has just begun to wait; in
+// "after-2ms" it sleeps 2 ms first, so the child is asleep, and wake-µs
+// is the mean time from the release to the child's answer.
+func BenchmarkShmHandoff(b *testing.B) {
+	b.Run("at-once", func(b *testing.B) {
+		needShm(b)
+		f := startShmFiller(b, 1)
+		var v uint64
+		for b.Loop() {
+			v++
+			f.fill(b, v)
+		}
+	})
+	b.Run("after-2ms", func(b *testing.B) {
+		needShm(b)
+		f := startShmFiller(b, 1)
+		var v uint64
+		var woke time.Duration
+		for b.Loop() {
+			v++
+			time.Sleep(2 * time.Millisecond)
+			start := time.Now()
+			f.fill(b, v)
+			woke += time.Since(start)
+		}
+		b.ReportMetric(float64(woke.Microseconds())/float64(b.N), "wake-µs")
+	})
+}
+
 // BenchmarkShmLock is one Lock and Unlock of a cross-process mp.Lock:
 // uncontended, and contended by an mpgen child (targets.SpinLock) doing the
 // same in a loop; the sync.Mutex cases are the in-process floors. The
@@ -277,10 +321,7 @@ func BenchmarkShmLock(b *testing.B) {
 // TestShmTargets runs the benchmarks' children once on small data, so that
 // `go test ./bench/` catches a broken one quickly.
 func TestShmTargets(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("shared memory is Linux-only so far")
-	}
-	needSpawn(t)
+	needShm(t)
 	f := startShmFiller(t, 1000)
 	f.fill(t, 5)
 	if got := sumU64(f.a.Slice()); got != shmWantSum(5, 1000) {

@@ -23,7 +23,7 @@ import (
 // dies while waiting still counts as arrived, and after Reset the barrier
 // stays broken because it never leaves; a process that dies before
 // arriving makes the others wait until their timeout breaks the barrier.
-// Off Linux and Windows NewBarrier returns an error wrapping
+// Off Unix and Windows NewBarrier returns an error wrapping
 // errors.ErrUnsupported.
 type Barrier struct {
 	closer

@@ -31,7 +31,7 @@ import (
 // the longest waiting of those that were waiting when Notify was called,
 // if any is left. Up to 4096 waits (processes or goroutines) can be in
 // progress at once; one more gets ErrTooManyWaiters at once, with the lock
-// still held. Off Linux and Windows NewCondition returns an error wrapping
+// still held. Off Unix and Windows NewCondition returns an error wrapping
 // errors.ErrUnsupported.
 type Condition struct {
 	closer

@@ -10,7 +10,7 @@ import (
 )
 
 // Event is a flag shared by processes that waiters can block on: Python's
-// multiprocessing.Event. Off Linux and Windows NewEvent returns an error
+// multiprocessing.Event. Off Unix and Windows NewEvent returns an error
 // wrapping errors.ErrUnsupported.
 type Event struct {
 	closer

@@ -122,9 +122,10 @@ func mutexWake(w *lockWord) {
 }
 
 // Lock is a mutual-exclusion lock shared by processes: Python's
-// multiprocessing.Lock. It lives in a shared memory segment (a memfd; on
-// Windows an anonymous file mapping), so passing it to a child process
-// gives the child the same lock. The zero
+// multiprocessing.Lock. It lives in a shared memory segment (a memfd on
+// Linux, an unlinked file on macOS and the BSDs, an anonymous file mapping
+// on Windows), so passing it to a child process gives the child the same
+// lock. The zero
 // value is not usable: make one with NewLock. *Lock is a sync.Locker.
 //
 // The lock is held by a process, not by a goroutine: any goroutine of the
@@ -143,13 +144,17 @@ func mutexWake(w *lockWord) {
 // (containers sharing a memfd would compare ids from different namespaces).
 //
 // A goroutine blocked waiting (here and in the other primitives) sleeps in
-// a futex system call (on Windows, in a wait on a named event) and so
-// occupies an OS thread meanwhile, as a goroutine blocked in a file read
-// does; it wakes at least every 100 ms to look at its context and at the
-// holder. On Windows a holder is known by process id and creation time.
+// a futex system call (on Windows, in a wait on a named event) and so occupies an OS thread meanwhile, as a
+// goroutine blocked in a file read does; it wakes at least every 100 ms to
+// look at its context and at the holder. macOS and the BSDs have no futex
+// shared by processes: there a waiter looks at the lock for 20 µs, then
+// sleeps between looks, from 20 µs up to 1 ms apart (holding no OS thread
+// once the sleeps reach 1 ms), so it sees a release by another process up
+// to about 1 ms late and wakes about 1000 times a second while it waits; a
+// release by a goroutine of its own process wakes it at once.
 //
-// On platforms other than Linux and Windows NewLock returns an error
-// wrapping errors.ErrUnsupported.
+// On systems other than Unix and Windows NewLock returns an error wrapping
+// errors.ErrUnsupported.
 type Lock struct {
 	closer
 	w    *lockWord
@@ -300,7 +305,7 @@ func importSimple(meta []byte, files []*os.File, kind shm.Kind) (*shm.Segment, e
 // holder and do not exclude each other. Use it to exclude other processes;
 // guard goroutines of one process with a sync.Mutex as well. A holder that
 // dies is handled as for Lock (ErrLockAbandoned; the new holder's count is
-// 1). Off Linux and Windows, NewRLock returns an error wrapping
+// 1). Off Unix and Windows, NewRLock returns an error wrapping
 // errors.ErrUnsupported.
 type RLock struct {
 	closer

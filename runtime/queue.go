@@ -62,7 +62,7 @@ type Queue[T any] struct {
 	ahead [][]byte      // values that came in a batch and wait to be got here
 
 	// counts is the queue's shared words (tasks.go): unfinished tasks, and
-	// for a bounded queue its free room; nil off Linux.
+	// for a bounded queue its free room; nil off Unix.
 	counts *shm.Segment
 	max    int
 	closed atomic.Bool
@@ -538,7 +538,10 @@ var errMalformedBatch = errors.New("mp: malformed batch message")
 
 // Shutdown ends the queue in every process that holds it: further puts fail
 // and, once what was put has been got, Get returns ErrQueueShutDown.
-// Values still waiting in this process are sent first.
+// Values still waiting in this process are sent first. A Put of a bounded
+// queue waiting for room in another process fails at once on Linux; on
+// macOS and the BSDs, whose waiters poll the room (see Lock), within about
+// 100 ms.
 func (q *Queue[T]) Shutdown() error {
 	if q.closed.Load() {
 		return &closedError{"Queue.Shutdown"}

@@ -14,7 +14,7 @@ import (
 // multiprocessing.Semaphore and, made by NewBoundedSemaphore,
 // BoundedSemaphore. A unit held by a process that dies is not given back:
 // a semaphore does not know who holds its units, so it cannot tell (use a
-// Lock where a crash must be detected). Off Linux and Windows the
+// Lock where a crash must be detected). Off Unix and Windows the
 // constructors return an error wrapping errors.ErrUnsupported.
 type Semaphore struct {
 	closer

@@ -27,8 +27,10 @@ import (
 // garbage collected, the descriptor is closed and the hold ends, though
 // the mapping behind Bytes stays valid in this process.
 //
-// A block is a file in /dev/shm named "mpgen-" + name, created with
-// permissions 0600.
+// A block is a file named "mpgen-" + name, created with permissions 0600:
+// in /dev/shm on Linux; on macOS and the BSDs in os.TempDir()/mpgen-<uid>,
+// a directory of the user's own (mode 0700), so that processes share block
+// names only if they share $TMPDIR (children do).
 //
 // On Windows a block is a file mapping named `Local\mpgen-` + name (in the
 // session's namespace), backed by the paging file. Every holder has a
@@ -70,7 +72,7 @@ func AttachSharedMemory(name string) (*SharedMemory, error) {
 }
 
 // SweepSharedMemory removes the blocks (and half-made temporary files) in
-// /dev/shm that no process holds any more: their holders all closed them
+// their directory that no process holds any more: their holders all closed them
 // or died. It returns how many it removed. It is cheap enough to call
 // whenever a child process ends; CreateSharedMemory and AttachSharedMemory
 // call it too. Blocks of other users are left alone. On Windows it does

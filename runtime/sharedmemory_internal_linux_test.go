@@ -10,7 +10,15 @@ import (
 	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
-func shmPath(name string) string { return filepath.Join(shm.Dir, shm.Prefix+name) }
+// shmPath is the file of the named block: in /dev/shm, or where the
+// portable build keeps blocks.
+func shmPath(name string) string {
+	dir, err := shm.BlockDir()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(dir, shm.Prefix+name)
+}
 
 // removeBlock removes the block's file, whatever happened.
 func removeBlock(name string) { os.Remove(shmPath(name)) }

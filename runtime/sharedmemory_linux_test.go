@@ -4,13 +4,23 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/mpgen/mpgen/internal/targets"
 	mp "github.com/mpgen/mpgen/runtime"
+	"github.com/mpgen/mpgen/runtime/internal/shm"
 )
 
-func shmPath(name string) string { return "/dev/shm/mpgen-" + name }
+// shmPath is the file of the named block: in /dev/shm, or where the
+// portable build keeps blocks.
+func shmPath(name string) string {
+	dir, err := shm.BlockDir()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(dir, shm.Prefix+name)
+}
 
 // removeBlock removes the block's file, whatever happened.
 func removeBlock(name string) { os.Remove(shmPath(name)) }

@@ -132,7 +132,7 @@ func appendInt(b []byte, i int) []byte {
 }
 
 // TestCrashedCreatorsBlockIsSwept: a child that creates a named block and
-// crashes leaves nothing in /dev/shm once it is joined (Python's resource
+// crashes leaves nothing in the blocks' directory once it is joined (Python's resource
 // tracker leaks it when the tracker dies too, and removes blocks others
 // still use: cpython#82300). On Windows the kernel frees it with the child.
 func TestCrashedCreatorsBlockIsSwept(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // a machine word can be read half-written. The optional lock (Lock, Unlock,
 // Acquire; Python's get_lock()) is a cross-process Lock in the same
 // segment, with the same crash semantics (see Lock). For atomic operations
-// on a single integer, use Pointer with sync/atomic. Off Linux and Windows
+// on a single integer, use Pointer with sync/atomic. Off Unix and Windows
 // NewValue returns an error wrapping errors.ErrUnsupported.
 type Value[T any] struct {
 	dataLock
@@ -112,7 +112,7 @@ func (x *Value[T]) mpImport(meta []byte, files []*os.File) error {
 // memory, so writes by any process are seen by all with no copying. T must
 // be plain data, as for Value. Element accesses are unsynchronized; the
 // optional lock (Lock, Unlock, Acquire) is a cross-process Lock in the same
-// segment (see Lock for its crash semantics). Off Linux and Windows
+// segment (see Lock for its crash semantics). Off Unix and Windows
 // NewArray returns an error wrapping errors.ErrUnsupported.
 type Array[T any] struct {
 	dataLock

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build unix
 
 package shm
 
@@ -24,7 +24,13 @@ func shmName(t *testing.T) string {
 	return name
 }
 
-func shmPath(name string) string { return filepath.Join(Dir, Prefix+name) }
+func shmPath(name string) string {
+	dir, err := BlockDir()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(dir, Prefix+name)
+}
 
 func shmExists(t *testing.T, name string) bool {
 	t.Helper()
@@ -46,7 +52,7 @@ func TestBlockBasics(t *testing.T) {
 	}
 	st, err := os.Stat(shmPath(name))
 	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("/dev/shm file: %v %v", st, err)
+		t.Fatalf("block file: %v %v", st, err)
 	}
 	if _, err := Create(name, 10); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("second create: %v", err)
@@ -131,7 +137,7 @@ func TestBlockUnlink(t *testing.T) {
 // A stale temporary file (a creator that died mid-create) is swept; a
 // temporary file being created (held) is not.
 func TestBlockSweepTemp(t *testing.T) {
-	stale := filepath.Join(Dir, tempPrefix+"test-stale-"+shmName(t))
+	stale := filepath.Join(filepath.Dir(shmPath("x")), tempPrefix+"test-stale-"+shmName(t))
 	if err := os.WriteFile(stale, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}

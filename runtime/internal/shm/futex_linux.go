@@ -1,3 +1,5 @@
+//go:build linux && !mpgen_portable
+
 package shm
 
 import (
