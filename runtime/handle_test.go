@@ -17,7 +17,6 @@ import (
 // kind is accepted. (The importer's own refusal, which a child runs, is
 // TestImportMismatch in package mp.)
 func TestTargetsImportMismatch(t *testing.T) {
-	skipOnWindows(t, noSharedMemory)
 	a := made(mp.NewArray[float64](10))(t)
 	if err := (&mp.Process{Target: targets.LockedIncrements, Args: []any{a, a, 1}}).Start(); err == nil {
 		t.Fatal("an Array was accepted for a *Lock parameter")

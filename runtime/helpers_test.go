@@ -15,10 +15,9 @@ package mp_test
 // A failure that is Wine's and not Windows' would skip when underWine
 // reports true, saying so; none does yet.
 //
-// The files of shared memory and the primitives built on it (the locks,
-// Value, Array), and of tests that read /proc or send signals, build on
-// Linux only; those of Pipe and Queue build on Windows too, where the
-// tests of a bounded Queue or of task counts skip (noSharedMemory).
+// The files of tests that read /proc or send signals build on Linux only;
+// those of Pipe, Queue, shared memory and the primitives built on it (the
+// locks, Value, Array) build on Windows too.
 
 import (
 	"bufio"
@@ -36,11 +35,6 @@ import (
 	"github.com/mpgen/mpgen/internal/targets"
 	mp "github.com/mpgen/mpgen/runtime"
 )
-
-// noSharedMemory is why the tests of shared memory, and of the
-// primitives built on it (the locks, Value, Array, a bounded Queue's room
-// and a Queue's task count), skip on Windows.
-const noSharedMemory = "shared memory and what is built on it are Linux-only for now"
 
 // skipOnWindows skips t on Windows, saying why.
 func skipOnWindows(t *testing.T, why string) {

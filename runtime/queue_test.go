@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,7 +216,6 @@ func TestQueueBatchesLoseNothing(t *testing.T) {
 // TestQueueJoin: Join returns once consumer processes have marked every
 // value done (Python's JoinableQueue).
 func TestQueueJoin(t *testing.T) {
-	skipOnWindows(t, noSharedMemory)
 	noNewFDs(t)
 	q := newQueue[int](t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -272,7 +270,6 @@ func TestQueueJoin(t *testing.T) {
 // TestQueueMaxSize: a bounded queue makes Put wait for room, across
 // processes too, and Shutdown releases a waiting Put.
 func TestQueueMaxSize(t *testing.T) {
-	skipOnWindows(t, noSharedMemory)
 	noNewFDs(t)
 	q := newQueue[int](t, 2)
 	for i := range 2 {
@@ -360,7 +357,6 @@ func TestQueueCloseWithGetBlocked(t *testing.T) {
 // Join, which return os.ErrClosed, and the process goes on (the shared words
 // stay mapped until the queue is garbage).
 func TestQueueCloseReleasesWaiters(t *testing.T) {
-	skipOnWindows(t, noSharedMemory)
 	q, err := mp.NewQueue[int](1)
 	if err != nil {
 		t.Fatal(err)
@@ -434,7 +430,6 @@ func TestQueueKeptValuesNeverHangAnExit(t *testing.T) {
 // 2^31-1) is refused, not cut to its low 32 bits (1<<32 made a queue whose
 // Put blocked for ever) nor left for a child to refuse.
 func TestQueueMaxSizeRange(t *testing.T) {
-	skipOnWindows(t, noSharedMemory)
 	q := newQueue[int](t, 1<<31-1)
 	if err := q.PutTimeout(1, time.Second); err != nil {
 		t.Fatalf("Put on a queue of maxsize 2^31-1: %v", err)
@@ -461,11 +456,7 @@ func TestClosedQueueAndConn(t *testing.T) {
 			t.Errorf("%s after Close: %v, want mp.ErrHandleClosed and os.ErrClosed", what, err)
 		}
 	}
-	maxsizes := []int{0, 2}
-	if runtime.GOOS == "windows" {
-		maxsizes = maxsizes[:1] // a bounded queue's room is shared memory: noSharedMemory
-	}
-	for _, maxsize := range maxsizes {
+	for _, maxsize := range []int{0, 2} {
 		q, err := mp.NewQueue[int](maxsize)
 		if err != nil {
 			t.Fatal(err)
