@@ -62,7 +62,7 @@ type Queue[T any] struct {
 	ahead [][]byte      // values that came in a batch and wait to be got here
 
 	// counts is the queue's shared words (tasks.go): unfinished tasks, and
-	// for a bounded queue its free room; nil off Unix.
+	// for a bounded queue its free room; nil off Unix and Windows.
 	counts *shm.Segment
 	max    int
 	closed atomic.Bool

@@ -20,7 +20,7 @@ const (
 	offShutDown   = shm.OffWords + 8
 )
 
-// makeCounts makes the queue's shared words. Off Unix there are none: the
+// makeCounts makes the queue's shared words. Off Unix and Windows there are none: the
 // queue works, unbounded, but TaskDone and Join report errors.ErrUnsupported.
 func (q *Queue[T]) makeCounts() error {
 	s, err := shm.New(shm.KindQueue, shm.OffWords+12)
