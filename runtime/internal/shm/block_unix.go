@@ -1,4 +1,4 @@
-//go:build linux && !mpgen_portable
+//go:build unix
 
 package shm
 
@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Create creates the block name of size bytes, zero-filled, and attaches
@@ -27,7 +29,10 @@ func Create(name string, size int) (*Block, error) {
 		return nil, fmt.Errorf("mp: CreateSharedMemory %q: size %d must be positive", name, size)
 	}
 	_, _ = Sweep()
-	final := filepath.Join(Dir, Prefix+name)
+	final, err := blockPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("mp: CreateSharedMemory %q: %w", name, err)
+	}
 	for attempt := 0; ; attempt++ {
 		f, tmp, err := createTemp(size)
 		if err != nil {
@@ -53,12 +58,16 @@ func Create(name string, size int) (*Block, error) {
 func createTemp(size int) (*os.File, string, error) {
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(Dir, tempPrefix+hex.EncodeToString(rnd[:]))
+	dir, err := BlockDir()
+	if err != nil {
+		return nil, "", err
+	}
+	tmp := filepath.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, "", err
 	}
-	if err = flock(f, syscall.LOCK_SH); err == nil {
+	if err = flock(f, unix.LOCK_SH); err == nil {
 		err = f.Truncate(int64(size))
 	}
 	if err != nil {
@@ -77,13 +86,16 @@ func Attach(name string) (*Block, error) {
 		return nil, err
 	}
 	_, _ = Sweep()
-	path := filepath.Join(Dir, Prefix+name)
+	path, err := blockPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("mp: AttachSharedMemory %q: %w", name, err)
+	}
 	for attempt := 0; ; attempt++ {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			return nil, fmt.Errorf("mp: AttachSharedMemory %q: %w", name, err)
 		}
-		if err := flock(f, syscall.LOCK_SH); err != nil {
+		if err := flock(f, unix.LOCK_SH); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("mp: AttachSharedMemory %q: %w", name, err)
 		}
@@ -92,8 +104,8 @@ func Attach(name string) (*Block, error) {
 		// of the same name since.
 		same, err := sameFile(f, path)
 		if same {
-			var st syscall.Stat_t
-			if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Size <= 0 {
+			var st unix.Stat_t
+			if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Size <= 0 {
 				f.Close()
 				return nil, fmt.Errorf("mp: AttachSharedMemory %q: empty or unreadable block: %v", name, err)
 			}
@@ -120,11 +132,11 @@ func mapBlock(name string, f *os.File, size int) (*Block, error) {
 // and nil when path names another file, false and an error when it names
 // none.
 func sameFile(f *os.File, path string) (bool, error) {
-	var a, b syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &a); err != nil {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
 		return false, err
 	}
-	if err := syscall.Stat(path, &b); err != nil {
+	if err := unix.Stat(path, &b); err != nil {
 		return false, err
 	}
 	return a.Dev == b.Dev && a.Ino == b.Ino, nil
@@ -132,8 +144,8 @@ func sameFile(f *os.File, path string) (bool, error) {
 
 func flock(f *os.File, how int) error {
 	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
 			return err
 		}
 	}
@@ -147,8 +159,8 @@ func (b *Block) Close() error {
 	if b == nil || b.f == nil {
 		return nil
 	}
-	var st syscall.Stat_t
-	if syscall.Fstat(int(b.f.Fd()), &st) == nil {
+	var st unix.Stat_t
+	if unix.Fstat(int(b.f.Fd()), &st) == nil {
 		b.closed = [2]uint64{uint64(st.Dev), uint64(st.Ino)}
 	}
 	err := syscall.Munmap(b.mem)
@@ -157,7 +169,9 @@ func (b *Block) Close() error {
 		err = cerr
 	}
 	b.f = nil
-	sweepOne(filepath.Join(Dir, Prefix+b.name))
+	if path, perr := blockPath(b.name); perr == nil {
+		sweepOne(path)
+	}
 	return err
 }
 
@@ -169,14 +183,16 @@ func (b *Block) Close() error {
 // Close, Unlink still removes the block's name if it names the same block,
 // as Python's does (a block whose last holder closed it is gone already).
 func (b *Block) Unlink() error {
-	path := filepath.Join(Dir, Prefix+b.name)
+	path, err := blockPath(b.name)
+	if err != nil {
+		return fmt.Errorf("mp: Unlink shared memory %q: %w", b.name, err)
+	}
 	var same bool
-	var err error
 	if b.f != nil {
 		same, err = sameFile(b.f, path)
 	} else {
-		var st syscall.Stat_t
-		if err = syscall.Stat(path, &st); err == nil {
+		var st unix.Stat_t
+		if err = unix.Stat(path, &st); err == nil {
 			same = b.closed != [2]uint64{} && b.closed == [2]uint64{uint64(st.Dev), uint64(st.Ino)}
 		}
 	}
@@ -192,11 +208,15 @@ func (b *Block) Unlink() error {
 	return nil
 }
 
-// Sweep removes the blocks (and half-made temporary files) in Dir that no
+// Sweep removes the blocks (and half-made temporary files) in BlockDir that no
 // process holds any more: their holders all closed them or died. It
 // returns how many it removed. Blocks of other users are left alone.
 func Sweep() (removed int, err error) {
-	d, err := os.Open(Dir)
+	dir, err := BlockDir()
+	if err != nil {
+		return 0, fmt.Errorf("mp: SweepSharedMemory: %w", err)
+	}
+	d, err := os.Open(dir)
 	if err != nil {
 		return 0, fmt.Errorf("mp: SweepSharedMemory: %w", err)
 	}
@@ -207,7 +227,7 @@ func Sweep() (removed int, err error) {
 	}
 	for _, n := range names {
 		if strings.HasPrefix(n, Prefix) || strings.HasPrefix(n, tempPrefix) {
-			if sweepOne(filepath.Join(Dir, n)) {
+			if sweepOne(filepath.Join(dir, n)) {
 				removed++
 			}
 		}
@@ -220,16 +240,16 @@ func Sweep() (removed int, err error) {
 // holder; holding it while removing keeps an attacher from holding the file
 // meanwhile (an attacher that opened it waits, then finds the name gone).
 func sweepOne(path string) bool {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	var st syscall.Stat_t
-	if syscall.Fstat(int(f.Fd()), &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || int(st.Uid) != os.Getuid() {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Getuid() {
 		return false
 	}
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 		return false
 	}
 	if same, _ := sameFile(f, path); !same {
@@ -259,14 +279,14 @@ func ImportBlock(meta []byte, files []*os.File) (*Block, error) {
 		if err := CheckFiles(files, 1, KindSharedMemory); err != nil {
 			return nil, err
 		}
-		var st syscall.Stat_t
-		if err := syscall.Fstat(int(files[0].Fd()), &st); err != nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(files[0].Fd()), &st); err != nil {
 			return nil, err
 		}
 		if size == 0 || size > uint64(st.Size) {
 			return nil, fmt.Errorf("mp: import SharedMemory %q: %d bytes described, file has %d", name, size, st.Size)
 		}
-		if err := flock(files[0], syscall.LOCK_SH); err != nil {
+		if err := flock(files[0], unix.LOCK_SH); err != nil {
 			return nil, err
 		}
 		mem, err := syscall.Mmap(int(files[0].Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
@@ -279,4 +299,13 @@ func ImportBlock(meta []byte, files []*os.File) (*Block, error) {
 		closeFiles(files)
 	}
 	return b, err
+}
+
+// blockPath returns the file of the block name.
+func blockPath(name string) (string, error) {
+	dir, err := BlockDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, Prefix+name), nil
 }
