@@ -8,9 +8,10 @@ import (
 	"unsafe"
 )
 
-// Segment is a shared memory object mapped into this process: an anonymous
-// memfd (or, where memfd_create is missing, a /dev/shm file unlinked at
-// once) sized with ftruncate and mapped MAP_SHARED. Its size is sealed
+// Segment is a shared memory object mapped into this process: on Linux an
+// anonymous memfd (or, where memfd_create is missing, a /dev/shm file
+// unlinked at once; on the portable path an unlinked file in BlockDir)
+// sized with ftruncate and mapped MAP_SHARED. Its size is sealed
 // where the kernel allows it, so no process holding it can shrink it under
 // another's mapping (which would make that process fault). The file travels
 // to other processes as a descriptor; each maps it itself. On Windows it is
