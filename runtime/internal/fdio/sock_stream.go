@@ -149,17 +149,9 @@ func (s *Sock) sendNow(msg []byte, files []*os.File, wait bool) error {
 		hdr[1] = kind
 		body = nil
 	}
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fd, err := rawFD(f)
-			if err != nil {
-				return err
-			}
-			fds[i] = fd
-		}
-		oob = syscall.UnixRights(fds...)
+	oob, err := rightsOOB(files)
+	if err != nil {
+		return err
 	}
 	rc, err := s.rawConn()
 	if err != nil {

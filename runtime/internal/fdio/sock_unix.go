@@ -265,3 +265,19 @@ func Socketpair(typ int) ([2]int, error) {
 	}
 	return fds, nil
 }
+
+// rightsOOB is the SCM_RIGHTS control message that carries files, or nil.
+func rightsOOB(files []*os.File) ([]byte, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fd, err := rawFD(f)
+		if err != nil {
+			return nil, err
+		}
+		fds[i] = fd
+	}
+	return syscall.UnixRights(fds...), nil
+}
