@@ -13,6 +13,7 @@ import (
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/sandbox"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -49,10 +50,41 @@ func Guard() {
 	if !ok {
 		return
 	}
+	if code, ok := confine(marker); !ok {
+		os.Exit(code)
+	}
 	// Our own children get their marker from us; nothing else we start
 	// should see it.
 	os.Unsetenv(envMarker)
 	os.Exit(runChild(marker))
+}
+
+// confine applies the child's sandbox, if it has one, before anything of
+// the parent's is read: first on this thread, then (Enter executes the
+// program again from it, and does not return) to the new image, which
+// Seals it. It reports false and the exit code when the sandbox could not
+// be applied: the child then exits without running anything.
+func confine(marker string) (int, bool) {
+	if v, ok := os.LookupEnv(sandbox.Env); ok {
+		sp, err := sandbox.Decode(v)
+		if err == nil {
+			var fd int
+			if fd, err = proc.ParseMarker(marker); err == nil {
+				err = sandbox.Enter(sp, []int{0, 1, 2, fd})
+			}
+		}
+		return childFail("sandbox: %v: not running anything", err), false
+	}
+	if v, ok := os.LookupEnv(sandbox.EnvSealed); ok {
+		sp, err := sandbox.Decode(v)
+		if err == nil {
+			err = sandbox.Seal(sp)
+		}
+		if err != nil {
+			return childFail("sandbox: %v: not running anything", err), false
+		}
+	}
+	return 0, true
 }
 
 func childFail(format string, args ...any) int {

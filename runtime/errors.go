@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
@@ -127,6 +128,11 @@ func init() {
 		registry.RegisterError(name, err)
 	}
 	registry.RegisterErrorType(pkg+"TimeoutError", reflect.TypeFor[*TimeoutError]())
+	// A system call's error number travels as itself: errors.Is(err,
+	// syscall.EACCES) holds in the parent as in the child, as Python's
+	// OSError keeps its errno.
+	registry.RegisterErrorType("syscall.Errno", reflect.TypeFor[syscall.Errno]())
+	registry.RegisterErrorType(pkg+"LimitError", reflect.TypeFor[*LimitError]())
 }
 
 // TimeoutError reports a blocking call that gave up because its time ran
@@ -294,14 +300,26 @@ type ExitError struct {
 	Target string // registered target name
 	Code   int    // exit code as Process.ExitCode reports it: -N for signal N
 	Signal string // the signal's name when killed by one, else ""
+	// Err is why, when the parent can tell: a *LimitError for a
+	// sandboxed child the kernel ended for going over a limit.
+	Err error
 }
 
 func (e *ExitError) Error() string {
+	var msg string
 	if e.Signal != "" {
-		return fmt.Sprintf("mp: child running %s was killed by signal %s (exit code %d)", e.Target, e.Signal, e.Code)
+		msg = fmt.Sprintf("mp: child running %s was killed by signal %s (exit code %d)", e.Target, e.Signal, e.Code)
+	} else {
+		msg = fmt.Sprintf("mp: child running %s exited with code %d without a result", e.Target, e.Code)
 	}
-	return fmt.Sprintf("mp: child running %s exited with code %d without a result", e.Target, e.Code)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
 }
+
+// Unwrap returns Err.
+func (e *ExitError) Unwrap() error { return e.Err }
 
 // ProtocolError reports a broken conversation with a child: a garbled,
 // truncated or oversized frame, or a failed handshake.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/sandbox"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 	"github.com/mpgen/mpgen/runtime/internal/worker"
 )
@@ -39,7 +40,8 @@ type Pool struct {
 	initFiles     []*os.File   // its handles' descriptors, sent to every worker
 	ids           atomic.Uint64
 	wseq          atomic.Int64
-	pendingStarts atomic.Int64 // workers being started in the background
+	pendingStarts atomic.Int64  // workers being started in the background
+	sandbox       *sandbox.Spec // what confines every worker, or nil
 }
 
 type poolConfig struct {
@@ -55,8 +57,9 @@ type poolConfig struct {
 	start    workerStarter // how a worker starts: startLocal, or a test's
 	// remote is the transport of a pool whose workers are not its
 	// children (see worker.Transport), or nil.
-	remote *worker.Transport
-	set    map[string]bool // the options given, by name
+	remote  *worker.Transport
+	sandbox *Sandbox
+	set     map[string]bool // the options given, by name
 }
 
 func init() {
@@ -67,7 +70,7 @@ func init() {
 
 // localOnly are the options of local worker processes, which a remote
 // pool refuses: its workers are configured where they run.
-var localOnly = []string{"Workers", "Initializer", "MaxTasksPerChild", "IdleTimeout", "MaxRSS", "PoolOutput"}
+var localOnly = []string{"Workers", "Initializer", "MaxTasksPerChild", "IdleTimeout", "MaxRSS", "PoolOutput", "PoolSandbox"}
 
 func (c *poolConfig) mark(name string) {
 	if c.set == nil {
@@ -146,10 +149,15 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	if CurrentProcess().Daemon {
 		return nil, ErrDaemonChildren
 	}
+	sp, err := cfg.sandbox.spec()
+	if err != nil {
+		return nil, fmt.Errorf("mp: NewPool: %w", err)
+	}
 	p := &Pool{
-		cfg:   cfg,
-		quit:  make(chan struct{}),
-		ended: make(chan struct{}),
+		cfg:     cfg,
+		quit:    make(chan struct{}),
+		ended:   make(chan struct{}),
+		sandbox: sp,
 	}
 	var initCall wire.Payload
 	if cfg.init != nil {
@@ -572,6 +580,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		codec:     p.cfg.codec,
 		stdout:    p.cfg.stdout,
 		stderr:    p.cfg.stderr,
+		sandbox:   p.sandbox,
 	})
 	if err != nil {
 		return nil, err
@@ -1001,7 +1010,7 @@ func (w *poolWorker) read() {
 			// gives up on them: no process died here.
 			t.finish(nil, ErrPoolTerminated)
 		case i == 0:
-			t.finish(nil, &ExitError{Target: t.spec.Name, Code: code, Signal: sig})
+			t.finish(nil, exitErrorOf(w.conn, p.sandbox, t.spec.Name, code, sig))
 		default:
 			t.mu.Lock()
 			t.worker = nil
@@ -1130,6 +1139,7 @@ type workerStart struct {
 	codec     Codec        // the pool's codec, the initializer's outcome's
 	stdout    io.Writer    // where the worker's output goes (nil: ours)
 	stderr    io.Writer
+	sandbox   *sandbox.Spec // what confines the worker, or nil
 }
 
 // startLocal is the pool's default workerStarter: a child process of this
@@ -1144,6 +1154,7 @@ func startLocal(ctx context.Context, s workerStart) (worker.Conn, error) {
 		stdout:  s.stdout,
 		stderr:  s.stderr,
 		worker:  true,
+		sandbox: s.sandbox,
 	})
 	if err != nil {
 		return nil, err
@@ -1160,7 +1171,7 @@ func startLocal(ctx context.Context, s workerStart) (worker.Conn, error) {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	if s.init != nil {
-		if err := awaitInit(ctx, conn, c, s.codec); err != nil {
+		if err := awaitInit(ctx, conn, c, s.codec, s.sandbox); err != nil {
 			c.Kill()
 			c.Wait()
 			return nil, err
@@ -1170,10 +1181,10 @@ func startLocal(ctx context.Context, s workerStart) (worker.Conn, error) {
 }
 
 // awaitInit reads the outcome of the initializer of the local worker c,
-// whose channel is conn.
+// whose channel is conn and whose sandbox is sp.
 // A done ctx (cancelled, or past its deadline) ends the wait at once with
 // ctx's error.
-func awaitInit(ctx context.Context, conn *os.File, c worker.Conn, codec Codec) error {
+func awaitInit(ctx context.Context, conn *os.File, c worker.Conn, codec Codec, sp *sandbox.Spec) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	defer func() {
 		if !stop() {
@@ -1186,7 +1197,7 @@ func awaitInit(ctx context.Context, conn *os.File, c worker.Conn, codec Codec) e
 			return fmt.Errorf("worker initializer: %w", ctx.Err())
 		}
 		if isEOF(err) { // the worker died: say how
-			return fmt.Errorf("worker initializer: %w", deathOf(c, "initializer"))
+			return fmt.Errorf("worker initializer: %w", deathOf(c, "initializer", sp))
 		}
 		return fmt.Errorf("worker initializer: %w", err)
 	}
@@ -1208,7 +1219,7 @@ func initOutcome(f wire.Frame, codec Codec) error {
 
 // deathOf waits briefly for a worker whose channel ended and describes its
 // end as an *ExitError; a worker still alive after the wait is killed.
-func deathOf(c worker.Conn, target string) error {
+func deathOf(c worker.Conn, target string, sp *sandbox.Spec) error {
 	var code int
 	var sig string
 	done := make(chan struct{})
@@ -1225,5 +1236,18 @@ func deathOf(c worker.Conn, target string) error {
 	if code != 0 {
 		_, _ = SweepSharedMemory() // blocks the dead worker alone held
 	}
-	return &ExitError{Target: target, Code: code, Signal: sig}
+	return exitErrorOf(c, sp, target, code, sig)
+}
+
+// exitErrorOf describes the end of the worker c, confined by sp, which was
+// running target, with code and sig: an *ExitError, which says why when it
+// can tell.
+func exitErrorOf(c worker.Conn, sp *sandbox.Spec, target string, code int, sig string) *ExitError {
+	e := &ExitError{Target: target, Code: code, Signal: sig}
+	if pc, ok := c.(*worker.Proc); ok && sp != nil {
+		if le := limitFault(sp, pc.State(), code, ""); le != nil {
+			e.Err = le
+		}
+	}
+	return e
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/sandbox"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
@@ -80,24 +81,27 @@ type Process struct {
 	// KillDelay is how long Terminate waits before killing a child that
 	// has not ended; 0 means DefaultKillDelay.
 	KillDelay time.Duration
+	// Sandbox, when not nil, confines the child (Linux): see Sandbox.
+	Sandbox *Sandbox
 
-	mu       sync.Mutex
-	state    procState
-	spec     *registry.Spec
-	codec    Codec
-	cmd      *exec.Cmd
-	done     chan struct{}
-	killer   *time.Timer
-	ctl      *os.File      // the parent's end of the control channel
-	sent     chan struct{} // closed once the hello and call are written (or failed)
-	asked    bool          // a terminate request went over ctl
-	stopCtx  func() bool
-	stopped  error // ctx.Err() when the context of StartContext terminated the child
-	exitCode int
-	result   any
-	err      error
-	seq      int64
-	ran      bool // Run has returned
+	mu          sync.Mutex
+	state       procState
+	spec        *registry.Spec
+	codec       Codec
+	cmd         *exec.Cmd
+	sandboxSpec *sandbox.Spec // Sandbox as checked at Start
+	done        chan struct{}
+	killer      *time.Timer
+	ctl         *os.File      // the parent's end of the control channel
+	sent        chan struct{} // closed once the hello and call are written (or failed)
+	asked       bool          // a terminate request went over ctl
+	stopCtx     func() bool
+	stopped     error // ctx.Err() when the context of StartContext terminated the child
+	exitCode    int
+	result      any
+	err         error
+	seq         int64
+	ran         bool // Run has returned
 }
 
 type procState int
@@ -172,16 +176,21 @@ func (p *Process) StartContext(ctx context.Context) error {
 		closeFiles(argFiles(args))
 		return fmt.Errorf("mp: Name must be at most %d bytes, got %d", maxName, len(p.Name))
 	}
+	sp, err := p.Sandbox.spec()
+	if err != nil {
+		closeFiles(argFiles(args))
+		return err
+	}
 	call := (&wire.Call{Target: spec.Name, Codec: codec.Name(), Args: args}).Payload()
 	files := argFiles(args)
 
-	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, target: spec.Name})
+	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, target: spec.Name, sandbox: sp})
 	if err != nil {
 		closeFiles(files)
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
 	}
 
-	p.spec, p.codec, p.cmd = spec, codec, cmd
+	p.spec, p.codec, p.cmd, p.sandboxSpec = spec, codec, cmd, sp
 	p.ctl, p.sent = conn, make(chan struct{})
 	p.state = stateStarted
 	p.doneChan()
@@ -207,7 +216,8 @@ type childSpec struct {
 	authkey        []byte
 	stdout, stderr io.Writer
 	worker         bool
-	target         string // the target's registered name, for a Process
+	target         string        // the target's registered name, for a Process
+	sandbox        *sandbox.Spec // what confines the child, or nil
 }
 
 // childExe names the file children start from: "" for the program's own
@@ -228,7 +238,16 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *proc.Outputs, []byte, error) {
 	if c.worker {
 		arg = workerArg
 	}
-	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, envMarker, nil, c.stdout, c.stderr)
+	var env []string
+	var prepare func(*exec.Cmd) error
+	if c.sandbox != nil {
+		env = []string{sandbox.Env + "=" + c.sandbox.Encode()}
+		prepare = func(cmd *exec.Cmd) error { return sandbox.Prepare(c.sandbox, cmd) }
+	}
+	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, envMarker, env, c.stdout, c.stderr, prepare)
+	if err != nil && c.sandbox != nil {
+		return nil, nil, nil, nil, sandboxStartError(c.sandbox, err)
+	}
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -312,7 +331,11 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 		// It exited cleanly, yet its last frame was cut short.
 		err = &ProtocolError{Op: "read from child " + p.spec.Name, Err: out.err}
 	case code != 0:
-		err = &ExitError{Target: p.spec.Name, Code: code, Signal: sig}
+		e := &ExitError{Target: p.spec.Name, Code: code, Signal: sig}
+		if le := limitFault(p.sandboxSpec, p.cmd.ProcessState, code, ""); le != nil {
+			e.Err = le
+		}
+		err = e
 	case waitErr != nil && !errors.As(waitErr, new(*exec.ExitError)):
 		err = fmt.Errorf("mp: wait for %s: %w", p.spec.Name, waitErr)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,3 +72,15 @@ func lowerFDLimit(n uint64) ([]*os.File, error) {
 	}
 	return hoard, nil
 }
+
+func raiseFileLimit() error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	lim.Max++
+	lim.Cur = lim.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+func ignoreCPULimitSignal() { signal.Ignore(syscall.SIGXCPU) }

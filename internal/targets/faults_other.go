@@ -16,3 +16,7 @@ func selfImage() (string, error) { return os.Executable() }
 func lowerFDLimit(n uint64) ([]*os.File, error) {
 	return nil, errors.New("lowering the descriptor limit needs Linux")
 }
+
+func raiseFileLimit() error { return errors.New("resource limits need Linux") }
+
+func ignoreCPULimitSignal() {}

@@ -85,6 +85,15 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Allocate",
+		Func:   Allocate,
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return Allocate(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Announce",
 		Func:    Announce,
 		Context: true,
@@ -316,6 +325,22 @@ func init() {
 			}
 			return nil, CreateFillHold(a0, a1, a2)
 		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Dial",
+		Func:   Dial,
+		Params: []mpimpl.Param{mpimpl.P[string]("addr")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, Dial(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.DialUDP",
+		Func:   DialUDP,
+		Params: []mpimpl.Param{mpimpl.P[string]("addr")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, DialUDP(a0)
+		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Drain",
@@ -772,6 +797,15 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.OpenPipes",
+		Func:   OpenPipes,
+		Params: []mpimpl.Param{mpimpl.P[int]("n")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
+			return OpenPipes(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Overflow",
 		Func:   Overflow,
 		Params: []mpimpl.Param{mpimpl.P[int]("n")},
@@ -881,6 +915,22 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.RaiseFileLimit",
+		Func: RaiseFileLimit,
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			return nil, RaiseFileLimit()
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.ReadFile",
+		Func:   ReadFile,
+		Params: []mpimpl.Param{mpimpl.P[string]("path")},
+		Result: reflect.TypeFor[[]byte](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) ([]byte, error) {
+			return ReadFile(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:   "github.com/mpgen/mpgen/internal/targets.Roundtrip",
 		Func:   Roundtrip,
 		Params: []mpimpl.Param{mpimpl.P[Payload]("p")},
@@ -958,6 +1008,24 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Spin",
+		Func:   Spin,
+		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (int, error) {
+			return Spin(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.SpinIgnoringCPULimit",
+		Func:   SpinIgnoringCPULimit,
+		Params: []mpimpl.Param{mpimpl.P[time.Duration]("d")},
+		Result: reflect.TypeFor[int](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 time.Duration) (int, error) {
+			return SpinIgnoringCPULimit(a0), nil
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.SpinLock",
 		Func: SpinLock,
 		Params: []mpimpl.Param{
@@ -990,6 +1058,35 @@ func init() {
 		Result:  reflect.TypeFor[int](),
 		Batch: mpimpl.One(func(ctx context.Context, a0 int) (int, error) {
 			return Square(ctx, a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.StartSleepers",
+		Func: StartSleepers,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("path"),
+			mpimpl.P[int]("n"),
+		},
+		Result: reflect.TypeFor[int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 int
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return StartSleepers(a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.Status",
+		Func:   Status,
+		Params: []mpimpl.Param{mpimpl.P[[]string]("names")},
+		Result: reflect.TypeFor[map[string]string](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 []string) (map[string]string, error) {
+			return Status(a0)
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
@@ -1115,6 +1212,14 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.UserIDs",
+		Func:   UserIDs,
+		Result: reflect.TypeFor[[2]int](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			return UserIDs()
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.WaitForCondition",
 		Func:    WaitForCondition,
 		Context: true,
@@ -1198,6 +1303,25 @@ func init() {
 		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
 			return struct{}{}, WrapSentinel(a0)
 		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.WriteFile",
+		Func: WriteFile,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("path"),
+			mpimpl.P[[]byte]("data"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 []byte
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, WriteFile(a0, a1)
+		},
 	})
 	mpimpl.RegisterError("github.com/mpgen/mpgen/internal/targets.ErrBoom", ErrBoom)
 	mpimpl.RegisterErrorType[*CodeError]("github.com/mpgen/mpgen/internal/targets.CodeError")

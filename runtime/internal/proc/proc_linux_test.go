@@ -43,7 +43,7 @@ func TestSpawnWithStdoutAtTheLimit(t *testing.T) {
 	last := os.NewFile(limit-1, "stdout at the limit")
 	defer last.Close()
 
-	cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, last, nil)
+	cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, last, nil, nil)
 	if err != nil {
 		t.Fatalf("Spawn with stdout on descriptor %d, the last under the limit: %v", limit-1, err)
 	}
@@ -75,7 +75,7 @@ func TestSpawnWithStdoutAtTheLimit(t *testing.T) {
 		hoard = append(hoard, f)
 	}
 	for free := 0; ; free++ {
-		cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, last, nil)
+		cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, last, nil, nil)
 		if err == nil {
 			conn.Close()
 			_ = cmd.Wait()

@@ -18,7 +18,7 @@ type Outputs struct{}
 
 func (o *Outputs) Wait(time.Duration) {}
 
-func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer, prepare func(*exec.Cmd) error) (*exec.Cmd, *os.File, *Outputs, error) {
 	return nil, nil, nil, fdio.ErrUnsupported
 }
 

@@ -40,18 +40,21 @@ import (
 // child starts from /proc/self/exe, the very image that runs, and a child
 // that started from a file replaced at that moment is killed before it
 // gets anything and started again from there.
-func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+//
+// prepare, when not nil, adjusts the command before the fork (its
+// SysProcAttr: the namespaces and user of a sandboxed child).
+func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer, prepare func(*exec.Cmd) error) (*exec.Cmd, *os.File, *Outputs, error) {
 	if marker != "" {
 		extraEnv = append(slices.Clip(extraEnv), marker+"=fd="+strconv.Itoa(ControlFD))
 	}
 	if exe != "" {
-		return spawn(exe, args, extraEnv, stdout, stderr)
+		return spawn(exe, args, extraEnv, stdout, stderr, prepare)
 	}
 	path, err := ownImage()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cmd, conn, outs, err := spawn(path, args, extraEnv, stdout, stderr)
+	cmd, conn, outs, err := spawn(path, args, extraEnv, stdout, stderr, prepare)
 	if path == selfImage || selfImage == "" {
 		return cmd, conn, outs, err
 	}
@@ -69,7 +72,7 @@ func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, 
 	case !fileError(err):
 		return nil, nil, nil, err
 	}
-	return spawn(selfImage, args, extraEnv, stdout, stderr)
+	return spawn(selfImage, args, extraEnv, stdout, stderr, prepare)
 }
 
 // fileError reports whether a failed start is the file's fault (it went
@@ -80,7 +83,7 @@ func fileError(err error) bool {
 }
 
 // spawn is Spawn from the file exe.
-func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer, prepare func(*exec.Cmd) error) (*exec.Cmd, *os.File, *Outputs, error) {
 	fds, err := fdio.Socketpair(syscall.SOCK_STREAM)
 	if err != nil {
 		return nil, nil, nil, err
@@ -100,7 +103,7 @@ func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec
 		var errFile *os.File
 		if errFile, err = out.file(stderr, os.Stderr); err == nil {
 			var cmd *exec.Cmd
-			if cmd, err = start(exe, args, extraEnv, outFile, errFile, childEnd); err == nil {
+			if cmd, err = start(exe, args, extraEnv, outFile, errFile, childEnd, prepare); err == nil {
 				out.started()
 				return cmd, conn, out, nil
 			}
@@ -113,7 +116,7 @@ func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer) (*exec
 
 // start starts exe with stdin on /dev/null, stdout and stderr on the files
 // given and the control channel on ControlFD.
-func start(exe string, args, extraEnv []string, stdout, stderr, control *os.File) (*exec.Cmd, error) {
+func start(exe string, args, extraEnv []string, stdout, stderr, control *os.File, prepare func(*exec.Cmd) error) (*exec.Cmd, error) {
 	stdin, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, err
@@ -136,6 +139,11 @@ func start(exe string, args, extraEnv []string, stdout, stderr, control *os.File
 		Stdout:     files[1],
 		Stderr:     files[2],
 		ExtraFiles: files[3:],
+	}
+	if prepare != nil {
+		if err := prepare(cmd); err != nil {
+			return nil, err
+		}
 	}
 	if err := startChild(cmd); err != nil {
 		return nil, err

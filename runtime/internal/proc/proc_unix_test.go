@@ -67,7 +67,7 @@ func TestSpawn(t *testing.T) {
 	}{{"exit", 7, "", ""}, {"die", -15, "SIGTERM", ""}, {"interrupt", -2, "SIGINT", "cancelled\n"}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=" + tc.mode}, &stdout, &stderr)
+			cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=" + tc.mode}, &stdout, &stderr, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

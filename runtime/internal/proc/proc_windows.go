@@ -40,7 +40,7 @@ import (
 // child's output copiers. stdout and stderr receive the child's output
 // (nil: this process's own). exe is the file to start; "" means the
 // program's own (os.Executable).
-func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer) (*exec.Cmd, *os.File, *Outputs, error) {
+func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer, prepare func(*exec.Cmd) error) (*exec.Cmd, *os.File, *Outputs, error) {
 	if exe == "" {
 		var err error
 		if exe, err = os.Executable(); err != nil {
@@ -75,7 +75,13 @@ func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, 
 					AdditionalInheritedHandles: []syscall.Handle{syscall.Handle(childEnd.Fd())},
 				},
 			}
-			if err = cmd.Start(); err == nil {
+			if prepare != nil {
+				err = prepare(cmd)
+			}
+			if err == nil {
+				err = cmd.Start()
+			}
+			if err == nil {
 				if err = joinJob(cmd.Process.Pid); err != nil {
 					_ = cmd.Process.Kill()
 					_ = cmd.Wait()

@@ -52,7 +52,7 @@ func child(mode string) int {
 	fmt.Fprintln(os.Stdout, "child stdout")
 	fmt.Fprintln(os.Stderr, "child stderr")
 	if mode == "parent" {
-		cmd, gconn, _, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard)
+		cmd, gconn, _, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "child: grandchild:", err)
 			return 5
@@ -72,7 +72,7 @@ func child(mode string) int {
 // socket's half-close does; ExitStatus reports the exit code.
 func TestSpawn(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, &stdout, &stderr)
+	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, &stdout, &stderr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestSpawn(t *testing.T) {
 // The parent's end of the channel is overlapped: a read deadline ends a
 // read that nothing answers.
 func TestChannelDeadline(t *testing.T) {
-	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard)
+	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestChannelDeadline(t *testing.T) {
 // Terminate ends a child at once, and ExitStatus reports it as Python
 // does on Windows: -15, SIGTERM.
 func TestTerminate(t *testing.T) {
-	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard)
+	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestEndsWithParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pr.Close()
-	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=parent"}, pw, io.Discard)
+	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=parent"}, pw, io.Discard, nil)
 	pw.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestControlConnRefusesOwnHandle(t *testing.T) {
 
 // Exited tells a live child from one that ended, before and after Wait.
 func TestExited(t *testing.T) {
-	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard)
+	cmd, conn, outs, err := Spawn("", nil, markerEnv, []string{childEnv + "=exit"}, io.Discard, io.Discard, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

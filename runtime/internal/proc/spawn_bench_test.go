@@ -16,7 +16,7 @@ func BenchmarkSpawn(b *testing.B) {
 	buf := make([]byte, 64)
 	for b.Loop() {
 		t0 := time.Now()
-		cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, nil, nil)
+		cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, nil, nil, nil)
 		starts = append(starts, time.Since(t0))
 		if err != nil {
 			b.Fatal(err)

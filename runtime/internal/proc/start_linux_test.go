@@ -40,7 +40,7 @@ func TestChildOutlivesTheStartersThread(t *testing.T) {
 				ch <- started{}
 				return
 			}
-			cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, nil, nil)
+			cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, nil, nil, nil)
 			ch <- started{cmd, conn, outs, err, syscall.Gettid()}
 		}()
 		if s = <-ch; s.err != nil {
@@ -104,7 +104,7 @@ func TestSpawnFromOwnFile(t *testing.T) {
 	defer func(f func() (string, error)) { ownImage = f }(ownImage)
 	ownImage = func() (string, error) { return script, nil }
 	var stdout bytes.Buffer
-	cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, &stdout, nil)
+	cmd, conn, outs, err := Spawn("", nil, "", []string{childEnv + "=exit"}, &stdout, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,10 @@ func (c *Proc) Wait() (code int, signal string) {
 	return c.code, c.signal
 }
 
+// State is the child's exit state (its resource usage among it), once
+// Wait has returned.
+func (c *Proc) State() *os.ProcessState { return c.cmd.ProcessState }
+
 // Pid is the child's process id.
 func (c *Proc) Pid() int { return c.cmd.Process.Pid }
 

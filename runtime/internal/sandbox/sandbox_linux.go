@@ -1,0 +1,244 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Check returns the Spec to apply: s with what the kernel offers filled in
+// (and, with BestEffort, what it lacks dropped), or an *Error naming the
+// first restriction it cannot apply. It tries the Landlock rules in full
+// (every path is opened), so a missing path fails here, not in the child.
+func Check(s *Spec) (*Spec, error) {
+	eff := *s
+	abi := landlockABI()
+	switch {
+	case abi == 0 && !s.BestEffort:
+		return nil, fail("ReadOnly and ReadWrite (Landlock)", errors.New("Landlock is not enabled in this kernel (it needs Linux 5.13 with landlock in the lsm= boot list): set BestEffort to run without it"))
+	case s.Network == NetPorts && abi < 4 && !s.BestEffort:
+		return nil, fail("ConnectTCP and BindTCP (Landlock)", fmt.Errorf("TCP port rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI %d", abi))
+	}
+	eff.LandlockABI = abi
+	if s.Network == NetPorts && abi < 4 {
+		eff.Network = NetAll // BestEffort: nothing can restrict the ports
+	}
+	if err := seccompAvailable(); err != nil {
+		if !s.BestEffort {
+			return nil, fail("the system call filter (seccomp)", err)
+		}
+	} else {
+		eff.Seccomp = true
+	}
+	if (s.UID != nil || s.GID != nil) && os.Geteuid() != 0 {
+		return nil, fail("User and Group", fmt.Errorf("running a child as another user needs a parent running as root (this one is uid %d): %w", os.Geteuid(), syscall.EPERM))
+	}
+	if s.Processes > 0 && (s.UID == nil && os.Geteuid() == 0 || s.UID != nil && *s.UID == 0) {
+		return nil, fail("Processes", errors.New("the kernel does not count root's processes against RLIMIT_NPROC: set User to another user for a child that runs as root"))
+	}
+	if eff.LandlockABI > 0 {
+		fd, err := eff.ruleset(nil)
+		if err != nil {
+			return nil, err
+		}
+		unix.Close(fd)
+	}
+	return &eff, nil
+}
+
+// Prepare sets what the child gets at the fork: a network namespace of its
+// own for NetNone, a user namespace of its own when it needs one (NetNone
+// without root, where it is what lets an unprivileged process have a
+// network namespace; and Processes, which RLIMIT_NPROC then counts in that
+// namespace alone, not among every process of the user), and the user and
+// group it runs as.
+func Prepare(s *Spec, cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	attr := cmd.SysProcAttr
+	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
+	if s.UID != nil {
+		uid = *s.UID
+	}
+	if s.GID != nil {
+		gid = *s.GID
+	}
+	userNS := s.Processes > 0 || (s.Network == NetNone && os.Geteuid() != 0)
+	if s.Network == NetNone {
+		attr.Cloneflags |= syscall.CLONE_NEWNET
+	}
+	if userNS {
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: int(uid), HostID: int(uid), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: int(gid), HostID: int(gid), Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+	}
+	if s.UID != nil || s.GID != nil {
+		// No supplementary groups: root's would follow the child otherwise.
+		attr.Credential = &syscall.Credential{Uid: uid, Gid: gid, NoSetGroups: userNS}
+	}
+	return nil
+}
+
+// Enter confines the thread it runs on and executes the program again from
+// it, keeping the descriptors keep open; it returns only on failure. The
+// limits are the process's, the rest the thread's, which the new image
+// inherits whole: its every thread starts from this one.
+func Enter(s *Spec, keep []int) error {
+	runtime.LockOSThread() // never unlocked: the thread becomes the program
+	if err := setLimits(s); err != nil {
+		return err
+	}
+	dropCapabilities()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fail("no new privileges", err)
+	}
+	if s.LandlockABI > 0 {
+		fd, err := s.ruleset(mappedFiles())
+		if err != nil {
+			return err
+		}
+		err = landlockRestrictSelf(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fail("ReadOnly and ReadWrite (Landlock)", err)
+		}
+	}
+	for _, fd := range keep {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fail("Sandbox", fmt.Errorf("keep descriptor %d: %w", fd, err))
+		}
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, Env+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, EnvSealed+"="+s.Encode())
+	err := unix.Exec("/proc/self/exe", os.Args, env)
+	return fail("Sandbox", fmt.Errorf("execute the program again inside the sandbox: %w", err))
+}
+
+// Seal installs the system call filter on every thread and checks what
+// Enter did before any target runs.
+func Seal(s *Spec) error {
+	os.Unsetenv(EnvSealed)
+	if nnp, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || nnp != 1 {
+		return fail("no new privileges", fmt.Errorf("not set after the sandbox's start (%d, %v)", nnp, err))
+	}
+	if s.CPU > 0 {
+		// The Go runtime ignores SIGXCPU; the kernel's default action
+		// ends the process, so the parent sees the limit's own signal.
+		var dfl [4]uint64 // struct sigaction: SIG_DFL, no flags, no mask
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGXCPU), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0); e != 0 {
+			return fail("CPUTime", fmt.Errorf("rt_sigaction SIGXCPU: %w", e))
+		}
+	}
+	if s.Seccomp {
+		if err := installFilter(s); err != nil {
+			return fail("the system call filter (seccomp)", err)
+		}
+	}
+	return nil
+}
+
+// setLimits sets each limit given, soft and hard alike, which the child
+// cannot raise again (it has no CAP_SYS_RESOURCE once Enter drops the
+// capabilities); and no core dumps, which would put the child's memory on
+// a disk. The CPU time's hard limit is a second past its soft one: at the
+// soft one the kernel sends SIGXCPU, which kills the child (Seal), and a
+// child that blocked it gets the hard one's SIGKILL.
+func setLimits(s *Spec) error {
+	for _, l := range []struct {
+		what      string
+		res       int
+		soft, max int64
+	}{
+		{"Memory", unix.RLIMIT_DATA, s.Memory, s.Memory},
+		{"CPUTime", unix.RLIMIT_CPU, s.CPU, s.CPU + 1},
+		{"OpenFiles", unix.RLIMIT_NOFILE, s.OpenFiles, s.OpenFiles},
+		{"FileSize", unix.RLIMIT_FSIZE, s.FileSize, s.FileSize},
+		{"Processes", unix.RLIMIT_NPROC, s.Processes, s.Processes},
+		{"Sandbox (no core dumps)", unix.RLIMIT_CORE, 0, 0},
+	} {
+		if l.soft <= 0 && l.res != unix.RLIMIT_CORE {
+			continue
+		}
+		lim := unix.Rlimit{Cur: uint64(l.soft), Max: uint64(l.max)}
+		if err := unix.Setrlimit(l.res, &lim); err != nil {
+			return fail(l.what, fmt.Errorf("setrlimit: %w", err))
+		}
+	}
+	return nil
+}
+
+// dropCapabilities empties the bounding and ambient sets of the thread, so
+// that the image it executes has no capability even as root. A process
+// that is not root has none to drop (and may not drop them: EPERM).
+func dropCapabilities() {
+	last := 63
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		fmt.Sscan(string(b), &last)
+	}
+	for c := 0; c <= last; c++ {
+		if unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0) != nil {
+			break
+		}
+	}
+	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+}
+
+// mappedFiles lists the files mapped executable into this process: the
+// program and, when it is linked dynamically, its interpreter and
+// libraries. The new image needs them to start.
+func mappedFiles() []string {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var files []string
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.Contains(f[1], "x") || !strings.HasPrefix(f[5], "/") {
+			continue
+		}
+		p := strings.Join(f[5:], " ")
+		if !seen[p] && !strings.HasSuffix(p, " (deleted)") {
+			seen[p] = true
+			files = append(files, p)
+		}
+	}
+	return files
+}
+
+// Fault tells whether a child that ran in the sandbox s and ended with
+// code (-N for signal N) was ended by the kernel for one of its limits;
+// ps is its exit state and stderr the end of what it wrote there.
+func (s *Spec) Fault(ps *os.ProcessState, code int, stderr string) Fault {
+	switch {
+	case s.CPU > 0 && code == -int(unix.SIGXCPU):
+		return FaultCPU
+	case s.CPU > 0 && code == -int(unix.SIGKILL):
+		// A child that blocked SIGXCPU gets the hard limit's SIGKILL a
+		// second later; another SIGKILL before the limit leaves the CPU
+		// time under it (wait4's times are split from ticks, which were
+		// seen 15% short of the kernel's count: half a second is safe).
+		if used := ps.UserTime() + ps.SystemTime(); used >= time.Duration(s.CPU)*time.Second+time.Second/2 {
+			return FaultCPU
+		}
+	case s.Memory > 0 && code > 0 && outOfMemory(stderr):
+		return FaultMemory
+	}
+	return FaultNone
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"os"
+	"os/exec"
+)
+
+// Check fails: a sandbox needs Linux, and a partial one is never applied.
+func Check(s *Spec) (*Spec, error) { return nil, fail("Sandbox", errUnsupported) }
+
+// Prepare fails like Check.
+func Prepare(s *Spec, cmd *exec.Cmd) error { return fail("Sandbox", errUnsupported) }
+
+// Enter fails like Check.
+func Enter(s *Spec, keep []int) error { return fail("Sandbox", errUnsupported) }
+
+// Seal fails like Check.
+func Seal(s *Spec) error { return fail("Sandbox", errUnsupported) }
+
+// Fault finds none: no sandbox runs here.
+func (s *Spec) Fault(ps *os.ProcessState, code int, stderr string) Fault { return FaultNone }
