@@ -61,7 +61,7 @@ func echo() int {
 // startEcho starts an echo worker as a Proc.
 func startEcho(t *testing.T, maxFrame int64) *Proc {
 	t.Helper()
-	cmd, conn, outs, err := proc.Spawn("", nil, "", []string{childEnv + "=1"}, nil, nil)
+	cmd, conn, outs, err := proc.Spawn("", nil, "", []string{childEnv + "=1"}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
