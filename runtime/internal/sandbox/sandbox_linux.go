@@ -237,7 +237,7 @@ func (s *Spec) Fault(ps *os.ProcessState, code int, stderr string) Fault {
 		if used := ps.UserTime() + ps.SystemTime(); used >= time.Duration(s.CPU)*time.Second+time.Second/2 {
 			return FaultCPU
 		}
-	case s.Memory > 0 && code > 0 && outOfMemory(stderr):
+	case s.Memory > 0 && code > 0 && outOfMemory(stderr, s.Processes == 0):
 		return FaultMemory
 	}
 	return FaultNone

@@ -115,11 +115,20 @@ const (
 	FaultMemory
 )
 
-// outOfMemory reports whether a child's last words are the Go runtime's
-// (or the race detector's) on an allocation the kernel refused.
-func outOfMemory(stderr string) bool {
-	return strings.Contains(stderr, "fatal error: runtime: out of memory") ||
-		strings.Contains(stderr, "fatal error: out of memory") ||
-		strings.Contains(stderr, "ThreadSanitizer failed to allocate") ||
-		strings.Contains(stderr, "ThreadSanitizer: out of memory")
+// outOfMemory reports whether a child's last words are the Go runtime's,
+// the C library's (a thread's stack is data too) or the race detector's on
+// memory the kernel refused. threads says whether a thread that could not
+// start counts: not when the child has a limit on processes, which also
+// stops threads.
+func outOfMemory(stderr string, threads bool) bool {
+	for _, s := range []string{
+		"fatal error: runtime: out of memory", "fatal error: out of memory",
+		"ThreadSanitizer failed to allocate", "ThreadSanitizer: out of memory",
+	} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return threads && (strings.Contains(stderr, "pthread_create failed: Resource temporarily unavailable") ||
+		strings.Contains(stderr, "runtime: failed to create new OS thread"))
 }
