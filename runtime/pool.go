@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 	"github.com/mpgen/mpgen/runtime/internal/worker"
@@ -986,7 +987,7 @@ func (w *poolWorker) read() {
 	w.gone = true // the scheduler gives it nothing more
 	p.mu.Unlock()
 
-	code, sig := w.conn.Wait()
+	death := connDeath(w.conn)
 	for i, id := range order {
 		t := pend[id]
 		if t == nil {
@@ -1001,7 +1002,7 @@ func (w *poolWorker) read() {
 			// gives up on them: no process died here.
 			t.finish(nil, ErrPoolTerminated)
 		case i == 0:
-			t.finish(nil, &ExitError{Target: t.spec.Name, Code: code, Signal: sig})
+			t.finish(nil, exitErrorOf(t.spec.Name, death))
 		default:
 			t.mu.Lock()
 			t.worker = nil
@@ -1209,11 +1210,10 @@ func initOutcome(f wire.Frame, codec Codec) error {
 // deathOf waits briefly for a worker whose channel ended and describes its
 // end as an *ExitError; a worker still alive after the wait is killed.
 func deathOf(c worker.Conn, target string) error {
-	var code int
-	var sig string
+	var death proc.Death
 	done := make(chan struct{})
 	go func() {
-		code, sig = c.Wait()
+		death = connDeath(c)
 		close(done)
 	}()
 	select {
@@ -1222,8 +1222,19 @@ func deathOf(c worker.Conn, target string) error {
 		c.Kill()
 		<-done
 	}
-	if code != 0 {
+	if death.Code != 0 {
 		_, _ = SweepSharedMemory() // blocks the dead worker alone held
 	}
-	return &ExitError{Target: target, Code: code, Signal: sig}
+	return exitErrorOf(target, death)
+}
+
+// connDeath waits for the worker c to end and says how it did: with the
+// tail of its stderr and the rest of proc.Death when it is a local
+// process, with its exit status alone otherwise.
+func connDeath(c worker.Conn) proc.Death {
+	code, sig := c.Wait()
+	if d, ok := c.(interface{ Death() proc.Death }); ok {
+		return d.Death()
+	}
+	return proc.Death{Code: code, Signal: sig}
 }

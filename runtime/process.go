@@ -97,7 +97,8 @@ type Process struct {
 	result   any
 	err      error
 	seq      int64
-	ran      bool // Run has returned
+	ran      bool        // Run has returned
+	killed   atomic.Bool // this process sent the child a SIGKILL
 }
 
 type procState int
@@ -289,6 +290,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 			// Once reaped, the child is only waiting for its output
 			// pipes to drain (bounded by WaitDelay): leave it be.
 			if !proc.Exited(p.cmd.Process) {
+				p.killed.Store(true)
 				_ = proc.Kill(p.cmd.Process)
 				out = outcome{got: true, err: &ProtocolError{Op: "child " + p.spec.Name, Err: errors.New("closed its control channel without a result and did not exit; killed")}}
 			}
@@ -298,7 +300,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 	conn.Close()
 	outs.Wait(proc.OutputWait)
 
-	code, sig := proc.ExitStatus(p.cmd.ProcessState)
+	code, _ := proc.ExitStatus(p.cmd.ProcessState)
 	if code != 0 {
 		// A child that crashed may have left shared-memory blocks that
 		// nobody holds any more.
@@ -312,7 +314,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 		// It exited cleanly, yet its last frame was cut short.
 		err = &ProtocolError{Op: "read from child " + p.spec.Name, Err: out.err}
 	case code != 0:
-		err = &ExitError{Target: p.spec.Name, Code: code, Signal: sig}
+		err = exitErrorOf(p.spec.Name, outs.Death(p.cmd.ProcessState, p.killed.Load()))
 	case waitErr != nil && !errors.As(waitErr, new(*exec.ExitError)):
 		err = fmt.Errorf("mp: wait for %s: %w", p.spec.Name, waitErr)
 	}
@@ -565,7 +567,10 @@ func (p *Process) Terminate() error {
 			d = DefaultKillDelay
 		}
 		child := p.cmd.Process
-		p.killer = time.AfterFunc(d, func() { _ = proc.Kill(child) })
+		p.killer = time.AfterFunc(d, func() {
+			p.killed.Store(true)
+			_ = proc.Kill(child)
+		})
 	}
 	return nil
 }
@@ -615,6 +620,7 @@ func (p *Process) Kill() error {
 	if err := p.signalable(); err != nil || p.state == stateEnded {
 		return err
 	}
+	p.killed.Store(true)
 	if err := proc.Kill(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("mp: kill %s: %w", p.Name, err)
 	}
