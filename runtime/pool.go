@@ -53,6 +53,7 @@ type poolConfig struct {
 	codec    Codec
 	stdout   io.Writer
 	stderr   io.Writer
+	prefix   OutputPrefix
 	start    workerStarter // how a worker starts: startLocal, or a test's
 	// remote is the transport of a pool whose workers are not its
 	// children (see worker.Transport), or nil.
@@ -68,7 +69,7 @@ func init() {
 
 // localOnly are the options of local worker processes, which a remote
 // pool refuses: its workers are configured where they run.
-var localOnly = []string{"Workers", "Initializer", "MaxTasksPerChild", "IdleTimeout", "MaxRSS", "PoolOutput"}
+var localOnly = []string{"Workers", "Initializer", "MaxTasksPerChild", "IdleTimeout", "MaxRSS", "PoolOutput", "PoolOutputPrefix"}
 
 func (c *poolConfig) mark(name string) {
 	if c.set == nil {
@@ -573,6 +574,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		codec:     p.cfg.codec,
 		stdout:    p.cfg.stdout,
 		stderr:    p.cfg.stderr,
+		prefix:    p.cfg.prefix,
 	})
 	if err != nil {
 		return nil, err
@@ -1131,6 +1133,7 @@ type workerStart struct {
 	codec     Codec        // the pool's codec, the initializer's outcome's
 	stdout    io.Writer    // where the worker's output goes (nil: ours)
 	stderr    io.Writer
+	prefix    OutputPrefix // how its lines are labelled
 }
 
 // startLocal is the pool's default workerStarter: a child process of this
@@ -1144,6 +1147,7 @@ func startLocal(ctx context.Context, s workerStart) (worker.Conn, error) {
 		authkey: authKey(),
 		stdout:  s.stdout,
 		stderr:  s.stderr,
+		prefix:  s.prefix,
 		worker:  true,
 	})
 	if err != nil {

@@ -75,6 +75,10 @@ type Process struct {
 	// Stdout and Stderr receive the child's output. Unlike os/exec.Cmd,
 	// nil means inherit this process's stdout and stderr, as Python does.
 	Stdout, Stderr io.Writer
+	// Prefix labels the lines the child writes to Stdout and Stderr with
+	// its name and pid (see OutputPrefix); the zero value leaves it to
+	// the environment variable MPGEN_PREFIX.
+	Prefix OutputPrefix
 	// Codec serializes arguments and the result; nil means Gob.
 	Codec Codec
 	// KillDelay is how long Terminate waits before killing a child that
@@ -176,7 +180,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	call := (&wire.Call{Target: spec.Name, Codec: codec.Name(), Args: args}).Payload()
 	files := argFiles(args)
 
-	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, target: spec.Name})
+	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, prefix: p.Prefix, target: spec.Name})
 	if err != nil {
 		closeFiles(files)
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
@@ -207,6 +211,7 @@ type childSpec struct {
 	daemon         bool
 	authkey        []byte
 	stdout, stderr io.Writer
+	prefix         OutputPrefix
 	worker         bool
 	target         string // the target's registered name, for a Process
 }
@@ -229,7 +234,12 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *proc.Outputs, []byte, error) {
 	if c.worker {
 		arg = workerArg
 	}
-	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, envMarker, nil, c.stdout, c.stderr)
+	stdout, stderr := c.stdout, c.stderr
+	if m := c.prefix.mode(); m != proc.PrefixNone {
+		stdout = &proc.Labeled{W: stdout, Name: c.name, Mode: m}
+		stderr = &proc.Labeled{W: stderr, Name: c.name, Mode: m}
+	}
+	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, envMarker, nil, stdout, stderr)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
