@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
+	"github.com/mpgen/mpgen/runtime/internal/sandbox"
 )
 
 // The sentinel errors of package mp. Each travels back from a child's
@@ -294,32 +296,148 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("mp: target %s panicked: %s", e.Target, e.Value)
 }
 
+// ExitCause says why a child ended without sending an outcome.
+type ExitCause int
+
+// The causes of an *ExitError.
+const (
+	// CauseExit: the child exited with a code of its own (os.Exit,
+	// log.Fatal, a failed startup).
+	CauseExit ExitCause = iota
+	// CauseSignal: a signal killed it (Process.Kill, Terminate, another
+	// process, a crash in C code), and nothing says it was the OOM
+	// killer.
+	CauseSignal
+	// CauseOOMKill: the kernel's OOM killer killed it. Linux only, and an
+	// inference: the child died of a SIGKILL this process did not send
+	// while the kernel's count of OOM kills (/proc/vmstat oom_kill, which
+	// counts the kills of a memory cgroup's limit too) rose. A SIGKILL
+	// sent by someone else at the very moment the OOM killer killed
+	// another process would be taken for one; elsewhere an OOM kill is a
+	// CauseSignal, and MaxRSS is the clue.
+	CauseOOMKill
+	// CauseFatal: the Go runtime stopped the child with a fatal error
+	// (exit code 2 and a "fatal error: " line on its stderr): concurrent
+	// map writes, the Go heap out of memory, all goroutines asleep, ...
+	CauseFatal
+	// CausePanic: a panic outside the target's own goroutine crashed the
+	// child (exit code 2 and a "panic: " line on its stderr). A panic in
+	// the target itself is reported as a *PanicError instead.
+	CausePanic
+	// CauseLimit: the child exceeded a limit set on it; Err says which.
+	CauseLimit
+)
+
+var causeNames = [...]string{"exit", "signal", "oom-kill", "fatal", "panic", "limit"}
+
+// String returns the cause's short name: "exit", "signal", "oom-kill",
+// "fatal", "panic" or "limit".
+func (c ExitCause) String() string {
+	if c >= 0 && int(c) < len(causeNames) {
+		return causeNames[c]
+	}
+	return fmt.Sprintf("ExitCause(%d)", int(c))
+}
+
 // ExitError reports a child that ended without sending an outcome: it
 // called os.Exit, crashed in the Go runtime, or was killed by a signal.
+// Cause says which, and Stderr holds the last lines the child wrote to its
+// stderr, so that a crash can be debugged from the error alone.
 type ExitError struct {
 	Target string // registered target name
 	Code   int    // exit code as Process.ExitCode reports it: -N for signal N
 	Signal string // the signal's name when killed by one, else ""
-	// Err is why, when the parent can tell: a *LimitError for a
-	// sandboxed child the kernel ended for going over a limit.
+	// Cause classifies the end (see ExitCause).
+	Cause ExitCause
+	// Stderr is the end of what the child wrote to its stderr: its last
+	// 16 lines, 4 KiB at most, without the final newline. When the
+	// line that starts a Go crash report ("fatal error: ..." or "panic:
+	// ...") came before those lines, it is kept, first, followed by a line
+	// "[...]".
+	Stderr string
+	// MaxRSS is the child's peak resident memory in bytes (Unix; 0 where
+	// unknown).
+	MaxRSS int64
+	// Err is a more specific cause, when one is known (for CauseLimit,
+	// the limit's error), else nil.
 	Err error
 }
 
 func (e *ExitError) Error() string {
-	var msg string
-	if e.Signal != "" {
-		msg = fmt.Sprintf("mp: child running %s was killed by signal %s (exit code %d)", e.Target, e.Signal, e.Code)
-	} else {
-		msg = fmt.Sprintf("mp: child running %s exited with code %d without a result", e.Target, e.Code)
+	var s string
+	switch e.Cause {
+	case CauseOOMKill:
+		s = fmt.Sprintf("mp: child running %s was killed by the kernel's OOM killer (signal %s, exit code %d, peak RSS %d MiB)", e.Target, e.Signal, e.Code, e.MaxRSS>>20)
+	case CauseFatal:
+		s = fmt.Sprintf("mp: child running %s died of a fatal Go runtime error (exit code %d)", e.Target, e.Code)
+	case CausePanic:
+		s = fmt.Sprintf("mp: child running %s crashed with a panic outside the target (exit code %d)", e.Target, e.Code)
+	case CauseLimit:
+		s = fmt.Sprintf("mp: child running %s exceeded a limit (exit code %d)", e.Target, e.Code)
+	default:
+		if e.Signal != "" {
+			s = fmt.Sprintf("mp: child running %s was killed by signal %s (exit code %d)", e.Target, e.Signal, e.Code)
+		} else {
+			s = fmt.Sprintf("mp: child running %s exited with code %d without a result", e.Target, e.Code)
+		}
 	}
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		s += ": " + e.Err.Error()
 	}
-	return msg
+	if l := e.stderrLine(); l != "" {
+		s += "; stderr: " + l
+	}
+	return s
 }
 
-// Unwrap returns Err.
+// stderrLine is the line of Stderr that Error quotes: the crash report's
+// first line for a crash, else the last line, cut to 200 bytes.
+func (e *ExitError) stderrLine() string {
+	l := strings.TrimSpace(e.Stderr)
+	if c := crashLine(e.Stderr); c != "" && (e.Cause == CauseFatal || e.Cause == CausePanic) {
+		l = c
+	} else if i := strings.LastIndexByte(l, '\n'); i >= 0 {
+		l = strings.TrimSpace(l[i+1:])
+	}
+	if len(l) > 200 {
+		l = l[:200] + "..."
+	}
+	return l
+}
+
+// crashLine returns the first line of s that starts a Go crash report, or
+// "".
+func crashLine(s string) string {
+	for l := range strings.Lines(s) {
+		if strings.HasPrefix(l, "fatal error: ") || strings.HasPrefix(l, "panic: ") {
+			return strings.TrimRight(l, "\r\n")
+		}
+	}
+	return ""
+}
+
+// Unwrap returns Err, the more specific cause, or nil.
 func (e *ExitError) Unwrap() error { return e.Err }
+
+// exitErrorOf is the *ExitError of a child running target that ended as d
+// says, in the sandbox sp (nil: none).
+func exitErrorOf(target string, d proc.Death, sp *sandbox.Spec) *ExitError {
+	e := &ExitError{Target: target, Code: d.Code, Signal: d.Signal, Stderr: d.Stderr, MaxRSS: d.MaxRSS}
+	crashed := d.Code == 2 || d.Signal == "SIGABRT" // GOTRACEBACK=crash aborts
+	switch le := limitFault(sp, d); {
+	case le != nil:
+		e.Cause, e.Err = CauseLimit, le
+	case d.OOMKill:
+		e.Cause = CauseOOMKill
+	case crashed && strings.HasPrefix(d.Crash, "fatal error: "):
+		e.Cause = CauseFatal
+	case crashed && strings.HasPrefix(d.Crash, "panic: "):
+		e.Cause = CausePanic
+	case d.Signal != "":
+		e.Cause = CauseSignal
+	}
+	return e
+}
 
 // ProtocolError reports a broken conversation with a child: a garbled,
 // truncated or oversized frame, or a failed handshake.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/sandbox"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
@@ -54,6 +55,7 @@ type poolConfig struct {
 	codec    Codec
 	stdout   io.Writer
 	stderr   io.Writer
+	prefix   OutputPrefix
 	start    workerStarter // how a worker starts: startLocal, or a test's
 	// remote is the transport of a pool whose workers are not its
 	// children (see worker.Transport), or nil.
@@ -70,7 +72,7 @@ func init() {
 
 // localOnly are the options of local worker processes, which a remote
 // pool refuses: its workers are configured where they run.
-var localOnly = []string{"Workers", "Initializer", "MaxTasksPerChild", "IdleTimeout", "MaxRSS", "PoolOutput", "PoolSandbox"}
+var localOnly = []string{"Workers", "Initializer", "MaxTasksPerChild", "IdleTimeout", "MaxRSS", "PoolOutput", "PoolOutputPrefix", "PoolSandbox"}
 
 func (c *poolConfig) mark(name string) {
 	if c.set == nil {
@@ -581,6 +583,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		stdout:    p.cfg.stdout,
 		stderr:    p.cfg.stderr,
 		sandbox:   p.sandbox,
+		prefix:    p.cfg.prefix,
 	})
 	if err != nil {
 		return nil, err
@@ -995,7 +998,7 @@ func (w *poolWorker) read() {
 	w.gone = true // the scheduler gives it nothing more
 	p.mu.Unlock()
 
-	code, sig := w.conn.Wait()
+	death := connDeath(w.conn)
 	for i, id := range order {
 		t := pend[id]
 		if t == nil {
@@ -1010,7 +1013,7 @@ func (w *poolWorker) read() {
 			// gives up on them: no process died here.
 			t.finish(nil, ErrPoolTerminated)
 		case i == 0:
-			t.finish(nil, exitErrorOf(w.conn, p.sandbox, t.spec.Name, code, sig))
+			t.finish(nil, exitErrorOf(t.spec.Name, death, p.sandbox))
 		default:
 			t.mu.Lock()
 			t.worker = nil
@@ -1140,6 +1143,7 @@ type workerStart struct {
 	stdout    io.Writer    // where the worker's output goes (nil: ours)
 	stderr    io.Writer
 	sandbox   *sandbox.Spec // what confines the worker, or nil
+	prefix    OutputPrefix  // how its lines are labelled
 }
 
 // startLocal is the pool's default workerStarter: a child process of this
@@ -1153,6 +1157,7 @@ func startLocal(ctx context.Context, s workerStart) (worker.Conn, error) {
 		authkey: authKey(),
 		stdout:  s.stdout,
 		stderr:  s.stderr,
+		prefix:  s.prefix,
 		worker:  true,
 		sandbox: s.sandbox,
 	})
@@ -1220,11 +1225,10 @@ func initOutcome(f wire.Frame, codec Codec) error {
 // deathOf waits briefly for a worker whose channel ended and describes its
 // end as an *ExitError; a worker still alive after the wait is killed.
 func deathOf(c worker.Conn, target string, sp *sandbox.Spec) error {
-	var code int
-	var sig string
+	var death proc.Death
 	done := make(chan struct{})
 	go func() {
-		code, sig = c.Wait()
+		death = connDeath(c)
 		close(done)
 	}()
 	select {
@@ -1233,21 +1237,19 @@ func deathOf(c worker.Conn, target string, sp *sandbox.Spec) error {
 		c.Kill()
 		<-done
 	}
-	if code != 0 {
+	if death.Code != 0 {
 		_, _ = SweepSharedMemory() // blocks the dead worker alone held
 	}
-	return exitErrorOf(c, sp, target, code, sig)
+	return exitErrorOf(target, death, sp)
 }
 
-// exitErrorOf describes the end of the worker c, confined by sp, which was
-// running target, with code and sig: an *ExitError, which says why when it
-// can tell.
-func exitErrorOf(c worker.Conn, sp *sandbox.Spec, target string, code int, sig string) *ExitError {
-	e := &ExitError{Target: target, Code: code, Signal: sig}
-	if pc, ok := c.(*worker.Proc); ok && sp != nil {
-		if le := limitFault(sp, pc.State(), code, ""); le != nil {
-			e.Err = le
-		}
+// connDeath waits for the worker c to end and says how it did: with the
+// tail of its stderr and the rest of proc.Death when it is a local
+// process, with its exit status alone otherwise.
+func connDeath(c worker.Conn) proc.Death {
+	code, sig := c.Wait()
+	if d, ok := c.(interface{ Death() proc.Death }); ok {
+		return d.Death()
 	}
-	return e
+	return proc.Death{Code: code, Signal: sig}
 }

@@ -76,6 +76,10 @@ type Process struct {
 	// Stdout and Stderr receive the child's output. Unlike os/exec.Cmd,
 	// nil means inherit this process's stdout and stderr, as Python does.
 	Stdout, Stderr io.Writer
+	// Prefix labels the lines the child writes to Stdout and Stderr with
+	// its name and pid (see OutputPrefix); the zero value leaves it to
+	// the environment variable MPGEN_PREFIX.
+	Prefix OutputPrefix
 	// Codec serializes arguments and the result; nil means Gob.
 	Codec Codec
 	// KillDelay is how long Terminate waits before killing a child that
@@ -89,7 +93,6 @@ type Process struct {
 	spec        *registry.Spec
 	codec       Codec
 	cmd         *exec.Cmd
-	sandboxSpec *sandbox.Spec // Sandbox as checked at Start
 	done        chan struct{}
 	killer      *time.Timer
 	ctl         *os.File      // the parent's end of the control channel
@@ -101,7 +104,9 @@ type Process struct {
 	result      any
 	err         error
 	seq         int64
-	ran         bool // Run has returned
+	ran         bool          // Run has returned
+	killed      atomic.Bool   // this process sent the child a SIGKILL
+	sandboxSpec *sandbox.Spec // Sandbox as checked at Start
 }
 
 type procState int
@@ -184,7 +189,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 	call := (&wire.Call{Target: spec.Name, Codec: codec.Name(), Args: args}).Payload()
 	files := argFiles(args)
 
-	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, target: spec.Name, sandbox: sp})
+	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, prefix: p.Prefix, target: spec.Name, sandbox: sp})
 	if err != nil {
 		closeFiles(files)
 		return fmt.Errorf("mp: start %s: %w", spec.Name, err)
@@ -215,6 +220,7 @@ type childSpec struct {
 	daemon         bool
 	authkey        []byte
 	stdout, stderr io.Writer
+	prefix         OutputPrefix
 	worker         bool
 	target         string        // the target's registered name, for a Process
 	sandbox        *sandbox.Spec // what confines the child, or nil
@@ -238,13 +244,18 @@ func launch(c childSpec) (*exec.Cmd, *os.File, *proc.Outputs, []byte, error) {
 	if c.worker {
 		arg = workerArg
 	}
+	stdout, stderr := c.stdout, c.stderr
+	if m := c.prefix.mode(); m != proc.PrefixNone {
+		stdout = &proc.Labeled{W: stdout, Name: c.name, Mode: m}
+		stderr = &proc.Labeled{W: stderr, Name: c.name, Mode: m}
+	}
 	var env []string
 	var prepare func(*exec.Cmd) error
 	if c.sandbox != nil {
 		env = []string{sandbox.Env + "=" + c.sandbox.Encode()}
 		prepare = func(cmd *exec.Cmd) error { return sandbox.Prepare(c.sandbox, cmd) }
 	}
-	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, envMarker, env, c.stdout, c.stderr, prepare)
+	cmd, conn, outs, err := proc.Spawn(childExe, []string{arg}, envMarker, env, stdout, stderr, prepare)
 	if err != nil && c.sandbox != nil {
 		return nil, nil, nil, nil, sandboxStartError(c.sandbox, err)
 	}
@@ -308,6 +319,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 			// Once reaped, the child is only waiting for its output
 			// pipes to drain (bounded by WaitDelay): leave it be.
 			if !proc.Exited(p.cmd.Process) {
+				p.killed.Store(true)
 				_ = proc.Kill(p.cmd.Process)
 				out = outcome{got: true, err: &ProtocolError{Op: "child " + p.spec.Name, Err: errors.New("closed its control channel without a result and did not exit; killed")}}
 			}
@@ -317,7 +329,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 	conn.Close()
 	outs.Wait(proc.OutputWait)
 
-	code, sig := proc.ExitStatus(p.cmd.ProcessState)
+	code, _ := proc.ExitStatus(p.cmd.ProcessState)
 	if code != 0 {
 		// A child that crashed may have left shared-memory blocks that
 		// nobody holds any more.
@@ -331,11 +343,7 @@ func (p *Process) supervise(conn *os.File, outs *proc.Outputs, hello []byte, cal
 		// It exited cleanly, yet its last frame was cut short.
 		err = &ProtocolError{Op: "read from child " + p.spec.Name, Err: out.err}
 	case code != 0:
-		e := &ExitError{Target: p.spec.Name, Code: code, Signal: sig}
-		if le := limitFault(p.sandboxSpec, p.cmd.ProcessState, code, ""); le != nil {
-			e.Err = le
-		}
-		err = e
+		err = exitErrorOf(p.spec.Name, outs.Death(p.cmd.ProcessState, p.killed.Load()), p.sandboxSpec)
 	case waitErr != nil && !errors.As(waitErr, new(*exec.ExitError)):
 		err = fmt.Errorf("mp: wait for %s: %w", p.spec.Name, waitErr)
 	}
@@ -588,7 +596,10 @@ func (p *Process) Terminate() error {
 			d = DefaultKillDelay
 		}
 		child := p.cmd.Process
-		p.killer = time.AfterFunc(d, func() { _ = proc.Kill(child) })
+		p.killer = time.AfterFunc(d, func() {
+			p.killed.Store(true)
+			_ = proc.Kill(child)
+		})
 	}
 	return nil
 }
@@ -638,6 +649,7 @@ func (p *Process) Kill() error {
 	if err := p.signalable(); err != nil || p.state == stateEnded {
 		return err
 	}
+	p.killed.Store(true)
 	if err := proc.Kill(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("mp: kill %s: %w", p.Name, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpgen/mpgen/runtime/internal/proc"
 	"github.com/mpgen/mpgen/runtime/internal/sandbox"
 )
 
@@ -266,14 +267,13 @@ func lookupIDs(name, group string) (uid, gid *uint32, err error) {
 	return uid, gid, nil
 }
 
-// limitFault tells whether a child that ran in the sandbox sp and ended
-// with code was ended by the kernel for one of its limits. stderr is the
-// end of what the child wrote there.
-func limitFault(sp *sandbox.Spec, ps *os.ProcessState, code int, stderr string) *LimitError {
-	if sp == nil || ps == nil {
+// limitFault tells whether a child that ran in the sandbox sp (nil: none)
+// and ended as d says was ended by the kernel for one of its limits.
+func limitFault(sp *sandbox.Spec, d proc.Death) *LimitError {
+	if sp == nil {
 		return nil
 	}
-	switch sp.Fault(ps, code, stderr) {
+	switch sp.Fault(d.Code, d.CPU, d.Stderr) {
 	case sandbox.FaultCPU:
 		return &LimitError{Limit: LimitCPUTime, Value: (time.Duration(sp.CPU) * time.Second).String()}
 	case sandbox.FaultMemory:

@@ -126,6 +126,22 @@ func memoryLimit() int64 {
 	return 256 << 20
 }
 
+func TestSandboxMemory(t *testing.T) {
+	sb := &mp.Sandbox{Memory: memoryLimit()}
+	if got, err := runIn(t, sb, targets.Allocate, 16<<20); err != nil || got != 16<<20 {
+		t.Fatalf("allocate 16 MiB under a %d MiB limit: %v, %v", sb.Memory>>20, got, err)
+	}
+	_, err := runIn(t, sb, targets.Allocate, 4<<30)
+	var le *mp.LimitError
+	if !errors.As(err, &le) || le.Limit != mp.LimitMemory {
+		t.Fatalf("allocate 4 GiB under a %d MiB limit: got %v, want a *LimitError for Memory", sb.Memory>>20, err)
+	}
+	var ee *mp.ExitError
+	if !errors.As(err, &ee) || ee.Cause != mp.CauseLimit {
+		t.Fatalf("the limit's error is not in an *ExitError of cause CauseLimit: %v", err)
+	}
+}
+
 func TestSandboxCPUTime(t *testing.T) {
 	sb := &mp.Sandbox{CPUTime: time.Second}
 	start := time.Now()

@@ -18,6 +18,12 @@ type Outputs struct{}
 
 func (o *Outputs) Wait(time.Duration) {}
 
+func (o *Outputs) Death(ps *os.ProcessState, killed bool) Death {
+	d := Death{}
+	d.Code, d.Signal = ExitStatus(ps)
+	return d
+}
+
 func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, stderr io.Writer, prepare func(*exec.Cmd) error) (*exec.Cmd, *os.File, *Outputs, error) {
 	return nil, nil, nil, fdio.ErrUnsupported
 }

@@ -97,14 +97,14 @@ func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer, prepar
 	childEnd := os.NewFile(uintptr(fds[1]), "mpgen-control-child")
 	defer childEnd.Close()
 
-	out := &Outputs{}
-	outFile, err := out.file(stdout, os.Stdout)
+	out := newOutputs()
+	outFile, err := out.file(stdout, os.Stdout, false)
 	if err == nil {
 		var errFile *os.File
-		if errFile, err = out.file(stderr, os.Stderr); err == nil {
+		if errFile, err = out.file(stderr, os.Stderr, true); err == nil {
 			var cmd *exec.Cmd
 			if cmd, err = start(exe, args, extraEnv, outFile, errFile, childEnd, prepare); err == nil {
-				out.started()
+				out.started(cmd.Process.Pid)
 				return cmd, conn, out, nil
 			}
 		}

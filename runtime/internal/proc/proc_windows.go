@@ -60,11 +60,11 @@ func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, 
 	if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
 		env = append(env, "GORACE=atexit_sleep_ms=0")
 	}
-	out := &Outputs{}
-	outFile, err := out.file(stdout, os.Stdout)
+	out := newOutputs()
+	outFile, err := out.file(stdout, os.Stdout, false)
 	if err == nil {
 		var errFile *os.File
-		if errFile, err = out.file(stderr, os.Stderr); err == nil {
+		if errFile, err = out.file(stderr, os.Stderr, true); err == nil {
 			cmd := &exec.Cmd{
 				Path:   exe,
 				Args:   append([]string{os.Args[0]}, args...),
@@ -86,7 +86,7 @@ func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, 
 					_ = cmd.Process.Kill()
 					_ = cmd.Wait()
 				} else {
-					out.started()
+					out.started(cmd.Process.Pid)
 					return cmd, conn, out, nil
 				}
 			}

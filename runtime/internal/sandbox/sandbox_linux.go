@@ -224,8 +224,8 @@ func mappedFiles() []string {
 
 // Fault tells whether a child that ran in the sandbox s and ended with
 // code (-N for signal N) was ended by the kernel for one of its limits;
-// ps is its exit state and stderr the end of what it wrote there.
-func (s *Spec) Fault(ps *os.ProcessState, code int, stderr string) Fault {
+// cpu is the CPU time it used and stderr the end of what it wrote there.
+func (s *Spec) Fault(code int, cpu time.Duration, stderr string) Fault {
 	switch {
 	case s.CPU > 0 && code == -int(unix.SIGXCPU):
 		return FaultCPU
@@ -234,7 +234,7 @@ func (s *Spec) Fault(ps *os.ProcessState, code int, stderr string) Fault {
 		// second later; another SIGKILL before the limit leaves the CPU
 		// time under it (wait4's times are split from ticks, which were
 		// seen 15% short of the kernel's count: half a second is safe).
-		if used := ps.UserTime() + ps.SystemTime(); used >= time.Duration(s.CPU)*time.Second+time.Second/2 {
+		if cpu >= time.Duration(s.CPU)*time.Second+time.Second/2 {
 			return FaultCPU
 		}
 	case s.Memory > 0 && code > 0 && outOfMemory(stderr, s.Processes == 0):

@@ -3,8 +3,8 @@
 package sandbox
 
 import (
-	"os"
 	"os/exec"
+	"time"
 )
 
 // Check fails: a sandbox needs Linux, and a partial one is never applied.
@@ -20,4 +20,4 @@ func Enter(s *Spec, keep []int) error { return fail("Sandbox", errUnsupported) }
 func Seal(s *Spec) error { return fail("Sandbox", errUnsupported) }
 
 // Fault finds none: no sandbox runs here.
-func (s *Spec) Fault(ps *os.ProcessState, code int, stderr string) Fault { return FaultNone }
+func (s *Spec) Fault(code int, cpu time.Duration, stderr string) Fault { return FaultNone }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mpgen/mpgen/runtime/internal/fdio"
 	"github.com/mpgen/mpgen/runtime/internal/proc"
@@ -22,6 +23,7 @@ type Proc struct {
 	br       *bufio.Reader
 	maxFrame func() int64
 
+	killed atomic.Bool // Kill was called: a SIGKILL is ours, not the OOM killer's
 	waited sync.Once
 	code   int
 	signal string
@@ -101,7 +103,10 @@ func (c *Proc) CloseWrite() { proc.ShutdownWrite(c.conn) }
 
 // Kill kills the child (proc.Kill: SIGKILL, or TerminateProcess on
 // Windows).
-func (c *Proc) Kill() { _ = proc.Kill(c.cmd.Process) }
+func (c *Proc) Kill() {
+	c.killed.Store(true)
+	_ = proc.Kill(c.cmd.Process)
+}
 
 // Wait reaps the child, closes the channel and waits (at most
 // proc.OutputWait) for the child's output to be copied.
@@ -115,9 +120,13 @@ func (c *Proc) Wait() (code int, signal string) {
 	return c.code, c.signal
 }
 
-// State is the child's exit state (its resource usage among it), once
-// Wait has returned.
-func (c *Proc) State() *os.ProcessState { return c.cmd.ProcessState }
+// Death waits as Wait does and describes how the child ended: its exit
+// status, peak memory, whether the OOM killer killed it, and the tail of
+// its stderr (proc.Outputs.Death).
+func (c *Proc) Death() proc.Death {
+	c.Wait()
+	return c.outs.Death(c.cmd.ProcessState, c.killed.Load())
+}
 
 // Pid is the child's process id.
 func (c *Proc) Pid() int { return c.cmd.Process.Pid }

@@ -1,0 +1,7 @@
+//go:build unix
+
+package observe
+
+import "syscall"
+
+func killSelf() { _ = syscall.Kill(syscall.Getpid(), syscall.SIGKILL) }

@@ -1,0 +1,5 @@
+package observe
+
+import "os"
+
+func killSelf() { os.Exit(9) }
