@@ -284,21 +284,28 @@ func (c *workerClock) holding() workerState {
 	return stateIdle
 }
 
-// answered records an outcome of a call of items items that arrived at
-// at, and was taken in by done; a call that was given up (refused, or
-// failed by a transport) has answered false and counts as no task.
-func (c *workerClock) answered(items int, answered bool, at, done time.Time) {
+// answered records an outcome, which arrived at at, of a call of items
+// items; a call that was given up (refused, or failed by a transport) has
+// answered false and counts as no task.
+func (c *workerClock) answered(items int, answered bool, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.held--
 	if answered {
 		c.r.Tasks++
 		c.r.Items += items
-		c.r.Receiving += done.Sub(at)
 	}
 	if c.state != stateSending {
 		c.enterLocked(c.holding(), at)
 	}
+}
+
+// received records that an outcome that arrived at at was taken in by
+// done.
+func (c *workerClock) received(at, done time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.r.Receiving += done.Sub(at)
 }
 
 // ask records why the pool retires the worker, the first reason given.

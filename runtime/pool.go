@@ -933,8 +933,7 @@ func (w *poolWorker) read() {
 		f, err := w.conn.Recv()
 		if ce, ok := err.(*worker.CallError); ok { // a transport's: the call failed, the Conn goes on
 			if w.failed(ce) {
-				now := time.Now()
-				w.clock.answered(0, false, now, now)
+				w.clock.answered(0, false, time.Now())
 				freed++
 			}
 			continue
@@ -977,7 +976,7 @@ func (w *poolWorker) read() {
 			t.worker = nil
 			t.mu.Unlock()
 			p.requeue(t)
-			w.clock.answered(t.n, false, last, last)
+			w.clock.answered(t.n, false, last)
 			freed++
 			continue
 		}
@@ -987,8 +986,11 @@ func (w *poolWorker) read() {
 			w.clock.ask(EndMaxTasks)
 		}
 		w.mu.Unlock()
+		// Counted before the caller can see the outcome, so that figures
+		// read once it has are whole; last is when f arrived.
+		w.clock.answered(t.n, true, last)
 		t.settle(f)
-		w.clock.answered(t.n, true, last, time.Now()) // last is when f arrived
+		w.clock.received(last, time.Now())
 		if !recycle && p.cfg.maxRSS > 0 && w.overRSS() {
 			recycle = true
 			w.clock.ask(EndMaxRSS)

@@ -56,6 +56,16 @@ func TestRemoteIMapSeq(t *testing.T) {
 	if !e.stopped || e.maxAhead > chunk*window || e.taken > yielded+chunk*window {
 		t.Errorf("after the break: stopped %v, %d items taken for %d outcomes, at most %d ahead (bound %d)", e.stopped, e.taken, yielded, e.maxAhead, chunk*window)
 	}
+	// The remote workers' time is accounted as a local worker's.
+	in := p.Insights()
+	for _, r := range in.Workers {
+		if r.Pid != 0 || r.Starting+r.Idle+r.Working+r.Sending != r.Lifetime {
+			t.Errorf("remote worker's insights: %+v", r)
+		}
+	}
+	if len(in.Workers) != 2 || in.Total.Items < yielded {
+		t.Errorf("remote pool's insights: %d workers, %d items answered for %d outcomes\n%v", len(in.Workers), in.Total.Items, yielded, in)
+	}
 
 	for _, stop := range []string{"break", "cancel"} {
 		t.Run(stop, func(t *testing.T) {
