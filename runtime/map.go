@@ -7,6 +7,7 @@ import (
 	"iter"
 	"os"
 	"reflect"
+	"slices"
 
 	"github.com/mpgen/mpgen/runtime/internal/registry"
 	"github.com/mpgen/mpgen/runtime/internal/wire"
@@ -78,7 +79,8 @@ func checkResult[R any](spec *registry.Spec) error {
 	return nil
 }
 
-// MapOption configures Map, IMap, IMapUnordered and Starmap.
+// MapOption configures Map, IMap, IMapUnordered, IMapSeq, IMapSeqUnordered
+// and Starmap.
 type MapOption func(*mapConfig)
 
 type mapConfig struct {
@@ -89,20 +91,26 @@ type mapConfig struct {
 
 // Chunksize sets how many items travel to a worker in one message. The
 // default is Python's rule, len(items)/(4*workers) rounded up, so tiny
-// tasks are cheap; 1 sends every item on its own. 0 means the default; a
-// negative n makes the call fail with an *ArgError (Python's ValueError).
+// tasks are cheap; 1 sends every item on its own, and is the default of
+// IMapSeq, whose length is unknown. 0 means the default; a negative n makes
+// the call fail with an *ArgError (Python's ValueError).
 func Chunksize(n int) MapOption { return func(c *mapConfig) { c.chunk = n } }
 
 // Progress calls fn(done, total) as items complete, from one goroutine at
-// a time (for a progress bar).
+// a time (for a progress bar). total is -1 for IMapSeq, whose length is
+// unknown.
 func Progress(fn func(done, total int)) MapOption { return func(c *mapConfig) { c.progress = fn } }
 
-// InFlight bounds how many chunks IMap and IMapUnordered keep submitted at
-// once (default 4 per worker). 0 means the default; a negative n makes the
-// call fail with an *ArgError.
+// InFlight bounds how many chunks IMap, IMapUnordered, IMapSeq and
+// IMapSeqUnordered keep submitted and not yet yielded (default 4 per
+// worker, which keeps every worker's pipeline full): with IMapSeq, at most
+// InFlight*Chunksize items have been taken from the sequence and not yet
+// yielded. 0 means the default; a negative n makes the call fail with an
+// *ArgError.
 func InFlight(n int) MapOption { return func(c *mapConfig) { c.window = n } }
 
-// mapConfig applies opts to a call of target over n items.
+// mapConfig applies opts to a call of target over n items; n is -1 for a
+// sequence of unknown length.
 func (p *Pool) mapConfig(target string, n int, opts []MapOption) (mapConfig, error) {
 	c := mapConfig{}
 	for _, o := range opts {
@@ -114,22 +122,21 @@ func (p *Pool) mapConfig(target string, n int, opts []MapOption) (mapConfig, err
 	if c.window < 0 {
 		return c, &ArgError{Target: target, Msg: fmt.Sprintf("InFlight must be 1+ (0 means the default), got %d", c.window)}
 	}
-	if c.chunk <= 0 {
+	if c.chunk <= 0 && n >= 0 {
 		w := p.size()
 		c.chunk = (n + 4*w - 1) / (4 * w)
-		if c.chunk < 1 {
-			c.chunk = 1
-		}
 	}
+	c.chunk = max(c.chunk, 1)
 	if c.window <= 0 {
 		c.window = 4 * p.size()
 	}
 	return c, nil
 }
 
-// Outcome is one item's result in IMap and IMapUnordered.
+// Outcome is one item's result in IMap, IMapUnordered, IMapSeq and
+// IMapSeqUnordered.
 type Outcome[R any] struct {
-	Index int // position of the item in the input
+	Index int // position of the item in the input (-1: the call failed as a whole)
 	Value R
 	Err   error
 }
@@ -139,12 +146,14 @@ type mapper[T, R any] struct {
 	ctx   context.Context
 	pool  *Pool
 	spec  *registry.Spec
-	items []T
+	total int // items in the input, or -1 for a sequence
 	cfg   mapConfig
 	done  int
 }
 
-func newMapper[T, R any](ctx context.Context, p *Pool, target any, items []T, opts []MapOption) (*mapper[T, R], error) {
+// newMapper checks target for a Map of n items of T (n is -1 for a
+// sequence) to results of R.
+func newMapper[T, R any](ctx context.Context, p *Pool, target any, n int, opts []MapOption) (*mapper[T, R], error) {
 	spec, err := resolve(target)
 	if err != nil {
 		return nil, err
@@ -158,27 +167,27 @@ func newMapper[T, R any](ctx context.Context, p *Pool, target any, items []T, op
 	if err := checkResult[R](spec); err != nil {
 		return nil, err
 	}
-	cfg, err := p.mapConfig(spec.Name, len(items), opts)
+	cfg, err := p.mapConfig(spec.Name, n, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &mapper[T, R]{ctx: ctx, pool: p, spec: spec, items: items, cfg: cfg}, nil
+	return &mapper[T, R]{ctx: ctx, pool: p, spec: spec, total: n, cfg: cfg}, nil
 }
 
-// submit sends the chunk starting at item lo.
-func (m *mapper[T, R]) submit(lo int) (*task, int, error) {
-	hi := min(lo+m.cfg.chunk, len(m.items))
-	ev, err := encodeValue(m.pool.cfg.codec, reflect.ValueOf(m.items[lo:hi]))
+// submit sends the chunk items, whose first item is item lo of the input.
+func (m *mapper[T, R]) submit(items []T, lo int) (*task, error) {
+	hi := lo + len(items)
+	ev, err := encodeValue(m.pool.cfg.codec, reflect.ValueOf(items))
 	if err != nil {
-		return nil, hi, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
+		return nil, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
 	}
 	body := wire.Payload{(&wire.Batch{Target: m.spec.Name, Codec: m.pool.cfg.codec.Name(), N: hi - lo, Slice: ev}).Encode()}
 	if err := chunkFits(m.spec, "items", lo, hi, body); err != nil {
-		return nil, hi, err
+		return nil, err
 	}
 	t := newTask(m.ctx, m.spec, m.pool.cfg.codec, wire.KindBatch, body, hi-lo)
 	m.pool.submit(t)
-	return t, hi, nil
+	return t, nil
 }
 
 // chunkFits checks that the chunk of items lo..hi-1 fits the frame limit
@@ -213,7 +222,7 @@ func (m *mapper[T, R]) wait(t *task, dst []R) chunkResult[R] {
 	<-t.done
 	m.done += t.n
 	if m.cfg.progress != nil {
-		m.cfg.progress(m.done, len(m.items))
+		m.cfg.progress(m.done, m.total)
 	}
 	if t.err != nil {
 		return chunkResult[R]{all: t.err}
@@ -297,18 +306,17 @@ func (e *TaskError) Unwrap() error { return e.Err }
 // others are still returned, and the error is a *TaskError for the first
 // failed item.
 func Map[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...MapOption) ([]R, error) {
-	m, err := newMapper[T, R](ctx, p, target, items, opts)
+	m, err := newMapper[T, R](ctx, p, target, len(items), opts)
 	if err != nil {
 		return nil, err
 	}
 	var chunks []chunk
-	for lo := 0; lo < len(items); {
-		t, hi, err := m.submit(lo)
+	for lo := 0; lo < len(items); lo += m.cfg.chunk {
+		t, err := m.submit(items[lo:min(lo+m.cfg.chunk, len(items))], lo)
 		if err != nil {
 			return nil, err
 		}
 		chunks = append(chunks, chunk{t, lo})
-		lo = hi
 	}
 	return m.gather(chunks)
 }
@@ -322,7 +330,7 @@ type chunk struct {
 // gather waits for every chunk and returns the results in order, with a
 // *TaskError for the first failed item.
 func (m *mapper[T, R]) gather(chunks []chunk) ([]R, error) {
-	res := make([]R, len(m.items))
+	res := make([]R, m.total)
 	var first *TaskError
 	for _, ch := range chunks {
 		c := m.wait(ch.t, res[ch.lo:ch.lo+ch.t.n])
@@ -349,56 +357,19 @@ func (m *mapper[T, R]) gather(chunks []chunk) ([]R, error) {
 }
 
 // IMap is Map that yields results in order as they become available
-// (Python's imap), keeping at most InFlight chunks submitted. Stopping the
-// loop early cancels nothing already running but submits no more.
+// (Python's imap), keeping at most InFlight chunks submitted: it is IMapSeq
+// over the items, chunked by their number. Stopping the loop early cancels
+// the chunks in flight; a ctx that ends stops the submitting, and the loop
+// ends once the chunks in flight have reported (those unfinished with ctx's
+// error).
 func IMap[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...MapOption) iter.Seq[Outcome[R]] {
-	return imap[T, R](ctx, p, target, items, opts, true)
+	return imap[T, R](ctx, p, target, slices.Values(items), len(items), opts, true)
 }
 
 // IMapUnordered is IMap in completion order (Python's imap_unordered);
 // Outcome.Index tells which item each result belongs to.
 func IMapUnordered[T, R any](ctx context.Context, p *Pool, target any, items []T, opts ...MapOption) iter.Seq[Outcome[R]] {
-	return imap[T, R](ctx, p, target, items, opts, false)
-}
-
-func imap[T, R any](ctx context.Context, p *Pool, target any, items []T, opts []MapOption, ordered bool) iter.Seq[Outcome[R]] {
-	return func(yield func(Outcome[R]) bool) {
-		m, err := newMapper[T, R](ctx, p, target, items, opts)
-		if err != nil {
-			yield(Outcome[R]{Index: -1, Err: err})
-			return
-		}
-		var inflight []chunk
-		next := 0
-		fill := func() bool {
-			for next < len(items) && len(inflight) < m.cfg.window {
-				t, hi, err := m.submit(next)
-				if err != nil {
-					yield(Outcome[R]{Index: next, Err: err})
-					return false
-				}
-				inflight = append(inflight, chunk{t, next})
-				next = hi
-			}
-			return true
-		}
-		for {
-			if !fill() || len(inflight) == 0 {
-				return
-			}
-			pick := 0
-			if !ordered {
-				pick = firstDone(inflight, func(c chunk) <-chan struct{} { return c.t.done })
-			}
-			c := inflight[pick]
-			inflight = append(inflight[:pick], inflight[pick+1:]...)
-			for _, o := range m.collect(c.t, c.lo) {
-				if !yield(o) {
-					return
-				}
-			}
-		}
-	}
+	return imap[T, R](ctx, p, target, slices.Values(items), len(items), opts, false)
 }
 
 // firstDone waits for any of the chunks and returns its index.
@@ -425,7 +396,7 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 	if err != nil {
 		return nil, err
 	}
-	m := &mapper[struct{}, R]{ctx: ctx, pool: p, spec: spec, cfg: cfg, items: make([]struct{}, len(argLists))}
+	m := &mapper[struct{}, R]{ctx: ctx, pool: p, spec: spec, cfg: cfg, total: len(argLists)}
 	codec := p.cfg.codec
 	var chunks []chunk
 	for lo := 0; lo < len(argLists); lo += cfg.chunk {

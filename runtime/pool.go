@@ -43,6 +43,7 @@ type Pool struct {
 	wseq          atomic.Int64
 	pendingStarts atomic.Int64  // workers being started in the background
 	sandbox       *sandbox.Spec // what confines every worker, or nil
+	ins           poolInsights  // under mu
 }
 
 type poolConfig struct {
@@ -160,6 +161,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		quit:    make(chan struct{}),
 		ended:   make(chan struct{}),
 		sandbox: sp,
+		ins:     poolInsights{born: time.Now()},
 	}
 	var initCall wire.Payload
 	if cfg.init != nil {
@@ -224,7 +226,7 @@ func newRemotePool(ctx context.Context, cfg poolConfig) (*Pool, error) {
 	}
 	t := cfg.remote
 	cfg.start = func(ctx context.Context, _ workerStart) (worker.Conn, error) { return t.Start(ctx) }
-	p := &Pool{cfg: cfg, quit: make(chan struct{}), ended: make(chan struct{})}
+	p := &Pool{cfg: cfg, quit: make(chan struct{}), ended: make(chan struct{}), ins: poolInsights{born: time.Now()}}
 	w, err := p.startWorker(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mp: NewPool: %w", err)
@@ -301,6 +303,7 @@ func (p *Pool) retireIdleLocked() []*poolWorker {
 	for _, w := range p.workers {
 		if w.busy == 0 && !w.retiring && !w.gone {
 			w.retiring = true
+			w.clock.ask(EndClosed)
 			idle = append(idle, w)
 		}
 	}
@@ -536,6 +539,7 @@ func (p *Pool) replace() {
 		p.mu.Lock()
 		p.pendingStarts.Add(-1)
 		p.spawnErr = err
+		p.ins.failedStarts++
 		if len(p.workers) == 0 && p.starting() == 0 {
 			// Nobody will serve the queue: fail what waits in it.
 			go p.drainWith(fmt.Errorf("mp: pool cannot start a worker: %w", err))
@@ -564,6 +568,7 @@ func (p *Pool) removeWorker(w *poolWorker, replace bool) {
 	w.gone = true
 	if i := slices.Index(p.workers, w); i >= 0 {
 		p.workers = slices.Delete(p.workers, i, i+1)
+		p.workerEnded(w)
 	}
 	if replace && (!p.closed || len(p.queue) > 0) {
 		p.ensureWorkers()
@@ -575,8 +580,10 @@ func (p *Pool) removeWorker(w *poolWorker, replace bool) {
 // ready for calls.
 func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 	n := p.wseq.Add(1)
+	name := fmt.Sprintf("PoolWorker-%d", n)
+	born := time.Now()
 	conn, err := p.cfg.start(ctx, workerStart{
-		name:      fmt.Sprintf("PoolWorker-%d", n),
+		name:      name,
 		init:      p.initCall,
 		initFiles: p.initFiles,
 		codec:     p.cfg.codec,
@@ -589,6 +596,7 @@ func (p *Pool) startWorker(ctx context.Context) (*poolWorker, error) {
 		return nil, err
 	}
 	w := &poolWorker{pool: p, conn: conn, pending: map[uint64]*task{}, dead: make(chan struct{})}
+	w.clock.started(name, conn.Pid(), born, time.Now())
 	w.slots = 4
 	if p.cfg.remote != nil {
 		w.slots = 1 // a Conn is one slot of the remote workers
@@ -724,6 +732,8 @@ type poolWorker struct {
 	timedOutID uint64
 	dead       chan struct{}
 	lastRSS    time.Time
+
+	clock workerClock // where its time goes (Pool.Insights)
 }
 
 // limit is how many tasks w may hold when it is given t: its slots, or,
@@ -773,6 +783,7 @@ func (w *poolWorker) idleLocked() {
 		retire := w.idleGen == gen && w.busy == 0 && !w.retiring && !w.gone
 		if retire {
 			w.retiring = true
+			w.clock.ask(EndIdle)
 		}
 		p.mu.Unlock()
 		if retire {
@@ -795,6 +806,7 @@ func (w *poolWorker) start(ts ...*task) {
 func (w *poolWorker) startLocked(ts ...*task) {
 	var skipped int
 	var orphans []*task
+	now := time.Now() // the calls' sentAt, and the start of the write
 	for _, t := range ts {
 		t.mu.Lock()
 		if t.finished() || t.dropped {
@@ -813,7 +825,7 @@ func (w *poolWorker) startLocked(ts ...*task) {
 		w.pending[id] = t
 		w.order = append(w.order, id)
 		w.mu.Unlock()
-		t.worker, t.id, t.sentAt = w, id, time.Now()
+		t.worker, t.id, t.sentAt = w, id, now
 		// The send gets its own duplicates of the call's descriptors:
 		// the call may finish (a cancel, a deadline) and close its own
 		// while the frame is being written.
@@ -824,7 +836,9 @@ func (w *poolWorker) startLocked(ts ...*task) {
 	}
 	var err error
 	if len(w.out) > 0 {
+		w.clock.sending(len(w.out), now)
 		err = w.conn.Send(w.out...)
+		w.clock.sent(time.Now())
 		for _, f := range w.out {
 			closeFiles(f.Files)
 		}
@@ -931,6 +945,7 @@ func (w *poolWorker) read() {
 		f, err := w.conn.Recv()
 		if ce, ok := err.(*worker.CallError); ok { // a transport's: the call failed, the Conn goes on
 			if w.failed(ce) {
+				w.clock.answered(0, false, time.Now())
 				freed++
 			}
 			continue
@@ -973,17 +988,24 @@ func (w *poolWorker) read() {
 			t.worker = nil
 			t.mu.Unlock()
 			p.requeue(t)
+			w.clock.answered(t.n, false, last)
 			freed++
 			continue
 		}
 		w.served++
 		if p.cfg.maxTasks > 0 && w.served >= p.cfg.maxTasks {
 			recycle = true
+			w.clock.ask(EndMaxTasks)
 		}
 		w.mu.Unlock()
+		// Counted before the caller can see the outcome, so that figures
+		// read once it has are whole; last is when f arrived.
+		w.clock.answered(t.n, true, last)
 		t.settle(f)
+		w.clock.received(last, time.Now())
 		if !recycle && p.cfg.maxRSS > 0 && w.overRSS() {
 			recycle = true
+			w.clock.ask(EndMaxRSS)
 		}
 		freed++
 	}
@@ -999,6 +1021,7 @@ func (w *poolWorker) read() {
 	p.mu.Unlock()
 
 	death := connDeath(w.conn)
+	w.clock.end(time.Now(), w.endCause(death, protoErr, timedOut != 0), death.Code, death.Signal)
 	for i, id := range order {
 		t := pend[id]
 		if t == nil {
@@ -1063,6 +1086,7 @@ func (p *Pool) runOrphan(t *task) {
 	p.workers = append(p.workers, w)
 	w.take(t)
 	w.retiring = true // it takes nothing else, and closes once t is done
+	w.clock.ask(EndClosed)
 	p.mu.Unlock()
 	w.start(t)
 }

@@ -316,4 +316,7 @@ func TestPoolSandbox(t *testing.T) {
 	if _, err := mp.Submit[[]byte](ctx, p, targets.ReadFile, secret).Get(); !errors.Is(err, syscall.EACCES) {
 		t.Fatalf("read a secret in the replacement worker: got %v, want EACCES", err)
 	}
+	if n := p.Insights().Ended[mp.EndLimit]; n != 1 {
+		t.Errorf("the pool's insights count %d workers ended for a limit, want 1:\n%v", n, p.Insights())
+	}
 }
