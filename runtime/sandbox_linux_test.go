@@ -320,3 +320,16 @@ func TestPoolSandbox(t *testing.T) {
 		t.Errorf("the pool's insights count %d workers ended for a limit, want 1:\n%v", n, p.Insights())
 	}
 }
+
+// The system call filter and Landlock's scope refuse what reaches past
+// the child; the same calls work, or fail otherwise, without a sandbox.
+func TestSandboxFilter(t *testing.T) {
+	sb := &mp.Sandbox{}
+	for _, what := range []string{"signal", "unshare", "io_uring"} {
+		_, freeErr := runIn(t, nil, targets.Forbidden, what, os.Getpid())
+		_, err := runIn(t, sb, targets.Forbidden, what, os.Getpid())
+		if !errors.Is(err, syscall.EPERM) || errors.Is(freeErr, syscall.EPERM) {
+			t.Errorf("%s: got %v in the sandbox (want EPERM) and %v without (want anything else)", what, err, freeErr)
+		}
+	}
+}

@@ -20,3 +20,5 @@ func lowerFDLimit(n uint64) ([]*os.File, error) {
 func raiseFileLimit() error { return errors.New("resource limits need Linux") }
 
 func ignoreCPULimitSignal() {}
+
+func forbidden(what string, pid int) error { return errors.New("sandboxes need Linux") }

@@ -161,3 +161,11 @@ func SpinIgnoringCPULimit(d time.Duration) int {
 	ignoreCPULimitSignal()
 	return Spin(d)
 }
+
+// Forbidden tries something the sandbox's system call filter or scope
+// refuses and returns its error: "signal" sends signal 0 to pid (outside
+// the sandbox), "unshare" makes a user namespace, "io_uring" sets up a
+// ring.
+//
+//mp:target
+func Forbidden(what string, pid int) error { return forbidden(what, pid) }
