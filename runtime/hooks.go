@@ -77,7 +77,8 @@ const childExitTimeout = 5 * time.Second
 
 var childExit struct {
 	sync.Mutex
-	fs []func(context.Context)
+	fs   []func(context.Context)
+	once sync.Once
 }
 
 // AtChildExit registers f to run when this process, a child that mpgen
@@ -106,9 +107,11 @@ func AtChildExit(f func(ctx context.Context)) {
 }
 
 // runChildExit runs the AtChildExit functions, once: a second caller (a
-// goroutine that finds the parent gone while the first flushes) returns at
-// once and exits.
-func runChildExit() {
+// goroutine that finds the parent gone while the child ends anyway) waits
+// for the first to finish, within the same bound, before it exits.
+func runChildExit() { childExit.once.Do(runChildExitOnce) }
+
+func runChildExitOnce() {
 	childExit.Lock()
 	fs := childExit.fs
 	childExit.fs = nil
