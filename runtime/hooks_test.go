@@ -152,6 +152,19 @@ func TestAtChildExit(t *testing.T) {
 		t.Errorf("after Join, the child's exit functions wrote %q, %v; want %q", b, err, ran)
 	}
 
+	// A child that Terminate stops runs them once its target has returned,
+	// before it dies of the signal.
+	out, ready := readyPipe(t)
+	p = start(t, &mp.Process{Target: targets.Announce, Args: []any{"ready", time.Hour}, Stdout: out})
+	ready(1, 30*time.Second)
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	join(t, p)
+	if b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(p.Pid()))); err != nil || string(b) != ran {
+		t.Errorf("after Terminate, the child's exit functions wrote %q, %v; want %q", b, err, ran)
+	}
+
 	// A worker recycled after one call runs them before it goes, while the
 	// pool lives on; the others when the pool closes.
 	pool, err := mp.NewPool(ctx, mp.Workers(1), mp.MaxTasksPerChild(1))
