@@ -152,19 +152,6 @@ func TestAtChildExit(t *testing.T) {
 		t.Errorf("after Join, the child's exit functions wrote %q, %v; want %q", b, err, ran)
 	}
 
-	// A child that Terminate stops runs them once its target has returned,
-	// before it dies of the signal.
-	out, ready := readyPipe(t)
-	p = start(t, &mp.Process{Target: targets.Announce, Args: []any{"ready", time.Hour}, Stdout: out})
-	ready(1, 30*time.Second)
-	if err := p.Terminate(); err != nil {
-		t.Fatal(err)
-	}
-	join(t, p)
-	if b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(p.Pid()))); err != nil || string(b) != ran {
-		t.Errorf("after Terminate, the child's exit functions wrote %q, %v; want %q", b, err, ran)
-	}
-
 	// A worker recycled after one call runs them before it goes, while the
 	// pool lives on; the others when the pool closes.
 	pool, err := mp.NewPool(ctx, mp.Workers(1), mp.MaxTasksPerChild(1))
@@ -191,5 +178,23 @@ func TestAtChildExit(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(second.Pid))); err != nil || string(b) != ran {
 		t.Errorf("after Join, the last worker's exit functions wrote %q, %v; want %q", b, err, ran)
+	}
+}
+
+// A child that Terminate stops runs the AtChildExit functions once its
+// target has returned, before it dies of the signal.
+func TestAtChildExitTerminated(t *testing.T) {
+	skipOnWindows(t, "readyPipe sets a read deadline, which a Windows os.Pipe does not support")
+	dir := tempDir(t)
+	t.Setenv(exitDirEnv, dir)
+	out, ready := readyPipe(t)
+	p := start(t, &mp.Process{Target: targets.Announce, Args: []any{"ready", time.Hour}, Stdout: out})
+	ready(1, 30*time.Second)
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	join(t, p)
+	if b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(p.Pid()))); err != nil || string(b) != "second\nfirst\n" {
+		t.Errorf("after Terminate, the child's exit functions wrote %q, %v; want second, first", b, err)
 	}
 }
