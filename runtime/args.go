@@ -149,10 +149,11 @@ func isNumber(k reflect.Kind) bool {
 	return k >= reflect.Int && k <= reflect.Complex128 && k != reflect.Uintptr
 }
 
-// encodeArgs serializes bound arguments with codec c.
+// encodeArgs serializes bound arguments with codec c, for a call that
+// carries carrier (see Propagator).
 // A handle's arguments own duplicates of its descriptors (see exportHandle);
 // on error, those already made are closed.
-func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value) ([]wire.Value, error) {
+func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value, carrier map[string]string) ([]wire.Value, error) {
 	out := make([]wire.Value, len(vals))
 	nfiles := 0
 	for i, v := range vals {
@@ -171,7 +172,7 @@ func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value) ([]wire.Value, 
 		nfiles += ev.NFiles
 		out[i] = ev
 	}
-	if err := callFits(s, c, out); err != nil {
+	if err := callFits(s, c, out, carrier); err != nil {
 		closeFiles(argFiles(out))
 		return nil, err
 	}
@@ -181,8 +182,8 @@ func encodeArgs(s *registry.Spec, c Codec, vals []reflect.Value) ([]wire.Value, 
 // callFits checks that a call of s with the encoded args fits the frame
 // limit the child will apply, so that nothing is spawned or sent for a call
 // it would refuse. The *ArgError names the largest argument.
-func callFits(s *registry.Spec, c Codec, args []wire.Value) error {
-	n, limit, over := frameOver((&wire.Call{Target: s.Name, Codec: c.Name(), Args: args}).Size())
+func callFits(s *registry.Spec, c Codec, args []wire.Value, carrier map[string]string) error {
+	n, limit, over := frameOver((&wire.Call{Target: s.Name, Codec: c.Name(), Args: args, Carrier: carrier}).Size())
 	if !over {
 		return nil
 	}

@@ -130,6 +130,10 @@ func runChild(marker string) int {
 		os.Args = os.Args[:1]
 	}
 	becomeChild(h)
+	// From here on the child ends by returning (Guard's os.Exit), by
+	// dying of SIGTERM or by exiting when its channel ends: each runs the
+	// AtChildExit functions first.
+	defer runChildExit()
 	SetMaxFrameSize(h.MaxFrame)
 	// The parent is authenticated: from here on a large call may take as
 	// long as it takes, and the parent's death still ends the read (EOF).
@@ -167,6 +171,7 @@ func runChild(marker string) int {
 		return childFail("send the outcome of %s: %v", call.Target, err)
 	}
 	if terminated.Load() {
+		runChildExit()
 		proc.DieOfTerminate()
 	}
 	if kind == wire.KindResult {
@@ -250,6 +255,7 @@ func watchParent(conn io.Reader, cancel context.CancelFunc) {
 		f, err := wire.ReadFrame(conn, 1<<20)
 		if err != nil {
 			cancel()
+			runChildExit()
 			os.Exit(exitFailed)
 		}
 		switch f.Kind {

@@ -142,7 +142,7 @@ func (f *Future[R]) Successful() bool {
 // Submit is ApplyAsync with a result typed R, checked against the target's
 // registered result type before anything is sent.
 func Submit[R any](ctx context.Context, p *Pool, target any, args ...any) *Future[R] {
-	spec, body, files, err := p.prepare(target, args, nil)
+	spec, body, files, err := p.prepare(ctx, target, args, nil)
 	if err == nil {
 		err = checkResult[R](spec)
 	}

@@ -13,9 +13,10 @@ import (
 	"github.com/mpgen/mpgen/runtime/internal/wire"
 )
 
-// prepare resolves and binds a call for the pool. files are the call's own
-// duplicates of its handles' descriptors, which travel beside its frame.
-func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry.Spec, wire.Payload, []*os.File, error) {
+// prepare resolves and binds a call for the pool, in ctx. files are the
+// call's own duplicates of its handles' descriptors, which travel beside its
+// frame.
+func (p *Pool) prepare(ctx context.Context, target any, args []any, kwargs map[string]any) (*registry.Spec, wire.Payload, []*os.File, error) {
 	spec, err := resolve(target)
 	if err != nil {
 		return nil, nil, nil, err
@@ -24,7 +25,8 @@ func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	enc, err := encodeArgs(spec, p.cfg.codec, vals)
+	carrier := inject(ctx)
+	enc, err := encodeArgs(spec, p.cfg.codec, vals, carrier)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -32,7 +34,7 @@ func (p *Pool) prepare(target any, args []any, kwargs map[string]any) (*registry
 		closeFiles(files)
 		return nil, nil, nil, &ArgError{Target: spec.Name, Msg: "a handle (Conn, Queue, Lock, ...) cannot travel to a remote worker: its descriptor is of this host"}
 	}
-	return spec, (&wire.Call{Target: spec.Name, Codec: p.cfg.codec.Name(), Args: enc}).Payload(), argFiles(enc), nil
+	return spec, (&wire.Call{Target: spec.Name, Codec: p.cfg.codec.Name(), Args: enc, Carrier: carrier}).Payload(), argFiles(enc), nil
 }
 
 // errHandleInBatch: handles travel beside single calls, not inside Map's
@@ -52,7 +54,7 @@ func failed[R any](err error) *Future[R] {
 // passes fails the call with a *TimeoutError, killing and replacing its
 // worker if the call was running.
 func (p *Pool) ApplyAsync(ctx context.Context, target any, args []any, kwargs map[string]any) *Future[any] {
-	spec, body, files, err := p.prepare(target, args, kwargs)
+	spec, body, files, err := p.prepare(ctx, target, args, kwargs)
 	if err != nil {
 		return failed[any](err)
 	}
@@ -181,7 +183,7 @@ func (m *mapper[T, R]) submit(items []T, lo int) (*task, error) {
 	if err != nil {
 		return nil, &ArgError{Target: m.spec.Name, Msg: fmt.Sprintf("items %d..%d cannot be encoded: %v", lo, hi-1, err)}
 	}
-	body := wire.Payload{(&wire.Batch{Target: m.spec.Name, Codec: m.pool.cfg.codec.Name(), N: hi - lo, Slice: ev}).Encode()}
+	body := wire.Payload{(&wire.Batch{Target: m.spec.Name, Codec: m.pool.cfg.codec.Name(), N: hi - lo, Slice: ev, Carrier: inject(m.ctx)}).Encode()}
 	if err := chunkFits(m.spec, "items", lo, hi, body); err != nil {
 		return nil, err
 	}
@@ -398,6 +400,7 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 	}
 	m := &mapper[struct{}, R]{ctx: ctx, pool: p, spec: spec, cfg: cfg, total: len(argLists)}
 	codec := p.cfg.codec
+	carrier := inject(ctx)
 	var chunks []chunk
 	for lo := 0; lo < len(argLists); lo += cfg.chunk {
 		hi := min(lo+cfg.chunk, len(argLists))
@@ -407,7 +410,7 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 			if err != nil {
 				return nil, &TaskError{Index: i, Err: err}
 			}
-			enc, err := encodeArgs(spec, codec, vals)
+			enc, err := encodeArgs(spec, codec, vals, nil) // the chunk carries the carrier
 			if err == nil && len(argFiles(enc)) > 0 {
 				closeFiles(argFiles(enc))
 				err = &ArgError{Target: spec.Name, Msg: errHandleInBatch.Error()}
@@ -417,7 +420,7 @@ func Starmap[R any](ctx context.Context, p *Pool, target any, argLists [][]any, 
 			}
 			tuples = append(tuples, enc)
 		}
-		body := wire.Payload{(&wire.Batch{Target: spec.Name, Codec: codec.Name(), N: hi - lo, Tuples: tuples}).Encode()}
+		body := wire.Payload{(&wire.Batch{Target: spec.Name, Codec: codec.Name(), N: hi - lo, Tuples: tuples, Carrier: carrier}).Encode()}
 		if err := chunkFits(spec, "argument lists", lo, hi, body); err != nil {
 			return nil, err
 		}

@@ -173,7 +173,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		if err != nil {
 			return nil, err
 		}
-		args, err := encodeArgs(spec, cfg.codec, vals)
+		args, err := encodeArgs(spec, cfg.codec, vals, nil)
 		if err != nil {
 			return nil, err
 		}

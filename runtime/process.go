@@ -161,7 +161,8 @@ func (p *Process) StartContext(ctx context.Context) error {
 	if _, ok := lookupCodec(codec.Name()); !ok {
 		return fmt.Errorf("mp: codec %q is not registered: call mp.RegisterCodec from an init function so the child has it too", codec.Name())
 	}
-	args, err := encodeArgs(spec, codec, vals)
+	carrier := inject(ctx)
+	args, err := encodeArgs(spec, codec, vals, carrier)
 	if err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (p *Process) StartContext(ctx context.Context) error {
 		closeFiles(argFiles(args))
 		return err
 	}
-	call := (&wire.Call{Target: spec.Name, Codec: codec.Name(), Args: args}).Payload()
+	call := (&wire.Call{Target: spec.Name, Codec: codec.Name(), Args: args, Carrier: carrier}).Payload()
 	files := argFiles(args)
 
 	cmd, conn, outs, msg, err := launch(childSpec{name: p.Name, ident: ident, daemon: p.Daemon, authkey: key, stdout: p.Stdout, stderr: p.Stderr, prefix: p.Prefix, target: spec.Name, sandbox: sp})

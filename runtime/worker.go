@@ -125,9 +125,12 @@ func (s *workerServer) readOrExit() wire.Frame {
 			// nobody reads waits in Join, as Python's does). Values
 			// they kept from batches go to the parent.
 			flushQueues(s.conn)
+			runChildExit()
 			os.Exit(exitOK)
 		}
-		os.Exit(childFail("worker: %v", err))
+		code := childFail("worker: %v", err)
+		runChildExit()
+		os.Exit(code)
 	}
 	if f.Kind == wire.KindCall && s.rd.Pending() {
 		f.Files = takeFrameFiles(s.rd, f.Body)
@@ -268,6 +271,7 @@ func (s *workerServer) refuse(fs ...wire.Frame) {
 		}
 	}
 	_ = s.bw.Flush()
+	runChildExit()
 	proc.DieOfTerminate()
 }
 
@@ -284,7 +288,7 @@ func handleCall(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
 		if err != nil {
 			return wire.KindError, wire.Payload{failureBody("mp: " + err.Error())}
 		}
-		kind, body := runBatch(ctx, m)
+		kind, body := runBatch(extract(ctx, m.Carrier), m)
 		return fitOutcome(m.Target, kind, wire.Payload{body})
 	}
 	call, err := wire.DecodeCall(f.Body)
@@ -295,7 +299,7 @@ func handleCall(ctx context.Context, f wire.Frame) (wire.Kind, wire.Payload) {
 		closeFiles(f.Files)
 		return wire.KindError, wire.Payload{failureBody("mp: " + err.Error())}
 	}
-	return runCall(ctx, call)
+	return runCall(extract(ctx, call.Carrier), call)
 }
 
 // takeFrameFiles takes the descriptors a call frame's handles arrived with.

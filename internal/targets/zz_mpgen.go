@@ -245,6 +245,25 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.Carried",
+		Func:    Carried,
+		Context: true,
+		Result:  reflect.TypeFor[Carry](),
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			return Carried(ctx)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
+		Name:    "github.com/mpgen/mpgen/internal/targets.CarriedItem",
+		Func:    CarriedItem,
+		Context: true,
+		Params:  []mpimpl.Param{mpimpl.P[int]("x")},
+		Result:  reflect.TypeFor[string](),
+		Batch: mpimpl.One(func(ctx context.Context, a0 int) (string, error) {
+			return CarriedItem(ctx, a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name:    "github.com/mpgen/mpgen/internal/targets.Consume",
 		Func:    Consume,
 		Context: true,

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -269,7 +270,7 @@ func FuzzDecodeHello(f *testing.F) {
 
 // callEqual compares call messages by content.
 func callEqual(a, b *Call) bool {
-	if a.Target != b.Target || a.Codec != b.Codec || len(a.Args) != len(b.Args) {
+	if a.Target != b.Target || a.Codec != b.Codec || len(a.Args) != len(b.Args) || !maps.Equal(a.Carrier, b.Carrier) {
 		return false
 	}
 	for i := range a.Args {
@@ -278,6 +279,24 @@ func callEqual(a, b *Call) bool {
 		}
 	}
 	return true
+}
+
+// carrierFrom splits s at NUL bytes into keys and values, in turn (a key
+// without a value has an empty one).
+func carrierFrom(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, "\x00")
+	m := map[string]string{}
+	for i := 0; i < len(parts); i += 2 {
+		v := ""
+		if i+1 < len(parts) {
+			v = parts[i+1]
+		}
+		m[parts[i]] = v
+	}
+	return m
 }
 
 // argsFrom splits b into encoded values: a 0 byte is an absent value, any
@@ -301,11 +320,16 @@ func argsFrom(b []byte) []Value {
 func FuzzDecodeCall(f *testing.F) {
 	valid := &Call{Target: "github.com/mpgen/mpgen/internal/targets.Add", Codec: "gob",
 		Args: []Value{{Present: true, Data: []byte{3, 4, 0, 2}}, {}}}
-	f.Add(valid.Encode(), "t", "gob", []byte{0, 3, 'a', 'b', 1})
-	f.Add([]byte{}, "", "", []byte{})
-	f.Add([]byte{0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, "x", "json", []byte{0, 0, 0})
-	f.Add([]byte{1, 'a', 0, 3, 1, 0, 1, 2}, strings.Repeat("n", 300), "c", []byte{200, 1, 2})
-	f.Fuzz(func(t *testing.T, body []byte, target, codec string, args []byte) {
+	traced := *valid
+	traced.Carrier = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "baggage": "k=v"}
+	f.Add(valid.Encode(), "t", "gob", []byte{0, 3, 'a', 'b', 1}, "")
+	f.Add(traced.Encode(), "t", "gob", []byte{2, 'a'}, "traceparent\x0000-01-02-01\x00tracestate\x00")
+	f.Add([]byte{}, "", "", []byte{}, "")
+	f.Add([]byte{0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, "x", "json", []byte{0, 0, 0}, "\x00")
+	f.Add([]byte{1, 'a', 0, 3, 1, 0, 1, 2}, strings.Repeat("n", 300), "c", []byte{200, 1, 2}, "k")
+	f.Add([]byte{0, 0, 0, 0}, "", "", []byte{}, "")                       // an empty carrier
+	f.Add([]byte{0, 0, 0, 2, 1, 'b', 0, 1, 'a', 0}, "", "", []byte{}, "") // keys out of order
+	f.Fuzz(func(t *testing.T, body []byte, target, codec string, args []byte, carrier string) {
 		if c, err := DecodeCall(body); err == nil {
 			if len(c.Args) > len(body) {
 				t.Fatalf("%d arguments from %d bytes", len(c.Args), len(body))
@@ -315,7 +339,7 @@ func FuzzDecodeCall(f *testing.F) {
 				t.Fatalf("re-encoding an accepted call: %+v, %v; was %+v", c2, err, c)
 			}
 		}
-		c := &Call{Target: target, Codec: codec, Args: argsFrom(args)}
+		c := &Call{Target: target, Codec: codec, Args: argsFrom(args), Carrier: carrierFrom(carrier)}
 		got, err := DecodeCall(c.Encode())
 		if err != nil || !callEqual(c, got) {
 			t.Fatalf("round trip: %+v, %v; want %+v", got, err, c)
@@ -324,7 +348,7 @@ func FuzzDecodeCall(f *testing.F) {
 			t.Fatalf("Size() = %d, the encoding is %d bytes", c.Size(), len(c.Encode()))
 		}
 		if enc := c.Encode(); len(enc) > 0 {
-			if _, err := DecodeCall(enc[:len(enc)-1]); err == nil && len(c.Args) > 0 {
+			if _, err := DecodeCall(enc[:len(enc)-1]); err == nil && (len(c.Args) > 0 || len(c.Carrier) > 0) {
 				t.Fatalf("a call cut by one byte decodes")
 			}
 		}

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 )
 
 // ProtocolVersion is the version of the parent/child protocol. A child
@@ -115,6 +117,11 @@ type Call struct {
 	Target string // the target's registered name
 	Codec  string // the codec's name
 	Args   []Value
+	// Carrier holds the values the caller's context propagates into the
+	// target's (a trace context: package mp's Propagator). It follows the
+	// arguments only when it is not empty, so a call without one encodes as
+	// before it existed.
+	Carrier map[string]string
 }
 
 // Value is one serialized value; a nil pointer, slice or map travels
@@ -263,6 +270,7 @@ func (c *Call) Payload() Payload {
 	for _, a := range c.Args {
 		p.value(a)
 	}
+	p.cur.Carrier(c.Carrier)
 	return p.done()
 }
 
@@ -275,7 +283,7 @@ func (c *Call) Size() int {
 	for _, a := range c.Args {
 		n += a.Size()
 	}
-	return n
+	return n + carrierSize(c.Carrier)
 }
 
 // NFiles is how many descriptors the call's handles travel with.
@@ -314,6 +322,7 @@ func DecodeCall(body []byte) (*Call, error) {
 	for i := 0; i < n; i++ {
 		c.Args = append(c.Args, r.Value())
 	}
+	c.Carrier = r.Carrier()
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("call frame: %w", err)
 	}
@@ -430,6 +439,9 @@ type Batch struct {
 	N      int
 	Slice  Value
 	Tuples [][]Value
+	// Carrier is the Map call's propagated values, as Call's: every item
+	// runs in a context with them.
+	Carrier map[string]string
 }
 
 // Encode encodes the batch.
@@ -441,15 +453,16 @@ func (m *Batch) Encode() []byte {
 	b.Bool(m.Tuples != nil)
 	if m.Tuples == nil {
 		b.Value(m.Slice)
-		return b
-	}
-	b.Uvarint(uint64(len(m.Tuples)))
-	for _, t := range m.Tuples {
-		b.Uvarint(uint64(len(t)))
-		for _, a := range t {
-			b.Value(a)
+	} else {
+		b.Uvarint(uint64(len(m.Tuples)))
+		for _, t := range m.Tuples {
+			b.Uvarint(uint64(len(t)))
+			for _, a := range t {
+				b.Value(a)
+			}
 		}
 	}
+	b.Carrier(m.Carrier)
 	return b
 }
 
@@ -475,6 +488,7 @@ func DecodeBatch(body []byte) (*Batch, error) {
 	} else {
 		m.Slice = r.Value()
 	}
+	m.Carrier = r.Carrier()
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("batch frame: %w", err)
 	}
@@ -532,6 +546,61 @@ func DecodeBatchResult(body []byte) (*BatchResult, error) {
 		return nil, fmt.Errorf("batch result frame: %w", err)
 	}
 	return m, nil
+}
+
+// Carrier appends a call's carrier when it is not empty: its number of
+// entries, then each key and value, keys in order (so that a call encodes
+// the same way every time). An empty carrier appends nothing.
+func (b *Encoder) Carrier(m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	b.Uvarint(uint64(len(m)))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		b.Str(k)
+		b.Str(m[k])
+	}
+}
+
+// carrierSize is the length of m's encoding (Encoder.Carrier).
+func carrierSize(m map[string]string) int {
+	if len(m) == 0 {
+		return 0
+	}
+	n := uvarintLen(uint64(len(m)))
+	for k, v := range m {
+		n += uvarintLen(uint64(len(k))) + len(k) + uvarintLen(uint64(len(v))) + len(v)
+	}
+	return n
+}
+
+// Carrier reads a carrier that ends a call or batch body: nil when the body
+// ends here. One that is there holds at least one entry, in key order
+// without repeats, as Encoder.Carrier writes it.
+func (r *Decoder) Carrier() map[string]string {
+	if r.err != nil || len(r.b) == 0 {
+		return nil
+	}
+	n := r.Count(2)
+	if r.err == nil && n == 0 {
+		r.Fail(errors.New("an empty carrier"))
+	}
+	if r.err != nil {
+		return nil
+	}
+	m := make(map[string]string, n)
+	last := ""
+	for i := 0; i < n && r.err == nil; i++ {
+		k, v := r.Str(), r.Str()
+		if r.err == nil && i > 0 && k <= last {
+			r.Fail(fmt.Errorf("carrier key %q out of order", k))
+		}
+		m[k], last = v, k
+	}
+	if r.err != nil {
+		return nil
+	}
+	return m
 }
 
 // closeFiles closes files, ignoring errors: they are descriptors nobody

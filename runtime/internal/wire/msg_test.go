@@ -280,3 +280,72 @@ func TestDecodeHelloErrors(t *testing.T) {
 		}
 	}
 }
+
+// A call's or batch's carrier follows its arguments only when it is not
+// empty: without one the encoding is what it was before carriers existed,
+// and with one it round-trips, keys in order, whatever the map's order.
+func TestCarrier(t *testing.T) {
+	plain := &Call{Target: "pkg.F", Codec: "gob", Args: []Value{{Present: true, Data: []byte{1}}}}
+	old := []byte{5, 'p', 'k', 'g', '.', 'F', 3, 'g', 'o', 'b', 1, FormCodec, 1, 1}
+	if enc := plain.Encode(); !bytes.Equal(enc, old) {
+		t.Fatalf("a call without a carrier encodes as % x, want % x", enc, old)
+	}
+	plain.Carrier = map[string]string{}
+	if enc := plain.Encode(); !bytes.Equal(enc, old) {
+		t.Fatalf("a call with an empty carrier encodes as % x, want % x", enc, old)
+	}
+	if got, err := DecodeCall(old); err != nil || got.Carrier != nil {
+		t.Fatalf("a call without a carrier decodes with %v, %v", got.Carrier, err)
+	}
+
+	c := *plain
+	c.Carrier = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "baggage": "k=v", "a": ""}
+	enc := c.Encode()
+	want := append(Encoder(nil), old...)
+	want.Uvarint(3)
+	for _, k := range []string{"a", "baggage", "traceparent"} {
+		want.Str(k)
+		want.Str(c.Carrier[k])
+	}
+	if !bytes.Equal(enc, want) {
+		t.Fatalf("carrier encoded as % x, want % x", enc, []byte(want))
+	}
+	for range 10 { // map order differs from run to run; the encoding does not
+		if again := c.Encode(); !bytes.Equal(again, enc) {
+			t.Fatalf("the same call encoded as % x, then % x", enc, again)
+		}
+	}
+	if c.Size() != len(enc) || c.Payload().Size() != len(enc) {
+		t.Fatalf("Size() = %d, encoded %d", c.Size(), len(enc))
+	}
+	got, err := DecodeCall(enc)
+	if err != nil || !reflect.DeepEqual(got.Carrier, c.Carrier) || len(got.Args) != 1 {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+
+	for name, body := range map[string][]byte{
+		"empty":        append(append([]byte(nil), old...), 0),
+		"out of order": append(append([]byte(nil), old...), 2, 1, 'b', 0, 1, 'a', 0),
+		"repeated key": append(append([]byte(nil), old...), 2, 1, 'a', 0, 1, 'a', 0),
+		"cut short":    enc[:len(enc)-1],
+	} {
+		if _, err := DecodeCall(body); err == nil || !strings.HasPrefix(err.Error(), "call frame: ") {
+			t.Errorf("%s carrier: err %v, want a call frame error", name, err)
+		}
+	}
+
+	for _, b := range []*Batch{
+		{Target: "pkg.F", Codec: "gob", N: 1, Slice: Value{Present: true, Data: []byte{1}}, Carrier: c.Carrier},
+		{Target: "pkg.G", Codec: "gob", N: 1, Tuples: [][]Value{{{}}}, Carrier: c.Carrier},
+	} {
+		got, err := DecodeBatch(b.Encode())
+		if err != nil || !reflect.DeepEqual(got, b) {
+			t.Errorf("batch round trip: %+v, %v; want %+v", got, err, b)
+		}
+		plain := *b
+		plain.Carrier = nil
+		if enc := b.Encode(); !bytes.HasPrefix(enc, plain.Encode()) || len(enc) == len(plain.Encode()) {
+			t.Errorf("the batch's carrier does not follow its arguments: % x", enc)
+		}
+	}
+}
