@@ -333,3 +333,30 @@ func TestSandboxFilter(t *testing.T) {
 		}
 	}
 }
+
+// On a kernel without Landlock, BestEffort runs the child without the
+// path rules and with every other restriction; without BestEffort, Start
+// refuses.
+func TestSandboxBestEffort(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer mp.PlayLandlockABI(0)()
+	p := &mp.Process{Target: targets.ReadFile, Args: []any{secret}, Sandbox: &mp.Sandbox{}}
+	var se *mp.SandboxError
+	if err := p.Start(); !errors.As(err, &se) || se.Restriction != "ReadOnly and ReadWrite (Landlock)" {
+		t.Fatalf("Start without Landlock: got %v, want a *SandboxError for Landlock", err)
+	}
+	sb := &mp.Sandbox{BestEffort: true, ReadOnly: []string{"/proc"}}
+	if _, err := runIn(t, sb, targets.ReadFile, secret); err != nil {
+		t.Fatalf("read a file with BestEffort and no Landlock: %v", err)
+	}
+	got, err := runIn(t, sb, targets.Status, []string{"NoNewPrivs", "Seccomp", "CapEff"})
+	if st, _ := got.(map[string]string); err != nil || st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" || st["CapEff"] != "0000000000000000" {
+		t.Fatalf("the status of a child with BestEffort and no Landlock: %v, %v", got, err)
+	}
+	if _, err := runIn(t, sb, targets.Dial, "127.0.0.1:"+strconv.Itoa(int(listen(t)))); !errors.Is(err, syscall.ENETUNREACH) {
+		t.Fatalf("dial with BestEffort and no Landlock: got %v, want ENETUNREACH", err)
+	}
+}

@@ -40,8 +40,19 @@ type netPortAttr struct {
 	access, port uint64
 }
 
-// landlockABI is the kernel's Landlock ABI version, 0 without Landlock.
-func landlockABI() int {
+// landlockABI is the kernel's Landlock ABI version, 0 without Landlock (a
+// variable: tests play older kernels).
+var landlockABI = kernelLandlockABI
+
+// PlayLandlockABI makes Check see a kernel with Landlock ABI abi, until
+// restore is called: tests run the paths of older kernels with it.
+func PlayLandlockABI(abi int) (restore func()) {
+	old := landlockABI
+	landlockABI = func() int { return abi }
+	return func() { landlockABI = old }
+}
+
+func kernelLandlockABI() int {
 	v, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	if e != 0 {
 		return 0
