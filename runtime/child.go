@@ -52,7 +52,7 @@ func Guard() {
 	// Our own children get their marker from us; nothing else we start
 	// should see it.
 	os.Unsetenv(envMarker)
-	os.Exit(runChild(marker))
+	exitChild(runChild(marker))
 }
 
 func childFail(format string, args ...any) int {
@@ -103,6 +103,7 @@ func runChild(marker string) int {
 	// long as it takes, and the parent's death still ends the read (EOF).
 	_ = conn.SetReadDeadline(time.Time{})
 	if h.Worker {
+		observeChild(h.Name, "")
 		return serveWorker(conn, rd)
 	}
 
@@ -120,6 +121,7 @@ func runChild(marker string) int {
 		return childFail("%v", err)
 	}
 	spec := registry.ByName(call.Target)
+	observeChild(h.Name, call.Target)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -135,7 +137,7 @@ func runChild(marker string) int {
 		return childFail("send the outcome of %s: %v", call.Target, err)
 	}
 	if terminated.Load() {
-		proc.DieOfTerminate()
+		dieOfTerminate()
 	}
 	if kind == wire.KindResult {
 		return exitOK
@@ -218,7 +220,7 @@ func watchParent(conn io.Reader, cancel context.CancelFunc) {
 		f, err := wire.ReadFrame(conn, 1<<20)
 		if err != nil {
 			cancel()
-			os.Exit(exitFailed)
+			exitChild(exitFailed)
 		}
 		switch f.Kind {
 		case wire.KindCancel:

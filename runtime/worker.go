@@ -125,9 +125,9 @@ func (s *workerServer) readOrExit() wire.Frame {
 			// nobody reads waits in Join, as Python's does). Values
 			// they kept from batches go to the parent.
 			flushQueues(s.conn)
-			os.Exit(exitOK)
+			exitChild(exitOK)
 		}
-		os.Exit(childFail("worker: %v", err))
+		exitChild(childFail("worker: %v", err))
 	}
 	if f.Kind == wire.KindCall && s.rd.Pending() {
 		f.Files = takeFrameFiles(s.rd, f.Body)
@@ -268,7 +268,7 @@ func (s *workerServer) refuse(fs ...wire.Frame) {
 		}
 	}
 	_ = s.bw.Flush()
-	proc.DieOfTerminate()
+	dieOfTerminate()
 }
 
 // handleCall runs one encoded call, a call or batch frame with the
