@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/coverage"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -114,14 +113,9 @@ func exitChild(code int) {
 }
 
 // dieOfTerminate ends the child by the signal that asked it to terminate
-// (proc.DieOfTerminate), after its exit hooks. A death by signal runs none
-// of Go's own exit hooks, so a coverage-instrumented child writes its
-// counters here, where os.Exit would have.
+// (proc.DieOfTerminate), after its exit hooks.
 func dieOfTerminate() {
 	runExitHooks()
-	if dir := os.Getenv("GOCOVERDIR"); dir != "" {
-		_ = coverage.WriteCountersDir(dir) // fails harmlessly without -cover
-	}
 	proc.DieOfTerminate()
 }
 
