@@ -21,6 +21,7 @@ import (
 
 	"github.com/mpgen/mpgen/internal/targets"
 	"github.com/mpgen/mpgen/internal/targets/observe"
+	"github.com/mpgen/mpgen/internal/tempdir"
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
@@ -79,7 +80,7 @@ func TestChildSlogAttributes(t *testing.T) {
 // gzipped protobuf format; go tool pprof reads and merges them, and the
 // CPU profiles show the target's work.
 func TestChildProfiles(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempdir.New(t)
 	t.Setenv("MPGEN_PROFILE", dir)
 	p := start(t, &mp.Process{Target: observe.Burn, Args: []any{300 * time.Millisecond}})
 	if err := join(t, p); err != nil {
