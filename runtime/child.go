@@ -56,7 +56,7 @@ func Guard() {
 	// Our own children get their marker from us; nothing else we start
 	// should see it.
 	os.Unsetenv(envMarker)
-	os.Exit(runChild(marker))
+	exitChild(runChild(marker))
 }
 
 // confine applies the child's sandbox, if it has one, before anything of
@@ -130,15 +130,12 @@ func runChild(marker string) int {
 		os.Args = os.Args[:1]
 	}
 	becomeChild(h)
-	// From here on the child ends by returning (Guard's os.Exit), by
-	// dying of SIGTERM or by exiting when its channel ends: each runs the
-	// AtChildExit functions first.
-	defer runChildExit()
 	SetMaxFrameSize(h.MaxFrame)
 	// The parent is authenticated: from here on a large call may take as
 	// long as it takes, and the parent's death still ends the read (EOF).
 	_ = conn.SetReadDeadline(time.Time{})
 	if h.Worker {
+		observeChild(h.Name, "")
 		return serveWorker(conn, rd)
 	}
 
@@ -156,6 +153,7 @@ func runChild(marker string) int {
 		return childFail("%v", err)
 	}
 	spec := registry.ByName(call.Target)
+	observeChild(h.Name, call.Target)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -171,8 +169,7 @@ func runChild(marker string) int {
 		return childFail("send the outcome of %s: %v", call.Target, err)
 	}
 	if terminated.Load() {
-		runChildExit()
-		proc.DieOfTerminate()
+		dieOfTerminate()
 	}
 	if kind == wire.KindResult {
 		return exitOK
@@ -255,8 +252,7 @@ func watchParent(conn io.Reader, cancel context.CancelFunc) {
 		f, err := wire.ReadFrame(conn, 1<<20)
 		if err != nil {
 			cancel()
-			runChildExit()
-			os.Exit(exitFailed)
+			exitChild(exitFailed)
 		}
 		switch f.Kind {
 		case wire.KindCancel:

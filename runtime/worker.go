@@ -125,12 +125,9 @@ func (s *workerServer) readOrExit() wire.Frame {
 			// nobody reads waits in Join, as Python's does). Values
 			// they kept from batches go to the parent.
 			flushQueues(s.conn)
-			runChildExit()
-			os.Exit(exitOK)
+			exitChild(exitOK)
 		}
-		code := childFail("worker: %v", err)
-		runChildExit()
-		os.Exit(code)
+		exitChild(childFail("worker: %v", err))
 	}
 	if f.Kind == wire.KindCall && s.rd.Pending() {
 		f.Files = takeFrameFiles(s.rd, f.Body)
@@ -271,8 +268,7 @@ func (s *workerServer) refuse(fs ...wire.Frame) {
 		}
 	}
 	_ = s.bw.Flush()
-	runChildExit()
-	proc.DieOfTerminate()
+	dieOfTerminate()
 }
 
 // handleCall runs one encoded call, a call or batch frame with the

@@ -1,11 +1,14 @@
 // Package proc is the runtime's platform process control: it starts the
 // program's own binary as a child with a control socket on descriptor
 // ControlFD and its output plumbed to any writer (Spawn; on Linux the
-// kernel kills the child when this process ends), opens that socket
+// kernel kills the child when this process ends), its stderr always
+// through a pipe whose copier keeps the tail and its lines labelled on
+// request (Outputs, Labeled), tells how it died (Outputs.Death), opens that socket
 // in the child (ControlConn), names the child after its parent
 // (TakeParentName), keeps stray inherited descriptors out of
 // children (InheritableFDs, CloseInherited), and observes and stops
-// processes (Terminate, Kill, ExitStatus, OnTerminate, DieOfTerminate, RSS).
+// processes (Terminate, Kill, ExitStatus, OnTerminate, DieOfTerminate, RSS),
+// and holds a child for a debugger (WaitForDebugger).
 //
 // It knows nothing of what travels on the socket: the environment marker,
 // the handshake and the calls belong to package mp. Platform differences

@@ -29,15 +29,13 @@ type Outputs struct {
 
 	stderr *tail // the tail of the child's stderr
 
-	oomBase uint64 // the system's OOM-kill count before the start
-	oomOK   bool   // oomBase is known
+	oomBase uint64 // the system's OOM-kill count as the child started
+	oomOK   bool   // oomBase is known (set by the stderr copier)
 }
 
 // newOutputs returns the Outputs of a child about to start.
 func newOutputs() *Outputs {
-	o := &Outputs{ready: make(chan struct{})}
-	o.oomBase, o.oomOK = oomKills()
-	return o
+	return &Outputs{ready: make(chan struct{})}
 }
 
 // file returns what the child should get for w (def when w is nil): the
@@ -84,6 +82,12 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // that the child never blocks on a full pipe and the tail stays true.
 func (o *Outputs) copy(dst io.Writer, src *os.File, lab *Labeled, t *tail, done chan struct{}) {
 	defer close(done)
+	if t != nil {
+		// Read here, beside the child's exec, rather than on Start's
+		// path (it costs tens of microseconds). A child OOM-killed
+		// before this read is reported as killed by a signal.
+		o.oomBase, o.oomOK = oomKills()
+	}
 	var lb *labeler
 	if lab != nil {
 		<-o.ready // the label needs the pid

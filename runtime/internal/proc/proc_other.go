@@ -58,3 +58,7 @@ func DieOfTerminate() { os.Exit(1) }
 func TakeParentName() {}
 
 func Exited(p *os.Process) bool { return true }
+
+func notifyCont() chan os.Signal { return nil }
+
+func stopCont(chan os.Signal) {}

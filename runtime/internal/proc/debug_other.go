@@ -1,0 +1,6 @@
+//go:build !linux && !darwin && !windows
+
+package proc
+
+// traced is unknown here: only SIGCONT ends the wait.
+func traced() bool { return false }
