@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mpgen/mpgen/internal/targets"
 	"github.com/mpgen/mpgen/internal/targets/observe"
@@ -78,4 +80,37 @@ func TestExitCauseOOMKill(t *testing.T) {
 		t.Errorf("Stderr = %q, want \"hogging\"", ee.Stderr)
 	}
 	t.Logf("%v", ee)
+}
+
+// A grandchild that holds the child's stderr (a file here) keeps Join
+// waiting no longer than a moment, and what it writes later still reaches
+// the file, as when the child had the file itself.
+func TestGrandchildHoldsStderr(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := &mp.Process{Target: targets.StartOrphan, Args: []any{"echo early >&2; sleep 1; echo late >&2"}, Stderr: f}
+	start := time.Now()
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Join(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 900*time.Millisecond {
+		t.Errorf("Start and Join took %v: Join waited for the grandchild that holds stderr", took)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(f.Name())
+		if strings.Contains(string(b), "early\nlate\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the grandchild's output in the file: %q; want early and late", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

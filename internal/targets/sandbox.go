@@ -169,3 +169,16 @@ func SpinIgnoringCPULimit(d time.Duration) int {
 //
 //mp:target
 func Forbidden(what string, pid int) error { return forbidden(what, pid) }
+
+// StartOrphan starts /bin/sh -c script with this process's stdout and
+// stderr, and returns without waiting for it.
+//
+//mp:target
+func StartOrphan(script string) error {
+	c := exec.Command("/bin/sh", "-c", script)
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	if err := c.Start(); err != nil {
+		return err
+	}
+	return c.Process.Release()
+}

@@ -1099,6 +1099,14 @@ func init() {
 		}),
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name:   "github.com/mpgen/mpgen/internal/targets.StartOrphan",
+		Func:   StartOrphan,
+		Params: []mpimpl.Param{mpimpl.P[string]("script")},
+		Batch: mpimpl.One(func(ctx context.Context, a0 string) (struct{}, error) {
+			return struct{}{}, StartOrphan(a0)
+		}),
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.StartSleepers",
 		Func: StartSleepers,
 		Params: []mpimpl.Param{

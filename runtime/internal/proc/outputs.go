@@ -22,6 +22,7 @@ type Outputs struct {
 	writeEnds []*os.File // the child's ends, closed in the parent after Start
 	readEnds  []*os.File
 	done      []chan struct{}
+	toFile    []bool // the copier writes to a file the child would have had itself
 
 	ready     chan struct{} // closed once the child started, or failed to
 	readyOnce sync.Once
@@ -66,9 +67,11 @@ func (o *Outputs) file(w io.Writer, def *os.File, keepTail bool) (*os.File, erro
 		o.stderr = t
 	}
 	done := make(chan struct{})
+	_, toFile := w.(*os.File)
 	o.writeEnds = append(o.writeEnds, pw)
 	o.readEnds = append(o.readEnds, pr)
 	o.done = append(o.done, done)
+	o.toFile = append(o.toFile, toFile)
 	go o.copy(w, pr, lab, t, done)
 	return pw, nil
 }
@@ -82,6 +85,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // that the child never blocks on a full pipe and the tail stays true.
 func (o *Outputs) copy(dst io.Writer, src *os.File, lab *Labeled, t *tail, done chan struct{}) {
 	defer close(done)
+	defer src.Close()
 	if t != nil {
 		// Read here, beside the child's exec, rather than on Start's
 		// path (it costs tens of microseconds). A child OOM-killed
@@ -141,27 +145,37 @@ func (o *Outputs) abandon() {
 }
 
 // Wait lets the copiers finish for up to d, then closes the pipes (so a
-// grandchild holding them gets EPIPE) and stops waiting.
+// grandchild holding them gets EPIPE) and stops waiting. A copier to a
+// file is waited for up to fileGrace only, and then left to go on alone:
+// without the pipe the file would have been the child's own, and a
+// grandchild that holds it could write to it for as long as it lives
+// without keeping Join waiting (Python's neither waits nor cuts it off).
 func (o *Outputs) Wait(d time.Duration) {
 	if o == nil || len(o.done) == 0 {
 		return
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for _, done := range o.done {
+	deadline := time.Now().Add(d)
+	for i, done := range o.done {
+		wait := time.Until(deadline)
+		if o.toFile[i] {
+			wait = min(wait, fileGrace)
+		}
+		timer := time.NewTimer(max(wait, 0))
 		select {
 		case <-done:
 		case <-timer.C:
-			for _, f := range o.readEnds {
-				f.Close()
+			if !o.toFile[i] {
+				o.readEnds[i].Close()
 			}
-			return
 		}
-	}
-	for _, f := range o.readEnds {
-		f.Close()
+		timer.Stop()
 	}
 }
+
+// fileGrace is how long Wait waits for the copier of a pipe to a file once
+// the child has exited. Its output is in the pipe already, so the copier
+// gets to the end at once unless a grandchild holds the pipe.
+const fileGrace = 100 * time.Millisecond
 
 // Death returns how the child whose state is ps ended; killed says that
 // this process killed it (so a SIGKILL is not the OOM killer's). Call it
