@@ -3,6 +3,8 @@ package proc
 import (
 	"bytes"
 	"io"
+	"os"
+	"reflect"
 	"strconv"
 	"sync"
 )
@@ -46,12 +48,65 @@ type Labeled struct {
 // nothing else should write to a Labeled.
 func (l *Labeled) Write(p []byte) (int, error) { return l.W.Write(p) }
 
-// labelMu serializes the lines of every labelled output of this process.
-var labelMu sync.Mutex
+// dests holds a lock per destination of labelled lines, while some child
+// writes to it: the lines of all children to one writer never interleave,
+// and a writer that blocks holds up only the children that write to it.
+var dests struct {
+	sync.Mutex
+	m map[any]*destLock
+}
+
+type destLock struct {
+	sync.Mutex
+	refs int
+}
+
+// destKey is the key of w in dests: a file by its descriptor (os.Stdout and
+// another *os.File of descriptor 1 are one destination), another writer by
+// itself when it can be a key, else one key for all such writers.
+func destKey(w io.Writer) any {
+	if f, ok := w.(*os.File); ok {
+		return f.Fd()
+	}
+	if reflect.TypeOf(w).Comparable() {
+		return w
+	}
+	return reflect.TypeOf(w)
+}
+
+// lockDest takes a reference to the lock of w's destination.
+func lockDest(w io.Writer) (*destLock, any) {
+	key := destKey(w)
+	dests.Lock()
+	defer dests.Unlock()
+	if dests.m == nil {
+		dests.m = map[any]*destLock{}
+	}
+	d := dests.m[key]
+	if d == nil {
+		d = &destLock{}
+		dests.m[key] = d
+	}
+	d.refs++
+	return d, key
+}
+
+// unlockDest gives back a reference lockDest took.
+func unlockDest(key any) {
+	dests.Lock()
+	defer dests.Unlock()
+	if d := dests.m[key]; d != nil {
+		if d.refs--; d.refs == 0 {
+			delete(dests.m, key)
+		}
+	}
+}
 
 // labeler cuts a child's output into lines and writes each with its label.
 type labeler struct {
 	dst          io.Writer
+	lock         *destLock // dst's
+	key          any       // dst's in dests
 	mode         PrefixMode
 	prefix, cont []byte // "name[pid] | " and "name[pid] + "
 	buf          []byte // the current line so far
@@ -61,7 +116,8 @@ type labeler struct {
 
 func newLabeler(dst io.Writer, l *Labeled, pid int) *labeler {
 	head := l.Name + "[" + strconv.Itoa(pid) + "] "
-	return &labeler{dst: dst, mode: l.Mode, prefix: []byte(head + "| "), cont: []byte(head + "+ ")}
+	lock, key := lockDest(dst)
+	return &labeler{dst: dst, lock: lock, key: key, mode: l.Mode, prefix: []byte(head + "| "), cont: []byte(head + "+ ")}
 }
 
 // write takes the next bytes of the output and writes the lines they end.
@@ -131,11 +187,14 @@ func (l *labeler) emit(s []byte) error {
 	}
 	l.out = append(l.out, '\n')
 	l.split = true
-	labelMu.Lock()
+	l.lock.Lock()
 	_, err := l.dst.Write(l.out)
-	labelMu.Unlock()
+	l.lock.Unlock()
 	return err
 }
+
+// close gives back the labeler's reference to its destination's lock.
+func (l *labeler) close() { unlockDest(l.key) }
 
 // flush writes the last line when it had no newline.
 func (l *labeler) flush() error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,14 +16,15 @@ const OutputWait = 5 * time.Second
 
 // Outputs copies a child's output through pipes: its stderr always, so
 // that the parent keeps the tail of it (Death), and its stdout when it goes
-// to a writer that is not a file or is labelled (Labeled). Unlike os/exec's
-// copiers, a copier stuck in a writer that never returns cannot keep Join
-// from returning: after the child has exited, Wait gives up after a bound.
+// to a writer that is not a file or is labelled (Labeled), or to the same
+// file as its stderr (one pipe then carries both, so that their lines keep
+// the order the child wrote them in, as when the child had the file). Unlike
+// os/exec's copiers, a copier stuck in a writer that never returns cannot
+// keep Join from returning: after the child has exited, Wait gives up after
+// a bound.
 type Outputs struct {
 	writeEnds []*os.File // the child's ends, closed in the parent after Start
-	readEnds  []*os.File
-	done      []chan struct{}
-	toFile    []bool // the copier writes to a file the child would have had itself
+	pipes     []*pipe
 
 	ready     chan struct{} // closed once the child started, or failed to
 	readyOnce sync.Once
@@ -30,20 +32,49 @@ type Outputs struct {
 
 	stderr *tail // the tail of the child's stderr
 
-	oomBase uint64 // the system's OOM-kill count as the child started
-	oomOK   bool   // oomBase is known (set by the stderr copier)
+	oomOnce sync.Once     // the stderr copier reads the OOM-kill count once
+	oomRead chan struct{} // closed once it has
+	oomBase uint64        // the system's OOM-kill count as the child started
+	oomOK   bool          // oomBase is known
+}
+
+// pipe is one copier's side of a child's output pipe.
+type pipe struct {
+	r      *os.File
+	done   chan struct{} // closed when the copier has returned
+	toFile bool          // it writes to a file the child would have had itself
+	// reading is true while the copier waits in Read with everything it
+	// read written out; a copier that stays so after the child's exit
+	// has had all the child wrote, and only a grandchild holds the pipe.
+	reading atomic.Bool
 }
 
 // newOutputs returns the Outputs of a child about to start.
 func newOutputs() *Outputs {
-	return &Outputs{ready: make(chan struct{})}
+	return &Outputs{ready: make(chan struct{}), oomRead: make(chan struct{})}
 }
 
-// file returns what the child should get for w (def when w is nil): the
-// file itself when w is one, unlabelled, and no tail is kept; else the
-// write end of a pipe whose copier writes to it and, with keepTail, keeps
-// its tail.
-func (o *Outputs) file(w io.Writer, def *os.File, keepTail bool) (*os.File, error) {
+// files returns what the child should get as its stdout and stderr (nil:
+// this process's own).
+func (o *Outputs) files(stdout, stderr io.Writer) (outFile, errFile *os.File, err error) {
+	ow, olab := resolve(stdout, os.Stdout)
+	ew, elab := resolve(stderr, os.Stderr)
+	if olab == nil && elab == nil && sameFile(ow, ew) {
+		errFile, err = o.pipe(ew, nil, true)
+		return errFile, errFile, err
+	}
+	if f, ok := ow.(*os.File); ok && olab == nil {
+		outFile = f
+	} else if outFile, err = o.pipe(ow, olab, false); err != nil {
+		return nil, nil, err
+	}
+	errFile, err = o.pipe(ew, elab, true)
+	return outFile, errFile, err
+}
+
+// resolve returns the writer w stands for (def when it is nil) and its
+// labels, if any.
+func resolve(w io.Writer, def *os.File) (io.Writer, *Labeled) {
 	lab, _ := w.(*Labeled)
 	if lab != nil {
 		w = lab.W
@@ -54,9 +85,31 @@ func (o *Outputs) file(w io.Writer, def *os.File, keepTail bool) (*os.File, erro
 	if w == nil {
 		w = def
 	}
-	if f, ok := w.(*os.File); ok && lab == nil && !keepTail {
-		return f, nil
+	return w, lab
+}
+
+// sameFile reports whether a and b are the same open file (a terminal, or
+// a file or pipe that both name, as after 2>&1).
+func sameFile(a, b io.Writer) bool {
+	fa, ok := a.(*os.File)
+	fb, ok2 := b.(*os.File)
+	if !ok || !ok2 {
+		return false
 	}
+	if fa == fb {
+		return true
+	}
+	sa, err := fa.Stat()
+	if err != nil {
+		return false
+	}
+	sb, err := fb.Stat()
+	return err == nil && os.SameFile(sa, sb)
+}
+
+// pipe returns the write end of a pipe whose copier writes to w, labelled
+// by lab when it is not nil, and, with keepTail, keeps its tail.
+func (o *Outputs) pipe(w io.Writer, lab *Labeled, keepTail bool) (*os.File, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -66,31 +119,29 @@ func (o *Outputs) file(w io.Writer, def *os.File, keepTail bool) (*os.File, erro
 		t = &tail{}
 		o.stderr = t
 	}
-	done := make(chan struct{})
 	_, toFile := w.(*os.File)
+	p := &pipe{r: pr, done: make(chan struct{}), toFile: toFile}
 	o.writeEnds = append(o.writeEnds, pw)
-	o.readEnds = append(o.readEnds, pr)
-	o.done = append(o.done, done)
-	o.toFile = append(o.toFile, toFile)
-	go o.copy(w, pr, lab, t, done)
+	o.pipes = append(o.pipes, p)
+	go o.copy(w, p, lab, t)
 	return pw, nil
 }
 
 // copyBufs holds the copiers' read buffers.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// copy copies src to dst until the child's end closes, labelled by lab
-// when it is not nil, and keeps the tail in t when it is not nil. A writer
-// that fails is given nothing more, but src is still read to its end, so
-// that the child never blocks on a full pipe and the tail stays true.
-func (o *Outputs) copy(dst io.Writer, src *os.File, lab *Labeled, t *tail, done chan struct{}) {
-	defer close(done)
-	defer src.Close()
+// copy copies p to dst until the child's end closes, labelled by lab when
+// it is not nil, and keeps the tail in t when it is not nil. A writer that
+// fails is given nothing more, but p is still read to its end, so that the
+// child never blocks on a full pipe and the tail stays true.
+func (o *Outputs) copy(dst io.Writer, p *pipe, lab *Labeled, t *tail) {
+	defer close(p.done)
+	defer p.r.Close()
 	if t != nil {
 		// Read here, beside the child's exec, rather than on Start's
 		// path (it costs tens of microseconds). A child OOM-killed
 		// before this read is reported as killed by a signal.
-		o.oomBase, o.oomOK = oomKills()
+		o.readOOMBase()
 	}
 	var lb *labeler
 	if lab != nil {
@@ -102,7 +153,9 @@ func (o *Outputs) copy(dst io.Writer, src *os.File, lab *Labeled, t *tail, done 
 	buf := *bp
 	failed := false
 	for {
-		n, err := src.Read(buf)
+		p.reading.Store(true)
+		n, err := p.r.Read(buf)
+		p.reading.Store(false)
 		if n > 0 {
 			if t != nil {
 				_, _ = t.Write(buf[:n])
@@ -121,9 +174,20 @@ func (o *Outputs) copy(dst io.Writer, src *os.File, lab *Labeled, t *tail, done 
 			break
 		}
 	}
-	if lb != nil && !failed {
-		_ = lb.flush()
+	if lb != nil {
+		if !failed {
+			_ = lb.flush()
+		}
+		lb.close()
 	}
+}
+
+// readOOMBase reads the system's OOM-kill count once; Death waits for it.
+func (o *Outputs) readOOMBase() {
+	o.oomOnce.Do(func() {
+		o.oomBase, o.oomOK = oomKills()
+		close(o.oomRead)
+	})
 }
 
 // started closes the parent's copies of the child's pipe ends and gives
@@ -139,42 +203,66 @@ func (o *Outputs) started(pid int) {
 // abandon releases everything after a failed start.
 func (o *Outputs) abandon() {
 	o.started(0)
-	for _, f := range o.readEnds {
-		f.Close()
+	for _, p := range o.pipes {
+		p.r.Close()
 	}
 }
 
-// Wait lets the copiers finish for up to d, then closes the pipes (so a
-// grandchild holding them gets EPIPE) and stops waiting. A copier to a
-// file is waited for up to fileGrace only, and then left to go on alone:
-// without the pipe the file would have been the child's own, and a
-// grandchild that holds it could write to it for as long as it lives
-// without keeping Join waiting (Python's neither waits nor cuts it off).
+// Wait lets the copiers finish, the child having exited, for up to d, then
+// closes the pipes (so a grandchild holding them gets EPIPE) and stops
+// waiting. A copier to a file is different once it has copied all there
+// is and waits for more for fileGrace: only a grandchild can be holding
+// the pipe then, and the copier is left to go on alone, as the grandchild
+// would have written to the file itself without the pipe, and without
+// keeping Join waiting. A copier still writing (to a slow reader) is
+// waited for, up to d: the end of a child's stderr, where a crash report
+// is, is not cut off by a program that exits after Join.
 func (o *Outputs) Wait(d time.Duration) {
-	if o == nil || len(o.done) == 0 {
+	if o == nil {
 		return
 	}
 	deadline := time.Now().Add(d)
-	for i, done := range o.done {
-		wait := time.Until(deadline)
-		if o.toFile[i] {
-			wait = min(wait, fileGrace)
-		}
-		timer := time.NewTimer(max(wait, 0))
-		select {
-		case <-done:
-		case <-timer.C:
-			if !o.toFile[i] {
-				o.readEnds[i].Close()
+	for _, p := range o.pipes {
+		if !p.toFile {
+			timer := time.NewTimer(max(time.Until(deadline), 0))
+			select {
+			case <-p.done:
+			case <-timer.C:
+				p.r.Close()
 			}
+			timer.Stop()
+			continue
 		}
-		timer.Stop()
+		waitFileCopier(p, deadline)
 	}
 }
 
-// fileGrace is how long Wait waits for the copier of a pipe to a file once
-// the child has exited. Its output is in the pipe already, so the copier
-// gets to the end at once unless a grandchild holds the pipe.
+// waitFileCopier waits for the copier p to a file to end, until deadline
+// or until it has waited in Read, with all it read written, for fileGrace.
+func waitFileCopier(p *pipe, deadline time.Time) {
+	tick := time.NewTicker(fileGrace / 10)
+	defer tick.Stop()
+	var idleSince time.Time
+	for {
+		select {
+		case <-p.done:
+			return
+		case now := <-tick.C:
+			switch {
+			case !p.reading.Load():
+				idleSince = time.Time{}
+			case idleSince.IsZero():
+				idleSince = now
+			}
+			if now.After(deadline) || (!idleSince.IsZero() && now.Sub(idleSince) >= fileGrace) {
+				return // left to go on alone
+			}
+		}
+	}
+}
+
+// fileGrace is how long a copier to a file must wait for more, after the
+// child's exit, before Wait leaves it to go on alone.
 const fileGrace = 100 * time.Millisecond
 
 // Death returns how the child whose state is ps ended; killed says that
@@ -192,10 +280,20 @@ func (o *Outputs) Death(ps *os.ProcessState, killed bool) Death {
 	if o.stderr != nil {
 		d.Stderr, d.Crash = o.stderr.String(), o.stderr.Crash()
 	}
-	if d.Signal == "SIGKILL" && !killed && o.oomOK {
+	if d.Signal == "SIGKILL" && !killed && o.oomRead != nil && isClosed(o.oomRead) && o.oomOK {
 		if n, ok := oomKills(); ok && n > o.oomBase {
 			d.OOMKill = true
 		}
 	}
 	return d
+}
+
+// isClosed reports whether c is closed, without waiting.
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

@@ -98,15 +98,12 @@ func spawn(exe string, args, extraEnv []string, stdout, stderr io.Writer, prepar
 	defer childEnd.Close()
 
 	out := newOutputs()
-	outFile, err := out.file(stdout, os.Stdout, false)
+	outFile, errFile, err := out.files(stdout, stderr)
 	if err == nil {
-		var errFile *os.File
-		if errFile, err = out.file(stderr, os.Stderr, true); err == nil {
-			var cmd *exec.Cmd
-			if cmd, err = start(exe, args, extraEnv, outFile, errFile, childEnd, prepare); err == nil {
-				out.started(cmd.Process.Pid)
-				return cmd, conn, out, nil
-			}
+		var cmd *exec.Cmd
+		if cmd, err = start(exe, args, extraEnv, outFile, errFile, childEnd, prepare); err == nil {
+			out.started(cmd.Process.Pid)
+			return cmd, conn, out, nil
 		}
 	}
 	out.abandon()

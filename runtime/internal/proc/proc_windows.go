@@ -61,34 +61,31 @@ func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, 
 		env = append(env, "GORACE=atexit_sleep_ms=0")
 	}
 	out := newOutputs()
-	outFile, err := out.file(stdout, os.Stdout, false)
+	outFile, errFile, err := out.files(stdout, stderr)
 	if err == nil {
-		var errFile *os.File
-		if errFile, err = out.file(stderr, os.Stderr, true); err == nil {
-			cmd := &exec.Cmd{
-				Path:   exe,
-				Args:   append([]string{os.Args[0]}, args...),
-				Env:    env,
-				Stdout: outFile,
-				Stderr: errFile,
-				SysProcAttr: &syscall.SysProcAttr{
-					AdditionalInheritedHandles: []syscall.Handle{syscall.Handle(childEnd.Fd())},
-				},
-			}
-			if prepare != nil {
-				err = prepare(cmd)
-			}
-			if err == nil {
-				err = cmd.Start()
-			}
-			if err == nil {
-				if err = joinJob(cmd.Process.Pid); err != nil {
-					_ = cmd.Process.Kill()
-					_ = cmd.Wait()
-				} else {
-					out.started(cmd.Process.Pid)
-					return cmd, conn, out, nil
-				}
+		cmd := &exec.Cmd{
+			Path:   exe,
+			Args:   append([]string{os.Args[0]}, args...),
+			Env:    env,
+			Stdout: outFile,
+			Stderr: errFile,
+			SysProcAttr: &syscall.SysProcAttr{
+				AdditionalInheritedHandles: []syscall.Handle{syscall.Handle(childEnd.Fd())},
+			},
+		}
+		if prepare != nil {
+			err = prepare(cmd)
+		}
+		if err == nil {
+			err = cmd.Start()
+		}
+		if err == nil {
+			if err = joinJob(cmd.Process.Pid); err != nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			} else {
+				out.started(cmd.Process.Pid)
+				return cmd, conn, out, nil
 			}
 		}
 	}
