@@ -48,6 +48,10 @@ func Guard() {
 	guardInstalled.Store(true)
 	marker, ok := os.LookupEnv(envMarker)
 	if !ok {
+		// A sandbox's variables mean something only to a child that
+		// its parent gave them: none of ours inherits stale ones.
+		os.Unsetenv(sandbox.Env)
+		os.Unsetenv(sandbox.EnvSealed)
 		return
 	}
 	if code, ok := confine(marker); !ok {

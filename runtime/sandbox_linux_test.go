@@ -325,7 +325,7 @@ func TestPoolSandbox(t *testing.T) {
 // the child; the same calls work, or fail otherwise, without a sandbox.
 func TestSandboxFilter(t *testing.T) {
 	sb := &mp.Sandbox{}
-	for _, what := range []string{"signal", "unshare", "io_uring"} {
+	for _, what := range []string{"signal", "unshare", "io_uring", "prlimit"} {
 		_, freeErr := runIn(t, nil, targets.Forbidden, what, os.Getpid())
 		_, err := runIn(t, sb, targets.Forbidden, what, os.Getpid())
 		if !errors.Is(err, syscall.EPERM) || errors.Is(freeErr, syscall.EPERM) {
@@ -358,5 +358,69 @@ func TestSandboxBestEffort(t *testing.T) {
 	}
 	if _, err := runIn(t, sb, targets.Dial, "127.0.0.1:"+strconv.Itoa(int(listen(t)))); !errors.Is(err, syscall.ENETUNREACH) {
 		t.Fatalf("dial with BestEffort and no Landlock: got %v, want ENETUNREACH", err)
+	}
+}
+
+// What Landlock and the network namespace do not cover, the filter does:
+// a file's mode outside the paths, a Unix socket with a path, terminal
+// input, and around the TCP port rules, TCP Fast Open and a listener
+// without bind. Each works, or fails otherwise, without a sandbox.
+func TestSandboxBeyondLandlock(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := listen(t)
+	ports := &mp.Sandbox{Network: mp.Network{ConnectTCP: []uint16{port}}}
+	for _, tc := range []struct {
+		sb        *mp.Sandbox
+		what, arg string
+		want      error
+	}{
+		{&mp.Sandbox{}, "chmod", file, syscall.EPERM},
+		{&mp.Sandbox{}, "unix", sock, syscall.EACCES},
+		{&mp.Sandbox{Network: mp.Network{ConnectTCP: []uint16{port}}}, "unix", sock, syscall.EACCES},
+		{&mp.Sandbox{}, "tiocsti", "", syscall.EPERM},
+		{ports, "tfo", "127.0.0.1:" + strconv.Itoa(int(port)), syscall.EACCES},
+		{ports, "listen", "", syscall.EACCES},
+	} {
+		_, free := runIn(t, nil, targets.ForbiddenAt, tc.what, tc.arg)
+		_, err := runIn(t, tc.sb, targets.ForbiddenAt, tc.what, tc.arg)
+		if !errors.Is(err, tc.want) || errors.Is(free, tc.want) {
+			t.Errorf("%s: got %v in the sandbox (want %v) and %v without (want anything else)", tc.what, err, tc.want, free)
+		}
+	}
+	if _, err := runIn(t, &mp.Sandbox{Network: mp.Network{BindTCP: []uint16{0}}}, targets.ForbiddenAt, "listen", ""); errors.Is(err, syscall.EACCES) {
+		t.Errorf("listen with BindTCP set: %v", err)
+	}
+}
+
+// A stale variable of the sandbox's in the parent's environment changes
+// nothing: the child applies the sandbox its Process asked for.
+func TestSandboxStaleEnvironment(t *testing.T) {
+	t.Setenv("MPGEN_SANDBOX_SEALED", `{"net":2,"ll":0,"sc":false}`)
+	t.Setenv("MPGEN_SANDBOX", `{"net":2,"ll":0,"sc":false}`)
+	got, err := runIn(t, &mp.Sandbox{ReadOnly: []string{"/proc"}}, targets.Status, []string{"Seccomp", "NoNewPrivs"})
+	if st, _ := got.(map[string]string); err != nil || st["Seccomp"] != "2" || st["NoNewPrivs"] != "1" {
+		t.Fatalf("a sandboxed child with stale variables in the environment: %v, %v", got, err)
+	}
+	if _, err := runIn(t, &mp.Sandbox{ReadOnly: []string{"/proc"}}, targets.ReadFile, "/etc/hostname"); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("read /etc/hostname: got %v, want EACCES", err)
 	}
 }

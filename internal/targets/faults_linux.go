@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -93,6 +95,12 @@ func forbidden(what string, pid int) error {
 	switch what {
 	case "signal":
 		return syscall.Kill(pid, 0)
+	case "prlimit":
+		var lim unix.Rlimit // the process's own limit, set again: harmless if allowed
+		if err := unix.Prlimit(pid, unix.RLIMIT_MSGQUEUE, nil, &lim); err != nil {
+			return err
+		}
+		return unix.Prlimit(pid, unix.RLIMIT_MSGQUEUE, &lim, nil)
 	case "unshare":
 		runtime.LockOSThread() // the thread is left in the namespace: let it end with the goroutine
 		return syscall.Unshare(syscall.CLONE_NEWUSER)
@@ -103,6 +111,44 @@ func forbidden(what string, pid int) error {
 			return e
 		}
 		return syscall.Close(int(fd))
+	}
+	return errors.New("nothing forbidden is called " + what)
+}
+
+func forbiddenAt(what, arg string) error {
+	switch what {
+	case "chmod":
+		return os.Chmod(arg, 0o600)
+	case "unix":
+		c, err := net.Dial("unix", arg)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case "tfo":
+		ap, err := netip.ParseAddrPort(arg)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Sendto(fd, []byte("hi"), unix.MSG_FASTOPEN, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+	case "listen":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		return ln.Close()
+	case "tiocsti":
+		b := byte('x')
+		_, _, e := syscall.Syscall(syscall.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&b)))
+		if e != 0 {
+			return e
+		}
+		return nil
 	}
 	return errors.New("nothing forbidden is called " + what)
 }

@@ -22,3 +22,5 @@ func raiseFileLimit() error { return errors.New("resource limits need Linux") }
 func ignoreCPULimitSignal() {}
 
 func forbidden(what string, pid int) error { return errors.New("sandboxes need Linux") }
+
+func forbiddenAt(what, arg string) error { return errors.New("sandboxes need Linux") }

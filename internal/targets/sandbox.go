@@ -182,3 +182,11 @@ func StartOrphan(script string) error {
 	}
 	return c.Process.Release()
 }
+
+// ForbiddenAt tries something a sandbox refuses, at arg, and returns its
+// error: "chmod" a file, "unix" connect to a Unix socket, "tfo" send data
+// with TCP Fast Open to a host:port, "listen" on TCP without bind,
+// "tiocsti" push a byte into the terminal input of descriptor 0.
+//
+//mp:target
+func ForbiddenAt(what, arg string) error { return forbiddenAt(what, arg) }

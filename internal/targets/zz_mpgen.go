@@ -550,6 +550,25 @@ func init() {
 		},
 	})
 	mpimpl.Register(mpimpl.Spec{
+		Name: "github.com/mpgen/mpgen/internal/targets.ForbiddenAt",
+		Func: ForbiddenAt,
+		Params: []mpimpl.Param{
+			mpimpl.P[string]("what"),
+			mpimpl.P[string]("arg"),
+		},
+		Call: func(ctx context.Context, args mpimpl.Args) (any, error) {
+			var a0 string
+			if err := args.Decode(0, &a0); err != nil {
+				return nil, err
+			}
+			var a1 string
+			if err := args.Decode(1, &a1); err != nil {
+				return nil, err
+			}
+			return nil, ForbiddenAt(a0, a1)
+		},
+	})
+	mpimpl.Register(mpimpl.Spec{
 		Name: "github.com/mpgen/mpgen/internal/targets.Garble",
 		Func: Garble,
 		Params: []mpimpl.Param{

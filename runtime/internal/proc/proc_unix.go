@@ -124,7 +124,7 @@ func start(exe string, args, extraEnv []string, stdout, stderr, control *os.File
 	if err != nil {
 		return nil, err
 	}
-	env := append(os.Environ(), extraEnv...)
+	env := withEnv(os.Environ(), extraEnv)
 	if _, set := os.LookupEnv("GORACE"); israce.Enabled && !set {
 		env = append(env, "GORACE=atexit_sleep_ms=0")
 	}

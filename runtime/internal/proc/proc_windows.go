@@ -52,7 +52,7 @@ func Spawn(exe string, args []string, marker string, extraEnv []string, stdout, 
 		return nil, nil, nil, fmt.Errorf("control channel: %w", err)
 	}
 	defer childEnd.Close()
-	env := append(os.Environ(), extraEnv...)
+	env := withEnv(os.Environ(), extraEnv)
 	if marker != "" {
 		env = append(env, marker+"=fd="+strconv.FormatUint(uint64(childEnd.Fd()), 10))
 	}

@@ -27,6 +27,9 @@ func Check(s *Spec) (*Spec, error) {
 	case s.Network == NetPorts && abi < 4 && !s.BestEffort:
 		return nil, fail("ConnectTCP and BindTCP (Landlock)", fmt.Errorf("TCP port rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI %d", abi))
 	}
+	if abi > 0 && abi < 6 && !s.BestEffort {
+		return nil, fail("Sandbox (Landlock)", fmt.Errorf("this kernel has Landlock ABI %d; the sandbox needs 6 (Linux 6.12) for all it denies: truncation (3), device ioctls (5), signals and abstract Unix sockets outside it (6): set BestEffort to run without what is missing", abi))
+	}
 	eff.LandlockABI = abi
 	if s.Network == NetPorts && abi < 4 {
 		eff.Network = NetAll // BestEffort: nothing can restrict the ports
@@ -45,13 +48,50 @@ func Check(s *Spec) (*Spec, error) {
 		return nil, fail("Processes", errors.New("the kernel does not count root's processes against RLIMIT_NPROC: set User to another user for a child that runs as root"))
 	}
 	if eff.LandlockABI > 0 {
-		fd, err := eff.ruleset(nil)
-		if err != nil {
+		if err := eff.tryRuleset(); err != nil {
 			return nil, err
 		}
-		unix.Close(fd)
 	}
 	return &eff, nil
+}
+
+// tryRuleset makes the Spec's ruleset and closes it: every path opens, as
+// the child's user when it has another (a path only root may reach fails
+// here, not in the child).
+func (s *Spec) tryRuleset() error {
+	if s.UID == nil && s.GID == nil {
+		fd, err := s.ruleset(nil)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// setfsuid and setfsgid act on this thread alone; a thread that
+		// cannot be given back its own ids ends with this goroutine.
+		runtime.LockOSThread()
+		uid, gid := os.Getuid(), os.Getgid()
+		if s.GID != nil {
+			unix.Setfsgid(int(*s.GID))
+		}
+		if s.UID != nil {
+			unix.Setfsuid(int(*s.UID))
+		}
+		fd, err := s.ruleset(nil)
+		if err == nil {
+			unix.Close(fd)
+		}
+		unix.Setfsuid(uid)
+		unix.Setfsgid(gid)
+		if fsuid, _ := unix.SetfsuidRetUid(-1); fsuid == uid {
+			if fsgid, _ := unix.SetfsgidRetGid(-1); fsgid == gid {
+				runtime.UnlockOSThread()
+			}
+		}
+		errc <- err
+	}()
+	return <-errc
 }
 
 // Prepare sets what the child gets at the fork: a network namespace of its
@@ -65,6 +105,9 @@ func Prepare(s *Spec, cmd *exec.Cmd) error {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	attr := cmd.SysProcAttr
+	// A session of its own: no controlling terminal, so none to type
+	// into (TIOCSTI) even through an inherited descriptor of it.
+	attr.Setsid = true
 	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
 	if s.UID != nil {
 		uid = *s.UID
@@ -98,7 +141,9 @@ func Enter(s *Spec, keep []int) error {
 	if err := setLimits(s); err != nil {
 		return err
 	}
-	dropCapabilities()
+	if err := dropCapabilities(); err != nil {
+		return fail("no capabilities", err)
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fail("no new privileges", err)
 	}
@@ -113,14 +158,20 @@ func Enter(s *Spec, keep []int) error {
 			return fail("ReadOnly and ReadWrite (Landlock)", err)
 		}
 	}
+	// Only the descriptors kept cross into the new image.
+	if err := unix.CloseRange(0, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail("Sandbox", fmt.Errorf("close_range: %w", err))
+	}
 	for _, fd := range keep {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 			return fail("Sandbox", fmt.Errorf("keep descriptor %d: %w", fd, err))
 		}
 	}
+	// The new image must find this Spec alone: an EnvSealed inherited
+	// from further up would be found first.
 	env := make([]string, 0, len(os.Environ()))
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, Env+"=") {
+		if !strings.HasPrefix(kv, Env+"=") && !strings.HasPrefix(kv, EnvSealed+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -135,6 +186,9 @@ func Seal(s *Spec) error {
 	os.Unsetenv(EnvSealed)
 	if nnp, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || nnp != 1 {
 		return fail("no new privileges", fmt.Errorf("not set after the sandbox's start (%d, %v)", nnp, err))
+	}
+	if perm, eff, err := capabilities(); err != nil || perm != 0 || eff != 0 {
+		return fail("no capabilities", fmt.Errorf("capabilities left after the sandbox's start: permitted %#x, effective %#x (%v)", perm, eff, err))
 	}
 	if s.CPU > 0 {
 		// The Go runtime ignores SIGXCPU; the kernel's default action
@@ -182,20 +236,38 @@ func setLimits(s *Spec) error {
 	return nil
 }
 
-// dropCapabilities empties the bounding and ambient sets of the thread, so
-// that the image it executes has no capability even as root. A process
-// that is not root has none to drop (and may not drop them: EPERM).
-func dropCapabilities() {
+// dropCapabilities empties the thread's capability sets, which with
+// no_new_privs (set next) the image it executes cannot regain, even as root
+// (the kernel gives an executed image no more than it had); and, as far as
+// it may, the bounding and ambient sets. Emptying the sets always works.
+func dropCapabilities() error {
 	last := 63
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		fmt.Sscan(string(b), &last)
 	}
 	for c := 0; c <= last; c++ {
 		if unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0) != nil {
-			break
+			break // not CAP_SETPCAP: the empty sets are what holds
 		}
 	}
 	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var none [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &none[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// capabilities returns the thread's permitted and effective capability
+// sets.
+func capabilities() (permitted, effective uint64, err error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, 0, err
+	}
+	return uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted), uint64(data[1].Effective)<<32 | uint64(data[0].Effective), nil
 }
 
 // mappedFiles lists the files mapped executable into this process: the

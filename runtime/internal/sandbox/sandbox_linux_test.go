@@ -12,8 +12,8 @@ import (
 func playABI(t *testing.T, abi int) { t.Cleanup(PlayLandlockABI(abi)) }
 
 func TestCheckOlderKernels(t *testing.T) {
-	if kernelLandlockABI() < 4 {
-		t.Skip("this kernel has no Landlock TCP rules to play older kernels with")
+	if kernelLandlockABI() < 6 {
+		t.Skip("this kernel has not all of Landlock ABI 6 to play older kernels with")
 	}
 	for _, tc := range []struct {
 		abi     int
@@ -27,7 +27,9 @@ func TestCheckOlderKernels(t *testing.T) {
 		{abi: 0, spec: Spec{Network: NetAll}, best: true, wantABI: 0, wantNet: NetAll},
 		{abi: 3, spec: Spec{Network: NetPorts, ConnectTCP: []uint16{443}}, wantErr: "ConnectTCP and BindTCP (Landlock)"},
 		{abi: 3, spec: Spec{Network: NetPorts, ConnectTCP: []uint16{443}}, best: true, wantABI: 3, wantNet: NetAll},
-		{abi: 4, spec: Spec{Network: NetPorts, ConnectTCP: []uint16{443}}, wantABI: 4, wantNet: NetPorts},
+		{abi: 5, spec: Spec{Network: NetAll}, wantErr: "Sandbox (Landlock)"},
+		{abi: 5, spec: Spec{Network: NetPorts, ConnectTCP: []uint16{443}}, best: true, wantABI: 5, wantNet: NetPorts},
+		{abi: 6, spec: Spec{Network: NetPorts, ConnectTCP: []uint16{443}}, wantABI: 6, wantNet: NetPorts},
 	} {
 		playABI(t, tc.abi)
 		tc.spec.BestEffort = tc.best
@@ -91,5 +93,23 @@ func TestOutOfMemory(t *testing.T) {
 		if got := outOfMemory(tc.tail, tc.threads); got != tc.want {
 			t.Errorf("outOfMemory(%q, %v) = %v, want %v", tc.tail, tc.threads, got, tc.want)
 		}
+	}
+}
+
+// A path the child's user may not reach fails Check, as that user, though
+// the parent (root) may reach it.
+func TestCheckAsTheChildsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir() // 0700, root's
+	nobody := uint32(65534)
+	_, err := Check(&Spec{Network: NetAll, ReadOnly: []string{dir}, UID: &nobody, GID: &nobody})
+	var e *Error
+	if !errors.As(err, &e) || e.What != "ReadOnly" || !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("a root-only directory for user 65534: got %v, want an *Error for ReadOnly matching ErrPermission", err)
+	}
+	if _, err := Check(&Spec{Network: NetAll, ReadOnly: []string{dir}}); err != nil {
+		t.Fatalf("the same directory for root: %v", err)
 	}
 }

@@ -5,7 +5,6 @@ package sandbox
 import "golang.org/x/sys/unix"
 
 const (
-	archName  = "arm64"
 	auditArch = unix.AUDIT_ARCH_AARCH64
 	x32Bit    = 0
 )

@@ -1,8 +1,10 @@
+//go:build linux && (amd64 || arm64)
+
 package sandbox
 
 import (
-	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,8 +14,11 @@ import (
 // arch's own (deniedArch): they reach past the process (ptrace, other
 // processes' memory and descriptors), change the system (mounts, modules,
 // clocks, swap, reboot, keys), make new namespaces (the sandbox's could be
-// left for fresh ones), or escape the filter (io_uring runs system calls
-// that seccomp never sees; bpf and perf programs). Each fails with EPERM.
+// left for fresh ones), escape the filter (io_uring runs system calls that
+// seccomp never sees; bpf and perf programs), or change or watch files
+// where Landlock does not look (modes, owners, times, extended attributes:
+// a root child without capabilities still owns root's files; inotify sees
+// names in any directory). Each fails with EPERM.
 var denied = []uintptr{
 	unix.SYS_PTRACE, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PIDFD_GETFD,
 	unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_PIVOT_ROOT, unix.SYS_CHROOT, unix.SYS_MOUNT_SETATTR,
@@ -27,6 +32,10 @@ var denied = []uintptr{
 	unix.SYS_OPEN_BY_HANDLE_AT, unix.SYS_NAME_TO_HANDLE_AT, unix.SYS_FANOTIFY_INIT,
 	unix.SYS_SETTIMEOFDAY, unix.SYS_CLOCK_SETTIME, unix.SYS_CLOCK_ADJTIME, unix.SYS_ADJTIMEX,
 	unix.SYS_SYSLOG, unix.SYS_VHANGUP,
+	unix.SYS_FCHMOD, unix.SYS_FCHMODAT, unix.SYS_FCHMODAT2, unix.SYS_FCHOWN, unix.SYS_FCHOWNAT, unix.SYS_UTIMENSAT,
+	unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_FSETXATTR, unix.SYS_SETXATTRAT,
+	unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR, unix.SYS_FREMOVEXATTR, unix.SYS_REMOVEXATTRAT,
+	unix.SYS_INOTIFY_ADD_WATCH,
 }
 
 // nsFlags are clone's flags that make a namespace.
@@ -79,47 +88,67 @@ func filter(s *Spec) []unix.SockFilter {
 	for _, nr := range append(denied, deniedArch...) {
 		p = append(p, br(jeq, uint32(nr), 0, 1), op(ret, retErrno(unix.EPERM)))
 	}
-	// clone3 passes its flags in memory the filter cannot read: it
-	// answers ENOSYS, and the C library and Go fall back to clone.
-	p = append(p, br(jeq, unix.SYS_CLONE3, 0, 1), op(ret, retErrno(unix.ENOSYS)))
-	// clone: no namespace flags. (Go and the C library start threads and
-	// processes with clone and none of them.)
-	p = append(p,
-		br(jeq, unix.SYS_CLONE, 0, 3),
-		op(ldAbs, offArg(0)),
-		br(jset, nsFlags, 0, 1),
-		op(ret, retErrno(unix.EPERM)),
+	eperm, eacces := op(ret, retErrno(unix.EPERM)), op(ret, retErrno(unix.EACCES))
+	p = slices.Concat(p,
+		// clone3 passes its flags in memory the filter cannot read: it
+		// answers ENOSYS, and the C library and Go fall back to clone.
+		block(unix.SYS_CLONE3, op(ret, retErrno(unix.ENOSYS))),
+		// clone: no namespace flags. (Go and the C library start threads
+		// and processes with clone and none of them.)
+		block(unix.SYS_CLONE, op(ldAbs, offArg(0)), br(jset, nsFlags, 0, 1), eperm),
+		// prlimit64 on another process (of the same user) could lower
+		// its limits, to death: only its own (pid 0).
+		block(unix.SYS_PRLIMIT64, op(ldAbs, offArg(0)), br(jeq, 0, 1, 0), eperm),
+		// Typing into a terminal the child shares (TIOCSTI) or reading a
+		// console's screen (TIOCLINUX).
+		block(unix.SYS_IOCTL, op(ldAbs, offArg(1)), br(jeq, unix.TIOCSTI, 1, 0), br(jeq, unix.TIOCLINUX, 0, 1), eperm),
 	)
-	if s.Network == NetPorts {
-		// Landlock rules TCP only: every other socket of the internet
-		// families (UDP, raw, SCTP) and every other family but Unix
-		// (netlink, packet, ...) is refused, so the ports are the only
-		// way out. A Unix socket reaches only what the filesystem rules
-		// (paths) and the scope (abstract names) allow.
-		p = append(p,
-			op(ldAbs, offNr), // clone's branch may have loaded an argument
-			br(jeq, unix.SYS_SOCKET, 0, 11),
-			op(ldAbs, offArg(0)),
-			br(jeq, unix.AF_UNIX, 9, 0),
-			br(jeq, unix.AF_INET, 1, 0),
-			br(jeq, unix.AF_INET6, 0, 6),
-			op(ldAbs, offArg(1)),
-			op(andK, 0xf), // without SOCK_NONBLOCK and SOCK_CLOEXEC
-			br(jeq, unix.SOCK_STREAM, 0, 3),
-			op(ldAbs, offArg(2)),
-			br(jeq, 0, 2, 0),
-			br(jeq, unix.IPPROTO_TCP, 1, 0),
-			op(ret, retErrno(unix.EACCES)),
+	switch s.Network {
+	case NetNone:
+		// Nothing of the internet families is up in the child's own
+		// network namespace; every other family is refused: Unix
+		// sockets with a path are not the namespace's (socketpair is
+		// another call, and stays), nor are vsock, netlink's audit,
+		// and the rest.
+		p = slices.Concat(p, block(unix.SYS_SOCKET, op(ldAbs, offArg(0)), br(jeq, unix.AF_INET, 2, 0), br(jeq, unix.AF_INET6, 1, 0), eacces))
+	case NetPorts:
+		// Landlock rules TCP's connect and bind only: every other
+		// socket (UDP, raw, SCTP, MPTCP, Unix, vsock, netlink, ...) is
+		// refused, and so are the ways around connect and bind: data
+		// sent with MSG_FASTOPEN connects without connect(), and
+		// listen() without bind() takes an ephemeral port.
+		p = slices.Concat(p,
+			block(unix.SYS_SOCKET,
+				op(ldAbs, offArg(0)),
+				br(jeq, unix.AF_INET, 1, 0),
+				br(jeq, unix.AF_INET6, 0, 6),
+				op(ldAbs, offArg(1)),
+				op(andK, 0xf), // without SOCK_NONBLOCK and SOCK_CLOEXEC
+				br(jeq, unix.SOCK_STREAM, 0, 3),
+				op(ldAbs, offArg(2)),
+				br(jeq, 0, 2, 0),
+				br(jeq, unix.IPPROTO_TCP, 1, 0),
+				eacces),
+			block(unix.SYS_SENDTO, op(ldAbs, offArg(3)), br(jset, unix.MSG_FASTOPEN, 0, 1), eacces),
+			block(unix.SYS_SENDMSG, op(ldAbs, offArg(2)), br(jset, unix.MSG_FASTOPEN, 0, 1), eacces),
+			block(unix.SYS_SENDMMSG, op(ldAbs, offArg(3)), br(jset, unix.MSG_FASTOPEN, 0, 1), eacces),
 		)
+		if len(s.BindTCP) == 0 {
+			p = slices.Concat(p, block(unix.SYS_LISTEN, eacces))
+		}
 	}
 	return append(p, op(ret, retAllow))
 }
 
+// block is the instructions that run body for the system call nr and skip
+// it for the others. body loads what it needs (the call's number is loaded
+// again first) and either returns or falls through to what follows.
+func block(nr uintptr, body ...unix.SockFilter) []unix.SockFilter {
+	return append([]unix.SockFilter{op(ldAbs, offNr), br(jeq, uint32(nr), 0, uint8(len(body)))}, body...)
+}
+
 // seccompAvailable reports why filters cannot be installed, or nil.
 func seccompAvailable() error {
-	if auditArch == 0 {
-		return fmt.Errorf("no system call filter for %s yet: %w", archName, errors.ErrUnsupported)
-	}
 	action := uint32(unix.SECCOMP_RET_ERRNO)
 	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&action))); e != 0 {
 		return fmt.Errorf("seccomp filters are not available in this kernel: %w", e)
