@@ -103,7 +103,12 @@ func identName(id []int) string {
 }
 
 // becomeChild records what the parent's hello says about this process.
+// authenticated is set once this process is a child whose parent's
+// handshake checked out: only then does it run its exit functions.
+var authenticated atomic.Bool
+
 func becomeChild(h *wire.Hello) {
+	authenticated.Store(true)
 	self.Lock()
 	defer self.Unlock()
 	self.info = Info{Name: h.Name, Pid: os.Getpid(), Daemon: h.Daemon}

@@ -311,10 +311,11 @@ const (
 	// CauseOOMKill: the kernel's OOM killer killed it. Linux only, and an
 	// inference: the child died of a SIGKILL this process did not send
 	// while the kernel's count of OOM kills (/proc/vmstat oom_kill, which
-	// counts the kills of a memory cgroup's limit too) rose. A SIGKILL
-	// sent by someone else at the very moment the OOM killer killed
-	// another process would be taken for one; elsewhere an OOM kill is a
-	// CauseSignal, and MaxRSS is the clue.
+	// counts the kills of a memory cgroup's limit too) rose during the
+	// child's life. A SIGKILL sent by someone else to a child during
+	// whose life the OOM killer killed any other process is taken for
+	// one; elsewhere an OOM kill is a CauseSignal, and MaxRSS is the
+	// clue.
 	CauseOOMKill
 	// CauseFatal: the Go runtime stopped the child with a fatal error
 	// (exit code 2 and a "fatal error: " line on its stderr): concurrent

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -196,5 +197,26 @@ func TestAtChildExitTerminated(t *testing.T) {
 	join(t, p)
 	if b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(p.Pid()))); err != nil || string(b) != "second\nfirst\n" {
 		t.Errorf("after Terminate, the child's exit functions wrote %q, %v; want second, first", b, err)
+	}
+}
+
+// A process that has a child's marker but no parent's handshake runs
+// nothing, its exit functions included.
+func TestAtChildExitNotWithoutHandshake(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, marker := range []string{"bogus", "fd=3"} {
+		cmd := exec.Command(exe, "-test.run", "^$")
+		cmd.Env = append(os.Environ(), "MPGEN_CHILD="+marker, exitDirEnv+"="+dir)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Fatalf("MPGEN_CHILD=%s: %v, want exit code 2; output %s", marker, err, out)
+		}
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Fatalf("the exit functions ran in a process without a handshake: %v", files)
 	}
 }

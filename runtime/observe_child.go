@@ -98,6 +98,9 @@ func atChildExit(f func()) {
 // run. Every end of a child but a kill goes through it: Guard's exit after
 // runChild, a worker's exit, and a death of SIGTERM.
 func runExitHooks() {
+	if !authenticated.Load() {
+		return // a process that failed its handshake runs nothing
+	}
 	runChildExit()
 	exitHooks.Lock()
 	defer exitHooks.Unlock()

@@ -20,7 +20,12 @@ import (
 // outcomes of the items already taken, those unfinished with ctx's error
 // (context.Canceled, or a *TimeoutError), and ends. seq itself must return
 // promptly when its yield returns false; IMapSeq cannot interrupt a seq
-// that blocks before yielding its next item.
+// that blocks before yielding its next item. A pool closed or terminated
+// under the loop fails the chunk it meets, and the loop ends there.
+//
+// The outcomes are yielded between the items seq gives: a seq that waits
+// long for its next item (a source of events, say) delays the outcomes
+// that finished meanwhile until it gives one, or ends.
 func IMapSeq[T, R any](ctx context.Context, p *Pool, target any, seq iter.Seq[T], opts ...MapOption) iter.Seq[Outcome[R]] {
 	return imap[T, R](ctx, p, target, seq, -1, opts, true)
 }
@@ -139,8 +144,19 @@ func (s *streamer[T, R]) settle(limit int) bool {
 				return false
 			}
 		}
+		if poolGone(c.t.err) {
+			// Every chunk after this one would fail the same way: the
+			// loop ends rather than take the rest of an endless seq.
+			s.stopped = true
+			return false
+		}
 	}
 	return true
+}
+
+// poolGone reports whether err is a pool's that will take no more work.
+func poolGone(err error) bool {
+	return errors.Is(err, ErrPoolClosed) || errors.Is(err, ErrPoolTerminated)
 }
 
 // finished returns the index of a chunk that may be yielded now, or -1.

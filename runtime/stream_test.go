@@ -226,3 +226,38 @@ func TestIMapSeqOutcomes(t *testing.T) {
 		t.Errorf("IMapSeq with the wrong item type: %d outcomes, %d items taken", c.yielded, c.taken.Load())
 	}
 }
+
+// An endless stream on a pool that is closed or terminated ends at the
+// first chunk the pool refuses, with its error, rather than take the
+// endless rest.
+func TestIMapSeqPoolGone(t *testing.T) {
+	for _, stop := range []string{"Close", "Terminate"} {
+		t.Run(stop, func(t *testing.T) {
+			p := newPool(t, mp.Workers(1))
+			if stop == "Close" {
+				p.Close()
+			} else {
+				p.Terminate()
+			}
+			endless := func(yield func(int) bool) {
+				for i := 0; ; i++ {
+					if !yield(i) {
+						return
+					}
+				}
+			}
+			n := 0
+			var last error
+			for o := range mp.IMapSeq[int, int](testCtx(t), p, targets.Identity, endless, mp.InFlight(2)) {
+				n++
+				last = o.Err
+				if n > 100 {
+					t.Fatalf("%d outcomes and counting from a pool after %s", n, stop)
+				}
+			}
+			if n == 0 || !(errors.Is(last, mp.ErrPoolClosed) || errors.Is(last, mp.ErrPoolTerminated)) {
+				t.Fatalf("after %s: %d outcomes, the last %v; want the pool's error", stop, n, last)
+			}
+		})
+	}
+}

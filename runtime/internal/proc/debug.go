@@ -13,9 +13,9 @@ import (
 // ends the wait too, for debuggers the checks do not see. A process whose
 // parent is gone exits instead.
 func WaitForDebugger(msg string) {
-	fmt.Fprintln(os.Stderr, msg)
-	cont := notifyCont()
+	cont := notifyCont() // before the message: a script that answers it at once is heard
 	defer stopCont(cont)
+	fmt.Fprintln(os.Stderr, msg)
 	parent := os.Getppid()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
