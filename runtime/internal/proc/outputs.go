@@ -139,9 +139,13 @@ func (o *Outputs) copy(dst io.Writer, p *pipe, lab *Labeled, t *tail) {
 	defer p.r.Close()
 	if t != nil {
 		// Read here, beside the child's exec, rather than on Start's
-		// path (it costs tens of microseconds). A child OOM-killed
-		// before this read is reported as killed by a signal.
-		o.readOOMBase()
+		// path (it costs tens of microseconds), and only once it has
+		// started: a failed Start leaves no file open behind it. A
+		// child OOM-killed before this read is reported as killed by a
+		// signal.
+		if <-o.ready; o.pid != 0 {
+			o.readOOMBase()
+		}
 	}
 	var lb *labeler
 	if lab != nil {
@@ -200,11 +204,15 @@ func (o *Outputs) started(pid int) {
 	o.readyOnce.Do(func() { close(o.ready) })
 }
 
-// abandon releases everything after a failed start.
+// abandon releases everything after a failed start, the copiers' files
+// included, before it returns.
 func (o *Outputs) abandon() {
 	o.started(0)
 	for _, p := range o.pipes {
 		p.r.Close()
+	}
+	for _, p := range o.pipes {
+		<-p.done
 	}
 }
 
