@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mpgen/mpgen/internal/targets"
+	"github.com/mpgen/mpgen/internal/tempdir"
 	mp "github.com/mpgen/mpgen/runtime"
 )
 
@@ -207,7 +208,7 @@ func TestAtChildExitNotWithoutHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := tempdir.New(t)
 	for _, marker := range []string{"bogus", "fd=3"} {
 		cmd := exec.Command(exe, "-test.run", "^$")
 		cmd.Env = append(os.Environ(), "MPGEN_CHILD="+marker, exitDirEnv+"="+dir)

@@ -96,15 +96,7 @@ func sameFile(a, b io.Writer) bool {
 	if !ok || !ok2 {
 		return false
 	}
-	if fa == fb {
-		return true
-	}
-	sa, err := fa.Stat()
-	if err != nil {
-		return false
-	}
-	sb, err := fb.Stat()
-	return err == nil && os.SameFile(sa, sb)
+	return fa == fb || fa.Fd() == fb.Fd() || sameOpenFile(fa, fb)
 }
 
 // pipe returns the write end of a pipe whose copier writes to w, labelled
