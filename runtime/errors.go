@@ -318,8 +318,10 @@ const (
 	// clue.
 	CauseOOMKill
 	// CauseFatal: the Go runtime stopped the child with a fatal error
-	// (exit code 2 and a "fatal error: " line on its stderr): concurrent
-	// map writes, the Go heap out of memory, all goroutines asleep, ...
+	// (exit code 2 and a "fatal error: " line on its stderr: concurrent
+	// map writes, the Go heap out of memory, all goroutines asleep, ...),
+	// or with its report of a signal in its own code or in C
+	// ("SIGSEGV: segmentation violation", "runtime/cgo: ...").
 	CauseFatal
 	// CausePanic: a panic outside the target's own goroutine crashed the
 	// child (exit code 2 and a "panic: " line on its stderr). A panic in
@@ -430,10 +432,10 @@ func exitErrorOf(target string, d proc.Death, sp *sandbox.Spec) *ExitError {
 		e.Cause, e.Err = CauseLimit, le
 	case d.OOMKill:
 		e.Cause = CauseOOMKill
-	case crashed && strings.HasPrefix(d.Crash, "fatal error: "):
-		e.Cause = CauseFatal
 	case crashed && strings.HasPrefix(d.Crash, "panic: "):
 		e.Cause = CausePanic
+	case crashed && d.Crash != "": // "fatal error: ", or a signal in the runtime or in C
+		e.Cause = CauseFatal
 	case d.Signal != "":
 		e.Cause = CauseSignal
 	}

@@ -273,7 +273,7 @@ func limitFault(sp *sandbox.Spec, d proc.Death) *LimitError {
 	if sp == nil {
 		return nil
 	}
-	switch sp.Fault(d.Code, d.CPU, d.Stderr) {
+	switch sp.Fault(d.Code, d.CPU, d.MaxRSS, d.Stderr) {
 	case sandbox.FaultCPU:
 		return &LimitError{Limit: LimitCPUTime, Value: (time.Duration(sp.CPU) * time.Second).String()}
 	case sandbox.FaultMemory:

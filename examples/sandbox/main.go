@@ -39,7 +39,7 @@ type Summary struct {
 
 // parse reads "key: value" lines. "!include PATH" adds the file's lines;
 // "!fetch HOST:PORT DATA" sends DATA to a server and adds its reply;
-// "!expand N" repeats the document N times over (a billion laughs).
+// "!expand N" doubles the document N times over (a billion laughs).
 //
 //mp:target
 func parse(doc string) (Summary, error) {
@@ -68,11 +68,11 @@ func parse(doc string) (Summary, error) {
 		case "!expand":
 			var n int
 			fmt.Sscan(arg, &n)
-			grown := lines
+			text := doc
 			for range n {
-				grown = append(grown, grown...) // doubles each time
+				text += text // doubles each time: 2^n copies
 			}
-			lines = grown
+			lines = append(lines, strings.Split(text, "\n")...)
 		default:
 			if k, v, ok := strings.Cut(line, ":"); ok {
 				s.Fields[strings.TrimSpace(k)] = strings.TrimSpace(v)
@@ -136,11 +136,11 @@ func main() {
 	// with a page of the Go runtime's report, which its error sums up.
 	opts := []mp.PoolOption{mp.Workers(2), mp.PoolOutput(os.Stdout, io.Discard)}
 	if !*unsafe {
-		// No file, no network, 512 MiB and 2 s of CPU per worker, and a
-		// fresh worker for every document.
+		// No file, no network, 512 MiB and 10 s of CPU per worker, and
+		// a fresh worker for every document.
 		opts = append(opts, mp.MaxTasksPerChild(1), mp.PoolSandbox(&mp.Sandbox{
 			Memory:  512 << 20,
-			CPUTime: 2 * time.Second,
+			CPUTime: 10 * time.Second,
 		}))
 	} else {
 		delete(docs, "bomb") // unconfined, it would take the machine's memory

@@ -17,9 +17,9 @@ const (
 )
 
 // tail keeps the last TailBytes bytes a child wrote to stderr in a ring,
-// and the last line that begins the way a Go crash report does ("fatal
-// error: " or "panic: "), which a long stack dump after it pushes out of
-// the ring: the crash line is what says why the child died.
+// and the last line that begins the way a crash report does (isCrashLine),
+// which a long stack dump after it pushes out of the ring: the crash line
+// is what says why the child died.
 type tail struct {
 	mu    sync.Mutex
 	ring  [TailBytes]byte
@@ -63,8 +63,30 @@ func (t *tail) endLine() {
 	t.line = t.line[:0]
 }
 
+// isCrashLine reports whether l begins a crash report: the Go runtime's
+// ("fatal error: ", "panic: "), its C side's ("runtime/cgo: ", as when a
+// thread cannot start under a memory limit), the race detector's, or the
+// report of a signal the Go runtime took in its own code.
 func isCrashLine(l []byte) bool {
-	return bytes.HasPrefix(l, []byte("fatal error: ")) || bytes.HasPrefix(l, []byte("panic: "))
+	return bytes.HasPrefix(l, []byte("fatal error: ")) || bytes.HasPrefix(l, []byte("panic: ")) ||
+		bytes.HasPrefix(l, []byte("runtime/cgo: ")) || bytes.Contains(l, []byte("ERROR: ThreadSanitizer")) ||
+		isSignalReport(l)
+}
+
+// isSignalReport reports whether l is the first line of the Go runtime's
+// report of a signal it could not turn into a panic, such as
+// "SIGSEGV: segmentation violation".
+func isSignalReport(l []byte) bool {
+	name, _, ok := bytes.Cut(l, []byte(": "))
+	if !ok || len(name) < 5 || len(name) > 10 || !bytes.HasPrefix(name, []byte("SIG")) {
+		return false
+	}
+	for _, c := range name[3:] {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // String returns the last TailLines lines of at most TailBytes bytes in

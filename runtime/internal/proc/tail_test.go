@@ -48,3 +48,21 @@ func lines(from, to int) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+func TestCrashLines(t *testing.T) {
+	for line, want := range map[string]bool{
+		"fatal error: runtime: out of memory": true,
+		"panic: boom":                         true,
+		"runtime/cgo: pthread_create failed: Resource temporarily unavailable": true,
+		"==8484==ERROR: ThreadSanitizer failed to allocate 0x1ff000 bytes":     true,
+		"SIGSEGV: segmentation violation":                                      true,
+		"SIGABRT: abort":                                                       true,
+		"SIGHUP handler: installed":                                            false,
+		"Sig: no":                                                              false,
+		"a log line: SIGSEGV: quoted":                                          false,
+	} {
+		if got := isCrashLine([]byte(line)); got != want {
+			t.Errorf("isCrashLine(%q) = %v, want %v", line, got, want)
+		}
+	}
+}

@@ -296,8 +296,15 @@ func mappedFiles() []string {
 
 // Fault tells whether a child that ran in the sandbox s and ended with
 // code (-N for signal N) was ended by the kernel for one of its limits;
-// cpu is the CPU time it used and stderr the end of what it wrote there.
-func (s *Spec) Fault(code int, cpu time.Duration, stderr string) Fault {
+// cpu is the CPU time it used, maxRSS its peak resident memory and stderr
+// the end of what it wrote there.
+//
+// The memory limit is told from the runtime's words when it says it is
+// out of memory; when it crashed otherwise (a SIGSEGV on an allocation it
+// did not check, as Go's runtime does under RLIMIT_DATA), from the crash
+// together with a peak resident memory of at least a quarter of the
+// limit: an inference, like the OOM killer's.
+func (s *Spec) Fault(code int, cpu time.Duration, maxRSS int64, stderr string) Fault {
 	switch {
 	case s.CPU > 0 && code == -int(unix.SIGXCPU):
 		return FaultCPU
@@ -309,8 +316,14 @@ func (s *Spec) Fault(code int, cpu time.Duration, stderr string) Fault {
 		if cpu >= time.Duration(s.CPU)*time.Second+time.Second/2 {
 			return FaultCPU
 		}
-	case s.Memory > 0 && code > 0 && outOfMemory(stderr, s.Processes == 0):
+	case s.Memory > 0 && crashCode(code) && outOfMemory(stderr, s.Processes == 0):
+		return FaultMemory
+	case s.Memory > 0 && crashCode(code) && runtimeCrash(stderr) && maxRSS >= s.Memory/4:
 		return FaultMemory
 	}
 	return FaultNone
 }
+
+// crashCode reports whether code is the exit code of a crash: the Go
+// runtime's (2) or the race detector's (66).
+func crashCode(code int) bool { return code == 2 || code == 66 }

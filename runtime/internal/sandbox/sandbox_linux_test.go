@@ -113,3 +113,24 @@ func TestCheckAsTheChildsUser(t *testing.T) {
 		t.Fatalf("the same directory for root: %v", err)
 	}
 }
+
+func TestFaultMemory(t *testing.T) {
+	s := &Spec{Memory: 512 << 20, CPU: 2}
+	for _, tc := range []struct {
+		code   int
+		maxRSS int64
+		stderr string
+		want   Fault
+	}{
+		{2, 0, "fatal error: runtime: out of memory", FaultMemory},
+		{2, 300 << 20, "SIGSEGV: segmentation violation\nPC=0x42e59d m=0 sigcode=1 addr=0x0", FaultMemory},
+		{2, 10 << 20, "SIGSEGV: segmentation violation\nPC=0x42e59d m=0 sigcode=1 addr=0x0", FaultNone}, // a small child's own crash
+		{2, 300 << 20, "panic: runtime error: invalid memory address or nil pointer dereference", FaultNone},
+		{1, 300 << 20, "fatal error: runtime: out of memory", FaultNone}, // its own exit code 1
+		{-24, 0, "", FaultCPU},
+	} {
+		if got := s.Fault(tc.code, 0, tc.maxRSS, tc.stderr); got != tc.want {
+			t.Errorf("Fault(%d, %d MiB, %q) = %v, want %v", tc.code, tc.maxRSS>>20, tc.stderr, got, tc.want)
+		}
+	}
+}

@@ -20,4 +20,6 @@ func Enter(s *Spec, keep []int) error { return fail("Sandbox", errUnsupported) }
 func Seal(s *Spec) error { return fail("Sandbox", errUnsupported) }
 
 // Fault finds none: no sandbox runs here.
-func (s *Spec) Fault(code int, cpu time.Duration, stderr string) Fault { return FaultNone }
+func (s *Spec) Fault(code int, cpu time.Duration, maxRSS int64, stderr string) Fault {
+	return FaultNone
+}

@@ -132,3 +132,16 @@ func outOfMemory(stderr string, threads bool) bool {
 	return threads && (strings.Contains(stderr, "pthread_create failed: Resource temporarily unavailable") ||
 		strings.Contains(stderr, "runtime: failed to create new OS thread"))
 }
+
+// runtimeCrash reports whether a child's last words are a crash of the Go
+// runtime in its own code (not a panic): what an allocation the kernel
+// refused can also end in, when the runtime does not check for it (a
+// SIGSEGV on the nil it got).
+func runtimeCrash(stderr string) bool {
+	for _, s := range []string{"\nfatal error: ", "\nSIGSEGV: ", "\nSIGBUS: ", "\nunexpected fault address"} {
+		if strings.Contains("\n"+stderr, s) {
+			return true
+		}
+	}
+	return false
+}
