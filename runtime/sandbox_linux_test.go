@@ -77,8 +77,14 @@ func TestSandboxFiles(t *testing.T) {
 // listen opens a TCP listener on loopback that accepts and closes
 // connections until the test ends, and returns its port.
 func listen(t *testing.T) uint16 {
+	return uint16(listenOn(t, "tcp", "127.0.0.1:0").Addr().(*net.TCPAddr).Port)
+}
+
+// listenOn opens a listener on network and addr that accepts and closes
+// connections until the test ends.
+func listenOn(t *testing.T, network, addr string) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +98,7 @@ func listen(t *testing.T) uint16 {
 			c.Close()
 		}
 	}()
-	return uint16(ln.Addr().(*net.TCPAddr).Port)
+	return ln
 }
 
 func TestSandboxNetwork(t *testing.T) {
@@ -372,20 +378,7 @@ func TestSandboxBeyondLandlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	listenOn(t, "unix", sock)
 	port := listen(t)
 	ports := &mp.Sandbox{Network: mp.Network{ConnectTCP: []uint16{port}}}
 	for _, tc := range []struct {
